@@ -1,0 +1,33 @@
+#include <cerrno>
+
+#include "core/result.hpp"
+
+namespace vigil {
+
+const char* to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kNotFound: return "not_found";
+    case ErrorKind::kNotAvailable: return "not_available";
+    case ErrorKind::kPermission: return "permission";
+    case ErrorKind::kParse: return "parse";
+    case ErrorKind::kInvalid: return "invalid";
+    case ErrorKind::kIo: return "io";
+    case ErrorKind::kStore: return "store";
+    case ErrorKind::kCorrupt: return "corrupt";
+  }
+  return "unknown";
+}
+
+ErrorKind errno_kind(int err) {
+  switch (err) {
+    case ENOENT:
+    case ESRCH:
+    case ENODEV:
+    case ENXIO: return ErrorKind::kNotFound;
+    case EACCES:
+    case EPERM: return ErrorKind::kPermission;
+    default: return ErrorKind::kIo;
+  }
+}
+
+}  // namespace vigil

@@ -1,0 +1,38 @@
+// core/text.hpp: small pure helpers for parsing kernel text and config values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace vigil {
+
+std::string_view trim(std::string_view s);
+// Splits on runs of spaces/tabs; no empty fields.
+std::vector<std::string_view> split_ws(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+// Lines without their '\n'; a trailing newline does not make an empty line.
+std::vector<std::string_view> lines(std::string_view s);
+
+std::optional<std::uint64_t> to_u64(std::string_view s);
+std::optional<std::int64_t> to_i64(std::string_view s);
+std::optional<double> to_double(std::string_view s);
+
+// Levenshtein distance, for "did you mean" suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+// The candidates within a small distance of `word`, closest first.
+std::vector<std::string> close_matches(std::string_view word, const std::vector<std::string>& candidates,
+                                       std::size_t max_results = 3);
+
+// Shell-style glob: '*', '?', and '[...]' classes.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+// Reads a whole small file (procfs, sysfs, pidfiles). ENOENT/ESRCH/ENODEV
+// give ErrorKind::kNotFound. `limit` caps what is read.
+Result<std::string> read_file(const std::string& path, std::size_t limit = 1 << 20);
+
+}  // namespace vigil

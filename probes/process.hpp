@@ -1,0 +1,105 @@
+// probes/process.hpp: the process table and per-target process trees.
+//
+// The table re-reads /proc/PID/stat of every process on each refresh, to know
+// parents (for trees) and new processes (for `match`). That is the hot path
+// (one read per process per interval), so it keeps each stat file open and
+// re-reads it with pread(); see the measurements in process.cpp. A cached fd
+// is bound to the process, not the PID: once the process exits, pread fails
+// with ESRCH even if the PID is reused, and the entry is dropped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/unique_fd.hpp"
+#include "probes/probe.hpp"
+#include "probes/procfs.hpp"
+
+namespace vigil {
+
+struct ProcessEntry {
+  procfs::PidStat stat;
+  UniqueFd stat_fd;                    // invalid when fds ran out: then open/read/close
+  std::optional<std::string> cmdline;  // read lazily, once per process
+};
+
+class ProcessTable {
+ public:
+  explicit ProcessTable(std::string proc_root);
+
+  // Lists proc_root and re-reads every process's stat. Processes that exited
+  // are dropped; new ones are added. Fails only if proc_root cannot be listed.
+  Result<void> refresh();
+
+  const std::unordered_map<int, ProcessEntry>& entries() const { return entries_; }
+  const ProcessEntry* find(int pid) const;
+
+  // The command line joined with spaces, read on first use and kept for
+  // the life of the process (a process may rewrite its argv; the first
+  // reading is what `match` sees). nullopt if the process is gone.
+  const std::string* cmdline(int pid);
+
+  // PIDs whose command line matches `re` (std::regex_search); kernel
+  // threads never match; our own PID never matches.
+  std::vector<int> matching(const std::regex& re);
+
+  // `roots` and all their descendants (each once), roots first.
+  std::vector<int> tree(const std::vector<int>& roots) const;
+
+  const std::string& proc_root() const { return proc_root_; }
+  // Boot time in seconds since the epoch (from proc_root/stat "btime"),
+  // read at the first refresh; turns start ticks into wall time.
+  std::uint64_t boot_time_seconds() const { return boot_time_seconds_; }
+
+ private:
+  std::string proc_root_;
+  std::unordered_map<int, ProcessEntry> entries_;
+  std::uint64_t boot_time_seconds_ = 0;
+  int self_pid_;
+  bool fds_exhausted_ = false;
+};
+
+// Reads "PID\n" from a pidfile. kNotFound when the file is missing;
+// kParse when its content is not a positive integer.
+Result<int> read_pidfile(const std::string& path);
+
+// What a target's process tree adds up to. Counters are summed over the
+// processes alive now (a child that exits takes its share with it; rate()
+// treats the drop as a counter reset). Optional fields are absent when no
+// process in the tree allowed reading them.
+struct TreeStats {
+  int main_pid = 0;
+  WallMs main_start_ms = 0;  // wall time the main process started
+  std::int64_t processes = 0;
+  std::int64_t children = 0;  // processes in the tree other than the roots
+  std::int64_t zombies = 0;
+  std::int64_t threads = 0;
+  std::uint64_t resident_bytes = 0;
+  double cpu_seconds = 0;
+  std::optional<std::uint64_t> open_fds;
+  std::optional<std::uint64_t> max_fds;  // the main process's soft RLIMIT_NOFILE
+  std::optional<std::uint64_t> read_bytes;
+  std::optional<std::uint64_t> write_bytes;
+  std::optional<std::uint64_t> voluntary_ctxt_switches;
+  std::optional<std::uint64_t> nonvoluntary_ctxt_switches;
+};
+
+// Reads the per-process details (status, io, fd count, limits of the main
+// process) for `pids` (from ProcessTable::tree; pids[0] is the main
+// process) and sums them. Processes that vanished meanwhile are skipped.
+TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, std::size_t roots);
+
+// process_* series for one target, labelled target=NAME:
+// process_count, process_resident_memory_bytes, process_cpu_seconds_total,
+// process_threads, process_open_fds, process_max_fds, process_children,
+// process_zombies, process_read_bytes_total, process_written_bytes_total,
+// process_context_switches_total{kind=voluntary|involuntary},
+// process_start_time_seconds.
+void append_tree_samples(const TreeStats& stats, const std::string& target, WallMs now,
+                         Collection& out);
+
+}  // namespace vigil

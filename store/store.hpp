@@ -1,0 +1,156 @@
+// store/store.hpp: the only code that touches SQLite.
+//
+// On-disk rules (schema version 1):
+// - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
+//   of vigild (not necessarily a power loss of the host).
+// - series(id, metric, labels): labels is the canonical `{a="1",b="2"}`
+//   text of SeriesKey, "" without labels; (metric, labels) is unique.
+// - samples_head(series_id, ts, value): an append log in rowid order with no
+//   index, so that ingest is one b-tree append per sample. Time-range queries
+//   find their rows through head_flushes.
+// - head_flushes(first_rowid, last_rowid, min_ts, max_ts): one row per
+//   committed flush, so a query for [since, until] scans only the rowid
+//   ranges of the flushes whose time range overlaps it.
+// - events(id, ts, kind, target, check_name, severity, message, details).
+// - meta(key, value): schema_version. Migrations run in order at open, each
+//   in its own transaction.
+// - Times are int64 milliseconds since the epoch.
+//
+// One writer thread commits everything queued, at most once per flush
+// interval, in one transaction. The queue is bounded: when it is full the
+// oldest samples are dropped and counted; events are never dropped.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/sample.hpp"
+#include "core/time.hpp"
+
+struct sqlite3;
+
+namespace vigil {
+
+inline constexpr int kSchemaVersion = 1;
+
+// What open() found and did: the caller records it as an event.
+struct OpenReport {
+  bool created = false;        // no database existed
+  bool recovered = false;      // the old one was corrupt and moved aside
+  std::string moved_to;        // where the corrupt file went
+  std::string corrupt_reason;  // what quick_check or SQLite said
+  int migrated_from = 0;       // schema version before migrations (0 = new)
+};
+
+struct StoreOptions {
+  std::string path;
+  Millis flush_interval{1000};
+  std::size_t queue_capacity = 100000;  // samples
+};
+
+struct WriterStats {
+  std::uint64_t samples_committed = 0;
+  std::uint64_t events_committed = 0;
+  std::uint64_t samples_dropped = 0;  // queue overflow, since start
+  std::uint64_t commits = 0;
+  std::uint64_t commit_failures = 0;
+  std::size_t queued = 0;
+  std::size_t series = 0;
+  WallMs last_commit_ms = 0;
+  double last_commit_seconds = 0;
+  std::string last_error;
+};
+
+class StoreWriter {
+ public:
+  // Opens (creating, migrating, or recovering a corrupt file) and starts the
+  // writer thread. Fails when the directory is unusable or the schema is
+  // newer than this build knows.
+  static Result<std::unique_ptr<StoreWriter>> open(const StoreOptions& options,
+                                                   OpenReport* report);
+  ~StoreWriter();  // close()
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  // Thread-safe and never waits for the disk: appends to the queue under a
+  // short lock. When the queue would exceed its capacity, the oldest
+  // queued samples are dropped and counted.
+  void enqueue(std::vector<Sample> samples);
+  void enqueue(Event event);
+
+  // Commits what is queued now and waits for that commit (tests, shutdown).
+  Result<void> flush();
+  // Flushes and stops the thread. Idempotent.
+  void close();
+
+  WriterStats stats() const;
+
+ private:
+  struct Impl;
+  explicit StoreWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SeriesInfo {
+  std::int64_t id = 0;
+  SeriesKey key;
+};
+
+struct Point {
+  WallMs ts_ms = 0;
+  double value = 0;
+};
+
+struct SeriesPoints {
+  SeriesInfo series;
+  std::vector<Point> points;  // ascending ts
+};
+
+struct EventQuery {
+  std::optional<WallMs> since, until;
+  std::optional<std::string> kind;  // glob
+  std::optional<std::string> target;
+  std::size_t limit = 0;  // 0 = no limit; the newest `limit` when set
+};
+
+// Read-only access for the CLI and (later) the HTTP API. Works while vigild
+// runs (WAL readers do not block the writer) and after it died.
+class StoreReader {
+ public:
+  static Result<StoreReader> open(const std::string& path);
+  StoreReader(StoreReader&&) noexcept;
+  StoreReader& operator=(StoreReader&&) noexcept;
+  ~StoreReader();
+
+  int schema_version() const;
+  // All series whose metric name matches the glob ("*" for all).
+  Result<std::vector<SeriesInfo>> series(const std::string& metric_glob) const;
+  // Distinct metric names (for "did you mean").
+  Result<std::vector<std::string>> metrics() const;
+  // Points of every series of `metric` whose labels include all of
+  // `label_filter`, within [since, until].
+  Result<std::vector<SeriesPoints>> query(const std::string& metric, const Labels& label_filter,
+                                          WallMs since, WallMs until) const;
+  // The newest point of a series, if any.
+  Result<std::optional<Point>> latest(std::int64_t series_id) const;
+  // Newest sample time over all series.
+  Result<std::optional<WallMs>> last_sample_ms() const;
+  Result<std::uint64_t> sample_count() const;
+  // Ascending by ts, then id.
+  Result<std::vector<Event>> events(const EventQuery& q) const;
+
+ private:
+  explicit StoreReader(sqlite3* db);
+  sqlite3* db_ = nullptr;  // owned
+};
+
+}  // namespace vigil
