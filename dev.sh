@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Vigil developer entry point (Debian 12, as root).
+#   ./dev.sh run     install what is missing, build, run vigild in the foreground
+#                    on this host with data under ./var/ (Ctrl-C stops it)
+#   ./dev.sh test    install what is missing, build, run every test; the last
+#                    line is "N passed, N failed[, N skipped]"
+#   ./dev.sh build   install what is missing and build
+#   ./dev.sh bench [SUITE]   run the benchmarks (all, or one suite: spine)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${BUILD_DIR:-build}
+
+# Debian packages the build and the tests need.
+PACKAGES=(
+  meson ninja-build pkg-config g++ python3
+  libsystemd-dev libsqlite3-dev libproc2-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libexpected-dev
+  libboost-test-dev
+  sqlite3
+)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "dev.sh: missing packages: ${missing[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  echo "dev.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  local werror=false
+  [ -n "${CI:-}" ] && werror=true
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR" -Dwerror=$werror >/dev/null
+  else
+    meson configure "$BUILD_DIR" -Dwerror=$werror >/dev/null
+  fi
+  ninja -C "$BUILD_DIR" >/dev/null || ninja -C "$BUILD_DIR"
+}
+
+summary() {
+  # Counts from meson's own log: one JSON object per test.
+  python3 - "$BUILD_DIR/meson-logs/testlog.json" <<'PY'
+import json, sys
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                counts["passed"] += 1
+            elif r == "SKIP":
+                counts["skipped"] += 1
+            else:
+                counts["failed"] += 1
+except FileNotFoundError:
+    counts["failed"] += 1
+line = f"{counts['passed']} passed, {counts['failed']} failed"
+if counts["skipped"]:
+    line += f", {counts['skipped']} skipped"
+print(line)
+PY
+}
+
+case "${1:-}" in
+  run)
+    install_missing
+    build
+    mkdir -p var
+    echo "dev.sh: vigild with etc/vigil.toml, data in $PWD/var (Ctrl-C to stop)" >&2
+    VIGIL_DAEMON_STATE_DIR="$PWD/var" exec "$BUILD_DIR/vigild" --config etc/vigil.toml
+    ;;
+  test)
+    install_missing
+    if ! build; then
+      echo "dev.sh: the build failed" >&2
+      echo "0 passed, 1 failed"
+      exit 1
+    fi
+    rc=0
+    meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 || rc=$?
+    summary
+    exit $rc
+    ;;
+  build)
+    install_missing
+    build
+    ;;
+  bench)
+    install_missing
+    build
+    if [ -n "${2:-}" ]; then
+      meson test -C "$BUILD_DIR" --benchmark --suite "$2" --verbose
+    else
+      meson test -C "$BUILD_DIR" --benchmark --verbose
+    fi
+    ;;
+  *)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,180 @@
+#define BOOST_TEST_MODULE config
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "watchdog/config.hpp"
+
+using namespace vigil;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fixture(const std::string& rel) {
+  const char* root = std::getenv("VIGIL_TEST_FIXTURES");
+  BOOST_REQUIRE_MESSAGE(root != nullptr, "VIGIL_TEST_FIXTURES is not set (run through meson test)");
+  return std::string(root) + "/config/" + rel;
+}
+
+// A NULL-terminated environment block from strings.
+struct Env {
+  std::vector<std::string> vars;
+  std::vector<char*> ptrs;
+  explicit Env(std::vector<std::string> v) : vars(std::move(v)) {
+    for (auto& s : vars) ptrs.push_back(s.data());
+    ptrs.push_back(nullptr);
+  }
+  char** get() { return ptrs.data(); }
+};
+
+LoadResult load(const std::string& path, std::vector<std::string> env = {}) {
+  static std::vector<std::unique_ptr<Env>> keep;
+  keep.push_back(std::make_unique<Env>(std::move(env)));
+  return load_config(LoadOptions{path, keep.back()->get()});
+}
+
+bool has_error(const LoadResult& r, ConfigErrorKind kind, int line, const std::string& key) {
+  for (const auto& e : r.errors) {
+    if (e.kind == kind && (line == 0 || e.where.line == line) && (key.empty() || e.key == key)) return true;
+  }
+  return false;
+}
+
+std::string dump(const LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) out += std::string(to_string(e.kind)) + " " + e.describe() + "\n";
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(full_config_is_read) {
+  auto r = load(fixture("good/full.toml"));
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_REQUIRE(r.ok());
+  const Config& c = r.config;
+  BOOST_TEST(c.daemon.interval.count() == 2000);
+  BOOST_TEST(c.daemon.state_dir == "/tmp/vigil-test-state");
+  BOOST_TEST(c.daemon.flush_interval.count() == 500);
+  BOOST_TEST(static_cast<int>(c.daemon.log_level) == static_cast<int>(LogLevel::kDebug));
+  BOOST_TEST(c.store.queue_capacity == 5000u);
+  BOOST_TEST(c.store_path() == "/tmp/vigil-test-state/vigil.db");
+  BOOST_TEST(!c.host.enabled);
+  BOOST_TEST(c.host_interval().count() == 10000);
+  BOOST_REQUIRE(c.targets.size() == 3u);
+  BOOST_TEST(*c.targets[0].pidfile == "/run/gateway.pid");
+  BOOST_TEST(*c.targets[0].cgroup == "/system.slice/gateway.service");
+  BOOST_TEST(c.target_interval(c.targets[0]).count() == 2000);
+  BOOST_TEST(*c.targets[1].match == "worker --id [0-9]+");
+  BOOST_TEST(c.target_interval(c.targets[1]).count() == 500);
+  BOOST_TEST(*c.targets[2].pid == 1);
+  BOOST_TEST(c.targets[1].where.line == 20);
+  BOOST_TEST(!c.defaults_only);
+}
+
+BOOST_AUTO_TEST_CASE(drop_ins_apply_in_lexical_order) {
+  auto r = load(fixture("good/with-dropins/vigil.toml"));
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.config.files.size() == 3u);
+  BOOST_TEST(r.config.daemon.interval.count() == 5000);  // 20-more.toml wins over 10-interval.toml
+  BOOST_REQUIRE(r.config.targets.size() == 2u);
+  BOOST_TEST(r.config.targets[1].name == "db");
+}
+
+BOOST_AUTO_TEST_CASE(missing_explicit_file_is_an_error) {
+  auto r = load(fixture("good/does-not-exist.toml"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kFile, 0, ""));
+}
+
+BOOST_AUTO_TEST_CASE(environment_overrides_and_is_validated) {
+  auto r = load(fixture("good/full.toml"), {"VIGIL_DAEMON_INTERVAL=7s", "VIGIL_HOST_ENABLED=true",
+                                            "VIGIL_TARGET_WORKER_1_INTERVAL=3s", "VIGIL_TEST_FIXTURES=/x",
+                                            "UNRELATED=1"});
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.config.daemon.interval.count() == 7000);
+  BOOST_TEST(r.config.host.enabled);
+  BOOST_TEST(r.config.targets[1].interval->count() == 3000);
+
+  auto bad = load(fixture("good/full.toml"),
+                  {"VIGIL_DAEMON_INTERVAL=soon", "VIGIL_DAEMON_INTERVL=1s", "VIGIL_STORE_QUEUE_CAPACITY=ten",
+                   "VIGIL_TARGET_NOPE_PID=3"});
+  BOOST_TEST(bad.errors.size() == 4u);
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kBadValue, 0, "daemon.interval"));
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kUnknownKey, 0, "daemon.intervl"));
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kBadValue, 0, "store.queue_capacity"));
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kUnknownKey, 0, "target"));
+  for (const auto& e : bad.errors) BOOST_TEST(!e.where.env_var.empty());
+  BOOST_TEST(bad.errors[0].where.describe().find("VIGIL_DAEMON_INTERVAL") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_has_location_and_suggestion) {
+  auto r = load(fixture("bad/unknown-key.toml"));
+  BOOST_REQUIRE(r.errors.size() == 1u);
+  const auto& e = r.errors[0];
+  BOOST_TEST(static_cast<int>(e.kind) == static_cast<int>(ConfigErrorKind::kUnknownKey));
+  BOOST_TEST(e.where.line == 2);
+  BOOST_TEST(e.where.column == 1);
+  BOOST_TEST(e.key == "daemon.intervall");
+  BOOST_TEST(e.message.find("\"interval\"") != std::string::npos);  // the suggestion names the key
+}
+
+BOOST_AUTO_TEST_CASE(each_bad_fixture_reports_its_kind) {
+  struct Case {
+    const char* file;
+    ConfigErrorKind kind;
+    int line;
+    const char* key;
+  };
+  const Case cases[] = {
+      {"bad/unknown-section.toml", ConfigErrorKind::kUnknownKey, 1, "deamon"},
+      {"bad/wrong-type.toml", ConfigErrorKind::kWrongType, 2, "daemon.interval"},
+      {"bad/bad-duration.toml", ConfigErrorKind::kBadValue, 2, "daemon.interval"},
+      {"bad/out-of-range.toml", ConfigErrorKind::kOutOfRange, 2, "daemon.interval"},
+      {"bad/duplicate-target.toml", ConfigErrorKind::kDuplicateName, 5, "target[gateway].name"},
+      {"bad/syntax.toml", ConfigErrorKind::kSyntax, 1, ""},
+      {"bad/target-conflict.toml", ConfigErrorKind::kConflict, 1, "target[gateway]"},
+      {"bad/target-missing-finder.toml", ConfigErrorKind::kMissingKey, 1, "target[gateway]"},
+      {"bad/bad-regex.toml", ConfigErrorKind::kBadValue, 3, "target[gateway].match"},
+  };
+  for (const auto& c : cases) {
+    auto r = load(fixture(c.file));
+    BOOST_TEST_INFO(c.file << "\n" << dump(r));
+    BOOST_TEST(r.errors.size() == 1u);
+    BOOST_TEST(has_error(r, c.kind, c.line, c.key));
+    for (const auto& e : r.errors) BOOST_TEST(e.where.file == fixture(c.file));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(all_errors_are_reported_not_only_the_first) {
+  auto r = load(fixture("bad/many.toml"));
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 2, "daemon.interval"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kUnknownKey, 3, "daemon.flush_intervl"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 4, "daemon.log_level"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kOutOfRange, 7, "store.queue_capacity"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kOutOfRange, 10, "target.pid"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 0, "target.name"));
+  BOOST_TEST(r.errors.size() >= 6u);
+}
+
+BOOST_AUTO_TEST_CASE(no_file_at_default_path_means_defaults) {
+  if (fs::exists(kDefaultConfigPath)) {
+    BOOST_TEST_MESSAGE("skipped: " << kDefaultConfigPath << " exists on this machine");
+    return;
+  }
+  auto r = load_config(LoadOptions{std::nullopt, nullptr});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.config.defaults_only);
+  BOOST_TEST(r.config.targets.empty());
+  BOOST_TEST(r.config.host.enabled);
+  BOOST_TEST(r.config.store_path() == "/var/lib/vigil/vigil.db");
+}
+
+BOOST_AUTO_TEST_CASE(env_name_spelling) {
+  BOOST_TEST(env_name_for("web-gw.1") == "WEB_GW_1");
+}

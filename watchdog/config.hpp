@@ -1,0 +1,122 @@
+// watchdog/config.hpp: vigild's configuration, loaded and validated.
+//
+// Sources, later ones winning key by key: the main file
+// (/etc/vigil/vigil.toml, or --config PATH), the drop-ins `vigil.d/*.toml`
+// next to it in lexical order, then VIGIL_<SECTION>_<KEY> environment
+// variables (VIGIL_TARGET_<NAME>_<KEY> for a target's key). `[[target]]`
+// entries from several files are concatenated; a name used twice is an
+// error. Validation is strict and complete: every problem is reported with
+// where it is (file:line:column or the environment variable), the key, and
+// what would be valid; a Config is only used when there are no errors.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/time.hpp"
+
+namespace vigil {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/vigil/vigil.toml";
+
+struct ConfigLocation {
+  std::string file;  // empty for environment variables and built-in defaults
+  int line = 0;
+  int column = 0;
+  std::string env_var;  // set when the value came from the environment
+
+  // "vigil.toml:3:5", "environment variable VIGIL_DAEMON_INTERVAL", "vigil.toml"
+  std::string describe() const;
+};
+
+// Stable kinds: tests assert these, not message text.
+enum class ConfigErrorKind {
+  kFile,           // unreadable or missing file named explicitly
+  kSyntax,         // TOML syntax error
+  kUnknownKey,     // unknown section or key (with "did you mean")
+  kWrongType,      // e.g. a number where a duration string is expected
+  kBadValue,       // a value that does not parse (duration, size, regex, level)
+  kOutOfRange,     // parses but is outside the allowed range
+  kDuplicateName,  // two targets with one name
+  kMissingKey,     // a required key is absent
+  kConflict,       // keys that exclude each other (pidfile and match)
+};
+const char* to_string(ConfigErrorKind kind);
+
+struct ConfigError {
+  ConfigErrorKind kind;
+  ConfigLocation where;
+  std::string key;  // dotted: "daemon.interval", "target[gateway].match"
+  std::string message;
+
+  std::string describe() const;  // "where: key: message"
+};
+
+struct DaemonConfig {
+  Millis interval{1000};
+  std::string state_dir = "/var/lib/vigil";
+  Millis flush_interval{1000};
+  Millis status_interval{10000};  // how often STATUS= and self metrics refresh
+  LogLevel log_level = LogLevel::kInfo;
+  std::string proc_root = "/proc";
+  std::string cgroup_root = "/sys/fs/cgroup";
+};
+
+struct StoreConfig {
+  std::string path;  // empty: <state_dir>/vigil.db
+  std::uint64_t queue_capacity = 100000;
+};
+
+struct HostConfig {
+  bool enabled = true;
+  std::optional<Millis> interval;  // default: daemon.interval
+  std::string rootfs = "/";        // prefix for statvfs of mount points
+};
+
+struct TargetConfig {
+  std::string name;
+  std::optional<std::string> pidfile;
+  std::optional<std::string> match;  // ECMAScript regex over the command line
+  std::optional<int> pid;
+  std::optional<std::string> cgroup;  // path inside each hierarchy; default: the process's own
+  std::optional<Millis> interval;     // default: daemon.interval
+  ConfigLocation where;
+};
+
+struct Config {
+  DaemonConfig daemon;
+  StoreConfig store;
+  HostConfig host;
+  std::vector<TargetConfig> targets;
+
+  std::vector<std::string> files;  // the files read, in order
+  bool defaults_only = false;      // no file at the default path
+
+  std::string store_path() const;
+  Millis host_interval() const { return host.interval.value_or(daemon.interval); }
+  Millis target_interval(const TargetConfig& t) const { return t.interval.value_or(daemon.interval); }
+  std::size_t check_count() const { return 0; }  // checks arrive with the checks issue
+};
+
+struct LoadOptions {
+  std::optional<std::string> path;  // --config; when absent: kDefaultConfigPath, optional
+  char** environ = nullptr;         // VIGIL_* overrides; nullptr: none
+};
+
+struct LoadResult {
+  Config config;
+  std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;
+  bool ok() const { return errors.empty(); }
+};
+
+LoadResult load_config(const LoadOptions& options);
+
+// "VIGIL_TARGET_WEB_GW_PIDFILE" spelling of a target name: upper case,
+// anything not [A-Z0-9] as '_'.
+std::string env_name_for(std::string_view target_name);
+
+}  // namespace vigil

@@ -1,0 +1,516 @@
+#include "watchdog/daemon.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "core/unique_fd.hpp"
+#include "probes/cgroup.hpp"
+#include "probes/host.hpp"
+#include "probes/process.hpp"
+#include "store/store.hpp"
+#include "watchdog/sd_handles.hpp"
+#include "watchdog/targets.hpp"
+#include "watchdog/version.hpp"
+
+namespace vigil {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t kTimerAccuracyUsec = 1000;  // sd-event's default is 250 ms
+constexpr Millis kMaxSplay{200};
+
+std::uint64_t usec(Millis d) { return static_cast<std::uint64_t>(d.count()) * 1000; }
+
+std::uint64_t mono_usec() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// A stable offset in [0, min(interval/10, 200ms)) from the target's name, so
+// that targets do not all fire on the same millisecond, and a restart of
+// vigild keeps each target's phase.
+Millis splay_for(std::string_view name, Millis interval) {
+  Millis window = std::min(interval / 10, kMaxSplay);
+  if (window.count() <= 0) return Millis(0);
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return Millis(static_cast<std::int64_t>(h % static_cast<std::uint64_t>(window.count())));
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  append_json_escaped(out, s);
+  return out + "\"";
+}
+
+// Lets vigild keep one open stat file per process on hosts with thousands
+// of processes (the soft limit is often 1024; the hard one much higher).
+void raise_fd_limit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = std::min<rlim_t>(rl.rlim_max, 65536);
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+struct TargetState {
+  TargetConfig cfg;
+  Millis interval{1000};
+  std::optional<std::regex> re;
+  std::optional<TargetObservation> last;
+  std::string last_problem;  // logged once per change
+};
+
+}  // namespace
+
+struct Daemon::Impl {
+  Config cfg;
+  SdEventPtr event;
+  std::unique_ptr<StoreWriter> store;
+  HostProbe host;
+  ProcessTable processes;
+  CgroupReader cgroups;
+  std::vector<TargetState> targets;
+  UniqueFd pid_lock;
+
+  std::uint64_t table_refreshed_usec = 0;
+  std::uint64_t table_max_age_usec = 0;
+  std::uint64_t max_lag_usec = 0;  // since the last self-metrics round
+  std::uint64_t ticks_skipped = 0;
+  std::uint64_t dropped_reported = 0;
+  std::string host_problem;
+
+  explicit Impl(Config c)
+      : cfg(std::move(c)),
+        host(cfg.daemon.proc_root, cfg.host.rootfs),
+        processes(cfg.daemon.proc_root),
+        cgroups(cfg.daemon.cgroup_root) {}
+
+  // ---- start-up -----------------------------------------------------------
+
+  bool lock_state_dir() {
+    std::error_code ec;
+    fs::create_directories(cfg.daemon.state_dir, ec);
+    if (ec) {
+      log_error("cannot create state directory", {{"path", cfg.daemon.state_dir}, {"error", ec.message()}});
+      return false;
+    }
+    std::string path = (fs::path(cfg.daemon.state_dir) / "vigild.pid").string();
+    pid_lock.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!pid_lock) {
+      log_error("cannot open pid file", {{"path", path}, {"error", std::strerror(errno)}});
+      return false;
+    }
+    if (flock(pid_lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      auto other = read_file(path, 64);
+      log_error("another vigild already uses this state directory; stop it or set another daemon.state_dir",
+                {{"path", path}, {"other_pid", other ? std::string(trim(*other)) : std::string("?")}});
+      return false;
+    }
+    std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(pid_lock.get(), 0) != 0 || pwrite(pid_lock.get(), pid.data(), pid.size(), 0) < 0) {
+      log_warning("cannot write pid file", {{"path", path}, {"error", std::strerror(errno)}});
+    }
+    return true;
+  }
+
+  bool open_store() {
+    OpenReport report;
+    StoreOptions options{cfg.store_path(), cfg.daemon.flush_interval, cfg.store.queue_capacity};
+    auto opened = StoreWriter::open(options, &report);
+    if (!opened) {
+      log_error("cannot open the store", {{"path", options.path}, {"error", opened.error().message}});
+      return false;
+    }
+    store = std::move(*opened);
+    if (report.recovered) {
+      log_warning("the store was corrupt: moved it aside and started a new one",
+                  {{"path", options.path}, {"moved_to", report.moved_to}, {"reason", report.corrupt_reason}});
+      record(Event{wall_now_ms(), std::string(event_kind::kStoreRecovered), {}, {}, Severity::kCritical,
+                   "store " + options.path + " was corrupt (" + report.corrupt_reason + "); moved to " +
+                       report.moved_to + " and started a new one",
+                   "{\"moved_to\":" + json_string(report.moved_to) + ",\"reason\":" +
+                       json_string(report.corrupt_reason) + "}"});
+    } else if (report.migrated_from != kSchemaVersion) {
+      log_info("store schema migrated", {{"path", options.path},
+                                          {"from_version", report.migrated_from},
+                                          {"to_version", kSchemaVersion}});
+    }
+    return true;
+  }
+
+  void prepare_targets() {
+    for (const auto& t : cfg.targets) {
+      TargetState state;
+      state.cfg = t;
+      state.interval = cfg.target_interval(t);
+      if (t.match) state.re.emplace(*t.match, std::regex::ECMAScript | std::regex::optimize);
+      targets.push_back(std::move(state));
+      Millis window = std::min(state.interval / 10, kMaxSplay);
+      table_max_age_usec = std::max<std::uint64_t>(table_max_age_usec, usec(window) + 20'000);
+    }
+  }
+
+  // ---- recording ----------------------------------------------------------
+
+  void record(Event e) {
+    log(e.severity == Severity::kInfo ? LogLevel::kInfo : LogLevel::kWarning, e.message,
+        {{"event", e.kind}, {"target", e.target}});
+    store->enqueue(std::move(e));
+  }
+
+  void probe_result(Collection& out, std::string_view probe, const std::string& target,
+                    std::uint64_t started_usec, bool ok, WallMs now) {
+    Labels labels{{"probe", std::string(probe)}};
+    if (!target.empty()) labels.emplace_back("target", target);
+    double seconds = static_cast<double>(mono_usec() - started_usec) / 1e6;
+    out.add("vigil_probe_duration_seconds", labels, seconds, now);
+    out.add("vigil_probe_success", std::move(labels), ok ? 1 : 0, now);
+  }
+
+  // ---- collectors ---------------------------------------------------------
+
+  void sample_host() {
+    std::uint64_t started = mono_usec();
+    WallMs now = wall_now_ms();
+    auto collected = host.collect(now);
+    Collection out;
+    if (collected) {
+      out = std::move(*collected);
+      report_warnings(out.warnings, host_problem, "host");
+    } else if (collected.error().message != host_problem) {
+      host_problem = collected.error().message;
+      log_warning("host probe failed", {{"error", host_problem}});
+    }
+    probe_result(out, "host", {}, started, collected.has_value(), now);
+    store->enqueue(std::move(out.samples));
+  }
+
+  void report_warnings(const std::vector<Error>& warnings, std::string& last, const std::string& who) {
+    std::string joined;
+    for (const auto& w : warnings) joined += (joined.empty() ? "" : "; ") + w.message;
+    if (joined != last) {
+      if (!joined.empty()) log_warning("probe could not read everything", {{"probe", who}, {"error", joined}});
+      last = joined;
+    }
+  }
+
+  void problem(TargetState& t, std::string text) {
+    if (text == t.last_problem) return;
+    t.last_problem = std::move(text);
+    if (!t.last_problem.empty()) log_warning(t.last_problem, {{"target", t.cfg.name}});
+  }
+
+  std::vector<int> find_roots(TargetState& t) {
+    auto alive = [&](int pid) {
+      const ProcessEntry* e = processes.find(pid);
+      return e != nullptr && e->stat.state != 'Z';
+    };
+    if (t.cfg.pid) {
+      if (alive(*t.cfg.pid)) return {*t.cfg.pid};
+      problem(t, "process " + std::to_string(*t.cfg.pid) + " is not running");
+      return {};
+    }
+    if (t.cfg.pidfile) {
+      auto pid = read_pidfile(*t.cfg.pidfile);
+      if (!pid) {
+        problem(t, "pidfile: " + pid.error().message);
+        return {};
+      }
+      if (!alive(*pid)) {
+        problem(t, "pidfile " + *t.cfg.pidfile + " names PID " + std::to_string(*pid) + ", which is not running");
+        return {};
+      }
+      problem(t, {});
+      return {*pid};
+    }
+    auto roots = roots_of(processes, processes.matching(*t.re));
+    if (roots.empty()) {
+      problem(t, "no process matches /" + *t.cfg.match + "/");
+    } else {
+      problem(t, {});
+    }
+    return roots;
+  }
+
+  void refresh_processes() {
+    std::uint64_t now = mono_usec();
+    if (table_refreshed_usec != 0 && now - table_refreshed_usec < table_max_age_usec) return;
+    Collection out;
+    auto refreshed = processes.refresh();
+    if (!refreshed && refreshed.error().message != host_problem) {
+      log_warning("cannot list processes", {{"error", refreshed.error().message}});
+    }
+    table_refreshed_usec = now;
+    probe_result(out, "process_table", {}, now, refreshed.has_value(), wall_now_ms());
+    out.add("vigil_processes_scanned", {}, static_cast<double>(processes.entries().size()), wall_now_ms());
+    store->enqueue(std::move(out.samples));
+  }
+
+  void sample_target(TargetState& t) {
+    refresh_processes();
+    std::uint64_t started = mono_usec();
+    WallMs now = wall_now_ms();
+    Collection out;
+    TargetObservation seen;
+    std::vector<int> roots = find_roots(t);
+    if (!roots.empty()) {
+      std::vector<int> pids = processes.tree(roots);
+      TreeStats stats = collect_tree(processes, pids, roots.size());
+      if (stats.processes > 0) {
+        seen = TargetObservation{true, stats.main_pid, stats.main_start_ms};
+        append_tree_samples(stats, t.cfg.name, now, out);
+        sample_cgroup(t, stats.main_pid, now, out);
+      }
+    }
+    if (!seen.present) out.add("process_count", {{"target", t.cfg.name}}, 0, now);
+    note_transition(t, seen, now);
+    probe_result(out, "process", t.cfg.name, started, true, now);
+    store->enqueue(std::move(out.samples));
+  }
+
+  void sample_cgroup(TargetState& t, int main_pid, WallMs now, Collection& out) {
+    CgroupPaths paths;
+    if (t.cfg.cgroup) {
+      paths = cgroup_paths_everywhere(*t.cfg.cgroup);
+    } else {
+      auto text = read_file(cfg.daemon.proc_root + "/" + std::to_string(main_pid) + "/cgroup");
+      if (!text) return;  // the process just exited
+      auto lines = procfs::parse_pid_cgroup(*text);
+      if (!lines) return;
+      paths = cgroup_paths_from(*lines);
+      // The root cgroup's counters are the whole host's, not the target's.
+      if (paths.v2 == "/") paths.v2.reset();
+      std::erase_if(paths.v1, [](const auto& kv) { return kv.second == "/"; });
+    }
+    if (paths.empty()) return;
+    auto stats = cgroups.read(paths);
+    if (!stats) {
+      if (stats.error().kind != ErrorKind::kNotFound) problem(t, "cgroup: " + stats.error().message);
+      return;
+    }
+    append_cgroup_samples(*stats, t.cfg.name, now, out);
+  }
+
+  void note_transition(TargetState& t, const TargetObservation& seen, WallMs now) {
+    TargetTransition tr = classify_transition(t.last, seen);
+    if (tr != TargetTransition::kNone) {
+      Event e;
+      e.ts_ms = now;
+      e.kind = std::string(event_kind_of(tr));
+      e.target = t.cfg.name;
+      std::string pid = std::to_string(seen.main_pid);
+      std::string started = format_rfc3339_ms(seen.main_start_ms);
+      switch (tr) {
+        case TargetTransition::kAppeared:
+          e.message = "target " + t.cfg.name + ": process " + pid + " found (started " + started + ")";
+          break;
+        case TargetTransition::kRestarted:
+          e.severity = Severity::kWarning;
+          e.message = "target " + t.cfg.name + " restarted: process " + std::to_string(t.last->main_pid) +
+                      " replaced by " + pid + " (started " + started + ")";
+          break;
+        case TargetTransition::kVanished:
+          e.severity = Severity::kWarning;
+          e.message = "target " + t.cfg.name + ": process " + std::to_string(t.last->main_pid) + " is gone";
+          break;
+        case TargetTransition::kNone: break;
+      }
+      e.details = "{\"pid\":" + std::to_string(seen.present ? seen.main_pid : t.last->main_pid);
+      if (t.last && t.last->present) e.details += ",\"previous_pid\":" + std::to_string(t.last->main_pid);
+      if (seen.present) e.details += ",\"start_time\":" + json_string(started);
+      e.details += "}";
+      record(std::move(e));
+    }
+    t.last = seen;
+  }
+
+  void sample_self() {
+    WallMs now = wall_now_ms();
+    WriterStats s = store->stats();
+    Collection out;
+    out.add("vigil_samples_dropped_total", {}, static_cast<double>(s.samples_dropped), now);
+    out.add("vigil_store_queued_samples", {}, static_cast<double>(s.queued), now);
+    out.add("vigil_store_commits_total", {}, static_cast<double>(s.commits), now);
+    out.add("vigil_store_commit_failures_total", {}, static_cast<double>(s.commit_failures), now);
+    out.add("vigil_store_last_commit_duration_seconds", {}, s.last_commit_seconds, now);
+    out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(max_lag_usec) / 1e6, now);
+    out.add("vigil_ticks_skipped_total", {}, static_cast<double>(ticks_skipped), now);
+    max_lag_usec = 0;
+    store->enqueue(std::move(out.samples));
+    if (s.samples_dropped > dropped_reported) {
+      std::uint64_t lost = s.samples_dropped - dropped_reported;
+      dropped_reported = s.samples_dropped;
+      record(Event{now, std::string(event_kind::kSamplesDropped), {}, {}, Severity::kWarning,
+                   std::to_string(lost) + " samples dropped: the store writer is not keeping up (" +
+                       (s.last_error.empty() ? std::string("queue full") : s.last_error) + ")",
+                   "{\"dropped\":" + std::to_string(lost) + "}"});
+    }
+    notify_status(s);
+  }
+
+  void notify_status(const WriterStats& s) {
+    std::size_t running = 0;
+    for (const auto& t : targets) running += (t.last && t.last->present) ? 1 : 0;
+    std::string status = "STATUS=watching " + std::to_string(targets.size()) + " targets (" +
+                         std::to_string(running) + " running); " + std::to_string(s.series) + " series, " +
+                         std::to_string(s.samples_committed) + " samples stored, " +
+                         std::to_string(s.samples_dropped) + " dropped";
+    sd_notify(0, status.c_str());
+  }
+
+  // ---- the loop -----------------------------------------------------------
+
+  struct Timer {
+    Impl* daemon;
+    Millis interval;
+    std::function<void()> run;
+  };
+  std::vector<std::unique_ptr<Timer>> timers;
+
+  static int on_timer(sd_event_source* source, std::uint64_t due, void* userdata) {
+    auto* timer = static_cast<Timer*>(userdata);
+    Impl* d = timer->daemon;
+    std::uint64_t now = mono_usec();
+    if (now > due) d->max_lag_usec = std::max(d->max_lag_usec, now - due);
+    timer->run();
+    // Next due time keeps the phase; a round that overran is skipped, not
+    // run twice in a row.
+    std::uint64_t step = usec(timer->interval);
+    std::uint64_t next = due + step;
+    now = mono_usec();
+    if (next <= now) {
+      std::uint64_t behind = (now - next) / step + 1;
+      d->ticks_skipped += behind;
+      next += behind * step;
+    }
+    sd_event_source_set_time(source, next);
+    sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+    return 0;
+  }
+
+  bool add_timer(Millis interval, Millis first_delay, std::function<void()> run) {
+    timers.push_back(std::make_unique<Timer>(Timer{this, interval, std::move(run)}));
+    int r = sd_event_add_time(event.get(), nullptr, CLOCK_MONOTONIC, mono_usec() + usec(first_delay),
+                              kTimerAccuracyUsec, &Impl::on_timer, timers.back().get());
+    if (r < 0) {
+      log_error("cannot add timer", {{"error", std::strerror(-r)}});
+      return false;
+    }
+    return true;
+  }
+
+  static int on_signal(sd_event_source* source, const struct signalfd_siginfo* si, void* userdata) {
+    auto* d = static_cast<Impl*>(userdata);
+    (void)d;
+    if (si->ssi_signo == SIGHUP) {
+      log_info("SIGHUP: configuration reload is not supported yet; restart vigild to apply changes");
+      return 0;
+    }
+    log_info("stopping", {{"signal", strsignal(static_cast<int>(si->ssi_signo))}});
+    sd_event_exit(sd_event_source_get_event(source), 0);
+    return 0;
+  }
+
+  int run() {
+    // Signals must be blocked before any thread starts (the store writer),
+    // so that only the loop's signalfd sees them.
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    if (!lock_state_dir() || !open_store()) return 1;
+    prepare_targets();
+
+    sd_event* e = nullptr;
+    int r = sd_event_new(&e);
+    if (r < 0) {
+      log_error("cannot create the event loop", {{"error", std::strerror(-r)}});
+      return 1;
+    }
+    event.reset(e);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) {
+      r = sd_event_add_signal(e, nullptr, s, &Impl::on_signal, this);
+      if (r < 0) {
+        log_error("cannot watch signal", {{"signal", strsignal(s)}, {"error", std::strerror(-r)}});
+        return 1;
+      }
+    }
+    // Pings WATCHDOG=1 at half of WATCHDOG_USEC while the loop turns; a no-op
+    // when systemd did not ask for it.
+    r = sd_event_set_watchdog(e, 1);
+    if (r < 0) log_warning("cannot enable the systemd watchdog", {{"error", std::strerror(-r)}});
+
+    std::string targets_json = "[";
+    for (const auto& t : targets) targets_json += (targets_json.size() > 1 ? "," : "") + json_string(t.cfg.name);
+    targets_json += "]";
+    record(Event{wall_now_ms(), std::string(event_kind::kDaemonStart), {}, {}, Severity::kInfo,
+                 "vigild " + std::string(kVersion) + " started (PID " + std::to_string(getpid()) + ")",
+                 "{\"pid\":" + std::to_string(getpid()) + ",\"version\":" + json_string(kVersion) +
+                     ",\"targets\":" + targets_json + "}"});
+
+    // The first round runs now, so READY=1 means samples are on their way.
+    if (cfg.host.enabled) {
+      sample_host();
+      if (!add_timer(cfg.host_interval(), cfg.host_interval(), [this] { sample_host(); })) return 1;
+    }
+    for (auto& t : targets) {
+      sample_target(t);
+      if (!add_timer(t.interval, t.interval + splay_for(t.cfg.name, t.interval), [this, &t] { sample_target(t); })) {
+        return 1;
+      }
+    }
+    if (!add_timer(cfg.daemon.status_interval, Millis(1000), [this] { sample_self(); })) return 1;
+
+    WriterStats s = store->stats();
+    sd_notify(0, "READY=1");
+    notify_status(s);
+    log_info("ready", {{"targets", static_cast<std::int64_t>(targets.size())},
+                       {"store", cfg.store_path()},
+                       {"interval", format_duration(cfg.daemon.interval)}});
+
+    r = sd_event_loop(e);
+    sd_notify(0, "STOPPING=1");
+    if (r < 0) log_error("event loop failed", {{"error", std::strerror(-r)}});
+    record(Event{wall_now_ms(), std::string(event_kind::kDaemonStop), {}, {}, Severity::kInfo,
+                 "vigild stopped", "{\"pid\":" + std::to_string(getpid()) + "}"});
+    store->close();
+    WriterStats final_stats = store->stats();
+    log_info("stopped", {{"samples_stored", final_stats.samples_committed},
+                         {"samples_dropped", final_stats.samples_dropped}});
+    return r < 0 ? 1 : 0;
+  }
+};
+
+Daemon::Daemon(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Daemon::~Daemon() = default;
+int Daemon::run() { return impl_->run(); }
+
+}  // namespace vigil

@@ -1,0 +1,474 @@
+// vigil: the Vigil command-line interface. Reads vigild's store read-only,
+// so every command works while vigild is stopped (post-mortems).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/text.hpp"
+#include "core/unique_fd.hpp"
+#include "store/store.hpp"
+#include "watchdog/config.hpp"
+#include "watchdog/timearg.hpp"
+#include "watchdog/version.hpp"
+
+extern char** environ;
+
+namespace vigil {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Exit statuses: 0 done, 1 a query ran but found a problem (status: not
+// running), 2 the command could not run (bad arguments, no database, unknown
+// metric).
+constexpr int kUsageError = 2;
+
+struct UsageError {
+  std::string message;
+};
+
+enum class Format { kTable, kJson, kCsv };
+
+std::string format_value(double v) {
+  if (std::isfinite(v) && std::fabs(v) < 1e15 && v == std::floor(v)) {
+    return std::to_string(static_cast<long long>(v));
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+json labels_json(const Labels& labels) {
+  json j = json::object();
+  for (const auto& [k, v] : labels) j[k] = v;
+  return j;
+}
+
+// Prints rows as aligned columns.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out += r[i];
+      if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+struct Common {
+  std::string db;
+  std::string config;
+  std::string format = "table";
+
+  Format parsed_format() const {
+    if (format == "table") return Format::kTable;
+    if (format == "json") return Format::kJson;
+    if (format == "csv") return Format::kCsv;
+    throw UsageError{"--format: \"" + format + "\" is not one of table, json, csv"};
+  }
+
+  // --db, else the store path of the configuration (--config or the
+  // default one, with the same VIGIL_ overrides as vigild).
+  std::string db_path() const {
+    if (!db.empty()) return db;
+    LoadOptions options;
+    if (!config.empty()) options.path = config;
+    options.environ = environ;
+    LoadResult loaded = load_config(options);
+    if (!loaded.ok()) {
+      std::string msg = "the configuration has errors, so the database cannot be located (or pass --db PATH):";
+      for (const auto& e : loaded.errors) msg += "\n  " + e.describe();
+      throw UsageError{msg};
+    }
+    return loaded.config.store_path();
+  }
+
+  StoreReader open() const {
+    std::string path = db_path();
+    auto reader = StoreReader::open(path);
+    if (!reader) {
+      std::string hint = reader.error().kind == ErrorKind::kNotFound
+                             ? " (has vigild run with this state_dir? pass --db PATH or --config PATH)"
+                             : "";
+      throw UsageError{"cannot open the store: " + reader.error().message + hint};
+    }
+    return std::move(*reader);
+  }
+};
+
+template <typename T>
+T must(Result<T> r) {
+  if (!r) throw UsageError{r.error().message};
+  return std::move(*r);
+}
+
+Labels parse_label_args(const std::vector<std::string>& args, const std::string& target) {
+  Labels out;
+  for (const auto& a : args) {
+    auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError{"--label: \"" + a + "\" is not NAME=VALUE"};
+    out.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+  }
+  if (!target.empty()) out.emplace_back("target", target);
+  return out;
+}
+
+WallMs time_arg(const std::string& flag, const std::string& text, WallMs now) {
+  auto t = parse_time_arg(text, now);
+  if (!t) throw UsageError{flag + ": " + t.error().message};
+  return *t;
+}
+
+// ---- vigil series --------------------------------------------------------
+
+int cmd_series(const Common& c, const std::string& match) {
+  Format f = c.parsed_format();
+  StoreReader store = c.open();
+  auto series = must(store.series(match));
+  if (f == Format::kJson) {
+    json out = json::array();
+    for (const auto& s : series) out.push_back({{"metric", s.key.metric}, {"labels", labels_json(s.key.labels)}});
+    std::cout << out.dump(2) << "\n";
+  } else if (f == Format::kCsv) {
+    std::cout << "metric,labels\n";
+    for (const auto& s : series) std::cout << csv_field(s.key.metric) << "," << csv_field(s.key.labels_text()) << "\n";
+  } else {
+    for (const auto& s : series) std::cout << s.key.canonical() << "\n";
+    if (series.empty()) std::cerr << "no series match \"" << match << "\"\n";
+  }
+  return 0;
+}
+
+// ---- vigil query ---------------------------------------------------------
+
+int cmd_query(const Common& c, const std::string& metric, const std::string& target,
+              const std::vector<std::string>& label_args, const std::string& since_text,
+              const std::string& until_text) {
+  Format f = c.parsed_format();
+  WallMs now = wall_now_ms();
+  WallMs since = time_arg("--since", since_text, now);
+  WallMs until = until_text.empty() ? now : time_arg("--until", until_text, now);
+  if (since > until) throw UsageError{"--since is after --until"};
+  Labels filter = parse_label_args(label_args, target);
+  StoreReader store = c.open();
+  auto metrics = must(store.metrics());
+  if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
+    std::string msg = "unknown metric \"" + metric + "\"";
+    auto close = close_matches(metric, metrics, 5);
+    if (!close.empty()) {
+      msg += "; did you mean:";
+      for (const auto& m : close) msg += "\n  " + m;
+    } else {
+      msg += " (vigil series lists the stored ones)";
+    }
+    throw UsageError{msg};
+  }
+  auto result = must(store.query(metric, filter, since, until));
+  if (f == Format::kJson) {
+    json out = json::array();
+    for (const auto& sp : result) {
+      json points = json::array();
+      for (const auto& p : sp.points) points.push_back({{"ts", p.ts_ms}, {"time", format_rfc3339_ms(p.ts_ms)}, {"value", p.value}});
+      out.push_back({{"metric", sp.series.key.metric}, {"labels", labels_json(sp.series.key.labels)}, {"points", points}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  if (f == Format::kCsv) {
+    std::cout << "metric,labels,ts_ms,time,value\n";
+    for (const auto& sp : result) {
+      for (const auto& p : sp.points) {
+        std::cout << csv_field(sp.series.key.metric) << "," << csv_field(sp.series.key.labels_text()) << ","
+                  << p.ts_ms << "," << format_rfc3339_ms(p.ts_ms) << "," << format_value(p.value) << "\n";
+      }
+    }
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& sp : result) {
+    for (const auto& p : sp.points) rows.push_back({format_rfc3339_ms(p.ts_ms), sp.series.key.labels_text(), format_value(p.value)});
+  }
+  if (rows.empty()) {
+    std::cerr << "no samples of " << metric << " match between " << format_rfc3339_ms(since) << " and "
+              << format_rfc3339_ms(until) << "\n";
+    return 0;
+  }
+  print_table({"TIME", "SERIES", "VALUE"}, rows);
+  return 0;
+}
+
+// ---- vigil events --------------------------------------------------------
+
+int cmd_events(const Common& c, const std::string& since_text, const std::string& until_text,
+               const std::string& kind, const std::string& target, std::size_t limit) {
+  Format f = c.parsed_format();
+  WallMs now = wall_now_ms();
+  EventQuery q;
+  q.since = time_arg("--since", since_text, now);
+  if (!until_text.empty()) q.until = time_arg("--until", until_text, now);
+  if (!kind.empty()) q.kind = kind;
+  if (!target.empty()) q.target = target;
+  q.limit = limit;
+  StoreReader store = c.open();
+  auto events = must(store.events(q));
+  if (f == Format::kJson) {
+    json out = json::array();
+    for (const auto& e : events) {
+      json j = {{"ts", e.ts_ms}, {"time", format_rfc3339_ms(e.ts_ms)}, {"kind", e.kind},
+                {"target", e.target}, {"check", e.check}, {"severity", to_string(e.severity)},
+                {"message", e.message}};
+      j["details"] = e.details.empty() ? json(nullptr) : json::parse(e.details, nullptr, false);
+      out.push_back(std::move(j));
+    }
+    std::cout << out.dump(2) << "\n";
+  } else if (f == Format::kCsv) {
+    std::cout << "ts_ms,time,severity,kind,target,check,message,details\n";
+    for (const auto& e : events) {
+      std::cout << e.ts_ms << "," << format_rfc3339_ms(e.ts_ms) << "," << to_string(e.severity) << ","
+                << csv_field(e.kind) << "," << csv_field(e.target) << "," << csv_field(e.check) << ","
+                << csv_field(e.message) << "," << csv_field(e.details) << "\n";
+    }
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : events) {
+      rows.push_back({format_rfc3339_ms(e.ts_ms), to_string(e.severity), e.kind, e.target.empty() ? "-" : e.target, e.message});
+    }
+    if (rows.empty()) {
+      std::cerr << "no events since " << format_rfc3339_ms(*q.since) << "\n";
+    } else {
+      print_table({"TIME", "SEVERITY", "KIND", "TARGET", "MESSAGE"}, rows);
+    }
+  }
+  return 0;
+}
+
+// ---- vigil status --------------------------------------------------------
+
+// vigild holds an exclusive flock on <state_dir>/vigild.pid while it runs.
+std::optional<int> running_pid(const std::string& db_path) {
+  std::string pidfile = (fs::path(db_path).parent_path() / "vigild.pid").string();
+  UniqueFd fd(::open(pidfile.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  if (flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;  // nobody holds it
+  auto text = read_file(pidfile, 64);
+  if (!text) return 0;
+  return static_cast<int>(to_i64(trim(*text)).value_or(0));
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+std::string ago(WallMs then, WallMs now) {
+  return format_duration(Millis(std::max<WallMs>(0, now - then) / 1000 * 1000)) + " ago";
+}
+
+int cmd_status(const Common& c) {
+  Format f = c.parsed_format();
+  std::string path = c.db_path();
+  StoreReader store = c.open();
+  WallMs now = wall_now_ms();
+  std::optional<int> pid = running_pid(path);
+  EventQuery q;
+  q.kind = "daemon_*";
+  q.limit = 1;
+  auto last_daemon = must(store.events(q));
+  auto last_sample = must(store.last_sample_ms());
+  auto count = must(store.sample_count());
+  auto all_series = must(store.series("*"));
+
+  // Latest values per target, from the process_* series.
+  const std::vector<std::pair<std::string, std::string>> columns = {
+      {"process_count", "PROCS"}, {"process_resident_memory_bytes", "RSS"}, {"process_cpu_seconds_total", "CPU%"},
+      {"process_threads", "THREADS"}, {"process_open_fds", "FDS"}, {"process_start_time_seconds", "STARTED"}};
+  std::map<std::string, std::map<std::string, double>> per_target;
+  for (const auto& s : all_series) {
+    std::string target;
+    for (const auto& [k, v] : s.key.labels) {
+      if (k == "target") target = v;
+    }
+    if (target.empty() || s.key.labels.size() != 1) continue;
+    for (const auto& [metric, _] : columns) {
+      if (s.key.metric != metric) continue;
+      if (metric == "process_cpu_seconds_total") {
+        // CPU % of one core over the last minute of samples.
+        auto pts = must(store.query(metric, s.key.labels, now - 60'000, now));
+        if (!pts.empty() && pts[0].points.size() >= 2) {
+          const auto& a = pts[0].points.front();
+          const auto& b = pts[0].points.back();
+          if (b.ts_ms > a.ts_ms && b.value >= a.value) {
+            per_target[target][metric] = (b.value - a.value) / (static_cast<double>(b.ts_ms - a.ts_ms) / 1000.0) * 100.0;
+          }
+        }
+      } else if (auto p = must(store.latest(s.id))) {
+        per_target[target][metric] = p->value;
+      }
+    }
+  }
+
+  if (f == Format::kJson) {
+    json j;
+    j["running"] = pid.has_value();
+    if (pid) j["pid"] = *pid;
+    j["database"] = path;
+    if (!last_daemon.empty()) {
+      j["last_daemon_event"] = {{"kind", last_daemon[0].kind}, {"ts", last_daemon[0].ts_ms}, {"time", format_rfc3339_ms(last_daemon[0].ts_ms)}};
+    }
+    j["samples"] = count;
+    j["series"] = all_series.size();
+    if (last_sample) j["last_sample_age_seconds"] = static_cast<double>(now - *last_sample) / 1000.0;
+    json targets = json::object();
+    for (const auto& [t, values] : per_target) targets[t] = values;
+    j["targets"] = targets;
+    std::cout << j.dump(2) << "\n";
+    return pid ? 0 : 1;
+  }
+  if (pid) {
+    std::cout << "vigild: running (PID " << *pid << ")";
+    if (!last_daemon.empty() && last_daemon[0].kind == "daemon_start") {
+      std::cout << " since " << format_rfc3339_ms(last_daemon[0].ts_ms) << " (" << ago(last_daemon[0].ts_ms, now) << ")";
+    }
+    std::cout << "\n";
+  } else if (!last_daemon.empty() && last_daemon[0].kind == "daemon_stop") {
+    std::cout << "vigild: not running; stopped cleanly at " << format_rfc3339_ms(last_daemon[0].ts_ms) << " ("
+              << ago(last_daemon[0].ts_ms, now) << ")\n";
+  } else {
+    std::cout << "vigild: not running; it did not stop cleanly (crashed or killed)";
+    if (last_sample) std::cout << "; last sample " << format_rfc3339_ms(*last_sample);
+    std::cout << "\n";
+  }
+  std::cout << "store: " << path << ", " << all_series.size() << " series, " << count << " samples\n";
+  if (last_sample) {
+    std::cout << "last sample: " << format_rfc3339_ms(*last_sample) << " (" << ago(*last_sample, now) << ")\n";
+  } else {
+    std::cout << "last sample: none\n";
+  }
+  if (!per_target.empty()) {
+    std::vector<std::string> header = {"TARGET"};
+    for (const auto& [_, h] : columns) header.push_back(h);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [t, values] : per_target) {
+      std::vector<std::string> row = {t};
+      for (const auto& [metric, _] : columns) {
+        auto it = values.find(metric);
+        if (it == values.end()) {
+          row.push_back("-");
+        } else if (metric == "process_resident_memory_bytes") {
+          row.push_back(human_bytes(it->second));
+        } else if (metric == "process_cpu_seconds_total") {
+          char buf[16];
+          std::snprintf(buf, sizeof buf, "%.1f", it->second);
+          row.push_back(buf);
+        } else if (metric == "process_start_time_seconds") {
+          row.push_back(format_rfc3339_ms(static_cast<WallMs>(it->second * 1000)).substr(0, 19) + "Z");
+        } else {
+          row.push_back(format_value(it->second));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    std::cout << "\n";
+    print_table(header, rows);
+  }
+  return pid ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace vigil
+
+int main(int argc, char** argv) {
+  using namespace vigil;
+  CLI::App app{"vigil: query what vigild recorded. Reads the store read-only; works while vigild is stopped."};
+  app.set_version_flag("--version", std::string("vigil ") + kVersion);
+  app.require_subcommand(1);
+  Common common;
+  auto add_common = [&](CLI::App* sub, bool with_format) {
+    sub->add_option("--db", common.db, "The database file (default: from the configuration)");
+    sub->add_option("-c,--config", common.config,
+                    "vigild's configuration file, to find the database (default /etc/vigil/vigil.toml)");
+    if (with_format) sub->add_option("--format", common.format, "Output: table (default), json or csv");
+  };
+  app.footer("Times: a duration back from now (30m, 2h, 1d), an RFC 3339 time (2026-11-22T08:00:00Z),\n"
+             "a date (2026-11-22), Unix seconds, or \"now\". See vigil(1).");
+
+  std::string match = "*";
+  auto* series = app.add_subcommand("series", "List the stored series");
+  add_common(series, true);
+  series->add_option("--match", match, "Glob over metric names (default *)");
+
+  std::string metric, target, since = "1h", until;
+  std::vector<std::string> labels;
+  auto* query = app.add_subcommand("query", "Print the samples of one metric");
+  add_common(query, true);
+  query->add_option("metric", metric, "Metric name, e.g. process_resident_memory_bytes")->required();
+  query->add_option("--target", target, "Only the series of this target");
+  query->add_option("--label", labels, "Only series with this label, NAME=VALUE (repeatable)");
+  query->add_option("--since", since, "Start of the range (default 1h)");
+  query->add_option("--until", until, "End of the range (default now)");
+
+  std::string ev_since = "24h", ev_until, kind, ev_target;
+  std::size_t limit = 0;
+  auto* events = app.add_subcommand("events", "Print recorded events (daemon start/stop, target restarts, ...)");
+  add_common(events, true);
+  events->add_option("--since", ev_since, "Start of the range (default 24h)");
+  events->add_option("--until", ev_until, "End of the range (default now)");
+  events->add_option("--kind", kind, "Only events whose kind matches this glob, e.g. target_*");
+  events->add_option("--target", ev_target, "Only events of this target");
+  events->add_option("--limit", limit, "Only the newest N events");
+
+  auto* status = app.add_subcommand("status", "Is vigild running, since when, how fresh the data is, latest values per target");
+  add_common(status, true);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    if (series->parsed()) return cmd_series(common, match);
+    if (query->parsed()) return cmd_query(common, metric, target, labels, since, until);
+    if (events->parsed()) return cmd_events(common, ev_since, ev_until, kind, ev_target, limit);
+    if (status->parsed()) return cmd_status(common);
+  } catch (const UsageError& e) {
+    std::cerr << "vigil: " << e.message << "\n";
+    return kUsageError;
+  }
+  return kUsageError;
+}
