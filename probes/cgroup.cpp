@@ -1,1 +1,341 @@
-// placeholder until implemented
+#include "probes/cgroup.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <memory>
+
+#include "core/text.hpp"
+#include "probes/read_psi.hpp"
+
+namespace vigil {
+
+namespace {
+
+// v1 controllers a hierarchy directory name may list ("cpu,cpuacct").
+constexpr std::array<std::string_view, 14> kV1Controllers = {
+    "blkio",  "cpu",     "cpuacct", "cpuset",     "devices", "freezer", "hugetlb",
+    "memory", "net_cls", "net_prio", "perf_event", "pids",    "rdma",    "misc"};
+
+// The v1 controllers the reader takes values from.
+constexpr std::array<std::string_view, 4> kReadControllers = {"memory", "cpu", "cpuacct", "pids"};
+
+// v1 reports "no limit" as PAGE_COUNTER_MAX pages in bytes, which depends
+// on the page size (0x7FFFFFFFFFFFF000 with 4 KiB pages); anything this
+// large is no real limit.
+constexpr std::uint64_t kUnlimitedThreshold = std::uint64_t{1} << 62;
+
+bool is_v1_controller(std::string_view name) {
+  return std::find(kV1Controllers.begin(), kV1Controllers.end(), name) != kV1Controllers.end();
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The cgroup directory for a relative path under a mount; "/" is the mount.
+std::string under(const std::string& mount, const std::string& rel) {
+  if (rel.empty() || rel == "/") return mount;
+  return mount + (rel.front() == '/' ? "" : "/") + rel;
+}
+
+// Reads one cgroup file. nullopt when it is absent (not offered by this
+// hierarchy or this kernel, or the cgroup went away mid-read); an error
+// only for content that does not parse or a read that failed otherwise.
+class FileReader {
+ public:
+  explicit FileReader(std::string dir) : dir_(std::move(dir)) {}
+
+  Result<std::optional<std::string>> text(const char* name) const {
+    auto r = read_file(dir_ + "/" + name, 64 * 1024);
+    if (r) return std::optional<std::string>(std::move(*r));
+    if (r.error().kind == ErrorKind::kNotFound) return std::optional<std::string>();
+    return tl::unexpected(r.error());
+  }
+
+  Result<std::optional<std::uint64_t>> u64(const char* name) const {
+    auto t = text(name);
+    if (!t) return tl::unexpected(t.error());
+    if (!*t) return std::optional<std::uint64_t>();
+    auto v = to_u64(trim(**t));
+    if (!v) return fail(ErrorKind::kParse, dir_ + "/" + name + ": not a number");
+    return v;
+  }
+
+  // "max"/huge -> engaged outer optional holding nullopt; missing file -> error-free nullopt.
+  Result<std::optional<std::optional<std::uint64_t>>> limit(const char* name) const {
+    auto t = text(name);
+    if (!t) return tl::unexpected(t.error());
+    if (!*t) return std::optional<std::optional<std::uint64_t>>();
+    auto v = parse_cgroup_limit(**t);
+    if (!v) return fail(ErrorKind::kParse, dir_ + "/" + name + ": " + v.error().message);
+    return std::optional<std::optional<std::uint64_t>>(*v);
+  }
+
+  Result<std::optional<std::map<std::string, std::uint64_t>>> keyed(const char* name) const {
+    auto t = text(name);
+    if (!t) return tl::unexpected(t.error());
+    if (!*t) return std::optional<std::map<std::string, std::uint64_t>>();
+    auto v = parse_flat_keyed(**t);
+    if (!v) return fail(ErrorKind::kParse, dir_ + "/" + name + ": " + v.error().message);
+    return std::optional<std::map<std::string, std::uint64_t>>(std::move(*v));
+  }
+
+  Result<std::optional<procfs::Psi>> psi(const char* name) const {
+    const std::string path = dir_ + "/" + name;
+    auto r = detail::read_pressure_file(path);
+    if (!r) {
+      auto kind = r.error().kind;
+      if (kind == ErrorKind::kNotFound || kind == ErrorKind::kNotAvailable) {
+        return std::optional<procfs::Psi>();
+      }
+      return tl::unexpected(r.error());
+    }
+    auto v = procfs::parse_psi(*r);
+    if (!v) return fail(ErrorKind::kParse, path + ": " + v.error().message);
+    return std::optional<procfs::Psi>(*v);
+  }
+
+ private:
+  std::string dir_;
+};
+
+std::optional<std::uint64_t> key_of(const std::optional<std::map<std::string, std::uint64_t>>& m,
+                                    const char* key) {
+  if (!m) return std::nullopt;
+  auto it = m->find(key);
+  if (it == m->end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<double> scaled(std::optional<std::uint64_t> v, double divisor) {
+  if (!v) return std::nullopt;
+  return static_cast<double>(*v) / divisor;
+}
+
+}  // namespace
+
+CgroupPaths cgroup_paths_from(const std::vector<procfs::CgroupLine>& lines) {
+  CgroupPaths out;
+  for (const auto& line : lines) {
+    if (line.hierarchy_id == 0 && line.controllers.empty()) {
+      out.v2 = line.path;
+      continue;
+    }
+    for (const auto& c : line.controllers) {
+      // Named hierarchies (name=systemd) carry no accounting.
+      if (c.starts_with("name=")) continue;
+      out.v1[c] = line.path;
+    }
+  }
+  return out;
+}
+
+CgroupPaths cgroup_paths_everywhere(const std::string& path) {
+  CgroupPaths out;
+  out.v2 = path;
+  for (auto c : kReadControllers) out.v1[std::string(c)] = path;
+  return out;
+}
+
+CgroupReader::CgroupReader(std::string cgroup_root) : root_(std::move(cgroup_root)) {
+  if (exists(root_ + "/cgroup.controllers")) {
+    // A pure v2 host: nothing else can be mounted inside the v2 root.
+    v2_mount_ = root_;
+    return;
+  }
+  if (exists(root_ + "/unified/cgroup.controllers")) v2_mount_ = root_ + "/unified";
+
+  DIR* raw = ::opendir(root_.c_str());
+  if (!raw) return;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(raw, ::closedir);
+  // A real directory ("cpu,cpuacct") wins over a symlink to it ("cpu"), so
+  // the chosen path does not depend on readdir order.
+  std::map<std::string, bool> from_symlink;
+  while (const dirent* e = ::readdir(dir.get())) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = root_ + "/" + name;
+    if (!is_dir(path)) continue;  // stat() follows symlinks such as cpu -> cpu,cpuacct
+    struct stat lst {};
+    const bool symlink = ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode);
+    for (auto part : split(name, ',')) {
+      if (!is_v1_controller(part)) continue;
+      std::string controller(part);
+      auto seen = from_symlink.find(controller);
+      if (seen != from_symlink.end() && (symlink || !seen->second)) continue;
+      v1_mounts_[controller] = path;
+      from_symlink[controller] = symlink;
+    }
+  }
+}
+
+Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
+  bool found = false;
+  auto v1_dir = [&](const char* controller) -> std::optional<std::string> {
+    auto p = paths.v1.find(controller);
+    auto m = v1_mounts_.find(controller);
+    if (p == paths.v1.end() || m == v1_mounts_.end()) return std::nullopt;
+    std::string dir = under(m->second, p->second);
+    if (!is_dir(dir)) return std::nullopt;
+    found = true;
+    return dir;
+  };
+  std::optional<std::string> v2;
+  if (paths.v2 && v2_mount_) {
+    std::string dir = under(*v2_mount_, *paths.v2);
+    if (is_dir(dir)) {
+      v2 = dir;
+      found = true;
+    }
+  }
+  const auto memory = v1_dir("memory");
+  const auto cpu = v1_dir("cpu");
+  const auto cpuacct = v1_dir("cpuacct");
+  const auto pids = v1_dir("pids");
+  if (!found) return fail(ErrorKind::kNotFound, "cgroup not found under " + root_);
+
+  CgroupStats out;
+// Each quantity comes from v1 when that controller holds the cgroup, else
+// from v2; a file the chosen hierarchy lacks leaves the value absent.
+#define VIGIL_TRY(var, expr)                   \
+  auto var = (expr);                           \
+  if (!var) return tl::unexpected(var.error())
+
+  if (memory) {
+    FileReader f(*memory);
+    VIGIL_TRY(usage, f.u64("memory.usage_in_bytes"));
+    VIGIL_TRY(limit, f.limit("memory.limit_in_bytes"));
+    VIGIL_TRY(max_usage, f.u64("memory.max_usage_in_bytes"));
+    VIGIL_TRY(failcnt, f.u64("memory.failcnt"));
+    VIGIL_TRY(oom, f.keyed("memory.oom_control"));
+    out.memory_usage_bytes = *usage;
+    if (*limit) out.memory_limit_bytes = **limit;
+    out.memory_max_usage_bytes = *max_usage;
+    out.memory_failcnt = *failcnt;
+    out.oom_kill_events = key_of(*oom, "oom_kill");
+  } else if (v2) {
+    FileReader f(*v2);
+    VIGIL_TRY(current, f.u64("memory.current"));
+    VIGIL_TRY(limit, f.limit("memory.max"));
+    VIGIL_TRY(peak, f.u64("memory.peak"));  // Linux >= 5.19
+    VIGIL_TRY(events, f.keyed("memory.events"));
+    out.memory_usage_bytes = *current;
+    if (*limit) out.memory_limit_bytes = **limit;
+    out.memory_max_usage_bytes = *peak;
+    out.oom_events = key_of(*events, "oom");
+    out.oom_kill_events = key_of(*events, "oom_kill");
+  }
+
+  std::optional<std::map<std::string, std::uint64_t>> v2_cpu_stat;
+  if (v2 && (!cpuacct || !cpu)) {
+    VIGIL_TRY(stat, FileReader(*v2).keyed("cpu.stat"));
+    v2_cpu_stat = std::move(*stat);
+  }
+  if (cpuacct) {
+    VIGIL_TRY(usage, FileReader(*cpuacct).u64("cpuacct.usage"));
+    out.cpu_usage_seconds = scaled(*usage, 1e9);
+  } else {
+    out.cpu_usage_seconds = scaled(key_of(v2_cpu_stat, "usage_usec"), 1e6);
+  }
+  if (cpu) {
+    VIGIL_TRY(stat, FileReader(*cpu).keyed("cpu.stat"));
+    out.cpu_periods = key_of(*stat, "nr_periods");
+    out.cpu_throttled_periods = key_of(*stat, "nr_throttled");
+    out.cpu_throttled_seconds = scaled(key_of(*stat, "throttled_time"), 1e9);
+  } else {
+    out.cpu_periods = key_of(v2_cpu_stat, "nr_periods");
+    out.cpu_throttled_periods = key_of(v2_cpu_stat, "nr_throttled");
+    out.cpu_throttled_seconds = scaled(key_of(v2_cpu_stat, "throttled_usec"), 1e6);
+  }
+
+  if (pids || v2) {
+    FileReader f(pids ? *pids : *v2);
+    VIGIL_TRY(current, f.u64("pids.current"));
+    VIGIL_TRY(max, f.limit("pids.max"));
+    out.pids_current = *current;
+    if (*max) out.pids_max = **max;
+  }
+
+  if (v2) {
+    FileReader f(*v2);
+    VIGIL_TRY(cpu_psi, f.psi("cpu.pressure"));
+    VIGIL_TRY(mem_psi, f.psi("memory.pressure"));
+    VIGIL_TRY(io_psi, f.psi("io.pressure"));
+    out.cpu_pressure = *cpu_psi;
+    out.memory_pressure = *mem_psi;
+    out.io_pressure = *io_psi;
+  }
+#undef VIGIL_TRY
+  return out;
+}
+
+Result<std::optional<std::uint64_t>> parse_cgroup_limit(std::string_view text) {
+  auto t = trim(text);
+  if (t == "max") return std::optional<std::uint64_t>();
+  auto v = to_u64(t);
+  if (!v) return fail(ErrorKind::kParse, "expected a number or \"max\", found \"" +
+                                             std::string(t.substr(0, 32)) + "\"");
+  if (*v >= kUnlimitedThreshold) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(*v);
+}
+
+Result<std::map<std::string, std::uint64_t>> parse_flat_keyed(std::string_view text) {
+  std::map<std::string, std::uint64_t> out;
+  for (auto line : lines(text)) {
+    auto f = split_ws(line);
+    if (f.empty()) continue;
+    if (f.size() != 2) return fail(ErrorKind::kParse, "expected \"key value\" lines");
+    auto v = to_u64(f[1]);
+    if (!v) {
+      return fail(ErrorKind::kParse, "value of " + std::string(f[0]) + " is not a number");
+    }
+    out[std::string(f[0])] = *v;
+  }
+  return out;
+}
+
+void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now,
+                           Collection& out) {
+  const Labels labels = {{"target", target}};
+  auto add_u = [&](const char* metric, const std::optional<std::uint64_t>& v) {
+    if (v) out.add(metric, labels, static_cast<double>(*v), now);
+  };
+  auto add_d = [&](const char* metric, const std::optional<double>& v) {
+    if (v) out.add(metric, labels, *v, now);
+  };
+  add_u("cgroup_memory_usage_bytes", stats.memory_usage_bytes);
+  add_u("cgroup_memory_limit_bytes", stats.memory_limit_bytes);
+  add_u("cgroup_memory_max_usage_bytes", stats.memory_max_usage_bytes);
+  add_u("cgroup_memory_failcnt_total", stats.memory_failcnt);
+  add_u("cgroup_memory_oom_events_total", stats.oom_events);
+  add_u("cgroup_memory_oom_kill_events_total", stats.oom_kill_events);
+  add_d("cgroup_cpu_usage_seconds_total", stats.cpu_usage_seconds);
+  add_u("cgroup_cpu_periods_total", stats.cpu_periods);
+  add_u("cgroup_cpu_throttled_periods_total", stats.cpu_throttled_periods);
+  add_d("cgroup_cpu_throttled_seconds_total", stats.cpu_throttled_seconds);
+  add_u("cgroup_pids_current", stats.pids_current);
+  add_u("cgroup_pids_max", stats.pids_max);
+  const std::pair<const char*, const std::optional<procfs::Psi>*> psi[] = {
+      {"cpu", &stats.cpu_pressure}, {"memory", &stats.memory_pressure}, {"io", &stats.io_pressure}};
+  for (const auto& [resource, p] : psi) {
+    if (!*p) continue;
+    out.add("cgroup_pressure_stalled_seconds_total",
+            {{"target", target}, {"resource", resource}, {"kind", "some"}},
+            static_cast<double>((*p)->some.total_us) / 1e6, now);
+    if ((*p)->full) {
+      out.add("cgroup_pressure_stalled_seconds_total",
+              {{"target", target}, {"resource", resource}, {"kind", "full"}},
+              static_cast<double>((*p)->full->total_us) / 1e6, now);
+    }
+  }
+}
+
+}  // namespace vigil

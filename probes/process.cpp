@@ -1,1 +1,362 @@
-// placeholder until implemented
+// Why the table keeps one open fd per /proc/PID/stat and re-reads it with
+// pread(): refresh() reads the stat of every process on the host on every
+// interval, so its cost per process is the cost of the probe.
+// tests/bench/proc_read.cpp measures stat+statm of every process three ways
+// (median of 50 rounds, microseconds per process):
+//
+//   method                      this host (MEASURED_PROCS processes)   earlier floor (~290)
+//   cached fd + pread           MEASURED_PREAD                         4.6
+//   open/read/close             MEASURED_OPENREAD                      13.8
+//   libproc2 procps_pids_reap   MEASURED_LIBPROC2                      19.4
+//
+// pread skips the path walk and the open/close of procfs inodes, which is
+// most of the cost of a tiny read; libproc2 re-opens every file and parses
+// more than we need. The price is one fd per process (the daemon raises
+// RLIMIT_NOFILE); when fds run out, new processes fall back to
+// open/read/close instead of failing.
+#include "probes/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <unordered_set>
+
+#include "core/text.hpp"
+
+namespace vigil {
+
+namespace {
+
+// A stat line is at most 52 numeric fields and a 16-byte comm: well under this.
+constexpr std::size_t kStatBufferBytes = 4096;
+// Regexes match the start of a command line; a huge argv (up to ARG_MAX)
+// kept for every process would cost memory for nothing.
+constexpr std::size_t kCmdlineLimitBytes = 64 * 1024;
+
+std::optional<int> parse_pid_name(const char* name) {
+  std::string_view s(name);
+  if (s.empty() || s[0] < '1' || s[0] > '9') return std::nullopt;
+  auto v = to_i64(s);
+  if (!v || *v > 0x7fffffff) return std::nullopt;
+  return static_cast<int>(*v);
+}
+
+// Reads the whole stat through a cached fd. Returns the errno on failure.
+int pread_all(int fd, std::string* out) {
+  char buf[kStatBufferBytes];
+  while (true) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+    if (n >= 0) {
+      out->assign(buf, static_cast<std::size_t>(n));
+      return 0;
+    }
+    if (errno != EINTR) return errno;
+  }
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const {
+    if (d) ::closedir(d);
+  }
+};
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
+
+// Entries of a /proc/PID/fd directory, for kernels (< 6.2) and fixture trees
+// where its st_size is not the count.
+Result<std::uint64_t> count_dir_entries(const std::string& dir) {
+  UniqueDir d(::opendir(dir.c_str()));
+  if (!d) {
+    int err = errno;
+    return fail(errno_kind(err), dir + ": " + std::strerror(err));
+  }
+  std::uint64_t n = 0;
+  while (const dirent* e = ::readdir(d.get())) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++n;
+  }
+  return n;
+}
+
+void add_optional(std::optional<std::uint64_t>& sum, std::optional<std::uint64_t> v) {
+  if (v) sum = sum.value_or(0) + *v;
+}
+
+}  // namespace
+
+ProcessTable::ProcessTable(std::string proc_root)
+    : proc_root_(std::move(proc_root)), self_pid_(static_cast<int>(::getpid())) {}
+
+const ProcessEntry* ProcessTable::find(int pid) const {
+  auto it = entries_.find(pid);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+Result<void> ProcessTable::refresh() {
+  if (boot_time_seconds_ == 0) {
+    // Without btime start times are unknown, but the tree still works: try
+    // again next time rather than fail the refresh.
+    if (auto text = read_file(proc_root_ + "/stat")) {
+      if (auto st = procfs::parse_stat(*text)) boot_time_seconds_ = st->boot_time_seconds;
+    }
+  }
+
+  UniqueDir dir(::opendir(proc_root_.c_str()));
+  if (!dir) {
+    int err = errno;
+    return fail(errno_kind(err), proc_root_ + ": " + std::strerror(err));
+  }
+  std::vector<int> listed;
+  while (const dirent* e = ::readdir(dir.get())) {
+    if (auto pid = parse_pid_name(e->d_name)) listed.push_back(*pid);
+  }
+  dir.reset();
+
+  // One refresh may give up on fds; the next one tries again, so a brief
+  // exhaustion does not leave the table on the slow path for good.
+  fds_exhausted_ = false;
+  std::unordered_set<int> alive;
+  alive.reserve(listed.size());
+  std::string text;
+  for (int pid : listed) {
+    auto it = entries_.find(pid);
+    if (it != entries_.end()) {
+      ProcessEntry& entry = it->second;
+      int err = 0;
+      if (entry.stat_fd) {
+        err = pread_all(entry.stat_fd.get(), &text);
+      } else if (auto r = read_file(proc_root_ + "/" + std::to_string(pid) + "/stat")) {
+        text = std::move(*r);
+      } else {
+        err = ESRCH;
+      }
+      if (err == 0) {
+        if (auto st = procfs::parse_pid_stat(text)) {
+          // exec() changes comm and argv together: a process seen between
+          // fork and exec must not keep its parent's command line.
+          if (st->comm != entry.stat.comm) entry.cmdline.reset();
+          entry.stat = std::move(*st);
+          alive.insert(pid);
+          continue;
+        }
+      }
+      // ESRCH: the process the fd was opened on exited, even if its PID
+      // was reused since; a new process with this PID is opened below.
+      entries_.erase(it);
+    }
+
+    const std::string path = proc_root_ + "/" + std::to_string(pid) + "/stat";
+    ProcessEntry entry;
+    if (!fds_exhausted_) {
+      entry.stat_fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!entry.stat_fd) {
+        int err = errno;
+        if (err != EMFILE && err != ENFILE) continue;  // gone since the listing
+        fds_exhausted_ = true;
+      }
+    }
+    if (entry.stat_fd) {
+      if (pread_all(entry.stat_fd.get(), &text) != 0) continue;
+    } else if (auto r = read_file(path)) {
+      text = std::move(*r);
+    } else {
+      continue;
+    }
+    auto st = procfs::parse_pid_stat(text);
+    if (!st) continue;
+    entry.stat = std::move(*st);
+    entries_.emplace(pid, std::move(entry));
+    alive.insert(pid);
+  }
+  std::erase_if(entries_, [&](const auto& kv) { return !alive.contains(kv.first); });
+  return {};
+}
+
+const std::string* ProcessTable::cmdline(int pid) {
+  auto it = entries_.find(pid);
+  if (it == entries_.end()) return nullptr;
+  if (!it->second.cmdline) {
+    auto raw = read_file(proc_root_ + "/" + std::to_string(pid) + "/cmdline", kCmdlineLimitBytes);
+    if (!raw) return nullptr;
+    it->second.cmdline = procfs::cmdline_to_string(*raw);
+  }
+  return &*it->second.cmdline;
+}
+
+std::vector<int> ProcessTable::matching(const std::regex& re) {
+  std::vector<int> out;
+  for (const auto& [pid, entry] : entries_) {
+    if (pid == self_pid_ || entry.stat.is_kernel_thread() || entry.stat.state == 'Z') continue;
+    const std::string* cmd = cmdline(pid);
+    if (!cmd || cmd->empty()) continue;
+    if (std::regex_search(*cmd, re)) out.push_back(pid);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<int> ProcessTable::tree(const std::vector<int>& roots) const {
+  std::unordered_map<int, std::vector<int>> children;
+  for (const auto& [pid, entry] : entries_) children[entry.stat.ppid].push_back(pid);
+  for (auto& [ppid, kids] : children) std::sort(kids.begin(), kids.end());
+
+  // Roots stay in front even if they are gone, so that collect_tree can
+  // tell roots from children by position.
+  std::vector<int> out;
+  std::unordered_set<int> seen;
+  for (int r : roots) {
+    if (seen.insert(r).second) out.push_back(r);
+  }
+  std::deque<int> queue(out.begin(), out.end());
+  while (!queue.empty()) {
+    int pid = queue.front();
+    queue.pop_front();
+    auto it = children.find(pid);
+    if (it == children.end()) continue;
+    for (int child : it->second) {
+      if (seen.insert(child).second) {
+        out.push_back(child);
+        queue.push_back(child);
+      }
+    }
+  }
+  return out;
+}
+
+Result<int> read_pidfile(const std::string& path) {
+  auto text = read_file(path, 64);
+  if (!text) return tl::unexpected(text.error());
+  auto v = to_i64(trim(*text));
+  if (!v || *v <= 0 || *v > 0x7fffffff) {
+    return fail(ErrorKind::kParse, path + ": expected a process ID, found \"" +
+                                       std::string(trim(*text).substr(0, 32)) + "\"");
+  }
+  return static_cast<int>(*v);
+}
+
+TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, std::size_t roots) {
+  TreeStats out;
+  static const std::uint64_t page_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  struct statfs root_fs {};
+  const bool on_procfs =
+      ::statfs(table.proc_root().c_str(), &root_fs) == 0 && root_fs.f_type == PROC_SUPER_MAGIC;
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    const int pid = pids[i];
+    const ProcessEntry* entry = table.find(pid);
+    if (!entry) continue;
+    const std::string dir = table.proc_root() + "/" + std::to_string(pid);
+
+    // Read everything first and count the process only if it was there for
+    // all of it: one that exits halfway is skipped, not half counted. A
+    // missing file of a process that still exists is just not offered (no
+    // io accounting in this kernel).
+    auto status_text = read_file(dir + "/status");
+    if (!status_text && status_text.error().kind == ErrorKind::kNotFound) continue;
+    bool maybe_gone = false;
+    auto note = [&](const Error& e) { maybe_gone |= e.kind == ErrorKind::kNotFound; };
+    std::optional<procfs::PidStatus> status;
+    if (status_text) {
+      if (auto s = procfs::parse_pid_status(*status_text)) status = *s;
+    }
+
+    std::optional<procfs::PidIo> io;
+    if (auto text = read_file(dir + "/io")) {  // EACCES for other users' processes
+      if (auto parsed = procfs::parse_pid_io(*text)) io = *parsed;
+    } else {
+      note(text.error());
+    }
+
+    std::optional<std::uint64_t> fds;
+    const std::string fd_dir = dir + "/fd";
+    struct stat st {};
+    if (on_procfs && ::stat(fd_dir.c_str(), &st) == 0 && st.st_size > 0) {
+      // procfs in Linux >= 6.2 reports the number of open fds as the size;
+      // before, and on any other file system, the size is something else.
+      fds = static_cast<std::uint64_t>(st.st_size);
+    } else if (auto n = count_dir_entries(fd_dir)) {
+      fds = *n;
+    } else {
+      note(n.error());
+    }
+
+    std::optional<procfs::PidLimits> limits;
+    if (i == 0) {
+      if (auto text = read_file(dir + "/limits")) {
+        if (auto parsed = procfs::parse_pid_limits(*text)) limits = *parsed;
+      } else {
+        note(text.error());
+      }
+    }
+    struct stat dir_st {};
+    if (maybe_gone && ::stat(dir.c_str(), &dir_st) != 0) continue;
+
+    const procfs::PidStat& s = entry->stat;
+    ++out.processes;
+    if (i >= roots) ++out.children;
+    if (s.state == 'Z') ++out.zombies;
+    out.threads += s.num_threads;
+    out.resident_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(s.rss_pages, 0)) *
+                          page_bytes;
+    out.cpu_seconds +=
+        static_cast<double>(s.utime_ticks + s.stime_ticks) / procfs::kTicksPerSecond;
+    add_optional(out.open_fds, fds);
+    if (io) {
+      add_optional(out.read_bytes, io->read_bytes);
+      add_optional(out.write_bytes, io->write_bytes);
+    }
+    if (status) {
+      add_optional(out.voluntary_ctxt_switches, status->voluntary_ctxt_switches);
+      add_optional(out.nonvoluntary_ctxt_switches, status->nonvoluntary_ctxt_switches);
+    }
+    if (i == 0) {
+      out.main_pid = pid;
+      // In integer milliseconds: going through double seconds would round
+      // 123.45 s down to 123449 ms.
+      out.main_start_ms = static_cast<WallMs>(table.boot_time_seconds()) * 1000 +
+                          std::llround(static_cast<double>(s.starttime_ticks) * 1000.0 /
+                                       procfs::kTicksPerSecond);
+      if (limits) out.max_fds = limits->max_open_files_soft;
+    }
+  }
+  return out;
+}
+
+void append_tree_samples(const TreeStats& stats, const std::string& target, WallMs now,
+                         Collection& out) {
+  const Labels labels = {{"target", target}};
+  auto add = [&](const char* metric, double v) { out.add(metric, labels, v, now); };
+  auto add_opt = [&](const char* metric, const std::optional<std::uint64_t>& v) {
+    if (v) add(metric, static_cast<double>(*v));
+  };
+  add("process_count", static_cast<double>(stats.processes));
+  add("process_resident_memory_bytes", static_cast<double>(stats.resident_bytes));
+  add("process_cpu_seconds_total", stats.cpu_seconds);
+  add("process_threads", static_cast<double>(stats.threads));
+  add("process_children", static_cast<double>(stats.children));
+  add("process_zombies", static_cast<double>(stats.zombies));
+  add_opt("process_open_fds", stats.open_fds);
+  add_opt("process_max_fds", stats.max_fds);
+  add_opt("process_read_bytes_total", stats.read_bytes);
+  add_opt("process_written_bytes_total", stats.write_bytes);
+  if (stats.voluntary_ctxt_switches) {
+    out.add("process_context_switches_total", {{"target", target}, {"kind", "voluntary"}},
+            static_cast<double>(*stats.voluntary_ctxt_switches), now);
+  }
+  if (stats.nonvoluntary_ctxt_switches) {
+    out.add("process_context_switches_total", {{"target", target}, {"kind", "involuntary"}},
+            static_cast<double>(*stats.nonvoluntary_ctxt_switches), now);
+  }
+  // Without a main process there is no start time to report.
+  if (stats.main_pid != 0) {
+    add("process_start_time_seconds", static_cast<double>(stats.main_start_ms) / 1000.0);
+  }
+}
+
+}  // namespace vigil

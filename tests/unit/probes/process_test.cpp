@@ -1,0 +1,227 @@
+#define BOOST_TEST_MODULE probes_process
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "probes/process.hpp"
+#include "test_support.hpp"
+
+using namespace vigil;
+using vigil::testing::fixtures;
+using vigil::testing::ScratchCopy;
+using vigil::testing::value_of;
+
+namespace {
+
+ProcessTable fixture_table() {
+  ProcessTable table(fixtures() + "/proc");
+  auto r = table.refresh();
+  BOOST_TEST_REQUIRE(r.has_value());
+  return table;
+}
+
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(refresh_reads_every_process) {
+  ProcessTable table = fixture_table();
+  BOOST_TEST(table.entries().size() == 6u);
+  BOOST_TEST(table.boot_time_seconds() == 1700000000u);
+  const ProcessEntry* gw = table.find(100);
+  BOOST_TEST_REQUIRE(gw != nullptr);
+  BOOST_TEST(gw->stat.comm == "a) b");
+  BOOST_TEST(gw->stat.ppid == 1);
+  BOOST_TEST(gw->stat_fd.valid());
+  BOOST_TEST(table.find(2)->stat.is_kernel_thread());
+  BOOST_TEST(table.find(103)->stat.state == 'Z');
+  BOOST_TEST(table.find(4242) == nullptr);
+
+  // A second refresh re-reads through the cached fds and keeps them.
+  const int fd_before = gw->stat_fd.get();
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  BOOST_TEST(table.find(100)->stat_fd.get() == fd_before);
+  BOOST_TEST(table.entries().size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(refresh_of_missing_root_fails) {
+  ProcessTable table(fixtures() + "/no-such-proc");
+  auto r = table.refresh();
+  BOOST_TEST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().kind == ErrorKind::kNotFound));
+}
+
+BOOST_AUTO_TEST_CASE(tree_is_roots_first_then_descendants) {
+  ProcessTable table = fixture_table();
+  const auto t = table.tree({100});
+  BOOST_TEST((t == std::vector<int>{100, 101, 103, 102}));
+  const auto all = table.tree({1, 100});  // a root inside another root's tree appears once
+  BOOST_TEST(all.size() == 5u);
+  BOOST_TEST(all[0] == 1);
+  BOOST_TEST(all[1] == 100);
+  BOOST_TEST(!contains(all, 2));
+  // A root that is gone stays in place so that positions still tell roots.
+  BOOST_TEST((table.tree({999}) == std::vector<int>{999}));
+}
+
+BOOST_AUTO_TEST_CASE(matching_uses_cmdline_and_skips_kthreads_and_zombies) {
+  ProcessTable table = fixture_table();
+  BOOST_TEST((table.matching(std::regex("/usr/bin/gateway")) == std::vector<int>{100, 101}));
+  BOOST_TEST((table.matching(std::regex("--port 8080$")) == std::vector<int>{100}));
+  BOOST_TEST((table.matching(std::regex("sleep 1")) == std::vector<int>{102}));
+  // kthreadd and the zombie have empty command lines; ".*" must not pick them.
+  const auto any = table.matching(std::regex(".*"));
+  BOOST_TEST((any == std::vector<int>{1, 100, 101, 102}));
+  BOOST_TEST_REQUIRE(table.cmdline(100) != nullptr);
+  BOOST_TEST(*table.cmdline(100) == "/usr/bin/gateway --port 8080");
+  BOOST_TEST(table.cmdline(4242) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(collect_tree_sums_the_tree) {
+  ProcessTable table = fixture_table();
+  const auto pids = table.tree({100});
+  const TreeStats s = collect_tree(table, pids, 1);
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  BOOST_TEST(s.main_pid == 100);
+  BOOST_TEST(s.processes == 4);
+  BOOST_TEST(s.children == 3);
+  BOOST_TEST(s.zombies == 1);
+  BOOST_TEST(s.threads == 4 + 2 + 1 + 1);
+  BOOST_TEST(s.resident_bytes == (5000u + 1000u + 500u + 0u) * page);
+  BOOST_TEST(s.cpu_seconds == 18.6, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(s.main_start_ms == (1700000000LL * 1000 + 123450));
+  BOOST_TEST(s.max_fds.value() == 1024u);
+  // Fixture fd directories hold 4, 3 and 2 entries; the zombie has none.
+  BOOST_TEST(s.open_fds.value() == 9u);
+  // 102 has no io file (as without io accounting): counted, io summed without it.
+  BOOST_TEST(s.read_bytes.value() == (100u + 101u + 103u) * 4096u);
+  BOOST_TEST(s.write_bytes.value() == (100u + 101u + 103u) * 8192u);
+  BOOST_TEST(s.voluntary_ctxt_switches.value() == 150u + 40u + 7u + 3u);
+  BOOST_TEST(s.nonvoluntary_ctxt_switches.value() == 12u + 4u + 1u + 2u);
+}
+
+BOOST_AUTO_TEST_CASE(process_vanishing_between_refresh_and_collect_is_skipped) {
+  ScratchCopy proc("proc");
+  ProcessTable table(proc.path());
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  const auto pids = table.tree({100});
+  BOOST_TEST_REQUIRE(pids.size() == 4u);
+  std::filesystem::remove_all(proc / "101");
+
+  const TreeStats s = collect_tree(table, pids, 1);
+  BOOST_TEST(s.processes == 3);
+  BOOST_TEST(s.children == 2);
+  BOOST_TEST(s.threads == 4 + 1 + 1);
+  BOOST_TEST(s.read_bytes.value() == (100u + 103u) * 4096u);
+
+  // The next refresh drops it; its child is then an orphan outside the tree.
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  BOOST_TEST(table.find(101) == nullptr);
+  BOOST_TEST((table.tree({100}) == std::vector<int>{100, 103}));
+}
+
+BOOST_AUTO_TEST_CASE(vanished_main_process_gives_no_start_time) {
+  ScratchCopy proc("proc");
+  ProcessTable table(proc.path());
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  const auto pids = table.tree({100});
+  std::filesystem::remove_all(proc / "100");
+  const TreeStats s = collect_tree(table, pids, 1);
+  BOOST_TEST(s.main_pid == 0);
+  BOOST_TEST(s.processes == 3);
+  BOOST_TEST(!s.max_fds.has_value());
+
+  Collection out;
+  append_tree_samples(s, "gateway", 5000, out);
+  BOOST_TEST(!value_of(out, "process_start_time_seconds", {{"target", "gateway"}}).has_value());
+  BOOST_TEST(!value_of(out, "process_max_fds", {{"target", "gateway"}}).has_value());
+  BOOST_TEST(value_of(out, "process_count", {{"target", "gateway"}}).value() == 3.0);
+}
+
+BOOST_AUTO_TEST_CASE(append_tree_samples_names_and_labels) {
+  ProcessTable table = fixture_table();
+  const TreeStats s = collect_tree(table, table.tree({100}), 1);
+  Collection out;
+  append_tree_samples(s, "gateway", 42, out);
+  const Labels t = {{"target", "gateway"}};
+  BOOST_TEST(value_of(out, "process_count", t).value() == 4.0);
+  BOOST_TEST(value_of(out, "process_children", t).value() == 3.0);
+  BOOST_TEST(value_of(out, "process_zombies", t).value() == 1.0);
+  BOOST_TEST(value_of(out, "process_threads", t).value() == 8.0);
+  BOOST_TEST(value_of(out, "process_cpu_seconds_total", t).value() == 18.6,
+             boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(value_of(out, "process_open_fds", t).value() == 9.0);
+  BOOST_TEST(value_of(out, "process_max_fds", t).value() == 1024.0);
+  BOOST_TEST(value_of(out, "process_resident_memory_bytes", t).value() ==
+             static_cast<double>(s.resident_bytes));
+  BOOST_TEST(value_of(out, "process_read_bytes_total", t).value() ==
+             static_cast<double>(*s.read_bytes));
+  BOOST_TEST(value_of(out, "process_written_bytes_total", t).value() ==
+             static_cast<double>(*s.write_bytes));
+  BOOST_TEST(value_of(out, "process_context_switches_total",
+                      {{"target", "gateway"}, {"kind", "voluntary"}})
+                 .value() == 200.0);
+  BOOST_TEST(value_of(out, "process_context_switches_total",
+                      {{"target", "gateway"}, {"kind", "involuntary"}})
+                 .value() == 19.0);
+  BOOST_TEST(value_of(out, "process_start_time_seconds", t).value() == 1700000123.45);
+  for (const auto& sample : out.samples) BOOST_TEST(sample.ts_ms == 42);
+  BOOST_TEST(out.samples.size() == 13u);
+
+  // Absent optionals are skipped, never written as 0.
+  Collection bare;
+  append_tree_samples(TreeStats{}, "gateway", 42, bare);
+  BOOST_TEST(!value_of(bare, "process_open_fds", t).has_value());
+  BOOST_TEST(!value_of(bare, "process_read_bytes_total", t).has_value());
+  BOOST_TEST(!value_of(bare, "process_context_switches_total",
+                       {{"target", "gateway"}, {"kind", "voluntary"}})
+                  .has_value());
+  BOOST_TEST(value_of(bare, "process_count", t).value() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(pidfile) {
+  ScratchCopy dir("proc/100");
+  std::ofstream(dir / "good.pid") << "4242\n";
+  std::ofstream(dir / "bad.pid") << "not-a-pid\n";
+  std::ofstream(dir / "zero.pid") << "0\n";
+  BOOST_TEST(read_pidfile((dir / "good.pid").string()).value() == 4242);
+  auto bad = read_pidfile((dir / "bad.pid").string());
+  BOOST_TEST_REQUIRE(!bad.has_value());
+  BOOST_TEST((bad.error().kind == ErrorKind::kParse));
+  auto zero = read_pidfile((dir / "zero.pid").string());
+  BOOST_TEST_REQUIRE(!zero.has_value());
+  BOOST_TEST((zero.error().kind == ErrorKind::kParse));
+  auto missing = read_pidfile((dir / "missing.pid").string());
+  BOOST_TEST_REQUIRE(!missing.has_value());
+  BOOST_TEST((missing.error().kind == ErrorKind::kNotFound));
+}
+
+// The one test over the live /proc: a real child appears in our tree, and
+// once it is reaped the cached fd reports it gone.
+BOOST_AUTO_TEST_CASE(live_child_appears_and_goes) {
+  const pid_t child = ::fork();
+  BOOST_TEST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ProcessTable table("/proc");
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  BOOST_TEST(table.boot_time_seconds() > 0u);
+  BOOST_TEST(contains(table.tree({static_cast<int>(::getpid())}), child));
+  BOOST_TEST(table.find(child) != nullptr);
+  // Our own process never matches, whatever the pattern.
+  BOOST_TEST(!contains(table.matching(std::regex(".")), static_cast<int>(::getpid())));
+
+  ::kill(child, SIGKILL);
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  BOOST_TEST(table.find(child) == nullptr);
+  BOOST_TEST(!contains(table.tree({static_cast<int>(::getpid())}), child));
+}
