@@ -1,1 +1,452 @@
-// placeholder until implemented
+// store/store.cpp: StoreWriter, the batched writer thread.
+#include <algorithm>
+#include <limits>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+
+#include "core/log.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite_util.hpp"
+#include "store/store.hpp"
+
+namespace vigil {
+
+using namespace store_detail;
+
+namespace {
+
+// Hashes a key without building its canonical string.
+struct SeriesKeyHash {
+  static std::size_t mix(std::size_t h, std::size_t x) {
+    return h ^ (x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  }
+  std::size_t operator()(const SeriesKey& key) const noexcept {
+    const std::hash<std::string_view> hash;
+    std::size_t h = hash(key.metric);
+    for (const auto& [name, value] : key.labels) {
+      h = mix(h, hash(name));
+      h = mix(h, hash(value));
+    }
+    return h;
+  }
+};
+
+// Samples handed over by one enqueue() call. Dropping the oldest samples
+// advances `begin` instead of moving the rest.
+struct Batch {
+  std::vector<Sample> samples;
+  std::size_t begin = 0;
+  std::size_t size() const { return samples.size() - begin; }
+};
+
+// Drops the oldest samples until at most `capacity` remain; returns how many.
+std::size_t trim_oldest(std::deque<Batch>& batches, std::size_t& count, std::size_t capacity) {
+  std::size_t dropped = 0;
+  while (count > capacity && !batches.empty()) {
+    Batch& front = batches.front();
+    const std::size_t n = std::min(front.size(), count - capacity);
+    front.begin += n;
+    count -= n;
+    dropped += n;
+    if (front.size() == 0) batches.pop_front();
+  }
+  return dropped;
+}
+
+struct Statements {
+  UniqueStmt insert_series;
+  UniqueStmt insert_sample;
+  UniqueStmt insert_event;
+  UniqueStmt insert_flush;
+};
+
+}  // namespace
+
+struct StoreWriter::Impl {
+  StoreOptions options;
+
+  // Owned by the writer thread once it runs (by open() before).
+  UniqueDb db;
+  Statements stmts;
+  std::unordered_map<std::string, std::int64_t> series_ids;  // canonical -> id
+  std::unordered_map<SeriesKey, std::int64_t, SeriesKeyHash> id_cache;  // fast path
+  std::vector<std::string> series_added;  // in the open transaction
+  std::deque<Batch> retained;             // a batch whose commit failed, then newer ones
+  std::size_t retained_samples = 0;
+  std::vector<Event> retained_events;
+
+  // Shared; guarded by mu. The writer never holds mu while it uses SQLite.
+  mutable std::mutex mu;
+  std::condition_variable wake;       // the writer waits on it
+  std::condition_variable flushed;    // flush() waits on it
+  std::deque<Batch> queue;
+  std::size_t queued_samples = 0;
+  std::vector<Event> queued_events;
+  std::size_t in_writer = 0;  // samples the writer holds (being written or retained)
+  std::uint64_t flush_requested = 0;
+  std::uint64_t flush_done = 0;
+  std::optional<Error> cycle_error;  // of the last finished cycle
+  bool stopping = false;
+  bool drop_warned = false;
+  WriterStats stats;
+
+  std::mutex close_mu;  // serializes close()
+  bool closed = false;  // guarded by close_mu
+  std::thread thread;
+
+  Result<void> prepare_statements();
+  Result<void> load_series();
+  Result<std::int64_t> resolve(const SeriesKey& key);
+  Result<void> commit(std::size_t* samples_written, std::size_t* events_written);
+  void forget_series_added();
+  void run();
+};
+
+Result<void> StoreWriter::Impl::prepare_statements() {
+  const std::string& path = options.path;
+  sqlite3* h = db.get();
+  auto series = prepare(h,
+                        "INSERT INTO series(metric, labels) VALUES(?1, ?2) "
+                        "ON CONFLICT(metric, labels) DO UPDATE SET metric = excluded.metric "
+                        "RETURNING id",
+                        path);
+  if (!series) return tl::unexpected(series.error());
+  auto sample = prepare(h, "INSERT INTO samples_head(series_id, ts, value) VALUES(?1, ?2, ?3)",
+                        path);
+  if (!sample) return tl::unexpected(sample.error());
+  auto event = prepare(h,
+                       "INSERT INTO events(ts, kind, target, check_name, severity, message, "
+                       "details) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       path);
+  if (!event) return tl::unexpected(event.error());
+  auto flush = prepare(h,
+                       "INSERT INTO head_flushes(first_rowid, last_rowid, min_ts, max_ts) "
+                       "VALUES(?1, ?2, ?3, ?4)",
+                       path);
+  if (!flush) return tl::unexpected(flush.error());
+  stmts = Statements{std::move(*series), std::move(*sample), std::move(*event), std::move(*flush)};
+  return {};
+}
+
+Result<void> StoreWriter::Impl::load_series() {
+  auto stmt = prepare(db.get(), "SELECT id, metric, labels FROM series", options.path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  for (;;) {
+    const int rc = sqlite3_step(stmt->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      return tl::unexpected(sqlite_error(db.get(), rc, "cannot load the series", options.path));
+    }
+    std::string canonical = column_text(stmt->get(), 1);
+    canonical += column_text(stmt->get(), 2);
+    series_ids.emplace(std::move(canonical), sqlite3_column_int64(stmt->get(), 0));
+  }
+  return {};
+}
+
+Result<std::int64_t> StoreWriter::Impl::resolve(const SeriesKey& key) {
+  if (auto hit = id_cache.find(key); hit != id_cache.end()) return hit->second;
+  std::string canonical = key.canonical();
+  std::int64_t id = 0;
+  if (auto known = series_ids.find(canonical); known != series_ids.end()) {
+    id = known->second;
+  } else {
+    sqlite3_stmt* stmt = stmts.insert_series.get();
+    StmtReset reset(stmt);
+    bind_text(stmt, 1, key.metric);
+    bind_text(stmt, 2, std::string_view(canonical).substr(key.metric.size()));
+    const int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+      return tl::unexpected(sqlite_error(db.get(), rc, "cannot insert series " + canonical,
+                                         options.path));
+    }
+    id = sqlite3_column_int64(stmt, 0);
+    series_ids.emplace(canonical, id);
+    series_added.push_back(std::move(canonical));
+  }
+  id_cache.emplace(key, id);
+  return id;
+}
+
+// Series inserted by a transaction that rolled back do not exist.
+void StoreWriter::Impl::forget_series_added() {
+  if (series_added.empty()) return;
+  for (const auto& canonical : series_added) series_ids.erase(canonical);
+  series_added.clear();
+  id_cache.clear();
+}
+
+// Writes `retained` and `retained_events` in one transaction.
+Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
+                                       std::size_t* events_written) {
+  *samples_written = 0;
+  *events_written = 0;
+  sqlite3* h = db.get();
+  const std::string& path = options.path;
+  series_added.clear();
+  Transaction txn(h, path);
+  if (auto r = txn.begin_immediate(); !r) return r;
+
+  std::int64_t first_rowid = 0, last_rowid = 0;
+  WallMs min_ts = std::numeric_limits<WallMs>::max();
+  WallMs max_ts = std::numeric_limits<WallMs>::min();
+  std::size_t n = 0;
+  sqlite3_stmt* insert = stmts.insert_sample.get();
+  for (const Batch& batch : retained) {
+    for (std::size_t i = batch.begin; i < batch.samples.size(); ++i) {
+      const Sample& sample = batch.samples[i];
+      auto id = resolve(sample.key);
+      if (!id) return tl::unexpected(id.error());
+      sqlite3_bind_int64(insert, 1, *id);
+      sqlite3_bind_int64(insert, 2, sample.ts_ms);
+      sqlite3_bind_double(insert, 3, sample.value);
+      sqlite3_step(insert);
+      // reset() returns the step's error, if any.
+      if (const int rc = sqlite3_reset(insert); rc != SQLITE_OK) {
+        return tl::unexpected(sqlite_error(h, rc, "cannot insert a sample", path));
+      }
+      last_rowid = sqlite3_last_insert_rowid(h);
+      if (n == 0) first_rowid = last_rowid;
+      ++n;
+      min_ts = std::min(min_ts, sample.ts_ms);
+      max_ts = std::max(max_ts, sample.ts_ms);
+    }
+  }
+
+  sqlite3_stmt* event_stmt = stmts.insert_event.get();
+  for (const Event& event : retained_events) {
+    StmtReset reset(event_stmt);
+    sqlite3_bind_int64(event_stmt, 1, event.ts_ms);
+    bind_text(event_stmt, 2, event.kind);
+    bind_text(event_stmt, 3, event.target);
+    bind_text(event_stmt, 4, event.check);
+    bind_text(event_stmt, 5, to_string(event.severity));
+    bind_text(event_stmt, 6, event.message);
+    bind_text(event_stmt, 7, event.details);
+    if (const int rc = sqlite3_step(event_stmt); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(h, rc, "cannot insert an event", path));
+    }
+  }
+
+  if (n > 0) {
+    sqlite3_stmt* flush_stmt = stmts.insert_flush.get();
+    StmtReset reset(flush_stmt);
+    sqlite3_bind_int64(flush_stmt, 1, first_rowid);
+    sqlite3_bind_int64(flush_stmt, 2, last_rowid);
+    sqlite3_bind_int64(flush_stmt, 3, min_ts);
+    sqlite3_bind_int64(flush_stmt, 4, max_ts);
+    if (const int rc = sqlite3_step(flush_stmt); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(h, rc, "cannot record the flush", path));
+    }
+  }
+  if (auto r = txn.commit(); !r) return r;
+  series_added.clear();
+  *samples_written = n;
+  *events_written = retained_events.size();
+  return {};
+}
+
+void StoreWriter::Impl::run() {
+  std::unique_lock lock(mu);
+  auto next_wake = std::chrono::steady_clock::now() + options.flush_interval;
+  for (;;) {
+    wake.wait_until(lock, next_wake, [&] { return stopping || flush_requested > flush_done; });
+    const bool last_cycle = stopping;
+    const std::uint64_t serving = flush_requested;
+    std::deque<Batch> batches;
+    batches.swap(queue);
+    const std::size_t taken = queued_samples;
+    queued_samples = 0;
+    std::vector<Event> events;
+    events.swap(queued_events);
+    in_writer += taken;
+    lock.unlock();
+
+    // Without mu from here: SQLite, and freeing the written samples.
+    const auto cycle_start = std::chrono::steady_clock::now();
+    for (Batch& batch : batches) {
+      if (batch.size() > 0) retained.push_back(std::move(batch));
+    }
+    retained_samples += taken;
+    const std::size_t dropped = trim_oldest(retained, retained_samples, options.queue_capacity);
+    if (retained_events.empty()) {
+      retained_events = std::move(events);
+    } else {
+      std::move(events.begin(), events.end(), std::back_inserter(retained_events));
+    }
+
+    std::optional<Error> error;
+    std::size_t samples_written = 0, events_written = 0;
+    double commit_seconds = 0;
+    const bool work = retained_samples > 0 || !retained_events.empty();
+    if (work) {
+      auto result = commit(&samples_written, &events_written);
+      if (result) {
+        retained.clear();  // frees the samples: part of the writer's cost
+        retained_samples = 0;
+        retained_events.clear();
+        commit_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start).count();
+      } else {
+        error = result.error();
+        forget_series_added();
+        log_warning("store commit failed; keeping the batch for the next flush",
+                    {{"path", options.path},
+                     {"error", result.error().message},
+                     {"samples", static_cast<std::uint64_t>(retained_samples)},
+                     {"events", static_cast<std::uint64_t>(retained_events.size())}});
+      }
+    }
+    if (last_cycle && (retained_samples > 0 || !retained_events.empty())) {
+      log_error("store writer stopped with uncommitted data; it is lost",
+                {{"path", options.path},
+                 {"samples", static_cast<std::uint64_t>(retained_samples)},
+                 {"events", static_cast<std::uint64_t>(retained_events.size())}});
+    }
+    const std::size_t series_count = series_ids.size();
+    const std::size_t still_held = retained_samples;
+
+    lock.lock();
+    in_writer = still_held;
+    stats.samples_dropped += dropped;
+    stats.series = series_count;
+    if (work) {
+      if (error) {
+        ++stats.commit_failures;
+        stats.last_error = error->message;
+      } else {
+        ++stats.commits;
+        stats.samples_committed += samples_written;
+        stats.events_committed += events_written;
+        stats.last_commit_ms = wall_now_ms();
+        stats.last_commit_seconds = commit_seconds;
+        drop_warned = false;
+      }
+    }
+    cycle_error = std::move(error);
+    flush_done = serving;
+    flushed.notify_all();
+    if (last_cycle) return;
+    // A cycle that took longer than the interval is followed at once.
+    next_wake = cycle_start + options.flush_interval;
+  }
+}
+
+StoreWriter::StoreWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+StoreWriter::~StoreWriter() { close(); }
+
+Result<std::unique_ptr<StoreWriter>> StoreWriter::open(const StoreOptions& options,
+                                                       OpenReport* report) {
+  if (options.path.empty()) return fail(ErrorKind::kInvalid, "the store path is empty");
+  if (options.flush_interval <= Millis(0)) {
+    return fail(ErrorKind::kInvalid, "the store flush interval must be positive, not " +
+                                         std::to_string(options.flush_interval.count()) + "ms");
+  }
+  if (options.queue_capacity == 0) {
+    return fail(ErrorKind::kInvalid, "the store queue capacity must be at least 1 sample");
+  }
+  OpenReport local_report;
+  OpenReport& rep = report != nullptr ? *report : local_report;
+  auto db = open_for_writing(options.path, rep);
+  if (!db) return tl::unexpected(db.error());
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->db = std::move(*db);
+  if (auto r = impl->prepare_statements(); !r) return tl::unexpected(r.error());
+  if (auto r = impl->load_series(); !r) return tl::unexpected(r.error());
+  impl->stats.series = impl->series_ids.size();
+  try {
+    impl->thread = std::thread([raw = impl.get()] { raw->run(); });
+  } catch (const std::system_error& e) {
+    return fail(ErrorKind::kIo, "cannot start the store writer thread: " + std::string(e.what()));
+  }
+  return std::unique_ptr<StoreWriter>(new StoreWriter(std::move(impl)));
+}
+
+void StoreWriter::enqueue(std::vector<Sample> samples) {
+  if (samples.empty()) return;
+  Impl& s = *impl_;
+  Batch batch{std::move(samples), 0};
+  bool warn = false;
+  bool closed = false;
+  std::size_t dropped = 0;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping) {
+      dropped = batch.size();
+    } else {
+      const std::size_t capacity = s.options.queue_capacity;
+      if (batch.size() > capacity) {
+        dropped = batch.size() - capacity;
+        batch.begin += dropped;
+      }
+      const std::size_t incoming = batch.size();
+      dropped += trim_oldest(s.queue, s.queued_samples, capacity - incoming);
+      s.queued_samples += incoming;
+      s.queue.push_back(std::move(batch));
+    }
+    s.stats.samples_dropped += dropped;
+    if (dropped > 0 && !s.drop_warned) {
+      s.drop_warned = true;
+      warn = true;
+    }
+    closed = s.stopping;
+  }
+  if (warn) {
+    log_warning(closed ? "store writer closed: dropping samples"
+                       : "store queue full: dropping the oldest samples",
+                {{"path", s.options.path},
+                 {"capacity", static_cast<std::uint64_t>(s.options.queue_capacity)}});
+  }
+}
+
+void StoreWriter::enqueue(Event event) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  if (s.stopping) {
+    log_warning("store writer closed: event not recorded",
+                {{"path", s.options.path}, {"kind", event.kind}, {"message", event.message}});
+    return;
+  }
+  s.queued_events.push_back(std::move(event));
+}
+
+Result<void> StoreWriter::flush() {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  if (s.stopping) return fail(ErrorKind::kInvalid, "the store writer of " + s.options.path + " is closed");
+  const std::uint64_t ticket = ++s.flush_requested;
+  s.wake.notify_one();
+  s.flushed.wait(lock, [&] { return s.flush_done >= ticket; });
+  if (s.cycle_error) return tl::unexpected(*s.cycle_error);
+  return {};
+}
+
+void StoreWriter::close() {
+  Impl& s = *impl_;
+  std::lock_guard close_lock(s.close_mu);
+  if (s.closed) return;
+  s.closed = true;
+  {
+    std::lock_guard lock(s.mu);
+    s.stopping = true;
+  }
+  s.wake.notify_one();
+  if (s.thread.joinable()) s.thread.join();
+  // Statements first: a connection with live statements stays open.
+  s.stmts = Statements{};
+  s.db.reset();
+}
+
+WriterStats StoreWriter::stats() const {
+  const Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  WriterStats out = s.stats;
+  out.queued = s.queued_samples + s.in_writer;
+  return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,330 @@
+// store/reader.cpp: StoreReader, read-only queries for the CLI and the API.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+
+#include "core/text.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite_util.hpp"
+#include "store/store.hpp"
+
+namespace vigil {
+
+using namespace store_detail;
+
+namespace {
+
+// vigil_glob(pattern, text): core's glob_match, so that every glob of the
+// CLI means the same thing whether it is matched in SQL or in C++.
+void sql_glob(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  if (argc != 2 || sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+      sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  auto text_of = [](sqlite3_value* v) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+    return std::string_view(p != nullptr ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(v)));
+  };
+  sqlite3_result_int(ctx, glob_match(text_of(argv[0]), text_of(argv[1])) ? 1 : 0);
+}
+
+Severity parse_severity(std::string_view text) {
+  if (text == "warning") return Severity::kWarning;
+  if (text == "critical") return Severity::kCritical;
+  return Severity::kInfo;
+}
+
+bool has_labels(const Labels& labels, const Labels& wanted) {
+  return std::all_of(wanted.begin(), wanted.end(), [&](const Label& w) {
+    return std::find(labels.begin(), labels.end(), w) != labels.end();
+  });
+}
+
+// The path is not kept by StoreReader; messages use the connection's.
+std::string db_path(sqlite3* db) {
+  const char* name = sqlite3_db_filename(db, "main");
+  return name != nullptr ? name : "";
+}
+
+Error read_error(sqlite3* db, int rc, std::string_view what) {
+  return sqlite_error(db, rc, what, db_path(db));
+}
+
+}  // namespace
+
+StoreReader::StoreReader(sqlite3* db) : db_(db) {}
+
+StoreReader::StoreReader(StoreReader&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+StoreReader& StoreReader::operator=(StoreReader&& other) noexcept {
+  if (this != &other) {
+    UniqueDb old(std::exchange(db_, std::exchange(other.db_, nullptr)));
+  }
+  return *this;
+}
+
+StoreReader::~StoreReader() { UniqueDb closing(db_); }
+
+Result<StoreReader> StoreReader::open(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return fail(ErrorKind::kNotFound,
+                  "no vigil store at " + path + " (vigild creates it when it first starts)");
+    }
+    return fail(errno_kind(err), "cannot access the store " + path + ": " + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return fail(ErrorKind::kInvalid, path + " is a directory, not a vigil store");
+  }
+
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  UniqueDb db(raw);
+  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(raw, rc, "cannot open the store", path));
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  sqlite3_create_function(db.get(), "vigil_glob", 2,
+                          SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                          sql_glob, nullptr, nullptr);
+
+  auto version = read_schema_version(db.get(), path);
+  if (!version) {
+    Error e = version.error();
+    switch (e.kind) {
+      case ErrorKind::kCorrupt:
+        e.message = path + " is not a vigil store or is corrupt: " + e.message;
+        break;
+      case ErrorKind::kIo:
+      case ErrorKind::kPermission:
+        // A WAL database needs its -shm file; a read-only connection can
+        // create it only where the directory is writable.
+        e.message += " (a read-only reader needs " + path + "-shm, or a writable directory to " +
+                     "create it; run as the owner of the store or start vigild once)";
+        break;
+      default: break;
+    }
+    return tl::unexpected(std::move(e));
+  }
+  if (*version == 0) {
+    return fail(ErrorKind::kCorrupt, path + " is not a vigil store (no schema version in meta)");
+  }
+  if (*version != kSchemaVersion) {
+    return fail(ErrorKind::kInvalid,
+                "the store " + path + " has schema version " + std::to_string(*version) +
+                    "; this build reads version " + std::to_string(kSchemaVersion) +
+                    (*version < kSchemaVersion ? " (start vigild once to migrate it)"
+                                               : " (use a newer vigil)"));
+  }
+  return StoreReader(db.release());
+}
+
+int StoreReader::schema_version() const {
+  auto version = read_schema_version(db_, db_path(db_));
+  return version ? *version : -1;
+}
+
+Result<std::vector<SeriesInfo>> StoreReader::series(const std::string& metric_glob) const {
+  auto stmt = prepare(db_,
+                      "SELECT id, metric, labels FROM series WHERE vigil_glob(?1, metric) "
+                      "ORDER BY metric, labels",
+                      db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  bind_text(stmt->get(), 1, metric_glob);
+  std::vector<SeriesInfo> out;
+  for (;;) {
+    const int rc = sqlite3_step(stmt->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the series"));
+    auto labels = parse_labels_text(column_text(stmt->get(), 2));
+    if (!labels) {
+      return fail(ErrorKind::kCorrupt, "series in " + db_path(db_) + ": " + labels.error().message);
+    }
+    out.push_back(SeriesInfo{sqlite3_column_int64(stmt->get(), 0),
+                             SeriesKey(column_text(stmt->get(), 1), std::move(*labels))});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> StoreReader::metrics() const {
+  auto stmt = prepare(db_, "SELECT DISTINCT metric FROM series ORDER BY metric", db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  std::vector<std::string> out;
+  for (;;) {
+    const int rc = sqlite3_step(stmt->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the metrics"));
+    out.push_back(column_text(stmt->get(), 0));
+  }
+  return out;
+}
+
+Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric,
+                                                     const Labels& label_filter, WallMs since,
+                                                     WallMs until) const {
+  const std::string path = db_path(db_);
+  // One read transaction, so that series, flushes and samples agree.
+  if (auto r = exec(db_, "BEGIN", path); !r) return tl::unexpected(r.error());
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{db_};
+
+  std::vector<SeriesPoints> out;
+  std::unordered_map<std::int64_t, std::size_t> index;  // series id -> out[i]
+  {
+    auto stmt =
+        prepare(db_, "SELECT id, labels FROM series WHERE metric = ?1 ORDER BY labels", path);
+    if (!stmt) return tl::unexpected(stmt.error());
+    bind_text(stmt->get(), 1, metric);
+    for (;;) {
+      const int rc = sqlite3_step(stmt->get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the series"));
+      auto labels = parse_labels_text(column_text(stmt->get(), 1));
+      if (!labels) {
+        return fail(ErrorKind::kCorrupt, "series in " + path + ": " + labels.error().message);
+      }
+      if (!has_labels(*labels, label_filter)) continue;
+      const std::int64_t id = sqlite3_column_int64(stmt->get(), 0);
+      index.emplace(id, out.size());
+      out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}});
+    }
+  }
+  if (out.empty() || since > until) return out;
+
+  // The rowid ranges of the flushes whose time range overlaps [since, until],
+  // merged so that no row is read twice.
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  {
+    auto stmt = prepare(db_,
+                        "SELECT first_rowid, last_rowid FROM head_flushes "
+                        "WHERE max_ts >= ?1 AND min_ts <= ?2 ORDER BY first_rowid",
+                        path);
+    if (!stmt) return tl::unexpected(stmt.error());
+    sqlite3_bind_int64(stmt->get(), 1, since);
+    sqlite3_bind_int64(stmt->get(), 2, until);
+    for (;;) {
+      const int rc = sqlite3_step(stmt->get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read head_flushes"));
+      const std::int64_t first = sqlite3_column_int64(stmt->get(), 0);
+      const std::int64_t last = sqlite3_column_int64(stmt->get(), 1);
+      if (!ranges.empty() && first <= ranges.back().second + 1) {
+        ranges.back().second = std::max(ranges.back().second, last);
+      } else {
+        ranges.emplace_back(first, last);
+      }
+    }
+  }
+
+  auto stmt = prepare(db_,
+                      "SELECT series_id, ts, value FROM samples_head "
+                      "WHERE rowid BETWEEN ?1 AND ?2 AND ts BETWEEN ?3 AND ?4",
+                      path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* rows = stmt->get();
+  sqlite3_bind_int64(rows, 3, since);
+  sqlite3_bind_int64(rows, 4, until);
+  for (const auto& [first, last] : ranges) {
+    sqlite3_bind_int64(rows, 1, first);
+    sqlite3_bind_int64(rows, 2, last);
+    for (;;) {
+      const int rc = sqlite3_step(rows);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read samples"));
+      auto it = index.find(sqlite3_column_int64(rows, 0));
+      if (it == index.end()) continue;
+      out[it->second].points.push_back(
+          Point{sqlite3_column_int64(rows, 1), sqlite3_column_double(rows, 2)});
+    }
+    sqlite3_reset(rows);
+  }
+  // Rowid order is commit order; a late sample can be older than its
+  // predecessor.
+  for (auto& series : out) {
+    std::stable_sort(series.points.begin(), series.points.end(),
+                     [](const Point& a, const Point& b) { return a.ts_ms < b.ts_ms; });
+  }
+  return out;
+}
+
+Result<std::optional<Point>> StoreReader::latest(std::int64_t series_id) const {
+  auto stmt = prepare(db_,
+                      "SELECT ts, value FROM samples_head WHERE series_id = ?1 "
+                      "ORDER BY rowid DESC LIMIT 1",
+                      db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_bind_int64(stmt->get(), 1, series_id);
+  const int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) return std::optional<Point>();
+  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the latest sample"));
+  return std::optional<Point>(
+      Point{sqlite3_column_int64(stmt->get(), 0), sqlite3_column_double(stmt->get(), 1)});
+}
+
+Result<std::optional<WallMs>> StoreReader::last_sample_ms() const {
+  auto stmt = prepare(db_, "SELECT max(max_ts) FROM head_flushes", db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read head_flushes"));
+  if (sqlite3_column_type(stmt->get(), 0) == SQLITE_NULL) return std::optional<WallMs>();
+  return std::optional<WallMs>(sqlite3_column_int64(stmt->get(), 0));
+}
+
+Result<std::uint64_t> StoreReader::sample_count() const {
+  auto stmt = prepare(db_, "SELECT count(*) FROM samples_head", db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot count samples"));
+  return static_cast<std::uint64_t>(sqlite3_column_int64(stmt->get(), 0));
+}
+
+Result<std::vector<Event>> StoreReader::events(const EventQuery& q) const {
+  // Only the filters that are set, so that a time range can use events_ts.
+  std::string sql =
+      "SELECT ts, kind, target, check_name, severity, message, details FROM events WHERE 1";
+  if (q.since) sql += " AND ts >= ?1";
+  if (q.until) sql += " AND ts <= ?2";
+  if (q.kind) sql += " AND vigil_glob(?3, kind)";
+  if (q.target) sql += " AND target = ?4";
+  sql += " ORDER BY ts DESC, id DESC";
+  if (q.limit > 0) sql += " LIMIT ?5";
+  auto stmt = prepare(db_, sql, db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  if (q.since) sqlite3_bind_int64(s, 1, *q.since);
+  if (q.until) sqlite3_bind_int64(s, 2, *q.until);
+  if (q.kind) bind_text(s, 3, *q.kind);
+  if (q.target) bind_text(s, 4, *q.target);
+  if (q.limit > 0) {
+    sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(
+                                 std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
+  }
+  std::vector<Event> out;
+  for (;;) {
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read events"));
+    Event e;
+    e.ts_ms = sqlite3_column_int64(s, 0);
+    e.kind = column_text(s, 1);
+    e.target = column_text(s, 2);
+    e.check = column_text(s, 3);
+    e.severity = parse_severity(column_text(s, 4));
+    e.message = column_text(s, 5);
+    e.details = column_text(s, 6);
+    out.push_back(std::move(e));
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace vigil

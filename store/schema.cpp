@@ -1,0 +1,320 @@
+#include "store/schema.hpp"
+
+#include <algorithm>
+#include <array>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+#include "core/log.hpp"
+
+namespace vigil::store_detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// kMigrations[v] takes a database from schema version v to v + 1. Append
+// only: a step that shipped is never edited. meta exists before each step
+// runs (it is created in the step's transaction).
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {
+    // 0 -> 1: the head store and events.
+    R"sql(
+CREATE TABLE series(
+  id INTEGER PRIMARY KEY,
+  metric TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  UNIQUE(metric, labels));
+CREATE TABLE samples_head(
+  series_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  value REAL NOT NULL);
+CREATE TABLE head_flushes(
+  first_rowid INTEGER NOT NULL,
+  last_rowid INTEGER NOT NULL,
+  min_ts INTEGER NOT NULL,
+  max_ts INTEGER NOT NULL);
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  check_name TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  details TEXT NOT NULL);
+CREATE INDEX events_ts ON events(ts);
+)sql",
+};
+
+constexpr const char* kCreateMeta = "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)";
+
+Result<void> ensure_parent_dir(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) return {};
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) {
+    return fail(errno_kind(ec.value()), "cannot create directory " + parent.string() +
+                                            " for the store " + path + ": " + ec.message());
+  }
+  if (!fs::is_directory(parent, ec)) {
+    return fail(ErrorKind::kInvalid, "cannot use " + parent.string() + " for the store " + path +
+                                         ": it is not a directory");
+  }
+  return {};
+}
+
+bool exists(const std::string& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() != fs::file_type::not_found && !ec;
+}
+
+// A connection that passed (or failed) PRAGMA quick_check.
+struct Checked {
+  UniqueDb db;
+  std::optional<std::string> corrupt_reason;
+};
+
+// `flags`: SQLITE_OPEN_READONLY or SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE.
+Result<Checked> open_and_check(const std::string& path, int flags, bool quick_check) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  Checked out{UniqueDb(raw), std::nullopt};
+  if (rc != SQLITE_OK) {
+    if (is_corruption(rc)) {
+      out.corrupt_reason = std::string(sqlite3_errstr(rc));
+      return out;
+    }
+    return tl::unexpected(sqlite_error(raw, rc, "cannot open the store", path));
+  }
+  sqlite3* db = out.db.get();
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  if (!quick_check) return out;
+
+  // Preparing reads the schema, so a file that is not a database already
+  // fails here.
+  auto stmt = prepare(db, "PRAGMA quick_check", path);
+  if (!stmt) {
+    if (stmt.error().kind != ErrorKind::kCorrupt) return tl::unexpected(stmt.error());
+    out.corrupt_reason = sqlite3_errmsg(db);
+    return out;
+  }
+  std::string findings;
+  int rows = 0;
+  for (;;) {
+    const int step = sqlite3_step(stmt->get());
+    if (step == SQLITE_DONE) break;
+    if (step != SQLITE_ROW) {
+      if (!is_corruption(step)) {
+        return tl::unexpected(sqlite_error(db, step, "PRAGMA quick_check failed", path));
+      }
+      out.corrupt_reason = sqlite3_errmsg(db);
+      return out;
+    }
+    // quick_check lists up to 100 problems; the first few say enough.
+    if (++rows <= 3) {
+      if (!findings.empty()) findings += "; ";
+      findings += column_text(stmt->get(), 0);
+    }
+  }
+  if (rows != 1 || findings != "ok") {
+    // One finding can list hundreds of cells: keep the reason readable.
+    constexpr std::size_t kMaxReason = 400;
+    if (findings.size() > kMaxReason || rows > 3) {
+      findings.resize(std::min(findings.size(), kMaxReason));
+      findings += " ...";
+    }
+    out.corrupt_reason = "quick_check: " + findings;
+  }
+  return out;
+}
+
+// Renames the database and its -wal, -shm and -journal files to
+// <path>.corrupt-<stamp>[.N] (keeping their suffixes) and returns the new
+// name of the database.
+Result<std::string> move_aside(const std::string& path) {
+  const std::string base = path + ".corrupt-" + utc_compact_stamp(wall_now_ms());
+  std::string target = base;
+  for (int n = 1; exists(target) || exists(target + "-wal"); ++n) {
+    target = base + "." + std::to_string(n);
+  }
+  std::error_code ec;
+  fs::rename(path, target, ec);
+  if (ec) {
+    return fail(errno_kind(ec.value()),
+                "cannot move the corrupt store " + path + " to " + target + ": " + ec.message());
+  }
+  // A stale -wal would be replayed into the new database: it must go too.
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    if (!exists(path + suffix)) continue;
+    fs::rename(path + suffix, target + suffix, ec);
+    if (ec) {
+      return fail(errno_kind(ec.value()), "cannot move " + path + suffix + " to " + target +
+                                              suffix + ": " + ec.message());
+    }
+  }
+  return target;
+}
+
+Result<void> set_pragmas(sqlite3* db, const std::string& path) {
+  auto stmt = prepare(db, "PRAGMA journal_mode=WAL", path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db, rc, "cannot set WAL mode", path));
+  const std::string mode = column_text(stmt->get(), 0);
+  if (mode != "wal") {
+    return fail(ErrorKind::kStore, "cannot set WAL mode on the store " + path +
+                                       " (SQLite kept journal_mode=" + mode +
+                                       "; WAL needs a local file system with shared memory)");
+  }
+  stmt->reset();  // finalized
+  if (auto r = exec(db, "PRAGMA synchronous=NORMAL", path); !r) return r;
+  return exec(db, "PRAGMA foreign_keys=OFF", path);
+}
+
+Result<void> set_version(sqlite3* db, const std::string& path, int version) {
+  auto stmt = prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?1)",
+                      path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_bind_int(stmt->get(), 1, version);
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_DONE) {
+    return tl::unexpected(sqlite_error(db, rc, "cannot record schema_version", path));
+  }
+  return {};
+}
+
+Result<void> migrate(sqlite3* db, const std::string& path) {
+  for (;;) {
+    Transaction txn(db, path);
+    if (auto r = txn.begin_immediate(); !r) return r;
+    if (auto r = exec(db, kCreateMeta, path); !r) return r;
+    // Read again under the write lock: another process may have migrated.
+    auto version = read_schema_version(db, path);
+    if (!version) return tl::unexpected(version.error());
+    if (*version >= kSchemaVersion) return txn.commit();
+    const int from = *version;
+    if (auto r = exec(db, kMigrations[static_cast<std::size_t>(from)], path); !r) {
+      return fail(r.error().kind, "migration of the store from schema version " +
+                                      std::to_string(from) + " to " + std::to_string(from + 1) +
+                                      " failed: " + r.error().message);
+    }
+    if (auto r = set_version(db, path, from + 1); !r) return r;
+    if (auto r = txn.commit(); !r) return r;
+    log_info("store schema migrated",
+             {{"path", path}, {"from_version", from}, {"to_version", from + 1}});
+  }
+}
+
+}  // namespace
+
+std::string utc_compact_stamp(WallMs ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return std::string(buf, n);
+}
+
+Result<int> read_schema_version(sqlite3* db, std::string_view path) {
+  auto has_meta = prepare(
+      db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", path);
+  if (!has_meta) return tl::unexpected(has_meta.error());
+  int rc = sqlite3_step(has_meta->get());
+  if (rc != SQLITE_ROW) {
+    return tl::unexpected(sqlite_error(db, rc, "cannot read the schema", path));
+  }
+  if (sqlite3_column_int(has_meta->get(), 0) == 0) return 0;
+
+  auto stmt = prepare(db, "SELECT value FROM meta WHERE key = 'schema_version'", path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) return 0;
+  if (rc != SQLITE_ROW) {
+    return tl::unexpected(sqlite_error(db, rc, "cannot read meta.schema_version", path));
+  }
+  if (sqlite3_column_type(stmt->get(), 0) != SQLITE_INTEGER) {
+    return fail(ErrorKind::kCorrupt, "meta.schema_version in " + std::string(path) +
+                                         " is not an integer: '" +
+                                         column_text(stmt->get(), 0) + "'");
+  }
+  const std::int64_t version = sqlite3_column_int64(stmt->get(), 0);
+  if (version < 0 || version > 1'000'000) {
+    return fail(ErrorKind::kCorrupt, "meta.schema_version in " + std::string(path) +
+                                         " is out of range: " + std::to_string(version));
+  }
+  return static_cast<int>(version);
+}
+
+Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
+  report = OpenReport{};
+  if (auto r = ensure_parent_dir(path); !r) return tl::unexpected(r.error());
+  {
+    std::error_code ec;
+    report.created = !exists(path) || fs::file_size(path, ec) == 0;
+  }
+
+  auto recover = [&](const std::string& reason) -> Result<void> {
+    auto moved = move_aside(path);
+    if (!moved) return tl::unexpected(moved.error());
+    log_warning("store was corrupt: moved it aside and started a new one",
+                {{"path", path}, {"moved_to", *moved}, {"reason", reason}});
+    report.created = false;
+    report.recovered = true;
+    report.moved_to = *moved;
+    report.corrupt_reason = reason;
+    return {};
+  };
+
+  // The check runs on a read-only connection first: a read-write one
+  // deletes the -wal of a file whose header does not say WAL, and with a
+  // damaged header that -wal may hold the last good data.
+  bool checked_already = false;
+  if (!report.created) {
+    auto probe = open_and_check(path, SQLITE_OPEN_READONLY, true);
+    if (probe && probe->corrupt_reason) {
+      probe->db.reset();
+      if (auto r = recover(*probe->corrupt_reason); !r) return tl::unexpected(r.error());
+    } else if (probe) {
+      checked_already = true;
+    }
+    // Otherwise read-only access is impossible here; the read-write
+    // connection checks instead.
+  }
+  const int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  auto checked = open_and_check(path, rw, !checked_already);
+  if (!checked) return tl::unexpected(checked.error());
+  if (checked->corrupt_reason && !report.recovered) {
+    checked->db.reset();
+    if (auto r = recover(*checked->corrupt_reason); !r) return tl::unexpected(r.error());
+    checked = open_and_check(path, rw, true);
+    if (!checked) return tl::unexpected(checked.error());
+  }
+  if (checked->corrupt_reason) {
+    return fail(ErrorKind::kCorrupt, "the new store " + path +
+                                         " is corrupt right after creation: " +
+                                         *checked->corrupt_reason);
+  }
+  UniqueDb db = std::move(checked->db);
+
+  // Before anything writes: a newer schema is left exactly as it is.
+  auto version = read_schema_version(db.get(), path);
+  if (!version) return tl::unexpected(version.error());
+  if (*version > kSchemaVersion) {
+    return fail(ErrorKind::kInvalid,
+                "the store " + path + " has schema version " + std::to_string(*version) +
+                    ", newer than version " + std::to_string(kSchemaVersion) +
+                    " that this build knows; it was not touched (run a newer vigild, or "
+                    "move the file away)");
+  }
+  report.migrated_from = *version;
+
+  if (auto r = set_pragmas(db.get(), path); !r) return tl::unexpected(r.error());
+  if (auto r = migrate(db.get(), path); !r) return tl::unexpected(r.error());
+  return db;
+}
+
+}  // namespace vigil::store_detail
