@@ -15,7 +15,7 @@ namespace {
 
 // v1 controllers a hierarchy directory name may list ("cpu,cpuacct").
 constexpr std::array<std::string_view, 14> kV1Controllers = {
-    "blkio",  "cpu",     "cpuacct", "cpuset",     "devices", "freezer", "hugetlb",
+    "blkio",  "cpu",     "cpuacct",  "cpuset",     "devices", "freezer", "hugetlb",
     "memory", "net_cls", "net_prio", "perf_event", "pids",    "rdma",    "misc"};
 
 // The v1 controllers the reader takes values from.
@@ -46,69 +46,82 @@ std::string under(const std::string& mount, const std::string& rel) {
   return mount + (rel.front() == '/' ? "" : "/") + rel;
 }
 
-// Reads one cgroup file. nullopt when it is absent (not offered by this
-// hierarchy or this kernel, or the cgroup went away mid-read); an error
-// only for content that does not parse or a read that failed otherwise.
+using KeyedValues = std::map<std::string, std::uint64_t>;
+
+// Reads the files of one cgroup directory. A file that is absent (not
+// offered by this hierarchy or kernel, or the cgroup went away mid-read)
+// gives nullopt; content that does not parse, or a read that failed
+// otherwise, also gives nullopt and records the first such error in
+// `*error`, which read() returns once it has tried everything.
 class FileReader {
  public:
-  explicit FileReader(std::string dir) : dir_(std::move(dir)) {}
+  FileReader(std::string dir, std::optional<Error>* error) : dir_(std::move(dir)), error_(error) {}
 
-  Result<std::optional<std::string>> text(const char* name) const {
+  std::optional<std::string> text(const char* name) const {
     auto r = read_file(dir_ + "/" + name, 64 * 1024);
-    if (r) return std::optional<std::string>(std::move(*r));
-    if (r.error().kind == ErrorKind::kNotFound) return std::optional<std::string>();
-    return tl::unexpected(r.error());
+    if (r) return std::move(*r);
+    if (r.error().kind != ErrorKind::kNotFound) record(r.error());
+    return std::nullopt;
   }
 
-  Result<std::optional<std::uint64_t>> u64(const char* name) const {
+  std::optional<std::uint64_t> u64(const char* name) const {
     auto t = text(name);
-    if (!t) return tl::unexpected(t.error());
-    if (!*t) return std::optional<std::uint64_t>();
-    auto v = to_u64(trim(**t));
-    if (!v) return fail(ErrorKind::kParse, dir_ + "/" + name + ": not a number");
+    if (!t) return std::nullopt;
+    auto v = to_u64(trim(*t));
+    if (!v) record(Error{ErrorKind::kParse, dir_ + "/" + name + ": not a number"});
     return v;
   }
 
-  // "max"/huge -> engaged outer optional holding nullopt; missing file -> error-free nullopt.
-  Result<std::optional<std::optional<std::uint64_t>>> limit(const char* name) const {
+  // The outer optional: whether the file was read; the inner: the limit,
+  // nullopt for "max" or v1's huge "unlimited".
+  std::optional<std::optional<std::uint64_t>> limit(const char* name) const {
     auto t = text(name);
-    if (!t) return tl::unexpected(t.error());
-    if (!*t) return std::optional<std::optional<std::uint64_t>>();
-    auto v = parse_cgroup_limit(**t);
-    if (!v) return fail(ErrorKind::kParse, dir_ + "/" + name + ": " + v.error().message);
-    return std::optional<std::optional<std::uint64_t>>(*v);
+    if (!t) return std::nullopt;
+    auto v = parse_cgroup_limit(*t);
+    if (!v) {
+      record(Error{v.error().kind, dir_ + "/" + name + ": " + v.error().message});
+      return std::nullopt;
+    }
+    return *v;
   }
 
-  Result<std::optional<std::map<std::string, std::uint64_t>>> keyed(const char* name) const {
+  std::optional<KeyedValues> keyed(const char* name) const {
     auto t = text(name);
-    if (!t) return tl::unexpected(t.error());
-    if (!*t) return std::optional<std::map<std::string, std::uint64_t>>();
-    auto v = parse_flat_keyed(**t);
-    if (!v) return fail(ErrorKind::kParse, dir_ + "/" + name + ": " + v.error().message);
-    return std::optional<std::map<std::string, std::uint64_t>>(std::move(*v));
+    if (!t) return std::nullopt;
+    auto v = parse_flat_keyed(*t);
+    if (!v) {
+      record(Error{v.error().kind, dir_ + "/" + name + ": " + v.error().message});
+      return std::nullopt;
+    }
+    return std::move(*v);
   }
 
-  Result<std::optional<procfs::Psi>> psi(const char* name) const {
+  std::optional<procfs::Psi> psi(const char* name) const {
     const std::string path = dir_ + "/" + name;
     auto r = detail::read_pressure_file(path);
     if (!r) {
-      auto kind = r.error().kind;
-      if (kind == ErrorKind::kNotFound || kind == ErrorKind::kNotAvailable) {
-        return std::optional<procfs::Psi>();
-      }
-      return tl::unexpected(r.error());
+      const ErrorKind kind = r.error().kind;
+      if (kind != ErrorKind::kNotFound && kind != ErrorKind::kNotAvailable) record(r.error());
+      return std::nullopt;
     }
     auto v = procfs::parse_psi(*r);
-    if (!v) return fail(ErrorKind::kParse, path + ": " + v.error().message);
-    return std::optional<procfs::Psi>(*v);
+    if (!v) {
+      record(Error{v.error().kind, path + ": " + v.error().message});
+      return std::nullopt;
+    }
+    return *v;
   }
 
  private:
+  void record(Error e) const {
+    if (!*error_) *error_ = std::move(e);
+  }
+
   std::string dir_;
+  std::optional<Error>* error_;
 };
 
-std::optional<std::uint64_t> key_of(const std::optional<std::map<std::string, std::uint64_t>>& m,
-                                    const char* key) {
+std::optional<std::uint64_t> key_of(const std::optional<KeyedValues>& m, const char* key) {
   if (!m) return std::nullopt;
   auto it = m->find(key);
   if (it == m->end()) return std::nullopt;
@@ -202,54 +215,45 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   const auto pids = v1_dir("pids");
   if (!found) return fail(ErrorKind::kNotFound, "cgroup not found under " + root_);
 
+  // Each quantity comes from v1 when that controller holds the cgroup, else
+  // from v2; a file the chosen hierarchy lacks leaves the value absent.
   CgroupStats out;
-// Each quantity comes from v1 when that controller holds the cgroup, else
-// from v2; a file the chosen hierarchy lacks leaves the value absent.
-#define VIGIL_TRY(var, expr)                   \
-  auto var = (expr);                           \
-  if (!var) return tl::unexpected(var.error())
+  std::optional<Error> error;
+  auto limit_value = [](const std::optional<std::optional<std::uint64_t>>& v) {
+    return v ? *v : std::nullopt;
+  };
 
   if (memory) {
-    FileReader f(*memory);
-    VIGIL_TRY(usage, f.u64("memory.usage_in_bytes"));
-    VIGIL_TRY(limit, f.limit("memory.limit_in_bytes"));
-    VIGIL_TRY(max_usage, f.u64("memory.max_usage_in_bytes"));
-    VIGIL_TRY(failcnt, f.u64("memory.failcnt"));
-    VIGIL_TRY(oom, f.keyed("memory.oom_control"));
-    out.memory_usage_bytes = *usage;
-    if (*limit) out.memory_limit_bytes = **limit;
-    out.memory_max_usage_bytes = *max_usage;
-    out.memory_failcnt = *failcnt;
-    out.oom_kill_events = key_of(*oom, "oom_kill");
+    FileReader f(*memory, &error);
+    out.memory_usage_bytes = f.u64("memory.usage_in_bytes");
+    out.memory_limit_bytes = limit_value(f.limit("memory.limit_in_bytes"));
+    out.memory_max_usage_bytes = f.u64("memory.max_usage_in_bytes");
+    out.memory_failcnt = f.u64("memory.failcnt");
+    out.oom_kill_events = key_of(f.keyed("memory.oom_control"), "oom_kill");
   } else if (v2) {
-    FileReader f(*v2);
-    VIGIL_TRY(current, f.u64("memory.current"));
-    VIGIL_TRY(limit, f.limit("memory.max"));
-    VIGIL_TRY(peak, f.u64("memory.peak"));  // Linux >= 5.19
-    VIGIL_TRY(events, f.keyed("memory.events"));
-    out.memory_usage_bytes = *current;
-    if (*limit) out.memory_limit_bytes = **limit;
-    out.memory_max_usage_bytes = *peak;
-    out.oom_events = key_of(*events, "oom");
-    out.oom_kill_events = key_of(*events, "oom_kill");
+    FileReader f(*v2, &error);
+    out.memory_usage_bytes = f.u64("memory.current");
+    out.memory_limit_bytes = limit_value(f.limit("memory.max"));
+    out.memory_max_usage_bytes = f.u64("memory.peak");  // Linux >= 5.19
+    const auto events = f.keyed("memory.events");
+    out.oom_events = key_of(events, "oom");
+    out.oom_kill_events = key_of(events, "oom_kill");
   }
 
-  std::optional<std::map<std::string, std::uint64_t>> v2_cpu_stat;
-  if (v2 && (!cpuacct || !cpu)) {
-    VIGIL_TRY(stat, FileReader(*v2).keyed("cpu.stat"));
-    v2_cpu_stat = std::move(*stat);
-  }
+  // v2 cpu.stat always has usage_usec; nr_periods and the throttling keys
+  // only where the cpu controller is enabled.
+  std::optional<KeyedValues> v2_cpu_stat;
+  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, &error).keyed("cpu.stat");
   if (cpuacct) {
-    VIGIL_TRY(usage, FileReader(*cpuacct).u64("cpuacct.usage"));
-    out.cpu_usage_seconds = scaled(*usage, 1e9);
+    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, &error).u64("cpuacct.usage"), 1e9);
   } else {
     out.cpu_usage_seconds = scaled(key_of(v2_cpu_stat, "usage_usec"), 1e6);
   }
   if (cpu) {
-    VIGIL_TRY(stat, FileReader(*cpu).keyed("cpu.stat"));
-    out.cpu_periods = key_of(*stat, "nr_periods");
-    out.cpu_throttled_periods = key_of(*stat, "nr_throttled");
-    out.cpu_throttled_seconds = scaled(key_of(*stat, "throttled_time"), 1e9);
+    const auto stat = FileReader(*cpu, &error).keyed("cpu.stat");
+    out.cpu_periods = key_of(stat, "nr_periods");
+    out.cpu_throttled_periods = key_of(stat, "nr_throttled");
+    out.cpu_throttled_seconds = scaled(key_of(stat, "throttled_time"), 1e9);
   } else {
     out.cpu_periods = key_of(v2_cpu_stat, "nr_periods");
     out.cpu_throttled_periods = key_of(v2_cpu_stat, "nr_throttled");
@@ -257,23 +261,18 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   }
 
   if (pids || v2) {
-    FileReader f(pids ? *pids : *v2);
-    VIGIL_TRY(current, f.u64("pids.current"));
-    VIGIL_TRY(max, f.limit("pids.max"));
-    out.pids_current = *current;
-    if (*max) out.pids_max = **max;
+    FileReader f(pids ? *pids : *v2, &error);
+    out.pids_current = f.u64("pids.current");
+    out.pids_max = limit_value(f.limit("pids.max"));
   }
 
   if (v2) {
-    FileReader f(*v2);
-    VIGIL_TRY(cpu_psi, f.psi("cpu.pressure"));
-    VIGIL_TRY(mem_psi, f.psi("memory.pressure"));
-    VIGIL_TRY(io_psi, f.psi("io.pressure"));
-    out.cpu_pressure = *cpu_psi;
-    out.memory_pressure = *mem_psi;
-    out.io_pressure = *io_psi;
+    FileReader f(*v2, &error);
+    out.cpu_pressure = f.psi("cpu.pressure");
+    out.memory_pressure = f.psi("memory.pressure");
+    out.io_pressure = f.psi("io.pressure");
   }
-#undef VIGIL_TRY
+  if (error) return tl::unexpected(std::move(*error));
   return out;
 }
 
@@ -281,8 +280,9 @@ Result<std::optional<std::uint64_t>> parse_cgroup_limit(std::string_view text) {
   auto t = trim(text);
   if (t == "max") return std::optional<std::uint64_t>();
   auto v = to_u64(t);
-  if (!v) return fail(ErrorKind::kParse, "expected a number or \"max\", found \"" +
-                                             std::string(t.substr(0, 32)) + "\"");
+  if (!v)
+    return fail(ErrorKind::kParse,
+                "expected a number or \"max\", found \"" + std::string(t.substr(0, 32)) + "\"");
   if (*v >= kUnlimitedThreshold) return std::optional<std::uint64_t>();
   return std::optional<std::uint64_t>(*v);
 }

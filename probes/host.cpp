@@ -77,8 +77,8 @@ std::string join_root(const std::string& rootfs, const std::string& mount_point)
 void add_cpu(const procfs::CpuTimes& t, WallMs now, Collection& out) {
   // guest and guest_nice are already included in user and nice.
   const std::pair<const char*, std::uint64_t> modes[] = {
-      {"user", t.user},       {"nice", t.nice}, {"system", t.system},   {"idle", t.idle},
-      {"iowait", t.iowait},   {"irq", t.irq},   {"softirq", t.softirq}, {"steal", t.steal},
+      {"user", t.user},     {"nice", t.nice}, {"system", t.system},   {"idle", t.idle},
+      {"iowait", t.iowait}, {"irq", t.irq},   {"softirq", t.softirq}, {"steal", t.steal},
   };
   for (const auto& [mode, ticks] : modes) {
     out.add("host_cpu_seconds_total", {{"mode", mode}},
@@ -98,8 +98,8 @@ void add_memory(const procfs::MemInfo& m, WallMs now, Collection& out) {
   out.add("host_memory_buffers_bytes", {}, d(m.buffers), now);
   out.add("host_memory_cached_bytes", {}, d(m.cached), now);
   out.add("host_swap_total_bytes", {}, d(m.swap_total), now);
-  out.add("host_swap_used_bytes", {}, d(m.swap_total > m.swap_free ? m.swap_total - m.swap_free : 0),
-          now);
+  out.add("host_swap_used_bytes", {},
+          d(m.swap_total > m.swap_free ? m.swap_total - m.swap_free : 0), now);
 }
 
 void add_filesystems(const std::vector<procfs::Mount>& mounts, const std::string& rootfs,
@@ -136,8 +136,8 @@ void add_disks(const std::vector<procfs::DiskStat>& disks, WallMs now, Collectio
   for (const auto& d : disks) {
     if (!procfs::is_whole_disk_name(d.device)) continue;
     Labels labels = {{"device", d.device}};
-    out.add("host_disk_read_bytes_total", labels, static_cast<double>(d.sectors_read) * kSectorBytes,
-            now);
+    out.add("host_disk_read_bytes_total", labels,
+            static_cast<double>(d.sectors_read) * kSectorBytes, now);
     out.add("host_disk_written_bytes_total", labels,
             static_cast<double>(d.sectors_written) * kSectorBytes, now);
     out.add("host_disk_reads_completed_total", labels, static_cast<double>(d.reads_completed), now);
@@ -234,7 +234,8 @@ Result<Collection> HostProbe::collect(WallMs now) const {
   if (auto files = read_part(p + "/sys/fs/file-nr", procfs::parse_file_nr, out)) {
     // Since Linux 2.6 "unused" is always 0, but subtracting keeps older
     // kernels right.
-    const std::uint64_t open = files->allocated > files->unused ? files->allocated - files->unused : 0;
+    const std::uint64_t open =
+        files->allocated > files->unused ? files->allocated - files->unused : 0;
     out.add("host_open_files", {}, static_cast<double>(open), now);
     out.add("host_open_files_max", {}, static_cast<double>(files->max), now);
   }

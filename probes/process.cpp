@@ -1,33 +1,38 @@
 // Why the table keeps one open fd per /proc/PID/stat and re-reads it with
 // pread(): refresh() reads the stat of every process on the host on every
 // interval, so its cost per process is the cost of the probe.
-// tests/bench/proc_read.cpp measures stat+statm of every process three ways
-// (median of 50 rounds, microseconds per process):
+// tests/bench/proc_read.cpp lists /proc and reads and parses stat+statm of
+// every process three ways (median of 50 rounds, microseconds per process;
+// this host: 2 cores, Linux 6.18, ~70 processes; the team's earlier floor
+// was measured on ~290 processes):
 //
-//   method                      this host (MEASURED_PROCS processes)   earlier floor (~290)
-//   cached fd + pread           MEASURED_PREAD                         4.6
-//   open/read/close             MEASURED_OPENREAD                      13.8
-//   libproc2 procps_pids_reap   MEASURED_LIBPROC2                      19.4
+//   method                      measured here   earlier floor
+//   cached fd + pread                4.6             4.6
+//   open/read/close                 13.1            13.8
+//   libproc2 procps_pids_reap       16.8            19.4
 //
-// pread skips the path walk and the open/close of procfs inodes, which is
-// most of the cost of a tiny read; libproc2 re-opens every file and parses
-// more than we need. The price is one fd per process (the daemon raises
-// RLIMIT_NOFILE); when fds run out, new processes fall back to
-// open/read/close instead of failing.
+// pread is about 3x cheaper than open/read/close: it skips the path walk and
+// the creation and teardown of a procfs file per read, which is most of the
+// cost of a few hundred bytes of text. libproc2 opens every file again and
+// does more than we need. The price is one fd per process (the daemon raises
+// RLIMIT_NOFILE); near that limit the table stops caching and reads the
+// remaining processes with open/read/close instead of failing.
 #include "probes/process.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <unordered_set>
 
 #include "core/text.hpp"
@@ -41,6 +46,8 @@ constexpr std::size_t kStatBufferBytes = 4096;
 // Regexes match the start of a command line; a huge argv (up to ARG_MAX)
 // kept for every process would cost memory for nothing.
 constexpr std::size_t kCmdlineLimitBytes = 64 * 1024;
+// fds below RLIMIT_NOFILE the table leaves to the rest of the daemon.
+constexpr long kFdHeadroom = 256;
 
 std::optional<int> parse_pid_name(const char* name) {
   std::string_view s(name);
@@ -85,6 +92,17 @@ Result<std::uint64_t> count_dir_entries(const std::string& dir) {
   return n;
 }
 
+// Keeps the cached command line only while it is the same program: a
+// process seen between fork and exec must not keep its parent's command
+// line (exec changes comm), and a PID read by path may be a new process
+// (another start time).
+void update_entry(ProcessEntry& entry, procfs::PidStat st) {
+  if (st.comm != entry.stat.comm || st.starttime_ticks != entry.stat.starttime_ticks) {
+    entry.cmdline.reset();
+  }
+  entry.stat = std::move(st);
+}
+
 void add_optional(std::optional<std::uint64_t>& sum, std::optional<std::uint64_t> v) {
   if (v) sum = sum.value_or(0) + *v;
 }
@@ -119,60 +137,66 @@ Result<void> ProcessTable::refresh() {
   }
   dir.reset();
 
-  // One refresh may give up on fds; the next one tries again, so a brief
-  // exhaustion does not leave the table on the slow path for good.
+  // Cached fds stop short of RLIMIT_NOFILE by kFdHeadroom: the table must
+  // not starve the rest of the daemon (sockets, the store, children) of fds.
+  // Above that, and after EMFILE/ENFILE, a process is read with
+  // open/read/close. Each refresh tries again, so a brief shortage does not
+  // leave the table on the slow path for good.
   fds_exhausted_ = false;
+  long fd_ceiling = std::numeric_limits<long>::max();
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    const auto soft = static_cast<long>(std::min<rlim_t>(nofile.rlim_cur, 1 << 30));
+    fd_ceiling = soft > kFdHeadroom ? soft - kFdHeadroom : 0;
+  }
+
   std::unordered_set<int> alive;
   alive.reserve(listed.size());
   std::string text;
   for (int pid : listed) {
     auto it = entries_.find(pid);
-    if (it != entries_.end()) {
-      ProcessEntry& entry = it->second;
-      int err = 0;
-      if (entry.stat_fd) {
-        err = pread_all(entry.stat_fd.get(), &text);
-      } else if (auto r = read_file(proc_root_ + "/" + std::to_string(pid) + "/stat")) {
-        text = std::move(*r);
-      } else {
-        err = ESRCH;
-      }
-      if (err == 0) {
+    if (it != entries_.end() && it->second.stat_fd) {
+      if (pread_all(it->second.stat_fd.get(), &text) == 0) {
         if (auto st = procfs::parse_pid_stat(text)) {
-          // exec() changes comm and argv together: a process seen between
-          // fork and exec must not keep its parent's command line.
-          if (st->comm != entry.stat.comm) entry.cmdline.reset();
-          entry.stat = std::move(*st);
+          update_entry(it->second, std::move(*st));
           alive.insert(pid);
           continue;
         }
       }
       // ESRCH: the process the fd was opened on exited, even if its PID
-      // was reused since; a new process with this PID is opened below.
+      // was reused since; a new process with this PID is read below.
       entries_.erase(it);
+      it = entries_.end();
     }
 
-    const std::string path = proc_root_ + "/" + std::to_string(pid) + "/stat";
-    ProcessEntry entry;
-    if (!fds_exhausted_) {
-      entry.stat_fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!entry.stat_fd) {
-        int err = errno;
-        if (err != EMFILE && err != ENFILE) continue;  // gone since the listing
+    // A new process, or one whose stat we could not keep open.
+    UniqueFd fd(
+        ::open((proc_root_ + "/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      const int err = errno;
+      if (err == EMFILE || err == ENFILE) {
         fds_exhausted_ = true;
+        // Keep what we knew rather than report a live process as gone.
+        if (it != entries_.end()) alive.insert(pid);
       }
+      continue;  // otherwise it exited since the listing
     }
-    if (entry.stat_fd) {
-      if (pread_all(entry.stat_fd.get(), &text) != 0) continue;
-    } else if (auto r = read_file(path)) {
-      text = std::move(*r);
-    } else {
-      continue;
-    }
+    if (pread_all(fd.get(), &text) != 0) continue;
     auto st = procfs::parse_pid_stat(text);
     if (!st) continue;
-    entry.stat = std::move(*st);
-    entries_.emplace(pid, std::move(entry));
+    if (fds_exhausted_ || fd.get() >= fd_ceiling) {
+      fds_exhausted_ = true;
+      fd.reset();
+    }
+    if (it == entries_.end()) {
+      ProcessEntry entry;
+      entry.stat = std::move(*st);
+      entry.stat_fd = std::move(fd);
+      entries_.emplace(pid, std::move(entry));
+    } else {
+      update_entry(it->second, std::move(*st));
+      it->second.stat_fd = std::move(fd);
+    }
     alive.insert(pid);
   }
   std::erase_if(entries_, [&](const auto& kv) { return !alive.contains(kv.first); });
@@ -302,10 +326,9 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
     if (i >= roots) ++out.children;
     if (s.state == 'Z') ++out.zombies;
     out.threads += s.num_threads;
-    out.resident_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(s.rss_pages, 0)) *
-                          page_bytes;
-    out.cpu_seconds +=
-        static_cast<double>(s.utime_ticks + s.stime_ticks) / procfs::kTicksPerSecond;
+    out.resident_bytes +=
+        static_cast<std::uint64_t>(std::max<std::int64_t>(s.rss_pages, 0)) * page_bytes;
+    out.cpu_seconds += static_cast<double>(s.utime_ticks + s.stime_ticks) / procfs::kTicksPerSecond;
     add_optional(out.open_fds, fds);
     if (io) {
       add_optional(out.read_bytes, io->read_bytes);
@@ -319,9 +342,9 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
       out.main_pid = pid;
       // In integer milliseconds: going through double seconds would round
       // 123.45 s down to 123449 ms.
-      out.main_start_ms = static_cast<WallMs>(table.boot_time_seconds()) * 1000 +
-                          std::llround(static_cast<double>(s.starttime_ticks) * 1000.0 /
-                                       procfs::kTicksPerSecond);
+      out.main_start_ms =
+          static_cast<WallMs>(table.boot_time_seconds()) * 1000 +
+          std::llround(static_cast<double>(s.starttime_ticks) * 1000.0 / procfs::kTicksPerSecond);
       if (limits) out.max_fds = limits->max_open_files_soft;
     }
   }

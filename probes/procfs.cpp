@@ -34,8 +34,7 @@ bool split_key(std::string_view line, std::string_view* key, std::string_view* v
 }
 
 bool all_digits(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool starts_with_any(std::string_view s, std::initializer_list<std::string_view> prefixes) {
@@ -250,9 +249,9 @@ Result<Stat> parse_stat(std::string_view text) {
       // Older kernels have fewer columns; the four first always exist.
       if (f.size() < 5) return malformed(kFile, "short cpu line");
       std::array<std::uint64_t*, 10> dst = {
-          &out.total.user,    &out.total.nice,    &out.total.system, &out.total.idle,
-          &out.total.iowait,  &out.total.irq,     &out.total.softirq, &out.total.steal,
-          &out.total.guest,   &out.total.guest_nice};
+          &out.total.user,   &out.total.nice,      &out.total.system,  &out.total.idle,
+          &out.total.iowait, &out.total.irq,       &out.total.softirq, &out.total.steal,
+          &out.total.guest,  &out.total.guest_nice};
       for (std::size_t i = 1; i < f.size() && i <= dst.size(); ++i) {
         auto v = to_u64(f[i]);
         if (!v) return malformed(kFile, "bad cpu value");
@@ -376,9 +375,8 @@ bool is_whole_disk_name(std::string_view device) {
   for (std::string_view prefix : {"xvd", "sd", "hd", "vd"}) {
     if (device.starts_with(prefix)) {
       auto letters = device.substr(prefix.size());
-      bool all_alpha = !letters.empty() && std::all_of(letters.begin(), letters.end(), [](char c) {
-        return c >= 'a' && c <= 'z';
-      });
+      bool all_alpha = !letters.empty() && std::all_of(letters.begin(), letters.end(),
+                                                       [](char c) { return c >= 'a' && c <= 'z'; });
       if (all_alpha) return true;
       if (ends_digit) return false;
     }
@@ -436,7 +434,8 @@ Result<Psi> parse_psi(std::string_view text) {
     PsiLine pl;
     std::array<std::string_view, 4> keys = {"avg10=", "avg60=", "avg300=", "total="};
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (!f[i + 1].starts_with(keys[i])) return malformed(kFile, "missing " + std::string(keys[i]));
+      if (!f[i + 1].starts_with(keys[i]))
+        return malformed(kFile, "missing " + std::string(keys[i]));
       auto value = f[i + 1].substr(keys[i].size());
       if (i < 3) {
         auto d = to_double(value);
@@ -497,11 +496,10 @@ Result<std::vector<Mount>> parse_mountinfo(std::string_view text) {
 
 bool is_pseudo_fs(std::string_view fs_type) {
   static constexpr std::array<std::string_view, 27> kPseudo = {
-      "autofs",    "binfmt_misc", "bpf",       "cgroup",     "cgroup2",  "configfs",
-      "debugfs",   "devpts",      "devtmpfs",  "efivarfs",   "fusectl",  "hugetlbfs",
-      "mqueue",    "nsfs",        "overlay",   "proc",       "pstore",   "ramfs",
-      "rpc_pipefs", "securityfs", "selinuxfs", "squashfs",   "sysfs",    "tmpfs",
-      "tracefs",   "iso9660",     "nfsd"};
+      "autofs",   "binfmt_misc", "bpf",      "cgroup",  "cgroup2",    "configfs",   "debugfs",
+      "devpts",   "devtmpfs",    "efivarfs", "fusectl", "hugetlbfs",  "mqueue",     "nsfs",
+      "overlay",  "proc",        "pstore",   "ramfs",   "rpc_pipefs", "securityfs", "selinuxfs",
+      "squashfs", "sysfs",       "tmpfs",    "tracefs", "iso9660",    "nfsd"};
   return std::find(kPseudo.begin(), kPseudo.end(), fs_type) != kPseudo.end();
 }
 

@@ -1,10 +1,11 @@
 #define BOOST_TEST_MODULE probes_cgroup
+#include "probes/cgroup.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/text.hpp"
-#include "probes/cgroup.hpp"
 #include "test_support.hpp"
 
 using namespace vigil;

@@ -110,18 +110,19 @@ BOOST_AUTO_TEST_CASE(filesystems_skip_pseudo_duplicates_and_missing) {
 
 BOOST_AUTO_TEST_CASE(pressure_with_and_without_full_line) {
   const Collection c = collect_fixture();
-  BOOST_TEST(value_of(c, "host_pressure_stalled_seconds_total",
-                      {{"resource", "cpu"}, {"kind", "some"}})
-                 .value() == 4.0);
-  BOOST_TEST(value_of(c, "host_pressure_avg10_ratio", {{"resource", "cpu"}, {"kind", "some"}})
-                 .value() == 0.015);
+  BOOST_TEST(
+      value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "cpu"}, {"kind", "some"}})
+          .value() == 4.0);
+  BOOST_TEST(
+      value_of(c, "host_pressure_avg10_ratio", {{"resource", "cpu"}, {"kind", "some"}}).value() ==
+      0.015);
   // The fixture's cpu file has no "full" line (kernels before 5.13).
-  BOOST_TEST(!value_of(c, "host_pressure_stalled_seconds_total",
-                       {{"resource", "cpu"}, {"kind", "full"}})
-                  .has_value());
-  BOOST_TEST(value_of(c, "host_pressure_stalled_seconds_total",
-                      {{"resource", "io"}, {"kind", "full"}})
-                 .value() == 1.5);
+  BOOST_TEST(
+      !value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "cpu"}, {"kind", "full"}})
+           .has_value());
+  BOOST_TEST(
+      value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "io"}, {"kind", "full"}})
+          .value() == 1.5);
   BOOST_TEST(count_metric(c, "host_pressure_stalled_seconds_total") == 5u);
 }
 

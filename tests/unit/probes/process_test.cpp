@@ -1,5 +1,8 @@
 #define BOOST_TEST_MODULE probes_process
+#include "probes/process.hpp"
+
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "probes/process.hpp"
+#include "core/text.hpp"
 #include "test_support.hpp"
 
 using namespace vigil;
@@ -25,7 +28,9 @@ ProcessTable fixture_table() {
   return table;
 }
 
-bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool contains(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 }  // namespace
 
@@ -182,6 +187,54 @@ BOOST_AUTO_TEST_CASE(append_tree_samples_names_and_labels) {
                        {{"target", "gateway"}, {"kind", "voluntary"}})
                   .has_value());
   BOOST_TEST(value_of(bare, "process_count", t).value() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(exec_replaces_the_cached_cmdline) {
+  ScratchCopy proc("proc");
+  ProcessTable table(proc.path());
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  BOOST_TEST(*table.cmdline(101) == "/usr/bin/gateway --worker");
+  // Same process (same start time), new program: as after execve().
+  std::string stat = read_file((proc / "101/stat").string()).value();
+  stat.replace(stat.find("(gw-worker)"), 11, "(python3)");
+  std::ofstream(proc / "101/stat", std::ios::trunc) << stat;
+  std::ofstream(proc / "101/cmdline", std::ios::trunc | std::ios::binary)
+      << std::string("python3\0job.py\0", 15);
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  BOOST_TEST(table.find(101)->stat.comm == "python3");
+  BOOST_TEST(*table.cmdline(101) == "python3 job.py");
+  BOOST_TEST((table.matching(std::regex("job\\.py")) == std::vector<int>{101}));
+}
+
+// Near RLIMIT_NOFILE the table stops keeping fds and still reads every
+// process, by open/read/close; once fds are available again it caches them.
+BOOST_AUTO_TEST_CASE(low_fd_limit_falls_back_to_open_read_close) {
+  struct rlimit saved {};
+  BOOST_TEST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  struct rlimit low = saved;
+  low.rlim_cur = 64;  // far below the headroom the table leaves
+  BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+
+  ProcessTable table(fixtures() + "/proc");
+  const bool first = table.refresh().has_value();
+  const bool second = table.refresh().has_value();
+  std::size_t cached = 0;
+  for (const auto& [pid, entry] : table.entries()) cached += entry.stat_fd.valid() ? 1 : 0;
+  const std::size_t entries = table.entries().size();
+  const std::string comm = table.find(100) ? table.find(100)->stat.comm : "";
+  BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+
+  BOOST_TEST(first);
+  BOOST_TEST(second);
+  BOOST_TEST(entries == 6u);
+  BOOST_TEST(cached == 0u);
+  BOOST_TEST(comm == "a) b");
+  BOOST_TEST(collect_tree(table, table.tree({100}), 1).processes == 4);
+
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  cached = 0;
+  for (const auto& [pid, entry] : table.entries()) cached += entry.stat_fd.valid() ? 1 : 0;
+  BOOST_TEST(cached == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(pidfile) {
