@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include "core/text.hpp"
 
@@ -366,10 +365,9 @@ Result<std::vector<DiskStat>> parse_diskstats(std::string_view text) {
 
 bool is_whole_disk_name(std::string_view device) {
   if (device.empty()) return false;
-  if (starts_with_any(device, {"loop", "ram", "zram", "dm-", "sr", "fd", "md", "nbd"})) {
-    // md and nbd arrays are virtual too; their members are counted already.
-    return false;
-  }
+  // Virtual devices: loop files, RAM disks, optical drives, and device
+  // mapper and md arrays, whose I/O is already counted on the disks below.
+  if (starts_with_any(device, {"loop", "ram", "zram", "dm-", "md", "sr"})) return false;
   const bool ends_digit = device.back() >= '0' && device.back() <= '9';
   // Classic names: sda, hdb, vda, xvda; a partition appends digits.
   for (std::string_view prefix : {"xvd", "sd", "hd", "vd"}) {

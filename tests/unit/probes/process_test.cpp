@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE probes_process
 #include "probes/process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -8,6 +9,8 @@
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -271,9 +274,27 @@ BOOST_AUTO_TEST_CASE(live_child_appears_and_goes) {
   // Our own process never matches, whatever the pattern.
   BOOST_TEST(!contains(table.matching(std::regex(".")), static_cast<int>(::getpid())));
 
+  // Before it is reaped the killed child is a zombie, still in the table.
+  vigil::UniqueFd stat_fd(
+      ::open(("/proc/" + std::to_string(child) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  BOOST_TEST_REQUIRE(stat_fd.valid());
   ::kill(child, SIGKILL);
+  bool zombie = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!zombie && std::chrono::steady_clock::now() < deadline) {
+    BOOST_TEST_REQUIRE(table.refresh().has_value());
+    zombie = table.find(child) != nullptr && table.find(child)->stat.state == 'Z';
+  }
+  BOOST_TEST(zombie);
   int status = 0;
   BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  // What the table relies on: an fd opened on the process fails with ESRCH
+  // once it is gone, whatever later takes its PID.
+  char buf[64];
+  const ssize_t n = ::pread(stat_fd.get(), buf, sizeof buf, 0);
+  const int err = errno;
+  BOOST_TEST(n == -1);
+  BOOST_TEST(err == ESRCH);
   BOOST_TEST_REQUIRE(table.refresh().has_value());
   BOOST_TEST(table.find(child) == nullptr);
   BOOST_TEST(!contains(table.tree({static_cast<int>(::getpid())}), child));
