@@ -122,7 +122,7 @@ std::string format_rfc3339_ms(WallMs ms) {
   int frac = static_cast<int>(ms - static_cast<WallMs>(secs) * 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[64];  // sized for any int fields, so that -Wformat-truncation has nothing to say
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;

@@ -108,7 +108,7 @@ void add_filesystems(const std::vector<procfs::Mount>& mounts, const std::string
   // the visible one: keep the last entry per mount point.
   std::map<std::string, const procfs::Mount*> visible;
   for (const auto& m : mounts) {
-    if (procfs::is_pseudo_fs(m.fs_type)) continue;
+    if (procfs::is_pseudo_fs(m.fs_type) || procfs::is_network_fs(m.fs_type)) continue;
     visible[m.mount_point] = &m;
   }
   for (const auto& [point, m] : visible) {

@@ -501,4 +501,11 @@ bool is_pseudo_fs(std::string_view fs_type) {
   return std::find(kPseudo.begin(), kPseudo.end(), fs_type) != kPseudo.end();
 }
 
+bool is_network_fs(std::string_view fs_type) {
+  static constexpr std::array<std::string_view, 11> kNetwork = {
+      "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.glusterfs", "fuse.sshfs",
+      "afs", "lustre"};
+  return std::find(kNetwork.begin(), kNetwork.end(), fs_type) != kNetwork.end();
+}
+
 }  // namespace vigil::procfs

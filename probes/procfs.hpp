@@ -161,5 +161,9 @@ Result<std::vector<Mount>> parse_mountinfo(std::string_view text);
 // proc, sysfs, cgroup, tmpfs-like and other file systems with no disk
 // behind them (and autofs, whose statvfs could trigger a mount).
 bool is_pseudo_fs(std::string_view fs_type);
+// NFS, CIFS, Ceph, GlusterFS, sshfs...: statvfs() on a hung server blocks
+// uninterruptibly, and the host probe runs on the event loop, so these are
+// not sampled (a later remote-storage check can do it off the loop).
+bool is_network_fs(std::string_view fs_type);
 
 }  // namespace vigil::procfs

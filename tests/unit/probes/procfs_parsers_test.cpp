@@ -336,4 +336,6 @@ BOOST_AUTO_TEST_CASE(pseudo_filesystems) {
     BOOST_TEST(is_pseudo_fs(fs), fs);
   }
   for (const char* fs : {"ext4", "xfs", "btrfs", "vfat", "nfs4"}) BOOST_TEST(!is_pseudo_fs(fs), fs);
+  for (const char* fs : {"nfs", "nfs4", "cifs", "fuse.sshfs"}) BOOST_TEST(is_network_fs(fs), fs);
+  for (const char* fs : {"ext4", "xfs", "tmpfs"}) BOOST_TEST(!is_network_fs(fs), fs);
 }

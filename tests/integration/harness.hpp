@@ -1,0 +1,291 @@
+// tests/integration/harness.hpp: real processes for integration tests.
+//
+// Starts the real vigild and vigil binaries (paths from the environment that
+// meson sets: VIGILD, VIGIL, MEMHOG), in temporary directories, and waits
+// for conditions by polling with a deadline, never by fixed sleeps.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace harness {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+inline std::string env_path(const char* name) {
+  const char* v = std::getenv(name);
+  BOOST_REQUIRE_MESSAGE(v != nullptr && *v != '\0', name << " is not set (run through meson test)");
+  return v;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "vigil-test-XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream f(path);
+  f << content;
+  BOOST_REQUIRE(f.good());
+}
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Polls `done` every 50 ms until it is true or `timeout` passed.
+inline bool wait_for(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+// A child process with optional stdin/stdout pipes; killed on destruction.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  Child(Child&& o) noexcept { *this = std::move(o); }
+  Child& operator=(Child&& o) noexcept {
+    std::swap(pid_, o.pid_);
+    std::swap(in_, o.in_);
+    std::swap(out_, o.out_);
+    std::swap(status_, o.status_);
+    return *this;
+  }
+  ~Child() {
+    if (pid_ > 0 && status_ < 0) {
+      ::kill(pid_, SIGKILL);
+      int st;
+      waitpid(pid_, &st, 0);
+    }
+    if (in_ >= 0) close(in_);
+    if (out_ >= 0) close(out_);
+  }
+
+  // argv[0] is a path. `env` entries are added to (or replace) this
+  // process's environment. stderr goes to `stderr_path` when given.
+  static Child start(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+                     const std::string& stderr_path = "", bool pipes = false) {
+    std::map<std::string, std::string> merged;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string s(*e);
+      auto eq = s.find('=');
+      if (eq != std::string::npos) merged[s.substr(0, eq)] = s.substr(eq + 1);
+    }
+    for (const auto& [k, v] : env) {
+      if (v.empty()) {
+        merged.erase(k);
+      } else {
+        merged[k] = v;
+      }
+    }
+    std::vector<std::string> env_strings;
+    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp, args;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_copy = argv;
+    for (auto& s : argv_copy) args.push_back(s.data());
+    args.push_back(nullptr);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
+    if (pipes) {
+      BOOST_REQUIRE(pipe2(in_pipe, O_CLOEXEC) == 0);
+      BOOST_REQUIRE(pipe2(out_pipe, O_CLOEXEC) == 0);
+      posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+      posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    }
+    if (!stderr_path.empty()) {
+      posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    }
+    Child c;
+    int r = posix_spawn(&c.pid_, args[0], &fa, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    BOOST_REQUIRE_MESSAGE(r == 0, "cannot start " << argv[0] << ": " << std::strerror(r));
+    if (pipes) {
+      close(in_pipe[0]);
+      close(out_pipe[1]);
+      c.in_ = in_pipe[1];
+      c.out_ = out_pipe[0];
+    }
+    return c;
+  }
+
+  pid_t pid() const { return pid_; }
+
+  void send_line(const std::string& line) {
+    std::string l = line + "\n";
+    BOOST_REQUIRE(::write(in_, l.data(), l.size()) == static_cast<ssize_t>(l.size()));
+  }
+  // Reads one line from the child's stdout, waiting at most `timeout`.
+  std::string read_line(std::chrono::milliseconds timeout = 10s) {
+    std::string line;
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      char c;
+      fd_set set;
+      FD_ZERO(&set);
+      FD_SET(out_, &set);
+      timeval tv{0, 50'000};
+      if (select(out_ + 1, &set, nullptr, nullptr, &tv) <= 0) continue;
+      if (::read(out_, &c, 1) != 1) break;
+      if (c == '\n') return line;
+      line += c;
+    }
+    BOOST_FAIL("no line from child " << pid_ << " within the timeout (got \"" << line << "\")");
+    return line;
+  }
+
+  void signal(int sig) { ::kill(pid_, sig); }
+
+  // The exit status (as from waitpid) if the child ended within `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout) {
+    if (status_ >= 0) return status_;
+    auto deadline = Clock::now() + timeout;
+    do {
+      int st;
+      pid_t r = waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        status_ = st;
+        return st;
+      }
+      std::this_thread::sleep_for(10ms);
+    } while (Clock::now() < deadline);
+    return std::nullopt;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int in_ = -1;
+  int out_ = -1;
+  int status_ = -1;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command to completion (at most 30 s) and captures its output.
+inline RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {}) {
+  TempDir tmp;
+  std::string out_path = tmp / "out", err_path = tmp / "err";
+  std::vector<std::string> sh = {"/bin/sh", "-c", "exec \"$@\" >" + out_path + " 2>" + err_path, "sh"};
+  sh.insert(sh.end(), argv.begin(), argv.end());
+  Child c = Child::start(sh, env);
+  auto st = c.wait(30s);
+  BOOST_REQUIRE_MESSAGE(st.has_value(), "command did not finish in 30 s: " << argv[0]);
+  RunResult r;
+  r.exit_code = WIFEXITED(*st) ? WEXITSTATUS(*st) : 128 + WTERMSIG(*st);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+// A vigild with its own state dir and config, and the vigil CLI against it.
+struct Vigil {
+  TempDir dir;
+  std::string config_path;
+  std::string log_path;
+  Child daemon;
+
+  explicit Vigil(const std::string& extra_config, const std::string& daemon_section = "") {
+    config_path = dir / "vigil.toml";
+    log_path = dir / "vigild.log";
+    write_file(config_path, "[daemon]\ninterval = \"1s\"\nflush_interval = \"500ms\"\nstate_dir = \"" +
+                                dir.path.string() + "/state\"\n" + daemon_section + "\n" + extra_config);
+  }
+
+  std::string db() const { return dir.path.string() + "/state/vigil.db"; }
+
+  void start(const std::map<std::string, std::string>& env = {}) {
+    daemon = Child::start({env_path("VIGILD"), "--config", config_path}, env, log_path);
+  }
+
+  // Sends SIGTERM and returns the exit status (nullopt if still running after `timeout`).
+  std::optional<int> stop(std::chrono::milliseconds timeout = 5s) {
+    daemon.signal(SIGTERM);
+    return daemon.wait(timeout);
+  }
+
+  RunResult cli(std::vector<std::string> args) {
+    args.insert(args.begin(), env_path("VIGIL"));
+    args.push_back("--db");
+    args.push_back(db());
+    return run(args);
+  }
+
+  nlohmann::json cli_json(std::vector<std::string> args) {
+    args.push_back("--format");
+    args.push_back("json");
+    RunResult r = cli(args);
+    if (r.exit_code != 0 && r.exit_code != 1) return nlohmann::json();
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json() : j;
+  }
+
+  // Values of `metric` for `target` over the last `since`, oldest first.
+  std::vector<double> values(const std::string& metric, const std::string& target, const std::string& since = "10m") {
+    std::vector<double> out;
+    auto j = cli_json({"query", metric, "--target", target, "--since", since});
+    if (!j.is_array()) return out;
+    for (const auto& s : j) {
+      for (const auto& p : s["points"]) out.push_back(p["value"].get<double>());
+    }
+    return out;
+  }
+
+  std::vector<nlohmann::json> events(const std::string& kind) {
+    std::vector<nlohmann::json> out;
+    auto j = cli_json({"events", "--kind", kind, "--since", "1h"});
+    if (j.is_array()) {
+      for (const auto& e : j) out.push_back(e);
+    }
+    return out;
+  }
+
+  std::string log() const { return slurp(log_path); }
+};
+
+}  // namespace harness
