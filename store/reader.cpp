@@ -55,6 +55,47 @@ Error read_error(sqlite3* db, int rc, std::string_view what) {
   return sqlite_error(db, rc, what, db_path(db));
 }
 
+// Percent-encodes what a URI filename cannot hold literally.
+std::string uri_path(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      out += hex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// No -wal file, or an empty one: every commit is in the database file.
+bool wal_is_empty(const std::string& path) {
+  struct stat st {};
+  if (::stat((path + "-wal").c_str(), &st) != 0) return errno == ENOENT;
+  return st.st_size == 0;
+}
+
+// immutable: no locks, no -wal, no -shm (only when the -wal is empty).
+Result<UniqueDb> connect_read_only(const std::string& path, bool immutable) {
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+  const int rc =
+      immutable ? sqlite3_open_v2(("file:" + uri_path(path) + "?mode=ro&immutable=1").c_str(),
+                                  &raw, flags | SQLITE_OPEN_URI, nullptr)
+                : sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  UniqueDb db(raw);
+  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(raw, rc, "cannot open the store", path));
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  sqlite3_create_function(db.get(), "vigil_glob", 2,
+                          SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                          sql_glob, nullptr, nullptr);
+  return db;
+}
+
 }  // namespace
 
 StoreReader::StoreReader(sqlite3* db) : db_(db) {}
@@ -84,18 +125,24 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
     return fail(ErrorKind::kInvalid, path + " is a directory, not a vigil store");
   }
 
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  UniqueDb db(raw);
-  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(raw, rc, "cannot open the store", path));
-  sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  sqlite3_create_function(db.get(), "vigil_glob", 2,
-                          SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
-                          sql_glob, nullptr, nullptr);
-
-  auto version = read_schema_version(db.get(), path);
+  auto db = connect_read_only(path, false);
+  if (!db) return tl::unexpected(db.error());
+  auto version = read_schema_version(db->get(), path);
+  if (!version && (version.error().kind == ErrorKind::kIo ||
+                   version.error().kind == ErrorKind::kPermission) &&
+      wal_is_empty(path)) {
+    // SQLite could neither open nor create the -wal/-shm files (a directory
+    // this user may not write). With no -wal content the database file
+    // holds every commit, so it can be read as an immutable file.
+    auto immutable = connect_read_only(path, true);
+    if (immutable) {
+      auto retried = read_schema_version(immutable->get(), path);
+      if (retried) {
+        db = std::move(immutable);
+        version = retried;
+      }
+    }
+  }
   if (!version) {
     Error e = version.error();
     switch (e.kind) {
@@ -104,10 +151,10 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
         break;
       case ErrorKind::kIo:
       case ErrorKind::kPermission:
-        // A WAL database needs its -shm file; a read-only connection can
-        // create it only where the directory is writable.
-        e.message += " (a read-only reader needs " + path + "-shm, or a writable directory to " +
-                     "create it; run as the owner of the store or start vigild once)";
+        e.message = "cannot read the store " + path + " read-only: " +
+                    sqlite3_errmsg(db->get()) + " (a reader needs to read " + path +
+                    "-wal and " + path + "-shm, or to create them in a directory it may write;" +
+                    " run as the store's owner or root)";
         break;
       default: break;
     }
@@ -123,7 +170,7 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
                     (*version < kSchemaVersion ? " (start vigild once to migrate it)"
                                                : " (use a newer vigil)"));
   }
-  return StoreReader(db.release());
+  return StoreReader(db->release());
 }
 
 int StoreReader::schema_version() const {

@@ -171,7 +171,13 @@ Result<void> set_pragmas(sqlite3* db, const std::string& path) {
   }
   stmt->reset();  // finalized
   if (auto r = exec(db, "PRAGMA synchronous=NORMAL", path); !r) return r;
-  return exec(db, "PRAGMA foreign_keys=OFF", path);
+  if (auto r = exec(db, "PRAGMA foreign_keys=OFF", path); !r) return r;
+  // Keep -wal and -shm when the writer closes (the -wal truncated to zero by
+  // journal_size_limit): a reader that may not write the directory (the CLI
+  // run by another user) can open a WAL database only if both exist.
+  int persist = 1;
+  sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  return exec(db, "PRAGMA journal_size_limit=33554432", path);
 }
 
 Result<void> set_version(sqlite3* db, const std::string& path, int version) {

@@ -2,7 +2,9 @@
 //
 // On-disk rules (schema version 1):
 // - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
-//   of vigild (not necessarily a power loss of the host).
+//   of vigild (not necessarily a power loss of the host). The writer keeps
+//   -wal (emptied) and -shm when it closes, so that a reader that may not
+//   write the directory can still open the database.
 // - series(id, metric, labels): labels is the canonical `{a="1",b="2"}`
 //   text of SeriesKey, "" without labels; (metric, labels) is unique.
 // - samples_head(series_id, ts, value): an append log in rowid order with no

@@ -119,8 +119,72 @@ BOOST_AUTO_TEST_CASE(reads_a_cleanly_closed_store) {
     (*writer)->enqueue(std::move(samples));
     (*writer)->enqueue(event(1, "daemon_stop", ""));
   }
-  BOOST_TEST(!file_exists(path + "-wal"));
   check_everything_readable(path, 100);
+}
+
+namespace {
+
+bool is_root() { return ::geteuid() == 0; }
+
+// Reads the store as user nobody in a child process (the CLI run by another
+// user than vigild's). Returns 0 when all `n` samples were read, 1 for a
+// wrong count, 10 + ErrorKind when open() failed, 20 + ErrorKind when a
+// query failed.
+int read_as_nobody(const std::string& dir, const std::string& path, std::uint64_t n) {
+  std::filesystem::permissions(dir, std::filesystem::perms(0755));
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    if (file_exists(path + suffix)) {
+      std::filesystem::permissions(path + suffix, std::filesystem::perms(0644));
+    }
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(99);
+    auto reader = StoreReader::open(path);
+    if (!reader) ::_exit(10 + static_cast<int>(reader.error().kind));
+    auto count = reader->sample_count();
+    if (!count) ::_exit(20 + static_cast<int>(count.error().kind));
+    ::_exit(*count == n ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(another_user_reads_a_cleanly_closed_store,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       return is_root();
+                     })) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  {
+    auto writer = StoreWriter::open(options_for(path), nullptr);
+    BOOST_REQUIRE(writer);
+    (*writer)->enqueue({sample("m", {}, 1, 1), sample("m", {}, 2, 2)});
+  }
+  BOOST_TEST(read_as_nobody(dir.path(), path, 2) == 0);
+  // Without the (empty) -wal and -shm the file is read as immutable.
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+  BOOST_TEST(read_as_nobody(dir.path(), path, 2) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(another_user_reads_after_a_kill,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       return is_root();
+                     })) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  write_then_get_killed(path, 300);
+  BOOST_TEST(read_as_nobody(dir.path(), path, 300) == 0);
+  // Committed data only in the -wal, and no -shm this user could create:
+  // a clear error, never a silently incomplete read.
+  std::filesystem::remove(path + "-shm");
+  const int result = read_as_nobody(dir.path(), path, 300);
+  BOOST_TEST((result == 10 + static_cast<int>(ErrorKind::kIo) ||
+              result == 10 + static_cast<int>(ErrorKind::kPermission)));
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_not_found) {
