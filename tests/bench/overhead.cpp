@@ -1,0 +1,87 @@
+// Benchmark: vigild's own cost on a host with 200 idle processes, 20 of
+// them targets (10 found by pidfile, 10 by command-line match), at a 1 s
+// interval with host metrics on. Prints figures; never fails on timing.
+//   figure overhead_cpu_percent      CPU of one core (utime+stime from /proc)
+//   figure overhead_rss_mib          peak RSS (VmHWM)
+//   figure overhead_samples_per_second
+// VIGIL_BENCH_SECONDS shortens the 60 s measurement for a quick look.
+#define BOOST_TEST_MODULE bench_overhead
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "tests/integration/harness.hpp"
+
+using namespace harness;
+
+namespace {
+
+double cpu_seconds(pid_t pid) {
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto after = stat.rfind(')');
+  std::istringstream in(stat.substr(after + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double status_kib(pid_t pid, const std::string& key) {
+  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1));
+  }
+  return 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(overhead) {
+  const int seconds = std::getenv("VIGIL_BENCH_SECONDS") ? std::atoi(std::getenv("VIGIL_BENCH_SECONDS")) : 60;
+  TempDir tmp;
+  std::vector<Child> idle;
+  std::string targets;
+  for (int i = 0; i < 200; ++i) {
+    char tag[32];
+    std::snprintf(tag, sizeof tag, "bench-%03d", i);
+    std::string pidfile = tmp / (std::string(tag) + ".pid");
+    idle.push_back(Child::start({env_path("MEMHOG"), "--pidfile", pidfile, "--tag", tag, "--idle"}));
+    if (i < 10) {
+      targets += "[[target]]\nname = \"" + std::string(tag) + "\"\npidfile = \"" + pidfile + "\"\n";
+    } else if (i < 20) {
+      targets += "[[target]]\nname = \"" + std::string(tag) + "\"\nmatch = \"--tag " + tag + " \"\n";
+    }
+  }
+  Vigil v(targets);
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] {
+    auto j = v.cli_json({"status"});
+    return j.is_object() && j["targets"].size() == 20u;
+  }), "vigild did not see the 20 targets\n" << v.log());
+  std::this_thread::sleep_for(2s);  // past start-up
+
+  auto samples = [&] { return v.cli_json({"status"})["samples"].get<double>(); };
+  double cpu0 = cpu_seconds(v.daemon.pid());
+  double samples0 = samples();
+  auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  double cpu1 = cpu_seconds(v.daemon.pid());
+  double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  double samples1 = samples();
+  double hwm_mib = status_kib(v.daemon.pid(), "VmHWM") / 1024.0;
+  double rss_mib = status_kib(v.daemon.pid(), "VmRSS") / 1024.0;
+  v.stop();
+
+  std::printf("measured %d s: 200 idle processes, 20 targets, interval 1s\n", seconds);
+  std::printf("figure overhead_cpu_percent %.3f %%\n", (cpu1 - cpu0) / elapsed * 100.0);
+  std::printf("figure overhead_rss_mib %.2f MiB\n", hwm_mib);
+  std::printf("figure overhead_rss_now_mib %.2f MiB\n", rss_mib);
+  std::printf("figure overhead_samples_per_second %.0f samples/s\n", (samples1 - samples0) / elapsed);
+  std::fflush(stdout);
+  BOOST_TEST(samples1 > samples0);  // it sampled at all: a broken daemon is not a fast one
+}
