@@ -12,6 +12,7 @@
 // the overhead benchmark's 200 idle processes). --tag only shows up in the
 // command line, for `match` targets.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
     } else if (line == "child") {
       pid_t pid = fork();
       if (pid == 0) {
+        // Dies with its parent, so a test that kills memhog leaves no orphan behind.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(0);
         for (;;) pause();
       }
       children.push_back(pid);

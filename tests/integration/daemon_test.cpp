@@ -114,9 +114,11 @@ BOOST_AUTO_TEST_CASE(target_restart_and_vanish_are_events) {
 }
 
 BOOST_AUTO_TEST_CASE(match_target_covers_the_process_tree) {
-  Vigil v("[[target]]\nname = \"tree\"\nmatch = \"memhog --pidfile \\\\S+ --tag tree-test-7\"\n");
+  // A tag unique to this run: no other memhog can match.
+  std::string tag = "tree-test-" + std::to_string(getpid());
+  Vigil v("[[target]]\nname = \"tree\"\nmatch = \"memhog --pidfile \\\\S+ --tag " + tag + "$\"\n");
   std::string pidfile = v.dir / "tree.pid";
-  Child app = start_memhog(pidfile, "tree-test-7");
+  Child app = start_memhog(pidfile, tag);
   app.send_line("child");
   BOOST_REQUIRE(app.read_line() == "ok");
   app.send_line("child");
