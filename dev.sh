@@ -82,7 +82,7 @@ case "${1:-}" in
     build
     mkdir -p var
     echo "dev.sh: vigild with etc/vigil.toml, data in $PWD/var (Ctrl-C to stop)" >&2
-    VIGIL_DAEMON_STATE_DIR="$PWD/var" exec "$BUILD_DIR/vigild" --config etc/vigil.toml
+    VIGIL_DAEMON_STATE_DIR="$PWD/var" exec "$BUILD_DIR/watchdog/vigild" --config etc/vigil.toml
     ;;
   test)
     install_missing

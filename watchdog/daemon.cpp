@@ -155,10 +155,6 @@ struct Daemon::Impl {
                        report.moved_to + " and started a new one",
                    "{\"moved_to\":" + json_string(report.moved_to) + ",\"reason\":" +
                        json_string(report.corrupt_reason) + "}"});
-    } else if (report.migrated_from != kSchemaVersion) {
-      log_info("store schema migrated", {{"path", options.path},
-                                          {"from_version", report.migrated_from},
-                                          {"to_version", kSchemaVersion}});
     }
     return true;
   }
@@ -178,8 +174,12 @@ struct Daemon::Impl {
   // ---- recording ----------------------------------------------------------
 
   void record(Event e) {
-    log(e.severity == Severity::kInfo ? LogLevel::kInfo : LogLevel::kWarning, e.message,
-        {{"event", e.kind}, {"target", e.target}});
+    LogLevel level = e.severity == Severity::kInfo ? LogLevel::kInfo : LogLevel::kWarning;
+    if (e.target.empty()) {
+      log(level, e.message, {{"event", e.kind}});
+    } else {
+      log(level, e.message, {{"event", e.kind}, {"target", e.target}});
+    }
     store->enqueue(std::move(e));
   }
 
