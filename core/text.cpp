@@ -128,24 +128,23 @@ bool glob_match(std::string_view pattern, std::string_view text) {
       star_t = t;
       continue;
     }
-    if (p < pattern.size() && pattern[p] == '[') {
-      std::size_t close = pattern.find(']', p + 1);
-      if (close != std::string_view::npos) {
-        bool negate = p + 1 < close && (pattern[p + 1] == '!' || pattern[p + 1] == '^');
-        bool hit = false;
-        for (std::size_t k = p + 1 + (negate ? 1 : 0); k < close; ++k) {
-          if (k + 2 < close && pattern[k + 1] == '-') {
-            if (text[t] >= pattern[k] && text[t] <= pattern[k + 2]) hit = true;
-            k += 2;
-          } else if (pattern[k] == text[t]) {
-            hit = true;
-          }
+    std::size_t close = p < pattern.size() && pattern[p] == '[' ? pattern.find(']', p + 1)
+                                                                 : std::string_view::npos;
+    if (close != std::string_view::npos) {
+      bool negate = p + 1 < close && (pattern[p + 1] == '!' || pattern[p + 1] == '^');
+      bool hit = false;
+      for (std::size_t k = p + 1 + (negate ? 1 : 0); k < close; ++k) {
+        if (k + 2 < close && pattern[k + 1] == '-') {
+          if (text[t] >= pattern[k] && text[t] <= pattern[k + 2]) hit = true;
+          k += 2;
+        } else if (pattern[k] == text[t]) {
+          hit = true;
         }
-        if (hit != negate) {
-          p = close + 1;
-          ++t;
-          continue;
-        }
+      }
+      if (hit != negate) {
+        p = close + 1;
+        ++t;
+        continue;
       }
     } else if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
       ++p;

@@ -192,6 +192,7 @@ int cmd_query(const Common& c, const std::string& metric, const std::string& tar
     throw UsageError{msg};
   }
   auto result = must(store.query(metric, filter, since, until));
+  std::erase_if(result, [](const SeriesPoints& sp) { return sp.points.empty(); });
   if (f == Format::kJson) {
     json out = json::array();
     for (const auto& sp : result) {

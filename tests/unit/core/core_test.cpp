@@ -90,6 +90,8 @@ BOOST_AUTO_TEST_CASE(text_helpers) {
   BOOST_TEST(!glob_match("host_load[15]", "host_load15"));
   BOOST_TEST(glob_match("*", ""));
   BOOST_TEST(glob_match("a?c", "abc"));
+  BOOST_TEST(glob_match("a[b", "a[b"));  // an unclosed '[' is a literal
+  BOOST_TEST(!glob_match("a[b", "ab"));
 }
 
 BOOST_AUTO_TEST_CASE(read_file_missing_is_not_found) {
