@@ -214,14 +214,23 @@ const std::string* ProcessTable::cmdline(int pid) {
   return &*it->second.cmdline;
 }
 
-std::vector<int> ProcessTable::matching(const std::regex& re) {
+std::vector<int> ProcessMatcher::matching(ProcessTable& table) {
   std::vector<int> out;
-  for (const auto& [pid, entry] : entries_) {
-    if (pid == self_pid_ || entry.stat.is_kernel_thread() || entry.stat.state == 'Z') continue;
-    const std::string* cmd = cmdline(pid);
-    if (!cmd || cmd->empty()) continue;
-    if (std::regex_search(*cmd, re)) out.push_back(pid);
+  for (const auto& [pid, entry] : table.entries()) {
+    if (pid == table.self_pid() || entry.stat.is_kernel_thread() || entry.stat.state == 'Z') continue;
+    auto known = verdicts_.find(pid);
+    if (known != verdicts_.end() && known->second.starttime_ticks == entry.stat.starttime_ticks &&
+        known->second.comm == entry.stat.comm) {
+      if (known->second.matches) out.push_back(pid);
+      continue;
+    }
+    const std::string* cmd = table.cmdline(pid);
+    if (cmd == nullptr) continue;  // gone since the refresh: decide next time
+    bool matches = !cmd->empty() && std::regex_search(*cmd, re_);
+    verdicts_[pid] = Verdict{entry.stat.starttime_ticks, entry.stat.comm, matches};
+    if (matches) out.push_back(pid);
   }
+  std::erase_if(verdicts_, [&](const auto& kv) { return table.find(kv.first) == nullptr; });
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -80,7 +80,7 @@ void raise_fd_limit() {
 struct TargetState {
   TargetConfig cfg;
   Millis interval{1000};
-  std::optional<std::regex> re;
+  std::optional<ProcessMatcher> matcher;
   std::optional<TargetObservation> last;
   std::string last_problem;  // logged once per change
 };
@@ -102,7 +102,8 @@ struct Daemon::Impl {
   std::uint64_t max_lag_usec = 0;  // since the last self-metrics round
   std::uint64_t ticks_skipped = 0;
   std::uint64_t dropped_reported = 0;
-  std::string host_problem;
+  std::string host_problem;   // the last one logged, so that each is logged once
+  std::string table_problem;
 
   explicit Impl(Config c)
       : cfg(std::move(c)),
@@ -164,7 +165,7 @@ struct Daemon::Impl {
       TargetState state;
       state.cfg = t;
       state.interval = cfg.target_interval(t);
-      if (t.match) state.re.emplace(*t.match, std::regex::ECMAScript | std::regex::optimize);
+      if (t.match) state.matcher.emplace(std::regex(*t.match, std::regex::ECMAScript | std::regex::optimize));
       targets.push_back(std::move(state));
       Millis window = std::min(state.interval / 10, kMaxSplay);
       table_max_age_usec = std::max<std::uint64_t>(table_max_age_usec, usec(window) + 20'000);
@@ -248,7 +249,7 @@ struct Daemon::Impl {
       problem(t, {});
       return {*pid};
     }
-    auto roots = roots_of(processes, processes.matching(*t.re));
+    auto roots = roots_of(processes, t.matcher->matching(processes));
     if (roots.empty()) {
       problem(t, "no process matches /" + *t.cfg.match + "/");
     } else {
@@ -262,8 +263,10 @@ struct Daemon::Impl {
     if (table_refreshed_usec != 0 && now - table_refreshed_usec < table_max_age_usec) return;
     Collection out;
     auto refreshed = processes.refresh();
-    if (!refreshed && refreshed.error().message != host_problem) {
-      log_warning("cannot list processes", {{"error", refreshed.error().message}});
+    std::string problem_now = refreshed ? std::string() : refreshed.error().message;
+    if (problem_now != table_problem) {
+      if (!problem_now.empty()) log_warning("cannot list processes", {{"error", problem_now}});
+      table_problem = std::move(problem_now);
     }
     table_refreshed_usec = now;
     probe_result(out, "process_table", {}, now, refreshed.has_value(), wall_now_ms());

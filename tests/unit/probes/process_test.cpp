@@ -79,11 +79,11 @@ BOOST_AUTO_TEST_CASE(tree_is_roots_first_then_descendants) {
 
 BOOST_AUTO_TEST_CASE(matching_uses_cmdline_and_skips_kthreads_and_zombies) {
   ProcessTable table = fixture_table();
-  BOOST_TEST((table.matching(std::regex("/usr/bin/gateway")) == std::vector<int>{100, 101}));
-  BOOST_TEST((table.matching(std::regex("--port 8080$")) == std::vector<int>{100}));
-  BOOST_TEST((table.matching(std::regex("sleep 1")) == std::vector<int>{102}));
+  BOOST_TEST((ProcessMatcher(std::regex("/usr/bin/gateway")).matching(table) == std::vector<int>{100, 101}));
+  BOOST_TEST((ProcessMatcher(std::regex("--port 8080$")).matching(table) == std::vector<int>{100}));
+  BOOST_TEST((ProcessMatcher(std::regex("sleep 1")).matching(table) == std::vector<int>{102}));
   // kthreadd and the zombie have empty command lines; ".*" must not pick them.
-  const auto any = table.matching(std::regex(".*"));
+  const auto any = ProcessMatcher(std::regex(".*")).matching(table);
   BOOST_TEST((any == std::vector<int>{1, 100, 101, 102}));
   BOOST_TEST_REQUIRE(table.cmdline(100) != nullptr);
   BOOST_TEST(*table.cmdline(100) == "/usr/bin/gateway --port 8080");
@@ -197,6 +197,9 @@ BOOST_AUTO_TEST_CASE(exec_replaces_the_cached_cmdline) {
   ProcessTable table(proc.path());
   BOOST_TEST_REQUIRE(table.refresh().has_value());
   BOOST_TEST(*table.cmdline(101) == "/usr/bin/gateway --worker");
+  // A matcher that judged 101 before the exec must judge it again after.
+  ProcessMatcher job(std::regex("job\\.py"));
+  BOOST_TEST(job.matching(table).empty());
   // Same process (same start time), new program: as after execve().
   std::string stat = read_file((proc / "101/stat").string()).value();
   stat.replace(stat.find("(gw-worker)"), 11, "(python3)");
@@ -206,7 +209,7 @@ BOOST_AUTO_TEST_CASE(exec_replaces_the_cached_cmdline) {
   BOOST_TEST_REQUIRE(table.refresh().has_value());
   BOOST_TEST(table.find(101)->stat.comm == "python3");
   BOOST_TEST(*table.cmdline(101) == "python3 job.py");
-  BOOST_TEST((table.matching(std::regex("job\\.py")) == std::vector<int>{101}));
+  BOOST_TEST((job.matching(table) == std::vector<int>{101}));
 }
 
 // Near RLIMIT_NOFILE the table stops keeping fds and still reads every
@@ -272,7 +275,7 @@ BOOST_AUTO_TEST_CASE(live_child_appears_and_goes) {
   BOOST_TEST(contains(table.tree({static_cast<int>(::getpid())}), child));
   BOOST_TEST(table.find(child) != nullptr);
   // Our own process never matches, whatever the pattern.
-  BOOST_TEST(!contains(table.matching(std::regex(".")), static_cast<int>(::getpid())));
+  BOOST_TEST(!contains(ProcessMatcher(std::regex(".")).matching(table), static_cast<int>(::getpid())));
 
   // Before it is reaped the killed child is a zombie, still in the table.
   vigil::UniqueFd stat_fd(
