@@ -55,10 +55,11 @@ using KeyedValues = std::map<std::string, std::uint64_t>;
 // `*error`, which read() returns once it has tried everything.
 class FileReader {
  public:
-  FileReader(std::string dir, std::optional<Error>* error) : dir_(std::move(dir)), error_(error) {}
+  FileReader(std::string dir, std::optional<Error>* error, KeptFiles* kept)
+      : dir_(std::move(dir)), error_(error), kept_(kept) {}
 
   std::optional<std::string> text(const char* name) const {
-    auto r = read_file(dir_ + "/" + name, 64 * 1024);
+    auto r = kept_->read(dir_ + "/" + name);
     if (r) return std::move(*r);
     if (r.error().kind != ErrorKind::kNotFound) record(r.error());
     return std::nullopt;
@@ -119,6 +120,7 @@ class FileReader {
 
   std::string dir_;
   std::optional<Error>* error_;
+  KeptFiles* kept_;
 };
 
 std::optional<std::uint64_t> key_of(const std::optional<KeyedValues>& m, const char* key) {
@@ -224,14 +226,14 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   };
 
   if (memory) {
-    FileReader f(*memory, &error);
+    FileReader f(*memory, &error, &kept_);
     out.memory_usage_bytes = f.u64("memory.usage_in_bytes");
     out.memory_limit_bytes = limit_value(f.limit("memory.limit_in_bytes"));
     out.memory_max_usage_bytes = f.u64("memory.max_usage_in_bytes");
     out.memory_failcnt = f.u64("memory.failcnt");
     out.oom_kill_events = key_of(f.keyed("memory.oom_control"), "oom_kill");
   } else if (v2) {
-    FileReader f(*v2, &error);
+    FileReader f(*v2, &error, &kept_);
     out.memory_usage_bytes = f.u64("memory.current");
     out.memory_limit_bytes = limit_value(f.limit("memory.max"));
     out.memory_max_usage_bytes = f.u64("memory.peak");  // Linux >= 5.19
@@ -243,14 +245,14 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   // v2 cpu.stat always has usage_usec; nr_periods and the throttling keys
   // only where the cpu controller is enabled.
   std::optional<KeyedValues> v2_cpu_stat;
-  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, &error).keyed("cpu.stat");
+  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, &error, &kept_).keyed("cpu.stat");
   if (cpuacct) {
-    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, &error).u64("cpuacct.usage"), 1e9);
+    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, &error, &kept_).u64("cpuacct.usage"), 1e9);
   } else {
     out.cpu_usage_seconds = scaled(key_of(v2_cpu_stat, "usage_usec"), 1e6);
   }
   if (cpu) {
-    const auto stat = FileReader(*cpu, &error).keyed("cpu.stat");
+    const auto stat = FileReader(*cpu, &error, &kept_).keyed("cpu.stat");
     out.cpu_periods = key_of(stat, "nr_periods");
     out.cpu_throttled_periods = key_of(stat, "nr_throttled");
     out.cpu_throttled_seconds = scaled(key_of(stat, "throttled_time"), 1e9);
@@ -261,13 +263,13 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   }
 
   if (pids || v2) {
-    FileReader f(pids ? *pids : *v2, &error);
+    FileReader f(pids ? *pids : *v2, &error, &kept_);
     out.pids_current = f.u64("pids.current");
     out.pids_max = limit_value(f.limit("pids.max"));
   }
 
   if (v2) {
-    FileReader f(*v2, &error);
+    FileReader f(*v2, &error, &kept_);
     out.cpu_pressure = f.psi("cpu.pressure");
     out.memory_pressure = f.psi("memory.pressure");
     out.io_pressure = f.psi("io.pressure");

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "probes/kept_file.hpp"
 #include "probes/probe.hpp"
 #include "probes/procfs.hpp"
 
@@ -60,7 +61,12 @@ class CgroupReader {
   // absent. kNotFound when the cgroup is gone from every hierarchy.
   Result<CgroupStats> read(const CgroupPaths& paths) const;
 
+  // Closes the kept fds of cgroup files not read since the previous call
+  // (cgroups no target uses any more). Call it now and then.
+  void forget_unused() { kept_.forget_unused(); }
+
  private:
+  mutable KeptFiles kept_;  // a read cache, not state
   std::string root_;
   std::optional<std::string> v2_mount_;            // absolute directory
   std::map<std::string, std::string> v1_mounts_;  // controller -> absolute directory

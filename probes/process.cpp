@@ -36,6 +36,7 @@
 #include <unordered_set>
 
 #include "core/text.hpp"
+#include "probes/kept_file.hpp"
 
 namespace vigil {
 
@@ -110,7 +111,19 @@ void add_optional(std::optional<std::uint64_t>& sum, std::optional<std::uint64_t
 }  // namespace
 
 ProcessTable::ProcessTable(std::string proc_root)
-    : proc_root_(std::move(proc_root)), self_pid_(static_cast<int>(::getpid())) {}
+    : proc_root_(std::move(proc_root)), self_pid_(static_cast<int>(::getpid())) {
+  struct statfs fs {};
+  on_procfs_ = ::statfs(proc_root_.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+}
+
+Result<std::string> ProcessTable::read_pid_file(int pid, PidFile which) const {
+  static constexpr const char* kNames[] = {"status", "io", "limits", "cgroup"};
+  const auto index = static_cast<std::size_t>(which);
+  const std::string path = proc_root_ + "/" + std::to_string(pid) + "/" + kNames[index];
+  const ProcessEntry* entry = find(pid);
+  if (entry == nullptr) return fail(ErrorKind::kNotFound, path + ": no such process");
+  return read_kept(entry->detail_fds[index], path, !fds_exhausted_, OnGone::kAbsent);
+}
 
 const ProcessEntry* ProcessTable::find(int pid) const {
   auto it = entries_.find(pid);
@@ -277,9 +290,7 @@ Result<int> read_pidfile(const std::string& path) {
 TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, std::size_t roots) {
   TreeStats out;
   static const std::uint64_t page_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  struct statfs root_fs {};
-  const bool on_procfs =
-      ::statfs(table.proc_root().c_str(), &root_fs) == 0 && root_fs.f_type == PROC_SUPER_MAGIC;
+  const bool on_procfs = table.on_procfs();
   for (std::size_t i = 0; i < pids.size(); ++i) {
     const int pid = pids[i];
     const ProcessEntry* entry = table.find(pid);
@@ -290,7 +301,7 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
     // all of it: one that exits halfway is skipped, not half counted. A
     // missing file of a process that still exists is just not offered (no
     // io accounting in this kernel).
-    auto status_text = read_file(dir + "/status");
+    auto status_text = table.read_pid_file(pid, PidFile::kStatus);
     if (!status_text && status_text.error().kind == ErrorKind::kNotFound) continue;
     bool maybe_gone = false;
     auto note = [&](const Error& e) { maybe_gone |= e.kind == ErrorKind::kNotFound; };
@@ -300,7 +311,7 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
     }
 
     std::optional<procfs::PidIo> io;
-    if (auto text = read_file(dir + "/io")) {  // EACCES for other users' processes
+    if (auto text = table.read_pid_file(pid, PidFile::kIo)) {  // EACCES for other users' processes
       if (auto parsed = procfs::parse_pid_io(*text)) io = *parsed;
     } else {
       note(text.error());
@@ -321,7 +332,7 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
 
     std::optional<procfs::PidLimits> limits;
     if (i == 0) {
-      if (auto text = read_file(dir + "/limits")) {
+      if (auto text = table.read_pid_file(pid, PidFile::kLimits)) {
         if (auto parsed = procfs::parse_pid_limits(*text)) limits = *parsed;
       } else {
         note(text.error());

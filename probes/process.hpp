@@ -8,6 +8,7 @@
 // with ESRCH even if the PID is reused, and the entry is dropped.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <regex>
@@ -21,10 +22,16 @@
 
 namespace vigil {
 
+// Per-process files besides stat, read for target trees only.
+enum class PidFile { kStatus = 0, kIo = 1, kLimits = 2, kCgroup = 3 };
+
 struct ProcessEntry {
   procfs::PidStat stat;
   UniqueFd stat_fd;                    // invalid when fds ran out: then open/read/close
   std::optional<std::string> cmdline;  // read lazily, once per process
+  // Kept fds of the PidFile files (see kept_file.hpp): they belong to this
+  // process and go with its entry. Mutable: a read cache, not state.
+  mutable std::array<UniqueFd, 4> detail_fds;
 };
 
 class ProcessTable {
@@ -46,7 +53,14 @@ class ProcessTable {
   // `roots` and all their descendants (each once), roots first.
   std::vector<int> tree(const std::vector<int>& roots) const;
 
+  // Reads one of a known process's files through a kept fd. kNotFound when
+  // the process is gone (or unknown to the table).
+  Result<std::string> read_pid_file(int pid, PidFile which) const;
+
   const std::string& proc_root() const { return proc_root_; }
+  // Whether proc_root is a real procfs (fixture trees are not), where the
+  // size of /proc/PID/fd is the number of open fds (Linux >= 6.2).
+  bool on_procfs() const { return on_procfs_; }
   int self_pid() const { return self_pid_; }
   // Boot time in seconds since the epoch (from proc_root/stat "btime"),
   // read at the first refresh; turns start ticks into wall time.
@@ -57,6 +71,7 @@ class ProcessTable {
   std::unordered_map<int, ProcessEntry> entries_;
   std::uint64_t boot_time_seconds_ = 0;
   int self_pid_;
+  bool on_procfs_ = false;
   bool fds_exhausted_ = false;
 };
 

@@ -301,7 +301,7 @@ struct Daemon::Impl {
     if (t.cfg.cgroup) {
       paths = cgroup_paths_everywhere(*t.cfg.cgroup);
     } else {
-      auto text = read_file(cfg.daemon.proc_root + "/" + std::to_string(main_pid) + "/cgroup");
+      auto text = processes.read_pid_file(main_pid, PidFile::kCgroup);
       if (!text) return;  // the process just exited
       auto lines = procfs::parse_pid_cgroup(*text);
       if (!lines) return;
@@ -365,6 +365,7 @@ struct Daemon::Impl {
     out.add("vigil_ticks_skipped_total", {}, static_cast<double>(ticks_skipped), now);
     max_lag_usec = 0;
     store->enqueue(std::move(out.samples));
+    cgroups.forget_unused();
     if (s.samples_dropped > dropped_reported) {
       std::uint64_t lost = s.samples_dropped - dropped_reported;
       dropped_reported = s.samples_dropped;

@@ -1,0 +1,99 @@
+#define BOOST_TEST_MODULE probes_kept_file
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "probes/kept_file.hpp"
+
+using namespace vigil;
+namespace fs = std::filesystem;
+
+namespace {
+bool is(ErrorKind a, ErrorKind b) { return a == b; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rereads_from_the_start_through_the_kept_fd) {
+  char tmpl[] = "/tmp/vigil-kept-XXXXXX";
+  BOOST_REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string path = std::string(tmpl) + "/f";
+  std::ofstream(path) << "first";
+  UniqueFd slot;
+  BOOST_TEST(*read_kept(slot, path, true, OnGone::kAbsent) == "first");
+  BOOST_TEST(slot.valid());
+  const int kept = slot.get();
+  std::ofstream(path, std::ios::trunc) << "second, longer";  // same inode
+  BOOST_TEST(*read_kept(slot, path, true, OnGone::kAbsent) == "second, longer");
+  BOOST_TEST(slot.get() == kept);
+  // keep = false: read and close.
+  UniqueFd none;
+  BOOST_TEST(*read_kept(none, path, false, OnGone::kAbsent) == "second, longer");
+  BOOST_TEST(!none.valid());
+  // Content larger than the buffer comes back whole, up to the limit.
+  std::string big(100000, 'x');
+  std::ofstream(path, std::ios::trunc) << big;
+  BOOST_TEST(read_kept(slot, path, true, OnGone::kAbsent, 1 << 20)->size() == big.size());
+  BOOST_TEST(read_kept(slot, path, true, OnGone::kAbsent, 4096)->size() == 4096u);
+  fs::remove_all(tmpl);
+  UniqueFd missing;
+  auto r = read_kept(missing, path, true, OnGone::kAbsent);
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST(is(r.error().kind, ErrorKind::kNotFound));
+}
+
+BOOST_AUTO_TEST_CASE(a_kept_fd_of_an_exited_process_reads_as_absent) {
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  const std::string path = "/proc/" + std::to_string(child) + "/status";
+  UniqueFd slot;
+  BOOST_REQUIRE(read_kept(slot, path, true, OnGone::kAbsent).has_value());
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  auto r = read_kept(slot, path, true, OnGone::kAbsent);
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST(is(r.error().kind, ErrorKind::kNotFound));
+  BOOST_TEST(!slot.valid());
+}
+
+// Reported as skipped, with this reason, where it cannot run.
+boost::test_tools::assertion_result can_make_v1_cgroups(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(geteuid() == 0 && fs::exists("/sys/fs/cgroup/pids/cgroup.procs"));
+  ok.message() << "needs root and a cgroup v1 pids hierarchy at /sys/fs/cgroup/pids";
+  return ok;
+}
+
+BOOST_AUTO_TEST_CASE(kept_files_reopen_a_recreated_cgroup_and_forget_unused_ones,
+                     *boost::unit_test::precondition(can_make_v1_cgroups)) {
+  const std::string dir = "/sys/fs/cgroup/pids/vigil-kept-test-" + std::to_string(getpid());
+  BOOST_REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  KeptFiles files;
+  const std::string file = dir + "/pids.current";
+  BOOST_TEST(files.read(file).has_value());
+  BOOST_TEST(files.size() == 1u);
+  BOOST_REQUIRE(::rmdir(dir.c_str()) == 0);
+  BOOST_REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  auto again = files.read(file);  // the old fd says ENODEV; the path is opened afresh
+  BOOST_TEST(again.has_value());
+  BOOST_TEST(files.size() == 1u);
+  ::rmdir(dir.c_str());
+  auto gone = files.read(file);
+  BOOST_REQUIRE(!gone.has_value());
+  BOOST_TEST(is(gone.error().kind, ErrorKind::kNotFound));
+  BOOST_TEST(files.size() == 0u);
+
+  std::ofstream("/tmp/vigil-kept-unused-" + std::to_string(getpid())) << "x";
+  const std::string plain = "/tmp/vigil-kept-unused-" + std::to_string(getpid());
+  BOOST_TEST(files.read(plain).has_value());
+  files.forget_unused();  // read since the last call: kept
+  BOOST_TEST(files.size() == 1u);
+  files.forget_unused();  // not read since: closed
+  BOOST_TEST(files.size() == 0u);
+  fs::remove(plain);
+}
