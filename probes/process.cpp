@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,11 +164,23 @@ Result<void> ProcessTable::refresh() {
     fd_ceiling = soft > kFdHeadroom ? soft - kFdHeadroom : 0;
   }
 
+  const bool read_all = refreshes_++ % cold_every_ == 0;
+  // Start times are ticks since boot (CLOCK_BOOTTIME).
+  struct timespec boot {};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  const auto now_ticks = static_cast<std::uint64_t>(boot.tv_sec) * 100;
+  constexpr std::uint64_t kYoungTicks = 30 * 100;
+
   std::unordered_set<int> alive;
   alive.reserve(listed.size());
   std::string text;
   for (int pid : listed) {
     auto it = entries_.find(pid);
+    if (!read_all && it != entries_.end() && !hot_.contains(pid) &&
+        it->second.stat.starttime_ticks + kYoungTicks < now_ticks) {
+      alive.insert(pid);  // cold: keep what we know
+      continue;
+    }
     if (it != entries_.end() && it->second.stat_fd) {
       if (pread_all(it->second.stat_fd.get(), &text) == 0) {
         if (auto st = procfs::parse_pid_stat(text)) {
@@ -213,6 +226,7 @@ Result<void> ProcessTable::refresh() {
     alive.insert(pid);
   }
   std::erase_if(entries_, [&](const auto& kv) { return !alive.contains(kv.first); });
+  hot_.clear();
   return {};
 }
 

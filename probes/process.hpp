@@ -14,6 +14,7 @@
 #include <regex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/unique_fd.hpp"
@@ -38,9 +39,23 @@ class ProcessTable {
  public:
   explicit ProcessTable(std::string proc_root);
 
-  // Lists proc_root and re-reads every process's stat. Processes that exited
-  // are dropped; new ones are added. Fails only if proc_root cannot be listed.
+  // Lists proc_root and reads the stat of new processes and of the ones
+  // that may matter: those marked hot since the previous refresh, those
+  // started in the last 30 s, and every process on each `cold_every`-th
+  // refresh. Processes that exited are dropped. Fails only if proc_root
+  // cannot be listed.
+  //
+  // Why skipping the rest is safe: a process joins a target's tree only by
+  // being forked into it (a new PID, read at once); it can leave only
+  // through its own stat (read while it is hot). It matches a `match`
+  // pattern only after an exec, which launchers do when the process is
+  // young. What a cold process can hide for up to cold_every refreshes is a
+  // late exec or a PID reused by a child of a target.
   Result<void> refresh();
+  // 1 (the default) reads every process on every refresh.
+  void set_cold_every(unsigned n) { cold_every_ = n == 0 ? 1 : n; }
+  // PIDs whose stat the next refresh must read (target trees).
+  void mark_hot(const std::vector<int>& pids) { hot_.insert(pids.begin(), pids.end()); }
 
   const std::unordered_map<int, ProcessEntry>& entries() const { return entries_; }
   const ProcessEntry* find(int pid) const;
@@ -73,6 +88,9 @@ class ProcessTable {
   int self_pid_;
   bool on_procfs_ = false;
   bool fds_exhausted_ = false;
+  unsigned cold_every_ = 1;
+  std::uint64_t refreshes_ = 0;
+  std::unordered_set<int> hot_;
 };
 
 // Finds the processes whose command line matches a regex

@@ -302,3 +302,37 @@ BOOST_AUTO_TEST_CASE(live_child_appears_and_goes) {
   BOOST_TEST(table.find(child) == nullptr);
   BOOST_TEST(!contains(table.tree({static_cast<int>(::getpid())}), child));
 }
+
+// With cold_every > 1 only new, hot and young processes are read between
+// full refreshes; the fixture's processes are all old (start ticks far
+// below this machine's uptime).
+BOOST_AUTO_TEST_CASE(cold_processes_are_read_every_nth_refresh) {
+  ScratchCopy proc("proc");
+  ProcessTable table(proc.path());
+  table.set_cold_every(3);
+  BOOST_TEST_REQUIRE(table.refresh().has_value());  // refresh 0: everything
+  BOOST_TEST_REQUIRE(table.find(101) != nullptr);
+  const std::string before = table.find(101)->stat.comm;
+  std::string stat = read_file((proc / "101/stat").string()).value();
+  stat.replace(stat.find("(" + before + ")"), before.size() + 2, "(renamed)");
+  std::ofstream(proc / "101/stat", std::ios::trunc) << stat;
+  // A new process appears: read at once, cold or not.
+  std::filesystem::copy(proc / "102", proc / "104", std::filesystem::copy_options::recursive);
+  std::string stat104 = read_file((proc / "104/stat").string()).value();
+  stat104.replace(0, 3, "104");
+  std::ofstream(proc / "104/stat", std::ios::trunc) << stat104;
+
+  BOOST_TEST_REQUIRE(table.refresh().has_value());  // refresh 1: 101 is cold
+  BOOST_TEST(table.find(101)->stat.comm == before);
+  BOOST_TEST_REQUIRE(table.find(104) != nullptr);
+  BOOST_TEST(table.find(104)->stat.pid == 104);
+
+  table.mark_hot({101});
+  BOOST_TEST_REQUIRE(table.refresh().has_value());  // refresh 2: 101 is hot
+  BOOST_TEST(table.find(101)->stat.comm == "renamed");
+
+  // Gone processes leave at once even when cold.
+  std::filesystem::remove_all(proc / "104");
+  BOOST_TEST_REQUIRE(table.refresh().has_value());  // refresh 3: full
+  BOOST_TEST(table.find(104) == nullptr);
+}
