@@ -244,7 +244,8 @@ struct Daemon::Impl {
     if (t.cfg.pidfile) {
       auto pid = read_pidfile(*t.cfg.pidfile);
       if (!pid) {
-        problem(t, "pidfile: " + pid.error().message);
+        problem(t, "cannot read the pidfile (" + pid.error().message +
+                       "): the target counts as not running until it can");
         return {};
       }
       if (!alive(*pid)) {
