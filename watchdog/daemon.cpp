@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -131,7 +130,13 @@ struct Daemon::Impl {
       log_error("cannot open pid file", {{"path", path}, {"error", std::strerror(errno)}});
       return false;
     }
-    if (flock(pid_lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    // A POSIX record lock rather than flock(): `vigil status` can ask who
+    // holds it with F_GETLK without taking it, so it never makes a starting
+    // vigild fail.
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (fcntl(pid_lock.get(), F_SETLK, &lock) != 0) {
       auto other = read_file(path, 64);
       log_error("another vigild already uses this state directory; stop it or set another daemon.state_dir",
                 {{"path", path}, {"other_pid", other ? std::string(trim(*other)) : std::string("?")}});

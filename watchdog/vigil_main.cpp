@@ -1,7 +1,6 @@
 // vigil: the Vigil command-line interface. Reads vigild's store read-only,
 // so every command works while vigild is stopped (post-mortems).
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -273,15 +272,17 @@ int cmd_events(const Common& c, const std::string& since_text, const std::string
 
 // ---- vigil status --------------------------------------------------------
 
-// vigild holds an exclusive flock on <state_dir>/vigild.pid while it runs.
+// vigild holds a write lock on <state_dir>/vigild.pid while it runs; F_GETLK
+// names the holder without taking the lock.
 std::optional<int> running_pid(const std::string& db_path) {
   std::string pidfile = (fs::path(db_path).parent_path() / "vigild.pid").string();
   UniqueFd fd(::open(pidfile.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
-  if (flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;  // nobody holds it
-  auto text = read_file(pidfile, 64);
-  if (!text) return 0;
-  return static_cast<int>(to_i64(trim(*text)).value_or(0));
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (fcntl(fd.get(), F_GETLK, &lock) != 0 || lock.l_type == F_UNLCK) return std::nullopt;
+  return static_cast<int>(lock.l_pid);
 }
 
 std::string human_bytes(double b) {
