@@ -169,7 +169,7 @@ Result<void> ProcessTable::refresh() {
   struct timespec boot {};
   ::clock_gettime(CLOCK_BOOTTIME, &boot);
   const auto now_ticks = static_cast<std::uint64_t>(boot.tv_sec) * 100;
-  constexpr std::uint64_t kYoungTicks = 30 * 100;
+  constexpr std::uint64_t kYoungTicks = 10 * 100;  // launchers exec within milliseconds
 
   std::unordered_set<int> alive;
   alive.reserve(listed.size());

@@ -41,7 +41,7 @@ class ProcessTable {
 
   // Lists proc_root and reads the stat of new processes and of the ones
   // that may matter: those marked hot since the previous refresh, those
-  // started in the last 30 s, and every process on each `cold_every`-th
+  // started in the last 10 s, and every process on each `cold_every`-th
   // refresh. Processes that exited are dropped. Fails only if proc_root
   // cannot be listed.
   //
