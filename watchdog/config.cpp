@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "core/text.hpp"
+#include "probes/tcp.hpp"
 
 namespace vigil {
 
@@ -72,6 +73,7 @@ struct KeySpec {
   const char* valid;  // what a valid value looks like, for messages
   std::function<void(Config&, const Value&)> set_global;
   std::function<void(TargetConfig&, const Value&)> set_target;
+  std::function<void(CheckConfig&, const Value&)> set_check = nullptr;
 };
 
 constexpr std::int64_t kNoMax = INT64_MAX;
@@ -143,6 +145,38 @@ const std::vector<KeySpec>& target_keys() {
   return keys;
 }
 
+const std::vector<KeySpec>& check_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"name", Type::kString, 1, 64, "1 to 64 characters of [A-Za-z0-9_.-]", nullptr, nullptr,
+       [](CheckConfig& c, const Value& v) { c.name = as<std::string>(v); }},
+      {"target", Type::kString, 1, 64, "a target name: 1 to 64 characters of [A-Za-z0-9_.-]", nullptr,
+       nullptr, [](CheckConfig& c, const Value& v) { c.target = as<std::string>(v); }},
+      {"kind", Type::kString, 1, 64, "one of tcp (http, exec, redis, postgres, prometheus are coming)",
+       nullptr, nullptr, [](CheckConfig& c, const Value& v) { c.kind = as<std::string>(v); }},
+      {"interval", Type::kDuration, 100, 86'400'000, "a duration from 100ms to 24h, e.g. \"1s\"", nullptr,
+       nullptr, [](CheckConfig& c, const Value& v) { c.interval = as<Millis>(v); }},
+      {"timeout", Type::kDuration, 10, 600'000, "a duration from 10ms to 10m, e.g. \"5s\"", nullptr, nullptr,
+       [](CheckConfig& c, const Value& v) { c.timeout = as<Millis>(v); }},
+      {"fail_after", Type::kCount, 1, 100, "an integer from 1 to 100 (consecutive failures)", nullptr,
+       nullptr, [](CheckConfig& c, const Value& v) { c.fail_after = static_cast<int>(as<std::int64_t>(v)); }},
+      {"recover_after", Type::kCount, 1, 100, "an integer from 1 to 100 (consecutive successes)", nullptr,
+       nullptr,
+       [](CheckConfig& c, const Value& v) { c.recover_after = static_cast<int>(as<std::int64_t>(v)); }},
+      {"flap_window", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h, e.g. \"5m\"", nullptr,
+       nullptr, [](CheckConfig& c, const Value& v) { c.flap_window = as<Millis>(v); }},
+      {"flap_threshold", Type::kCount, 1, 1000, "an integer from 1 to 1000 (state changes in flap_window)",
+       nullptr, nullptr,
+       [](CheckConfig& c, const Value& v) { c.flap_threshold = static_cast<int>(as<std::int64_t>(v)); }},
+      {"address", Type::kPath, 0, 0, "HOST:PORT with a numeric host, e.g. \"127.0.0.1:5432\" (tcp)", nullptr,
+       nullptr, [](CheckConfig& c, const Value& v) { c.address = as<std::string>(v); }},
+      {"send", Type::kPath, 0, 0, "text to send once connected (tcp)", nullptr, nullptr,
+       [](CheckConfig& c, const Value& v) { c.send = as<std::string>(v); }},
+      {"expect", Type::kPath, 0, 0, "text the answer must contain (tcp)", nullptr, nullptr,
+       [](CheckConfig& c, const Value& v) { c.expect = as<std::string>(v); }},
+  };
+  return keys;
+}
+
 struct Section {
   const char* name;
   const std::vector<KeySpec>& (*keys)();
@@ -154,6 +188,7 @@ const Section kSections[] = {
     {"store", store_keys, false},
     {"host", host_keys, false},
     {"target", target_keys, true},
+    {"check", check_keys, true},
 };
 
 std::vector<std::string> names_of(const std::vector<KeySpec>& keys) {
@@ -357,7 +392,13 @@ class Loader {
                 std::string("expected an array of tables ([[") + name + "]]), got " + toml_type_name(node));
           continue;
         }
-        for (const auto& element : *arr) read_target(path, *element.as_table());
+        for (const auto& element : *arr) {
+          if (name == "check") {
+            read_check(path, *element.as_table(), nullptr);
+          } else {
+            read_target(path, *element.as_table());
+          }
+        }
       } else {
         const toml::table* table = node.as_table();
         if (table == nullptr) {
@@ -390,10 +431,21 @@ class Loader {
     for (auto&& [key, value] : table) {
       std::string key_name(key.str());
       std::string dotted = label + "." + key_name;
+      if (key_name == "check") {
+        const toml::array* arr = value.as_array();
+        if (arr == nullptr || !arr->is_array_of_tables()) {
+          error(ConfigErrorKind::kWrongType, location_of(path, value.source()), dotted,
+                std::string("expected an array of tables ([[target.check]]), got ") + toml_type_name(value));
+          continue;
+        }
+        const std::string target_name = table["name"].value_or(std::string());
+        for (const auto& element : *arr) read_check(path, *element.as_table(), &target_name);
+        continue;
+      }
       const KeySpec* spec = find_key(target_keys(), key_name);
       if (spec == nullptr) {
         error(ConfigErrorKind::kUnknownKey, location_of(path, key.source()), dotted,
-              "unknown key" + did_you_mean(key_name, names_of(target_keys())));
+              "unknown key" + did_you_mean(key_name, with_check(names_of(target_keys()))));
         continue;
       }
       if (auto v = convert(*spec, Raw{&value, {}}, location_of(path, value.source()), dotted)) {
@@ -411,6 +463,41 @@ class Loader {
       invalid_finder_.insert(result.config.targets.size());
     }
     result.config.targets.push_back(std::move(target));
+  }
+
+  // `[[check]]` (target_name null: `target` is required) or
+  // `[[target.check]]` (the enclosing target's name; `target` not allowed).
+  void read_check(const std::string& path, const toml::table& table, const std::string* target_name) {
+    CheckConfig check;
+    check.where = location_of(path, table.source());
+    if (target_name != nullptr) check.target = *target_name;
+    std::string label = "check";
+    if (auto n = table["name"].value<std::string>()) label = "check[" + *n + "]";
+    for (auto&& [key, value] : table) {
+      std::string key_name(key.str());
+      std::string dotted = label + "." + key_name;
+      const KeySpec* spec = find_key(check_keys(), key_name);
+      if (spec == nullptr || (target_name != nullptr && key_name == "target")) {
+        error(ConfigErrorKind::kUnknownKey, location_of(path, key.source()), dotted,
+              spec == nullptr ? "unknown key" + did_you_mean(key_name, names_of(check_keys()))
+                              : "a [[target.check]] belongs to its target: remove \"target\"");
+        continue;
+      }
+      if (auto v = convert(*spec, Raw{&value, {}}, location_of(path, value.source()), dotted)) {
+        spec->set_check(check, *v);
+      }
+    }
+    for (const char* required : {"name", "kind"}) {
+      if (!table.contains(required)) {
+        error(ConfigErrorKind::kMissingKey, check.where, label + "." + required,
+              std::string("every check needs a ") + required);
+      }
+    }
+    if (target_name == nullptr && !table.contains("target")) {
+      error(ConfigErrorKind::kMissingKey, check.where, label + ".target",
+            "a [[check]] names the target it belongs to (or write it as [[target.check]])");
+    }
+    result.config.checks.push_back(std::move(check));
   }
 
   void read_environment(char** env) {
@@ -439,7 +526,12 @@ class Loader {
       }
       if (section == nullptr) continue;
       if (section->array) {
-        read_target_env(var, key_part, value);
+        if (std::string(section->name) == "check") {
+          error(ConfigErrorKind::kUnknownKey, where, "check",
+                "check keys cannot be overridden from the environment yet; edit the file");
+        } else {
+          read_target_env(var, key_part, value);
+        }
         continue;
       }
       std::string key_name = lower(key_part);
@@ -512,6 +604,7 @@ class Loader {
               "\"" + *t.cgroup + "\" must be an absolute cgroup path such as \"/system.slice/gateway.service\"");
       }
     }
+    validate_checks();
     if (cfg.daemon.flush_interval > cfg.daemon.interval * 60) {
       result.warnings.push_back({ConfigErrorKind::kOutOfRange, {}, "daemon.flush_interval",
                                  "flush_interval " + format_duration(cfg.daemon.flush_interval) +
@@ -519,7 +612,54 @@ class Loader {
     }
   }
 
+  void validate_checks() {
+    auto& cfg = result.config;
+    static const std::vector<std::string> kImplemented = {"tcp"};
+    static const std::vector<std::string> kComing = {"http", "exec", "redis", "postgres", "prometheus"};
+    std::map<std::pair<std::string, std::string>, const CheckConfig*> seen;
+    for (const auto& c : cfg.checks) {
+      const std::string label = "check[" + c.name + "]";
+      if (!c.name.empty() && !c.target.empty()) {
+        auto [it, inserted] = seen.emplace(std::make_pair(c.target, c.name), &c);
+        if (!inserted) {
+          error(ConfigErrorKind::kDuplicateName, c.where, label + ".name",
+                "target " + c.target + " already has a check \"" + c.name + "\" at " + it->second->where.describe());
+        }
+      }
+      if (c.kind.empty()) continue;  // reported as missing
+      if (std::find(kComing.begin(), kComing.end(), c.kind) != kComing.end()) {
+        error(ConfigErrorKind::kBadValue, c.where, label + ".kind",
+              "kind \"" + c.kind + "\" is not implemented yet; available: tcp");
+        continue;
+      }
+      if (std::find(kImplemented.begin(), kImplemented.end(), c.kind) == kImplemented.end()) {
+        std::vector<std::string> all = kImplemented;
+        all.insert(all.end(), kComing.begin(), kComing.end());
+        error(ConfigErrorKind::kBadValue, c.where, label + ".kind",
+              "unknown kind \"" + c.kind + "\"" + did_you_mean(c.kind, all));
+        continue;
+      }
+      if (c.address.empty()) {
+        error(ConfigErrorKind::kMissingKey, c.where, label + ".address",
+              "a tcp check needs an address, e.g. \"127.0.0.1:5432\"");
+      } else if (auto a = parse_tcp_address(c.address); !a) {
+        error(ConfigErrorKind::kBadValue, c.where, label + ".address", a.error().message);
+      }
+      if (c.timeout > cfg.check_interval(c)) {
+        result.warnings.push_back({ConfigErrorKind::kOutOfRange, c.where, label + ".timeout",
+                                   "timeout " + format_duration(c.timeout) + " is longer than interval " +
+                                       format_duration(cfg.check_interval(c)) +
+                                       ": a slow answer delays the next run"});
+      }
+    }
+  }
+
  private:
+  static std::vector<std::string> with_check(std::vector<std::string> names) {
+    names.emplace_back("check");
+    return names;
+  }
+
   std::set<std::size_t> invalid_finder_;  // indexes of targets whose finder key had an error
 
   static const char* expected_type(Type t) {

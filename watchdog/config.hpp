@@ -86,11 +86,31 @@ struct TargetConfig {
   ConfigLocation where;
 };
 
+// A check: a probe with a schedule and hysteresis (`[[target.check]]`, or
+// `[[check]]` with `target = "..."`). Kinds so far: tcp.
+struct CheckConfig {
+  std::string name;
+  std::string target;  // the target label of its samples and events
+  std::string kind;
+  std::optional<Millis> interval;  // default: daemon.interval
+  Millis timeout{5000};
+  int fail_after = 2;
+  int recover_after = 2;
+  Millis flap_window{300000};
+  int flap_threshold = 6;
+  // tcp
+  std::string address;
+  std::string send;
+  std::string expect;
+  ConfigLocation where;
+};
+
 struct Config {
   DaemonConfig daemon;
   StoreConfig store;
   HostConfig host;
   std::vector<TargetConfig> targets;
+  std::vector<CheckConfig> checks;
 
   std::vector<std::string> files;  // the files read, in order
   bool defaults_only = false;      // no file at the default path
@@ -98,7 +118,8 @@ struct Config {
   std::string store_path() const;
   Millis host_interval() const { return host.interval.value_or(daemon.interval); }
   Millis target_interval(const TargetConfig& t) const { return t.interval.value_or(daemon.interval); }
-  std::size_t check_count() const { return 0; }  // checks arrive with the checks issue
+  Millis check_interval(const CheckConfig& c) const { return c.interval.value_or(daemon.interval); }
+  std::size_t check_count() const { return checks.size(); }
 };
 
 struct LoadOptions {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sys/epoll.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -25,7 +27,9 @@
 #include "probes/cgroup.hpp"
 #include "probes/host.hpp"
 #include "probes/process.hpp"
+#include "probes/tcp.hpp"
 #include "store/store.hpp"
+#include "watchdog/check_state.hpp"
 #include "watchdog/sd_handles.hpp"
 #include "watchdog/targets.hpp"
 #include "watchdog/version.hpp"
@@ -87,6 +91,19 @@ struct TargetState {
 }  // namespace
 
 struct Daemon::Impl {
+  // A check and its run in flight. The loop owns it; its sources point at it.
+  struct CheckRun {
+    CheckConfig cfg;
+    Hysteresis hysteresis;
+    TcpAddress address;
+    Millis interval{1000};
+    CheckStatus status;
+    std::optional<TcpAttempt> attempt;
+    SdEventSourcePtr io;
+    SdEventSourcePtr deadline;
+    Impl* daemon = nullptr;
+  };
+
   Config cfg;
   SdEventPtr event;
   std::unique_ptr<StoreWriter> store;
@@ -94,6 +111,7 @@ struct Daemon::Impl {
   ProcessTable processes;
   CgroupReader cgroups;
   std::vector<TargetState> targets;
+  std::vector<std::unique_ptr<CheckRun>> checks;
   UniqueFd pid_lock;
 
   std::uint64_t table_refreshed_usec = 0;
@@ -179,6 +197,108 @@ struct Daemon::Impl {
       targets.push_back(std::move(state));
       Millis window = std::min(state.interval / 10, kMaxSplay);
       table_max_age_usec = std::max<std::uint64_t>(table_max_age_usec, usec(window) + 20'000);
+    }
+  }
+
+  void prepare_checks() {
+    for (const auto& c : cfg.checks) {
+      auto run = std::make_unique<CheckRun>();
+      run->cfg = c;
+      run->hysteresis = Hysteresis{c.fail_after, c.recover_after, c.flap_window, c.flap_threshold};
+      run->address = *parse_tcp_address(c.address);  // validated with the config
+      run->interval = cfg.check_interval(c);
+      run->daemon = this;
+      checks.push_back(std::move(run));
+    }
+  }
+
+  // ---- checks -------------------------------------------------------------
+
+  void start_check(CheckRun& c) {
+    if (c.attempt && !c.attempt->done()) {
+      ++ticks_skipped;  // the previous run is still waiting for its timeout
+      return;
+    }
+    c.attempt.emplace(c.address, c.cfg.send, c.cfg.expect, mono_now());
+    if (c.attempt->done()) {
+      finish_check(c);
+      return;
+    }
+    sd_event_source* io = nullptr;
+    int r = sd_event_add_io(event.get(), &io, c.attempt->fd(), c.attempt->want_write() ? EPOLLOUT : EPOLLIN,
+                            &Impl::on_check_io, &c);
+    sd_event_source* deadline = nullptr;
+    if (r >= 0) {
+      r = sd_event_add_time(event.get(), &deadline, CLOCK_MONOTONIC, mono_usec() + usec(c.cfg.timeout),
+                            kTimerAccuracyUsec, &Impl::on_check_deadline, &c);
+    }
+    c.io.reset(io);
+    c.deadline.reset(deadline);
+    if (r < 0) {
+      c.attempt->on_timeout(Millis(0), mono_now());
+      log_error("cannot watch a check's socket", {{"check", c.cfg.name}, {"error", std::strerror(-r)}});
+      finish_check(c);
+    }
+  }
+
+  static int on_check_io(sd_event_source* source, int, std::uint32_t revents, void* userdata) {
+    auto& c = *static_cast<CheckRun*>(userdata);
+    c.attempt->on_ready((revents & EPOLLIN) != 0, (revents & EPOLLOUT) != 0,
+                        (revents & (EPOLLERR | EPOLLHUP)) != 0, mono_now());
+    if (c.attempt->done()) {
+      c.daemon->finish_check(c);
+    } else {
+      sd_event_source_set_io_events(source, c.attempt->want_write() ? EPOLLOUT : EPOLLIN);
+    }
+    return 0;
+  }
+
+  static int on_check_deadline(sd_event_source*, std::uint64_t, void* userdata) {
+    auto& c = *static_cast<CheckRun*>(userdata);
+    c.attempt->on_timeout(c.cfg.timeout, mono_now());
+    c.daemon->finish_check(c);
+    return 0;
+  }
+
+  void finish_check(CheckRun& c) {
+    // Disabling a source from its own callback is allowed: sd-event holds a
+    // reference while it dispatches.
+    c.io.reset();
+    c.deadline.reset();
+    const TcpOutcome& out = *c.attempt->done();
+    WallMs now = wall_now_ms();
+    Labels labels{{"target", c.cfg.target}, {"check", c.cfg.name}};
+    Collection samples;
+    samples.add("check_up", labels, out.ok ? 1 : 0, now);
+    samples.add("check_duration_seconds", labels, out.total_seconds, now);
+    if (out.connect_seconds) samples.add("tcp_connect_seconds", labels, *out.connect_seconds, now);
+    samples.add("check_state", labels, static_cast<double>(c.status.state), now);
+    store->enqueue(std::move(samples.samples));
+
+    auto t = observe(c.status, c.hysteresis, out.ok, now);
+    if (!t) return;
+    const std::string who = c.cfg.target + "/" + c.cfg.name;
+    if (t->state_changed) {
+      Event e;
+      e.ts_ms = now;
+      e.kind = "check_" + std::string(to_string(t->to));
+      e.target = c.cfg.target;
+      e.check = c.cfg.name;
+      e.severity = t->to == CheckState::kFailed ? Severity::kCritical
+                   : t->to == CheckState::kOk  ? Severity::kInfo
+                                               : Severity::kWarning;
+      e.message = "check " + who + " is " + std::string(to_string(t->to)) + ": " + out.reason;
+      e.details = "{\"from\":" + json_string(to_string(t->from)) + ",\"reason\":" + json_string(out.reason) +
+                  ",\"consecutive_failures\":" + std::to_string(c.status.consecutive_failures) + "}";
+      record(std::move(e));
+    }
+    if (t->flapping_changed) {
+      record(Event{now, c.status.flapping ? "check_flapping" : "check_flapping_stopped", c.cfg.target,
+                   c.cfg.name, Severity::kWarning,
+                   "check " + who + (c.status.flapping ? " is flapping: " : " stopped flapping: ") +
+                       std::to_string(c.status.changes_ms.size()) + " state changes in " +
+                       format_duration(c.hysteresis.flap_window),
+                   "{}"});
     }
   }
 
@@ -464,6 +584,7 @@ struct Daemon::Impl {
 
     if (!lock_state_dir() || !open_store()) return 1;
     prepare_targets();
+    prepare_checks();
 
     sd_event* e = nullptr;
     int r = sd_event_new(&e);
@@ -500,6 +621,14 @@ struct Daemon::Impl {
     for (auto& t : targets) {
       sample_target(t);
       if (!add_timer(t.interval, t.interval + splay_for(t.cfg.name, t.interval), [this, &t] { sample_target(t); })) {
+        return 1;
+      }
+    }
+    for (auto& c : checks) {
+      CheckRun* run = c.get();
+      start_check(*run);
+      if (!add_timer(run->interval, run->interval + splay_for(run->cfg.target + "/" + run->cfg.name, run->interval),
+                     [this, run] { start_check(*run); })) {
         return 1;
       }
     }

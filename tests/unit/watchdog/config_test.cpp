@@ -180,3 +180,48 @@ BOOST_AUTO_TEST_CASE(no_file_at_default_path_means_defaults, *boost::unit_test::
 BOOST_AUTO_TEST_CASE(env_name_spelling) {
   BOOST_TEST(env_name_for("web-gw.1") == "WEB_GW_1");
 }
+
+BOOST_AUTO_TEST_CASE(checks_are_read_with_defaults) {
+  auto r = load(fixture("good/checks.toml"));
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_REQUIRE(r.ok());
+  BOOST_REQUIRE(r.config.checks.size() == 2u);
+  auto by_name = [&](const std::string& n) -> const CheckConfig& {
+    for (const auto& c : r.config.checks) {
+      if (c.name == n) return c;
+    }
+    BOOST_FAIL("no check " << n);
+    return r.config.checks.front();
+  };
+  const auto& port = by_name("port");
+  BOOST_TEST(port.target == "gateway");
+  BOOST_TEST(port.kind == "tcp");
+  BOOST_TEST(port.fail_after == 3);
+  BOOST_TEST(port.recover_after == 1);
+  BOOST_TEST(port.where.line == 5);
+  const auto& redis = by_name("redis-port");
+  BOOST_TEST(redis.target == "cache");
+  BOOST_TEST(redis.send == "PING\r\n");
+  BOOST_TEST(redis.timeout.count() == 5000);  // default
+  BOOST_TEST(redis.flap_threshold == 4);
+  BOOST_TEST(r.config.check_interval(redis).count() == 1000);
+  BOOST_TEST(r.config.check_count() == 2u);
+  // A timeout (5s, also the default) longer than the interval (1s) is
+  // allowed, with a warning naming the check.
+  BOOST_REQUIRE(r.warnings.size() == 2u);
+  BOOST_TEST((r.warnings[0].key == "check[port].timeout" || r.warnings[1].key == "check[port].timeout"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_checks_each_reported) {
+  auto r = load(fixture("bad/checks.toml"));
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 5, "check[health].kind"));      // unknown kind
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 9, "check[web].kind"));         // not implemented yet
+  BOOST_TEST(has_error(r, ConfigErrorKind::kUnknownKey, 16, "check[port].target"));   // nested check names no target
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 13, "check[port].address"));    // a host name
+  BOOST_TEST(has_error(r, ConfigErrorKind::kDuplicateName, 19, "check[port].name"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 19, "check[port].address"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 23, "check[orphan].target"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 23, "check[orphan].address"));  // port 99999
+  BOOST_TEST(r.errors.size() == 8u);
+}

@@ -1,0 +1,81 @@
+// tcp checks run by the real vigild against a listener the test opens and closes.
+#define BOOST_TEST_MODULE integration_checks
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "tests/integration/harness.hpp"
+
+using namespace harness;
+
+namespace {
+
+// A listening socket on 127.0.0.1; port 0 asks the kernel for one.
+struct Listener {
+  int fd = -1;
+  int port = 0;
+  explicit Listener(int want_port = 0) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_REQUIRE(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(want_port));
+    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(listen(fd, 512) == 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~Listener() { close(fd); }
+};
+
+std::string check_config(int port, const std::string& extra = "", const std::string& timeout = "1s") {
+  return "[[target]]\nname = \"svc\"\npid = 1\n\n  [[target.check]]\n  name = \"port\"\n  kind = \"tcp\"\n"
+         "  address = \"127.0.0.1:" + std::to_string(port) + "\"\n  interval = \"200ms\"\n  timeout = \"" +
+         timeout + "\"\n  fail_after = 1\n  recover_after = 2\n" + extra;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(port_down_fails_and_back_up_recovers) {
+  auto listener = std::make_unique<Listener>();
+  const int port = listener->port;
+  Vigil v(check_config(port));
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !v.events("check_ok").empty(); }), v.log());
+  auto up = v.values("check_up", "svc");
+  BOOST_REQUIRE(!up.empty());
+  BOOST_TEST(up.back() == 1);
+  BOOST_TEST(!v.values("tcp_connect_seconds", "svc").empty());
+
+  listener.reset();  // nothing listens: connection refused
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !v.events("check_failed").empty(); }), v.log());
+  auto failed = v.events("check_failed").front();
+  BOOST_TEST(failed["target"] == "svc");
+  BOOST_TEST(failed["check"] == "port");
+  BOOST_TEST(failed["severity"] == "critical");
+  BOOST_TEST(failed["details"]["from"] == "ok");
+
+  listener = std::make_unique<Listener>(port);
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return v.events("check_ok").size() == 2u; }), v.log());
+  BOOST_TEST(v.events("check_recovering").size() == 1u);  // recover_after = 2
+  auto st = v.stop();
+  BOOST_REQUIRE(st.has_value());
+  BOOST_TEST(WEXITSTATUS(*st) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(silent_server_with_expect_times_out) {
+  Listener listener;  // accepts (in the backlog) but never answers
+  Vigil v(check_config(listener.port, "  send = \"PING\\r\\n\"\n  expect = \"+PONG\"\n", "300ms"));
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !v.events("check_failing").empty() || !v.events("check_failed").empty(); }),
+                        v.log());
+  auto failed = v.events("check_failed");
+  BOOST_REQUIRE(!failed.empty());
+  std::string reason = failed.front()["details"]["reason"];
+  BOOST_TEST(reason.find("timed out") != std::string::npos, reason);
+  v.stop();
+}
