@@ -272,10 +272,9 @@ struct Daemon::Impl {
     samples.add("check_up", labels, out.ok ? 1 : 0, now);
     samples.add("check_duration_seconds", labels, out.total_seconds, now);
     if (out.connect_seconds) samples.add("tcp_connect_seconds", labels, *out.connect_seconds, now);
-    samples.add("check_state", labels, static_cast<double>(c.status.state), now);
-    store->enqueue(std::move(samples.samples));
-
     auto t = observe(c.status, c.hysteresis, out.ok, now);
+    samples.add("check_state", labels, static_cast<double>(c.status.state), now);  // after this result
+    store->enqueue(std::move(samples.samples));
     if (!t) return;
     const std::string who = c.cfg.target + "/" + c.cfg.name;
     if (t->state_changed) {

@@ -50,6 +50,7 @@ BOOST_AUTO_TEST_CASE(port_down_fails_and_back_up_recovers) {
   BOOST_REQUIRE(!up.empty());
   BOOST_TEST(up.back() == 1);
   BOOST_TEST(!v.values("tcp_connect_seconds", "svc").empty());
+  BOOST_TEST(v.values("check_state", "svc").back() == 1);  // CheckState::kOk, after the result it came with
 
   listener.reset();  // nothing listens: connection refused
   BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !v.events("check_failed").empty(); }), v.log());
