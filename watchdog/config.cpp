@@ -61,9 +61,10 @@ std::string env_name_for(std::string_view target_name) {
 
 namespace {
 
-enum class Type { kDuration, kSize, kCount, kBool, kString, kPath, kRegex, kLogLevel };
+// Sizes ("512MiB", core/time.hpp parse_size) join when the first size key does.
+enum class Type { kDuration, kCount, kBool, kString, kPath, kRegex, kLogLevel };
 
-using Value = std::variant<Millis, std::uint64_t, std::int64_t, bool, std::string, LogLevel>;
+using Value = std::variant<Millis, std::int64_t, bool, std::string, LogLevel>;
 
 struct KeySpec {
   const char* name;
@@ -261,13 +262,9 @@ class Loader {
         if (auto b = raw.node->value<bool>(); raw.node->is_boolean()) return Value(*b);
         return wrong_type(toml_type_name(*raw.node));
       }
-      if (spec.type == Type::kCount || (spec.type == Type::kSize && raw.node->is_integer())) {
+      if (spec.type == Type::kCount) {
         if (!raw.node->is_integer()) return wrong_type(toml_type_name(*raw.node));
         std::int64_t n = *raw.node->value<std::int64_t>();
-        if (spec.type == Type::kSize) {
-          if (n < 0) return range_error(spec, where, key, std::to_string(n));
-          return check_range(spec, where, key, Value(static_cast<std::uint64_t>(n)), n);
-        }
         return check_range(spec, where, key, Value(n), n);
       }
       if (!raw.node->is_string()) return wrong_type(toml_type_name(*raw.node));
@@ -297,15 +294,6 @@ class Loader {
           return std::nullopt;
         }
         return check_range(spec, where, key, Value(*d), d->count());
-      }
-      case Type::kSize: {
-        auto s = parse_size(text);
-        if (!s) {
-          error(ConfigErrorKind::kBadValue, where, key, s.error().message + "; valid: " + spec.valid);
-          return std::nullopt;
-        }
-        return check_range(spec, where, key, Value(*s),
-                           static_cast<std::int64_t>(std::min<std::uint64_t>(*s, INT64_MAX)));
       }
       case Type::kLogLevel: {
         LogLevel level;
@@ -665,7 +653,6 @@ class Loader {
   static const char* expected_type(Type t) {
     switch (t) {
       case Type::kDuration: return "a duration string";
-      case Type::kSize: return "a size (string like \"64MiB\" or integer bytes)";
       case Type::kCount: return "an integer";
       case Type::kBool: return "a boolean";
       case Type::kString: return "a string";
@@ -678,21 +665,11 @@ class Loader {
 
   std::optional<Value> check_range(const KeySpec& spec, const ConfigLocation& where,
                                    const std::string& key, Value v, std::int64_t n) {
-    if (n < spec.min || n > spec.max) return range_error(spec, where, key, describe_value(spec, v));
-    return v;
-  }
-
-  std::optional<Value> range_error(const KeySpec& spec, const ConfigLocation& where,
-                                   const std::string& key, const std::string& shown) {
+    if (n >= spec.min && n <= spec.max) return v;
+    const std::string shown =
+        spec.type == Type::kDuration ? format_duration(std::get<Millis>(v)) : std::to_string(n);
     error(ConfigErrorKind::kOutOfRange, where, key, shown + " is out of range; valid: " + spec.valid);
     return std::nullopt;
-  }
-
-  static std::string describe_value(const KeySpec& spec, const Value& v) {
-    if (spec.type == Type::kDuration) return format_duration(std::get<Millis>(v));
-    if (auto* u = std::get_if<std::uint64_t>(&v)) return std::to_string(*u);
-    if (auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-    return "value";
   }
 
   static std::string lower(std::string s) {

@@ -86,6 +86,7 @@ struct TargetState {
   std::optional<ProcessMatcher> matcher;
   std::optional<TargetObservation> last;
   std::string last_problem;  // logged once per change
+  bool read_failed = false;  // this round: something could not be read (not: nothing is running)
 };
 
 }  // namespace
@@ -368,6 +369,7 @@ struct Daemon::Impl {
     if (t.cfg.pidfile) {
       auto pid = read_pidfile(*t.cfg.pidfile);
       if (!pid) {
+        t.read_failed = pid.error().kind != ErrorKind::kNotFound;
         problem(t, "cannot read the pidfile (" + pid.error().message +
                        "): the target counts as not running until it can");
         return {};
@@ -410,6 +412,7 @@ struct Daemon::Impl {
     WallMs now = wall_now_ms();
     Collection out;
     TargetObservation seen;
+    t.read_failed = false;
     std::vector<int> roots = find_roots(t);
     if (!roots.empty()) {
       std::vector<int> pids = processes.tree(roots);
@@ -423,7 +426,7 @@ struct Daemon::Impl {
     }
     if (!seen.present) out.add("process_count", {{"target", t.cfg.name}}, 0, now);
     note_transition(t, seen, now);
-    probe_result(out, "process", t.cfg.name, started, true, now);
+    probe_result(out, "process", t.cfg.name, started, !t.read_failed, now);
     store->enqueue(std::move(out.samples));
   }
 
@@ -444,7 +447,10 @@ struct Daemon::Impl {
     if (paths.empty()) return;
     auto stats = cgroups.read(paths);
     if (!stats) {
-      if (stats.error().kind != ErrorKind::kNotFound) problem(t, "cgroup: " + stats.error().message);
+      if (stats.error().kind != ErrorKind::kNotFound) {
+        t.read_failed = true;
+        problem(t, "cgroup: " + stats.error().message);
+      }
       return;
     }
     append_cgroup_samples(*stats, t.cfg.name, now, out);
@@ -559,9 +565,7 @@ struct Daemon::Impl {
     return true;
   }
 
-  static int on_signal(sd_event_source* source, const struct signalfd_siginfo* si, void* userdata) {
-    auto* d = static_cast<Impl*>(userdata);
-    (void)d;
+  static int on_signal(sd_event_source* source, const struct signalfd_siginfo* si, void*) {
     if (si->ssi_signo == SIGHUP) {
       log_info("SIGHUP: configuration reload is not supported yet; restart vigild to apply changes");
       return 0;
@@ -593,7 +597,7 @@ struct Daemon::Impl {
     }
     event.reset(e);
     for (int s : {SIGTERM, SIGINT, SIGHUP}) {
-      r = sd_event_add_signal(e, nullptr, s, &Impl::on_signal, this);
+      r = sd_event_add_signal(e, nullptr, s, &Impl::on_signal, nullptr);
       if (r < 0) {
         log_error("cannot watch signal", {{"signal", strsignal(s)}, {"error", std::strerror(-r)}});
         return 1;

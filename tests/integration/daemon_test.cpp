@@ -131,3 +131,23 @@ BOOST_AUTO_TEST_CASE(match_target_covers_the_process_tree) {
   }), v.log());
   v.stop();
 }
+
+BOOST_AUTO_TEST_CASE(unreadable_pidfile_is_a_probe_failure_not_running_is_not) {
+  Vigil v("");
+  std::string good = v.dir / "good.pid", garbage = v.dir / "garbage.pid";
+  write_file(garbage, "not a pid\n");
+  Child app = start_memhog(good);
+  write_file(v.config_path, slurp(v.config_path) + target_by_pidfile("good", good) +
+                                target_by_pidfile("bad", garbage) +
+                                target_by_pidfile("stopped", v.dir / "absent.pid"));
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] {
+    return !v.values("vigil_probe_success", "good").empty() && !v.values("vigil_probe_success", "bad").empty() &&
+           !v.values("vigil_probe_success", "stopped").empty();
+  }), v.log());
+  BOOST_TEST(v.values("vigil_probe_success", "good").back() == 1);
+  BOOST_TEST(v.values("vigil_probe_success", "bad").back() == 0);      // malformed pidfile
+  BOOST_TEST(v.values("vigil_probe_success", "stopped").back() == 1);  // absent: nothing running, read fine
+  BOOST_TEST(v.values("process_count", "stopped").back() == 0);
+  v.stop();
+}
