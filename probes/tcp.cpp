@@ -23,10 +23,10 @@ double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::ste
   return std::chrono::duration<double>(b - a).count();
 }
 
-std::string printable_prefix(std::string_view s, std::size_t n) {
-  std::string out;
-  for (char c : s.substr(0, n)) out += (c >= 0x20 && c < 0x7f) ? c : '.';
-  return out;
+// "Connection refused" -> "connection refused": reasons read as one sentence.
+std::string lower_first(std::string s) {
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
 }
 
 }  // namespace
@@ -75,9 +75,22 @@ Result<TcpAddress> parse_tcp_address(std::string_view host_port) {
   return out;
 }
 
-TcpAttempt::TcpAttempt(const TcpAddress& address, std::string send, std::string expect,
-                       std::chrono::steady_clock::time_point now)
-    : address_text_(address.text), send_(std::move(send)), expect_(std::move(expect)), started_(now) {
+ReplyJudge expect_substring(std::string expect) {
+  return [expect = std::move(expect)](std::string_view received) {
+    if (received.find(expect) != std::string_view::npos) {
+      return Reply::ok("connected, got \"" + printable_excerpt(expect, 40) + "\"");
+    }
+    if (received.size() >= kMaxBanner) {
+      return Reply::fail("did not receive \"" + printable_excerpt(expect, 40) + "\" in the first " +
+                         std::to_string(kMaxBanner) + " bytes (first 80 bytes: \"" + printable_excerpt(received) +
+                         "\")");
+    }
+    return Reply::need_more();
+  };
+}
+
+TcpAttempt::TcpAttempt(const TcpAddress& address, TcpDialog dialog, std::chrono::steady_clock::time_point now)
+    : address_text_(address.text), dialog_(std::move(dialog)), started_(now) {
   fd_.reset(::socket(address.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd_) {
     finish(false, std::string("cannot create a socket: ") + std::strerror(errno), now);
@@ -86,14 +99,19 @@ TcpAttempt::TcpAttempt(const TcpAddress& address, std::string send, std::string 
   if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.len) == 0) {
     on_ready(false, true, false, now);
   } else if (errno != EINPROGRESS) {
-    finish(false, std::strerror(errno), now);
+    finish(false, lower_first(std::strerror(errno)), now);
   }
 }
 
 void TcpAttempt::finish(bool ok, std::string reason, std::chrono::steady_clock::time_point now) {
   phase_ = Phase::kDone;
   fd_.reset();
-  done_ = TcpOutcome{ok, std::move(reason), connect_seconds_, seconds_between(started_, now)};
+  CheckOutcome out;
+  out.ok = ok;
+  out.reason = std::move(reason);
+  out.total_seconds = seconds_between(started_, now);
+  if (connect_seconds_) out.values.push_back({"tcp_connect_seconds", {}, *connect_seconds_});
+  done_ = std::move(out);
 }
 
 void TcpAttempt::on_ready(bool readable, bool writable, bool error, std::chrono::steady_clock::time_point now) {
@@ -103,26 +121,24 @@ void TcpAttempt::on_ready(bool readable, bool writable, bool error, std::chrono:
     socklen_t len = sizeof err;
     if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err != 0) {
-      // "Connection refused", "No route to host": lower case, as the reason of a check.
-      std::string reason = std::strerror(err);
-      if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-      finish(false, reason, now);
+      finish(false, lower_first(std::strerror(err)), now);  // "connection refused", "no route to host"
       return;
     }
     connect_seconds_ = seconds_between(started_, now);
     phase_ = Phase::kSending;
   }
   if (phase_ == Phase::kSending) {
-    while (sent_ < send_.size()) {
-      ssize_t n = ::send(fd_.get(), send_.data() + sent_, send_.size() - sent_, MSG_NOSIGNAL);
+    const std::string& request = dialog_.request;
+    while (sent_ < request.size()) {
+      ssize_t n = ::send(fd_.get(), request.data() + sent_, request.size() - sent_, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
-        finish(false, std::string("send failed: ") + std::strerror(errno), now);
+        finish(false, "send failed: " + lower_first(std::strerror(errno)), now);
         return;
       }
       sent_ += static_cast<std::size_t>(n);
     }
-    if (expect_.empty()) {
+    if (!dialog_.judge) {
       finish(true, "connected", now);
       return;
     }
@@ -130,25 +146,29 @@ void TcpAttempt::on_ready(bool readable, bool writable, bool error, std::chrono:
     return;  // wait for readability
   }
   if (phase_ == Phase::kExpecting && (readable || error)) {
-    char buf[1024];
+    char buf[4096];
     while (true) {
       ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
       if (n > 0) {
-        received_.append(buf, static_cast<std::size_t>(n));
-        if (received_.size() > kMaxBanner) received_.resize(kMaxBanner);  // bounded, whatever the peer sends
-        if (received_.find(expect_) != std::string::npos) {
-          finish(true, "connected, got \"" + printable_prefix(expect_, 40) + "\"", now);
-          return;
+        // Bounded whatever the peer sends: the judge never sees more.
+        std::size_t room = kMaxTcpReply - received_.size();
+        received_.append(buf, std::min(room, static_cast<std::size_t>(n)));
+        Reply r = dialog_.judge(received_);
+        if (r.verdict == Reply::Verdict::kOk) return finish(true, std::move(r.reason), now);
+        if (r.verdict == Reply::Verdict::kFail) return finish(false, std::move(r.reason), now);
+        if (received_.size() >= kMaxTcpReply) {
+          return finish(false, "no complete reply in the first " + std::to_string(kMaxTcpReply) + " bytes", now);
         }
-        if (received_.size() >= kMaxBanner) break;
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-      break;  // closed by the peer, or an error
+      std::string how = n == 0 ? "closed by the server" : "connection error: " + lower_first(std::strerror(errno));
+      finish(false,
+             how + " with " + dialog_.awaiting + " (got " + std::to_string(received_.size()) + " bytes: \"" +
+                 printable_excerpt(received_) + "\")",
+             now);
+      return;
     }
-    finish(false, "did not receive \"" + printable_prefix(expect_, 40) + "\" (first 80 bytes: \"" +
-                      printable_prefix(received_, 80) + "\")",
-           now);
   }
 }
 
@@ -156,7 +176,7 @@ void TcpAttempt::on_timeout(std::chrono::milliseconds timeout, std::chrono::stea
   if (done_) return;
   std::string where = phase_ == Phase::kConnecting ? "not connected"
                       : phase_ == Phase::kSending  ? "connected, sending"
-                                                   : "connected, no \"" + printable_prefix(expect_, 40) + "\" yet";
+                                                   : "connected, " + dialog_.awaiting;
   finish(false, "timed out after " + format_duration(timeout) + " (" + where + ")", now);
 }
 

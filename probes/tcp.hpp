@@ -1,4 +1,5 @@
-// probes/tcp.hpp: the tcp check kind, as a non-blocking state machine.
+// probes/tcp.hpp: the tcp check kind, and the TCP side of redis and postgres,
+// as a non-blocking state machine.
 //
 // The probe owns a socket and says which readiness it waits for; the
 // caller (the daemon's event loop) polls the fd and calls on_ready(), or
@@ -10,12 +11,14 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/result.hpp"
 #include "core/unique_fd.hpp"
+#include "probes/check_outcome.hpp"
 
 namespace vigil {
 
@@ -26,24 +29,32 @@ struct TcpAddress {
 };
 Result<TcpAddress> parse_tcp_address(std::string_view host_port);
 
-struct TcpOutcome {
-  bool ok = false;
-  std::string reason;  // for people: "connection refused", "timed out after 5s (connected, no banner)"
-  std::optional<double> connect_seconds;
-  double total_seconds = 0;
+// What to say once connected and how to judge the answer: a tcp banner, a
+// Redis PING, a PostgreSQL startup message.
+using ReplyJudge = std::function<Reply(std::string_view received)>;
+struct TcpDialog {
+  std::string request;   // sent once connected; may be empty
+  ReplyJudge judge;      // called with everything received so far; empty: connecting is enough
+  std::string awaiting;  // for reasons: "no \"+OK\" yet", "no PONG yet"
 };
+
+// The judge sees at most this much; a reply still undecided then fails.
+inline constexpr std::size_t kMaxTcpReply = 64 * 1024;
+
+// The tcp kind's `expect`: the banner contains the text.
+ReplyJudge expect_substring(std::string expect);
 
 class TcpAttempt {
  public:
   // Starts a non-blocking connect. An immediate failure (no route, bad
   // address family) is returned as a finished outcome in `done`.
-  TcpAttempt(const TcpAddress& address, std::string send, std::string expect,
-             std::chrono::steady_clock::time_point now);
+  TcpAttempt(const TcpAddress& address, TcpDialog dialog, std::chrono::steady_clock::time_point now);
 
   int fd() const { return fd_.get(); }
   bool want_write() const { return phase_ == Phase::kConnecting || phase_ == Phase::kSending; }
-  // Set once the attempt is over; the socket is closed then.
-  const std::optional<TcpOutcome>& done() const { return done_; }
+  // Set once the attempt is over; the socket is closed then. Its values
+  // hold tcp_connect_seconds once connected.
+  const std::optional<CheckOutcome>& done() const { return done_; }
 
   void on_ready(bool readable, bool writable, bool error, std::chrono::steady_clock::time_point now);
   void on_timeout(std::chrono::milliseconds timeout, std::chrono::steady_clock::time_point now);
@@ -54,14 +65,13 @@ class TcpAttempt {
 
   UniqueFd fd_;
   std::string address_text_;
-  std::string send_;
+  TcpDialog dialog_;
   std::size_t sent_ = 0;
-  std::string expect_;
   std::string received_;
   Phase phase_ = Phase::kConnecting;
   std::chrono::steady_clock::time_point started_;
   std::optional<double> connect_seconds_;
-  std::optional<TcpOutcome> done_;
+  std::optional<CheckOutcome> done_;
 };
 
 }  // namespace vigil

@@ -8,6 +8,9 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <curl/curl.h>
+#include <regex.h>
+#include <unistd.h>
 #include <toml++/toml.h>
 #include <variant>
 
@@ -62,9 +65,20 @@ std::string env_name_for(std::string_view target_name) {
 namespace {
 
 // Sizes ("512MiB", core/time.hpp parse_size) join when the first size key does.
-enum class Type { kDuration, kCount, kBool, kString, kPath, kRegex, kLogLevel };
+enum class Type {
+  kDuration, kCount, kBool, kString, kPath, kRegex, kLogLevel,
+  kText,        // any non-empty string without NUL (headers, bodies, commands)
+  kSize,        // "1MiB", "64KiB", or an integer number of bytes
+  kStringList,  // ["a", "b"]
+  kStringMap,   // { Name = "value" }
+  kStatusList,  // ["200", "200-299", "2xx"]
+  kUrl,         // http:// or https://
+};
 
-using Value = std::variant<Millis, std::int64_t, bool, std::string, LogLevel>;
+using StringPairs = std::vector<std::pair<std::string, std::string>>;
+using StatusRanges = std::vector<std::pair<int, int>>;
+using Value = std::variant<Millis, std::int64_t, bool, std::string, LogLevel, std::vector<std::string>, StringPairs,
+                           StatusRanges, std::uint64_t>;
 
 struct KeySpec {
   const char* name;
@@ -75,6 +89,7 @@ struct KeySpec {
   std::function<void(Config&, const Value&)> set_global;
   std::function<void(TargetConfig&, const Value&)> set_target;
   std::function<void(CheckConfig&, const Value&)> set_check = nullptr;
+  const char* kinds = nullptr;  // check keys: the kinds it applies to ("http,prometheus"); nullptr: all
 };
 
 constexpr std::int64_t kNoMax = INT64_MAX;
@@ -146,34 +161,107 @@ const std::vector<KeySpec>& target_keys() {
   return keys;
 }
 
+// Shorthands for the check table: every check key has only a set_check.
+template <typename F>
+KeySpec check_key(const char* name, Type type, std::int64_t min, std::int64_t max, const char* valid, F set,
+                  const char* kinds = nullptr) {
+  return KeySpec{name, type, min, max, valid, nullptr, nullptr, std::function<void(CheckConfig&, const Value&)>(set),
+                 kinds};
+}
+
 const std::vector<KeySpec>& check_keys() {
   static const std::vector<KeySpec> keys = {
-      {"name", Type::kString, 1, 64, "1 to 64 characters of [A-Za-z0-9_.-]", nullptr, nullptr,
-       [](CheckConfig& c, const Value& v) { c.name = as<std::string>(v); }},
-      {"target", Type::kString, 1, 64, "a target name: 1 to 64 characters of [A-Za-z0-9_.-]", nullptr,
-       nullptr, [](CheckConfig& c, const Value& v) { c.target = as<std::string>(v); }},
-      {"kind", Type::kString, 1, 64, "one of tcp (http, exec, redis, postgres, prometheus are coming)",
-       nullptr, nullptr, [](CheckConfig& c, const Value& v) { c.kind = as<std::string>(v); }},
-      {"interval", Type::kDuration, 100, 86'400'000, "a duration from 100ms to 24h, e.g. \"1s\"", nullptr,
-       nullptr, [](CheckConfig& c, const Value& v) { c.interval = as<Millis>(v); }},
-      {"timeout", Type::kDuration, 10, 600'000, "a duration from 10ms to 10m, e.g. \"5s\"", nullptr, nullptr,
-       [](CheckConfig& c, const Value& v) { c.timeout = as<Millis>(v); }},
-      {"fail_after", Type::kCount, 1, 100, "an integer from 1 to 100 (consecutive failures)", nullptr,
-       nullptr, [](CheckConfig& c, const Value& v) { c.fail_after = static_cast<int>(as<std::int64_t>(v)); }},
-      {"recover_after", Type::kCount, 1, 100, "an integer from 1 to 100 (consecutive successes)", nullptr,
-       nullptr,
-       [](CheckConfig& c, const Value& v) { c.recover_after = static_cast<int>(as<std::int64_t>(v)); }},
-      {"flap_window", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h, e.g. \"5m\"", nullptr,
-       nullptr, [](CheckConfig& c, const Value& v) { c.flap_window = as<Millis>(v); }},
-      {"flap_threshold", Type::kCount, 1, 1000, "an integer from 1 to 1000 (state changes in flap_window)",
-       nullptr, nullptr,
-       [](CheckConfig& c, const Value& v) { c.flap_threshold = static_cast<int>(as<std::int64_t>(v)); }},
-      {"address", Type::kPath, 0, 0, "HOST:PORT with a numeric host, e.g. \"127.0.0.1:5432\" (tcp)", nullptr,
-       nullptr, [](CheckConfig& c, const Value& v) { c.address = as<std::string>(v); }},
-      {"send", Type::kPath, 0, 0, "text to send once connected (tcp)", nullptr, nullptr,
-       [](CheckConfig& c, const Value& v) { c.send = as<std::string>(v); }},
-      {"expect", Type::kPath, 0, 0, "text the answer must contain (tcp)", nullptr, nullptr,
-       [](CheckConfig& c, const Value& v) { c.expect = as<std::string>(v); }},
+      check_key("name", Type::kString, 1, 64, "1 to 64 characters of [A-Za-z0-9_.-]",
+                [](CheckConfig& c, const Value& v) { c.name = as<std::string>(v); }),
+      check_key("target", Type::kString, 1, 64, "a target name: 1 to 64 characters of [A-Za-z0-9_.-]",
+                [](CheckConfig& c, const Value& v) { c.target = as<std::string>(v); }),
+      check_key("kind", Type::kString, 1, 64, "one of tcp, http, exec, redis, postgres, prometheus",
+                [](CheckConfig& c, const Value& v) { c.kind = as<std::string>(v); }),
+      check_key("interval", Type::kDuration, 100, 86'400'000, "a duration from 100ms to 24h, e.g. \"1s\"",
+                [](CheckConfig& c, const Value& v) { c.interval = as<Millis>(v); }),
+      check_key("timeout", Type::kDuration, 10, 600'000, "a duration from 10ms to 10m, e.g. \"5s\"",
+                [](CheckConfig& c, const Value& v) { c.timeout = as<Millis>(v); }),
+      check_key("fail_after", Type::kCount, 1, 100, "an integer from 1 to 100 (consecutive failures)",
+                [](CheckConfig& c, const Value& v) { c.fail_after = static_cast<int>(as<std::int64_t>(v)); }),
+      check_key("recover_after", Type::kCount, 1, 100, "an integer from 1 to 100 (consecutive successes)",
+                [](CheckConfig& c, const Value& v) { c.recover_after = static_cast<int>(as<std::int64_t>(v)); }),
+      check_key("flap_window", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h, e.g. \"5m\"",
+                [](CheckConfig& c, const Value& v) { c.flap_window = as<Millis>(v); }),
+      check_key("flap_threshold", Type::kCount, 1, 1000, "an integer from 1 to 1000 (state changes in flap_window)",
+                [](CheckConfig& c, const Value& v) { c.flap_threshold = static_cast<int>(as<std::int64_t>(v)); }),
+      // tcp, redis, postgres
+      check_key("address", Type::kText, 0, 0, "HOST:PORT with a numeric host, e.g. \"127.0.0.1:5432\"",
+                [](CheckConfig& c, const Value& v) { c.address = as<std::string>(v); }, "tcp,redis,postgres"),
+      check_key("send", Type::kText, 0, 0, "text to send once connected",
+                [](CheckConfig& c, const Value& v) { c.send = as<std::string>(v); }, "tcp"),
+      check_key("expect", Type::kText, 0, 0, "text the answer must contain",
+                [](CheckConfig& c, const Value& v) { c.expect = as<std::string>(v); }, "tcp"),
+      // http, prometheus
+      check_key("url", Type::kUrl, 0, 0, "an http:// or https:// URL, e.g. \"http://127.0.0.1:8080/health\"",
+                [](CheckConfig& c, const Value& v) { c.url = as<std::string>(v); }, "http,prometheus"),
+      check_key("method", Type::kString, 1, 16, "an HTTP method such as \"GET\", \"HEAD\" or \"POST\"",
+                [](CheckConfig& c, const Value& v) { c.method = as<std::string>(v); }, "http"),
+      check_key("headers", Type::kStringMap, 0, 0, "a table of header names and values, e.g. { Authorization = \"...\" }",
+                [](CheckConfig& c, const Value& v) { c.headers = as<StringPairs>(v); }, "http,prometheus"),
+      check_key("body", Type::kText, 0, 0, "the request body",
+                [](CheckConfig& c, const Value& v) { c.body = as<std::string>(v); }, "http"),
+      check_key("expect_status", Type::kStatusList, 0, 0,
+                "a list of status codes and ranges, e.g. [\"200-299\", \"301\", \"4xx\"]",
+                [](CheckConfig& c, const Value& v) { c.expect_status = as<StatusRanges>(v); }, "http"),
+      check_key("expect_body", Type::kText, 0, 0, "text the response body must contain",
+                [](CheckConfig& c, const Value& v) { c.expect_body = as<std::string>(v); }, "http"),
+      check_key("expect_body_regex", Type::kText, 0, 0,
+                "a POSIX extended regular expression the response body must match",
+                [](CheckConfig& c, const Value& v) { c.expect_body_regex = as<std::string>(v); }, "http"),
+      check_key("expect_header", Type::kStringList, 0, 0,
+                "a list of \"Name\" (present) or \"Name: text\" (its value contains text)",
+                [](CheckConfig& c, const Value& v) { c.expect_header = as<std::vector<std::string>>(v); }, "http"),
+      check_key("connect_timeout", Type::kDuration, 10, 600'000, "a duration from 10ms to 10m; default: timeout",
+                [](CheckConfig& c, const Value& v) { c.connect_timeout = as<Millis>(v); }, "http,prometheus"),
+      check_key("follow_redirects", Type::kCount, 0, 20, "an integer from 0 (do not follow) to 20",
+                [](CheckConfig& c, const Value& v) { c.follow_redirects = static_cast<int>(as<std::int64_t>(v)); },
+                "http,prometheus"),
+      check_key("insecure", Type::kBool, 0, 0, "true to skip TLS certificate verification (default false)",
+                [](CheckConfig& c, const Value& v) { c.insecure = as<bool>(v); }, "http,prometheus"),
+      check_key("ca_file", Type::kPath, 0, 0, "a PEM file of CA certificates",
+                [](CheckConfig& c, const Value& v) { c.ca_file = as<std::string>(v); }, "http,prometheus"),
+      check_key("client_cert", Type::kPath, 0, 0, "a PEM client certificate",
+                [](CheckConfig& c, const Value& v) { c.client_cert = as<std::string>(v); }, "http,prometheus"),
+      check_key("client_key", Type::kPath, 0, 0, "a PEM private key for client_cert",
+                [](CheckConfig& c, const Value& v) { c.client_key = as<std::string>(v); }, "http,prometheus"),
+      check_key("max_body", Type::kSize, 1, 256ll << 20, "a size from 1B to 256MiB, e.g. \"1MiB\"",
+                [](CheckConfig& c, const Value& v) { c.max_body = as<std::uint64_t>(v); }, "http,prometheus"),
+      // prometheus
+      check_key("metrics", Type::kStringList, 0, 0, "a list of metric names or globs, e.g. [\"http_*\", \"up\"]",
+                [](CheckConfig& c, const Value& v) { c.metrics = as<std::vector<std::string>>(v); }, "prometheus"),
+      check_key("max_samples", Type::kCount, 1, 1'000'000, "an integer from 1 to 1000000 (samples kept per scrape)",
+                [](CheckConfig& c, const Value& v) { c.max_samples = as<std::int64_t>(v); }, "prometheus"),
+      // exec
+      check_key("command", Type::kStringList, 0, 0,
+                "the argv as a list, e.g. [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\"]",
+                [](CheckConfig& c, const Value& v) { c.command = as<std::vector<std::string>>(v); }, "exec"),
+      check_key("shell", Type::kBool, 0, 0, "true to run command (one string) with /bin/sh -c",
+                [](CheckConfig& c, const Value& v) { c.shell = as<bool>(v); }, "exec"),
+      check_key("env", Type::kStringMap, 0, 0, "a table of environment variables, e.g. { LC_ALL = \"C\" }",
+                [](CheckConfig& c, const Value& v) { c.env = as<StringPairs>(v); }, "exec"),
+      check_key("cwd", Type::kPath, 0, 0, "the working directory (default /)",
+                [](CheckConfig& c, const Value& v) { c.cwd = as<std::string>(v); }, "exec"),
+      check_key("max_output", Type::kSize, 1024, 16ll << 20, "a size from 1KiB to 16MiB, e.g. \"64KiB\"",
+                [](CheckConfig& c, const Value& v) { c.max_output = as<std::uint64_t>(v); }, "exec"),
+      check_key("kill_grace", Type::kDuration, 0, 60'000, "a duration from 0s to 1m between SIGTERM and SIGKILL",
+                [](CheckConfig& c, const Value& v) { c.kill_grace = as<Millis>(v); }, "exec"),
+      check_key("warning_is_failure", Type::kBool, 0, 0, "true to count exit 1 (WARNING) as a failure",
+                [](CheckConfig& c, const Value& v) { c.warning_is_failure = as<bool>(v); }, "exec"),
+      // redis
+      check_key("username", Type::kText, 0, 0, "an ACL user name for AUTH",
+                [](CheckConfig& c, const Value& v) { c.username = as<std::string>(v); }, "redis"),
+      check_key("password_file", Type::kPath, 0, 0, "a file holding the password for AUTH (read at each run)",
+                [](CheckConfig& c, const Value& v) { c.password_file = as<std::string>(v); }, "redis"),
+      // postgres
+      check_key("user", Type::kText, 0, 0, "the user name in the startup message (default \"vigil\")",
+                [](CheckConfig& c, const Value& v) { c.user = as<std::string>(v); }, "postgres"),
+      check_key("database", Type::kText, 0, 0, "the database in the startup message (default \"postgres\")",
+                [](CheckConfig& c, const Value& v) { c.database = as<std::string>(v); }, "postgres"),
   };
   return keys;
 }
@@ -256,6 +344,24 @@ class Loader {
       return std::nullopt;
     };
     const bool from_env = raw.node == nullptr;
+    if (is_structured(spec.type)) {
+      if (!from_env) return convert_structured(spec, *raw.node, where, key);
+      // From the environment, a list or table is written as TOML:
+      // VIGIL_CHECK_..._COMMAND='["/bin/check", "-w", "5"]'.
+      toml::table parsed;
+      try {
+        parsed = toml::parse("v = " + raw.text);
+      } catch (const toml::parse_error& e) {
+        error(ConfigErrorKind::kBadValue, where, key,
+              "\"" + raw.text + "\" is not a TOML value (" + std::string(e.description()) + "); valid: " + spec.valid);
+        return std::nullopt;
+      }
+      return convert_structured(spec, *parsed.get("v"), where, key);
+    }
+    if (spec.type == Type::kSize && !from_env && raw.node->is_integer()) {
+      std::int64_t n = *raw.node->value<std::int64_t>();
+      return check_range(spec, where, key, Value(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 0))), n);
+    }
     std::string text;
     if (!from_env) {
       if (spec.type == Type::kBool) {
@@ -327,6 +433,35 @@ class Loader {
           return std::nullopt;
         }
         return Value(text);
+      case Type::kText:
+        if (text.empty()) {
+          error(ConfigErrorKind::kBadValue, where, key, std::string("empty; valid: ") + spec.valid);
+          return std::nullopt;
+        }
+        if (text.find('\0') != std::string::npos) {
+          error(ConfigErrorKind::kBadValue, where, key, "contains a NUL byte");
+          return std::nullopt;
+        }
+        return Value(text);
+      case Type::kSize: {
+        auto n = parse_size(text);
+        if (!n) {
+          error(ConfigErrorKind::kBadValue, where, key, n.error().message + "; valid: " + spec.valid);
+          return std::nullopt;
+        }
+        return check_range(spec, where, key, Value(static_cast<std::uint64_t>(*n)), static_cast<std::int64_t>(*n));
+      }
+      case Type::kUrl: {
+        if (auto problem = url_problem(text)) {
+          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\": " + *problem + "; valid: " + spec.valid);
+          return std::nullopt;
+        }
+        return Value(text);
+      }
+      case Type::kStringList:
+      case Type::kStringMap:
+      case Type::kStatusList:
+        break;  // handled above
       case Type::kString: {
         auto len = static_cast<std::int64_t>(text.size());
         bool chars_ok = std::all_of(text.begin(), text.end(), [](char c) {
@@ -458,6 +593,7 @@ class Loader {
   void read_check(const std::string& path, const toml::table& table, const std::string* target_name) {
     CheckConfig check;
     check.where = location_of(path, table.source());
+    std::map<std::string, ConfigLocation> written;  // every key written, valid or not
     if (target_name != nullptr) check.target = *target_name;
     std::string label = "check";
     if (auto n = table["name"].value<std::string>()) label = "check[" + *n + "]";
@@ -471,6 +607,13 @@ class Loader {
                               : "a [[target.check]] belongs to its target: remove \"target\"");
         continue;
       }
+      const std::string kind = table["kind"].value_or(std::string());
+      if (!applies(*spec, kind)) {
+        error(ConfigErrorKind::kConflict, location_of(path, key.source()), dotted,
+              "\"" + key_name + "\" does not apply to kind " + kind + " (it is for " + spec->kinds + ")");
+        continue;
+      }
+      written[key_name] = location_of(path, key.source());
       if (auto v = convert(*spec, Raw{&value, {}}, location_of(path, value.source()), dotted)) {
         spec->set_check(check, *v);
       }
@@ -486,6 +629,7 @@ class Loader {
             "a [[check]] names the target it belongs to (or write it as [[target.check]])");
     }
     result.config.checks.push_back(std::move(check));
+    check_keys_at_.push_back(std::move(written));
   }
 
   void read_environment(char** env) {
@@ -515,8 +659,7 @@ class Loader {
       if (section == nullptr) continue;
       if (section->array) {
         if (std::string(section->name) == "check") {
-          error(ConfigErrorKind::kUnknownKey, where, "check",
-                "check keys cannot be overridden from the environment yet; edit the file");
+          read_check_env(var, key_part, value);
         } else {
           read_target_env(var, key_part, value);
         }
@@ -566,6 +709,53 @@ class Loader {
     if (auto v = convert(*spec, Raw{nullptr, value}, where, dotted)) spec->set_target(*best, *v);
   }
 
+  // VIGIL_CHECK_<TARGET>_<CHECK>_<KEY>, each name in its env_name_for()
+  // spelling; the longest TARGET_CHECK prefix that fits wins.
+  void read_check_env(const std::string& var, const std::string& rest, const std::string& value) {
+    ConfigLocation where{{}, 0, 0, var};
+    CheckConfig* best = nullptr;
+    std::size_t best_len = 0;
+    for (auto& c : result.config.checks) {
+      std::string n = env_name_for(c.target) + "_" + env_name_for(c.name) + "_";
+      if (rest.rfind(n, 0) == 0 && n.size() > best_len) {
+        best = &c;
+        best_len = n.size();
+      }
+    }
+    if (best == nullptr || t_key_missing(rest, best_len)) {
+      std::vector<std::string> names;
+      for (const auto& c : result.config.checks) names.push_back(env_name_for(c.target) + "_" + env_name_for(c.name));
+      error(ConfigErrorKind::kUnknownKey, where, "check",
+            "no configured check matches; write VIGIL_CHECK_<TARGET>_<CHECK>_<KEY> with TARGET_CHECK one of: " +
+                (names.empty() ? std::string("(no checks configured)") : join(names)));
+      return;
+    }
+    std::string key_name = lower(rest.substr(best_len));
+    std::string dotted = "check[" + best->name + "]." + key_name;
+    const KeySpec* spec = find_key(check_keys(), key_name);
+    if (spec == nullptr || key_name == "name" || key_name == "target" || key_name == "kind") {
+      error(ConfigErrorKind::kUnknownKey, where, dotted,
+            "unknown or not overridable key" + did_you_mean(key_name, names_of(check_keys())));
+      return;
+    }
+    if (!applies(*spec, best->kind)) {
+      error(ConfigErrorKind::kConflict, where, dotted,
+            "\"" + key_name + "\" does not apply to kind " + best->kind + " (it is for " + spec->kinds + ")");
+      return;
+    }
+    check_keys_at_[static_cast<std::size_t>(best - result.config.checks.data())][key_name] = where;
+    if (auto v = convert(*spec, Raw{nullptr, value}, where, dotted)) spec->set_check(*best, *v);
+  }
+
+  static bool applies(const KeySpec& spec, const std::string& kind) {
+    static const std::set<std::string> kKnown = {"tcp", "http", "exec", "redis", "postgres", "prometheus"};
+    if (spec.kinds == nullptr || !kKnown.count(kind)) return true;  // an unknown kind is reported on its own
+    for (auto k : split(spec.kinds, ',')) {
+      if (k == kind) return true;
+    }
+    return false;
+  }
+
   void validate() {
     auto& cfg = result.config;
     std::map<std::string, const TargetConfig*> seen;
@@ -602,11 +792,27 @@ class Loader {
 
   void validate_checks() {
     auto& cfg = result.config;
-    static const std::vector<std::string> kImplemented = {"tcp"};
-    static const std::vector<std::string> kComing = {"http", "exec", "redis", "postgres", "prometheus"};
+    static const std::vector<std::string> kKinds = {"tcp", "http", "exec", "redis", "postgres", "prometheus"};
     std::map<std::pair<std::string, std::string>, const CheckConfig*> seen;
-    for (const auto& c : cfg.checks) {
+    for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
+      const CheckConfig& c = cfg.checks[i];
+      const auto& written = check_keys_at_[i];
       const std::string label = "check[" + c.name + "]";
+      // Problems are reported where the key was written, else at the check.
+      auto at = [&](const std::string& key) {
+        auto it = written.find(key);
+        return it == written.end() ? c.where : it->second;
+      };
+      auto bad = [&](const std::string& key, std::string message) {
+        error(ConfigErrorKind::kBadValue, at(key), label + "." + key, std::move(message));
+      };
+      // A key written with a bad value has its error already.
+      auto missing = [&](const std::string& key, std::string message) {
+        if (!written.count(key)) error(ConfigErrorKind::kMissingKey, c.where, label + "." + key, std::move(message));
+      };
+      auto warn = [&](const std::string& key, std::string message) {
+        result.warnings.push_back({ConfigErrorKind::kBadValue, at(key), label + "." + key, std::move(message)});
+      };
       if (!c.name.empty() && !c.target.empty()) {
         auto [it, inserted] = seen.emplace(std::make_pair(c.target, c.name), &c);
         if (!inserted) {
@@ -615,26 +821,86 @@ class Loader {
         }
       }
       if (c.kind.empty()) continue;  // reported as missing
-      if (std::find(kComing.begin(), kComing.end(), c.kind) != kComing.end()) {
-        error(ConfigErrorKind::kBadValue, c.where, label + ".kind",
-              "kind \"" + c.kind + "\" is not implemented yet; available: tcp");
+      if (std::find(kKinds.begin(), kKinds.end(), c.kind) == kKinds.end()) {
+        bad("kind", "unknown kind \"" + c.kind + "\"" + did_you_mean(c.kind, kKinds));
         continue;
       }
-      if (std::find(kImplemented.begin(), kImplemented.end(), c.kind) == kImplemented.end()) {
-        std::vector<std::string> all = kImplemented;
-        all.insert(all.end(), kComing.begin(), kComing.end());
-        error(ConfigErrorKind::kBadValue, c.where, label + ".kind",
-              "unknown kind \"" + c.kind + "\"" + did_you_mean(c.kind, all));
-        continue;
+      if (c.kind == "tcp" || c.kind == "redis" || c.kind == "postgres") {
+        const char* example = c.kind == "redis" ? "127.0.0.1:6379" : c.kind == "postgres" ? "127.0.0.1:5432" : "127.0.0.1:22";
+        if (c.address.empty()) {
+          missing("address", "a " + c.kind + " check needs an address, e.g. \"" + example + "\"");
+        } else if (auto a = parse_tcp_address(c.address); !a) {
+          bad("address", a.error().message);
+        }
       }
-      if (c.address.empty()) {
-        error(ConfigErrorKind::kMissingKey, c.where, label + ".address",
-              "a tcp check needs an address, e.g. \"127.0.0.1:5432\"");
-      } else if (auto a = parse_tcp_address(c.address); !a) {
-        error(ConfigErrorKind::kBadValue, c.where, label + ".address", a.error().message);
+      if (c.kind == "redis" && !c.username.empty() && c.password_file.empty()) {
+        missing("password_file", "a username needs a password_file for AUTH");
       }
-      if (c.timeout > cfg.check_interval(c)) {
-        result.warnings.push_back({ConfigErrorKind::kOutOfRange, c.where, label + ".timeout",
+      if (c.kind == "http" || c.kind == "prometheus") {
+        if (c.url.empty()) missing("url", "an " + c.kind + " check needs a url, e.g. \"http://127.0.0.1:8080/health\"");
+        if (!std::all_of(c.method.begin(), c.method.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+          bad("method", "\"" + c.method + "\" is not an HTTP method: upper-case letters, e.g. \"GET\"");
+        }
+        if (!c.expect_body_regex.empty()) {
+          regex_t re;
+          int rc = regcomp(&re, c.expect_body_regex.c_str(), REG_EXTENDED | REG_NOSUB);
+          if (rc != 0) {
+            char buf[256];
+            regerror(rc, &re, buf, sizeof buf);
+            bad("expect_body_regex", "\"" + c.expect_body_regex + "\" is not a POSIX extended regular expression (" +
+                                         buf + ")");
+          } else {
+            regfree(&re);
+          }
+        }
+        for (const auto& h : c.expect_header) {
+          std::string_view name = h;
+          if (auto colon = name.find(':'); colon != std::string_view::npos) name = name.substr(0, colon);
+          name = trim(name);
+          bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr;
+          });
+          if (!token) bad("expect_header", "\"" + h + "\": write \"Name\" or \"Name: text\"");
+        }
+        for (const auto& [name, value] : c.headers) {
+          if (name.find_first_of(": \t\r\n") != std::string::npos) {
+            bad("headers", "\"" + name + "\" is not a header name");
+          }
+        }
+        if (!c.client_key.empty() && c.client_cert.empty()) {
+          missing("client_cert", "client_key is set but client_cert is not");
+        }
+        if (c.connect_timeout && *c.connect_timeout > c.timeout) {
+          warn("connect_timeout", "connect_timeout " + format_duration(*c.connect_timeout) +
+                                      " is longer than timeout " + format_duration(c.timeout) +
+                                      ": the timeout ends the run first");
+        }
+      }
+      if (c.kind == "prometheus" && c.metrics.empty() && written.count("metrics")) {
+        bad("metrics", "an empty allow-list keeps nothing: name metrics or globs, or [\"*\"] to keep all");
+      } else if (c.kind == "prometheus" && c.metrics.empty()) {
+        missing("metrics", "a prometheus check keeps only the metrics it names: set metrics = [\"name\", \"glob_*\"] "
+                           "(or [\"*\"] to keep all)");
+      }
+      if (c.kind == "exec") {
+        if (c.command.empty() && written.count("command")) {
+          bad("command", "an empty argv: write the program and its arguments, e.g. [\"/usr/bin/true\"]");
+        } else if (c.command.empty()) {
+          missing("command", "an exec check needs a command: a non-empty argv list, e.g. "
+                             "[\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\", \"-p\", \"/\"]");
+        } else if (c.command.front().empty()) {
+          bad("command", "the program (the first element) is empty");
+        } else if (c.shell && c.command.size() != 1) {
+          bad("command", "with shell = true, write the command as one string: [\"a | b\"]");
+        } else if (!c.shell && c.command.front().find('/') != std::string::npos &&
+                   ::access(c.command.front().c_str(), X_OK) != 0) {
+          warn("command", "\"" + c.command.front() + "\" is not an executable file now: the check fails until it is");
+        }
+        if (!c.cwd.empty() && c.cwd.front() != '/') bad("cwd", "\"" + c.cwd + "\" must be an absolute path");
+      }
+      // Only when one of them was chosen: the defaults (5s, 1s) are not news.
+      if (c.timeout > cfg.check_interval(c) && (written.count("timeout") || written.count("interval"))) {
+        result.warnings.push_back({ConfigErrorKind::kOutOfRange, at("timeout"), label + ".timeout",
                                    "timeout " + format_duration(c.timeout) + " is longer than interval " +
                                        format_duration(cfg.check_interval(c)) +
                                        ": a slow answer delays the next run"});
@@ -642,13 +908,117 @@ class Loader {
     }
   }
 
- private:
+  private:
   static std::vector<std::string> with_check(std::vector<std::string> names) {
     names.emplace_back("check");
     return names;
   }
 
   std::set<std::size_t> invalid_finder_;  // indexes of targets whose finder key had an error
+  std::vector<std::map<std::string, ConfigLocation>> check_keys_at_;  // per check: where each key was written
+
+  static bool is_structured(Type t) {
+    return t == Type::kStringList || t == Type::kStringMap || t == Type::kStatusList;
+  }
+
+  std::optional<Value> convert_structured(const KeySpec& spec, const toml::node& node, const ConfigLocation& where,
+                                          const std::string& key) {
+    auto wrong = [&](const std::string& what) {
+      error(ConfigErrorKind::kWrongType, where, key, what + "; valid: " + spec.valid);
+      return std::nullopt;
+    };
+    if (spec.type == Type::kStringMap) {
+      const toml::table* t = node.as_table();
+      if (t == nullptr) return wrong(std::string("expected a table, got ") + toml_type_name(node));
+      StringPairs out;
+      for (auto&& [k, v] : *t) {
+        auto text = v.value<std::string>();
+        if (!v.is_string()) return wrong("\"" + std::string(k.str()) + "\" is " + toml_type_name(v) + ", not a string");
+        if (k.str().empty() || text->find('\0') != std::string::npos || text->find('\n') != std::string::npos) {
+          error(ConfigErrorKind::kBadValue, where, key,
+                "\"" + std::string(k.str()) + "\": names must be non-empty and values one line without NUL");
+          return std::nullopt;
+        }
+        out.emplace_back(std::string(k.str()), *text);
+      }
+      return Value(std::move(out));
+    }
+    const toml::array* a = node.as_array();
+    if (a == nullptr) return wrong(std::string("expected an array, got ") + toml_type_name(node));
+    if (spec.type == Type::kStringList) {
+      std::vector<std::string> out;
+      for (const auto& e : *a) {
+        if (!e.is_string()) return wrong(std::string("every element must be a string; got ") + toml_type_name(e));
+        out.push_back(*e.value<std::string>());
+      }
+      return Value(std::move(out));
+    }
+    StatusRanges out;  // kStatusList
+    for (const auto& e : *a) {
+      std::string text;
+      if (e.is_integer()) {
+        text = std::to_string(*e.value<std::int64_t>());
+      } else if (e.is_string()) {
+        text = *e.value<std::string>();
+      } else {
+        return wrong(std::string("every element must be a status code or a range; got ") + toml_type_name(e));
+      }
+      auto range = parse_status_range(text);
+      if (!range) {
+        error(ConfigErrorKind::kBadValue, where, key,
+              "\"" + text + "\" is not a status code (100-599), a range (200-299) or a class (2xx)");
+        return std::nullopt;
+      }
+      out.push_back(*range);
+    }
+    if (out.empty()) return wrong("an empty list accepts no status");
+    return Value(std::move(out));
+  }
+
+  static std::optional<std::pair<int, int>> parse_status_range(std::string_view text) {
+    auto code = [](std::string_view t) -> std::optional<int> {
+      auto n = to_u64(t);
+      if (!n || *n < 100 || *n > 599) return std::nullopt;
+      return static_cast<int>(*n);
+    };
+    if (text.size() == 3 && (text.substr(1) == "xx" || text.substr(1) == "XX") && text[0] >= '1' && text[0] <= '5') {
+      int base = (text[0] - '0') * 100;
+      return std::make_pair(base, base + 99);
+    }
+    if (auto dash = text.find('-'); dash != std::string_view::npos) {
+      auto lo = code(trim(text.substr(0, dash)));
+      auto hi = code(trim(text.substr(dash + 1)));
+      if (!lo || !hi || *lo > *hi) return std::nullopt;
+      return std::make_pair(*lo, *hi);
+    }
+    auto c = code(trim(text));
+    if (!c) return std::nullopt;
+    return std::make_pair(*c, *c);
+  }
+
+  // Why a URL cannot be used for an http check, or nullopt.
+  static std::optional<std::string> url_problem(const std::string& text) {
+    CURLU* u = curl_url();
+    if (u == nullptr) return "out of memory";
+    std::optional<std::string> problem;
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, text.c_str(), 0);
+    if (rc != CURLUE_OK) {
+      problem = std::string("does not parse (") + curl_url_strerror(rc) + ")";
+    } else {
+      char* scheme = nullptr;
+      char* host = nullptr;
+      if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == nullptr ||
+          (std::string_view(scheme) != "http" && std::string_view(scheme) != "https")) {
+        problem = "the scheme must be http or https";
+      } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == nullptr || *host == '\0') {
+        problem = "no host";
+      }
+      curl_free(scheme);
+      curl_free(host);
+    }
+    curl_url_cleanup(u);
+    return problem;
+  }
 
   static const char* expected_type(Type t) {
     switch (t) {
@@ -659,6 +1029,12 @@ class Loader {
       case Type::kPath: return "a path string";
       case Type::kRegex: return "a regular expression string";
       case Type::kLogLevel: return "a log level string";
+      case Type::kText: return "a string";
+      case Type::kSize: return "a size string or an integer";
+      case Type::kUrl: return "a URL string";
+      case Type::kStringList: return "an array of strings";
+      case Type::kStringMap: return "a table of strings";
+      case Type::kStatusList: return "an array of status codes";
     }
     return "a value";
   }

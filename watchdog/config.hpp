@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -87,7 +88,8 @@ struct TargetConfig {
 };
 
 // A check: a probe with a schedule and hysteresis (`[[target.check]]`, or
-// `[[check]]` with `target = "..."`). Kinds so far: tcp.
+// `[[check]]` with `target = "..."`). Kinds: tcp, http, exec, redis,
+// postgres, prometheus. A kind's own keys are refused on another kind.
 struct CheckConfig {
   std::string name;
   std::string target;  // the target label of its samples and events
@@ -98,11 +100,47 @@ struct CheckConfig {
   int recover_after = 2;
   Millis flap_window{300000};
   int flap_threshold = 6;
-  // tcp
+  // tcp, redis, postgres
   std::string address;
+  // tcp
   std::string send;
   std::string expect;
+  // http, prometheus
+  std::string url;
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::vector<std::pair<int, int>> expect_status;  // inclusive ranges; empty: 200-299
+  std::string expect_body;                         // substring
+  std::string expect_body_regex;                   // POSIX extended regular expression
+  std::vector<std::string> expect_header;          // "Name" (present) or "Name: substring"
+  std::optional<Millis> connect_timeout;           // default: timeout
+  int follow_redirects = 0;
+  bool insecure = false;
+  std::string ca_file;
+  std::string client_cert;
+  std::string client_key;
+  std::optional<std::uint64_t> max_body;  // default: 1 MiB (http), 8 MiB (prometheus)
+  // prometheus
+  std::vector<std::string> metrics;  // allow-list: names or globs
+  std::int64_t max_samples = 10000;
+  // exec
+  std::vector<std::string> command;  // argv; with shell = true, one string for /bin/sh -c
+  bool shell = false;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string cwd;
+  std::uint64_t max_output = 64 * 1024;
+  Millis kill_grace{2000};
+  bool warning_is_failure = false;
+  // redis
+  std::string username;
+  std::string password_file;
+  // postgres
+  std::string user = "vigil";
+  std::string database = "postgres";
   ConfigLocation where;
+
+  std::uint64_t body_limit() const { return max_body.value_or(kind == "prometheus" ? 8u << 20 : 1u << 20); }
 };
 
 struct Config {

@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,8 @@
 #include "probes/cgroup.hpp"
 #include "probes/host.hpp"
 #include "probes/process.hpp"
-#include "probes/tcp.hpp"
 #include "store/store.hpp"
+#include "watchdog/check_runner.hpp"
 #include "watchdog/check_state.hpp"
 #include "watchdog/sd_handles.hpp"
 #include "watchdog/targets.hpp"
@@ -96,13 +97,10 @@ struct Daemon::Impl {
   struct CheckRun {
     CheckConfig cfg;
     Hysteresis hysteresis;
-    TcpAddress address;
     Millis interval{1000};
     CheckStatus status;
-    std::optional<TcpAttempt> attempt;
-    SdEventSourcePtr io;
-    SdEventSourcePtr deadline;
-    Impl* daemon = nullptr;
+    std::unique_ptr<CheckRunner> runner;
+    std::set<std::string> warned;  // outcome warnings already logged
   };
 
   Config cfg;
@@ -112,6 +110,7 @@ struct Daemon::Impl {
   ProcessTable processes;
   CgroupReader cgroups;
   std::vector<TargetState> targets;
+  std::unique_ptr<CheckRunners> runners;  // after `event`: its sources go first
   std::vector<std::unique_ptr<CheckRun>> checks;
   UniqueFd pid_lock;
 
@@ -202,13 +201,13 @@ struct Daemon::Impl {
   }
 
   void prepare_checks() {
+    runners = std::make_unique<CheckRunners>(event.get());
     for (const auto& c : cfg.checks) {
       auto run = std::make_unique<CheckRun>();
       run->cfg = c;
       run->hysteresis = Hysteresis{c.fail_after, c.recover_after, c.flap_window, c.flap_threshold};
-      run->address = *parse_tcp_address(c.address);  // validated with the config
       run->interval = cfg.check_interval(c);
-      run->daemon = this;
+      run->runner = runners->make(c);  // the kind was validated with the config
       checks.push_back(std::move(run));
     }
   }
@@ -216,63 +215,40 @@ struct Daemon::Impl {
   // ---- checks -------------------------------------------------------------
 
   void start_check(CheckRun& c) {
-    if (c.attempt && !c.attempt->done()) {
-      ++ticks_skipped;  // the previous run is still waiting for its timeout
+    if (c.runner->busy()) {
+      ++ticks_skipped;  // the previous run is still waiting for its answer or timeout
       return;
     }
-    c.attempt.emplace(c.address, c.cfg.send, c.cfg.expect, mono_now());
-    if (c.attempt->done()) {
-      finish_check(c);
-      return;
-    }
-    sd_event_source* io = nullptr;
-    int r = sd_event_add_io(event.get(), &io, c.attempt->fd(), c.attempt->want_write() ? EPOLLOUT : EPOLLIN,
-                            &Impl::on_check_io, &c);
-    sd_event_source* deadline = nullptr;
-    if (r >= 0) {
-      r = sd_event_add_time(event.get(), &deadline, CLOCK_MONOTONIC, mono_usec() + usec(c.cfg.timeout),
-                            kTimerAccuracyUsec, &Impl::on_check_deadline, &c);
-    }
-    c.io.reset(io);
-    c.deadline.reset(deadline);
-    if (r < 0) {
-      c.attempt->on_timeout(Millis(0), mono_now());
-      log_error("cannot watch a check's socket", {{"check", c.cfg.name}, {"error", std::strerror(-r)}});
-      finish_check(c);
-    }
+    c.runner->start([this, &c](CheckOutcome out) { finish_check(c, std::move(out)); });
   }
 
-  static int on_check_io(sd_event_source* source, int, std::uint32_t revents, void* userdata) {
-    auto& c = *static_cast<CheckRun*>(userdata);
-    c.attempt->on_ready((revents & EPOLLIN) != 0, (revents & EPOLLOUT) != 0,
-                        (revents & (EPOLLERR | EPOLLHUP)) != 0, mono_now());
-    if (c.attempt->done()) {
-      c.daemon->finish_check(c);
-    } else {
-      sd_event_source_set_io_events(source, c.attempt->want_write() ? EPOLLOUT : EPOLLIN);
-    }
-    return 0;
-  }
-
-  static int on_check_deadline(sd_event_source*, std::uint64_t, void* userdata) {
-    auto& c = *static_cast<CheckRun*>(userdata);
-    c.attempt->on_timeout(c.cfg.timeout, mono_now());
-    c.daemon->finish_check(c);
-    return 0;
-  }
-
-  void finish_check(CheckRun& c) {
-    // Disabling a source from its own callback is allowed: sd-event holds a
-    // reference while it dispatches.
-    c.io.reset();
-    c.deadline.reset();
-    const TcpOutcome& out = *c.attempt->done();
+  void finish_check(CheckRun& c, CheckOutcome out) {
     WallMs now = wall_now_ms();
     Labels labels{{"target", c.cfg.target}, {"check", c.cfg.name}};
     Collection samples;
     samples.add("check_up", labels, out.ok ? 1 : 0, now);
     samples.add("check_duration_seconds", labels, out.total_seconds, now);
-    if (out.connect_seconds) samples.add("tcp_connect_seconds", labels, *out.connect_seconds, now);
+    for (auto& v : out.values) {
+      Labels l = std::move(v.labels);
+      if (v.scraped) {
+        // A scraped series is the service's own; it keeps its labels and
+        // gets the target's, as Prometheus does with honor_labels = false.
+        for (auto& [name, value] : l) {
+          if (name == "target") name = "exported_target";
+        }
+        l.push_back({"target", c.cfg.target});
+      } else {
+        l.insert(l.end(), labels.begin(), labels.end());
+      }
+      std::sort(l.begin(), l.end());
+      samples.add(std::move(v.metric), std::move(l), v.value, now);
+    }
+    for (const auto& w : out.warnings) {
+      if (c.warned.size() < 100 && c.warned.insert(w).second) {
+        log_warning("check output has a problem (logged once)",
+                    {{"target", c.cfg.target}, {"check", c.cfg.name}, {"problem", w}});
+      }
+    }
     auto t = observe(c.status, c.hysteresis, out.ok, now);
     samples.add("check_state", labels, static_cast<double>(c.status.state), now);  // after this result
     store->enqueue(std::move(samples.samples));
@@ -587,7 +563,6 @@ struct Daemon::Impl {
 
     if (!lock_state_dir() || !open_store()) return 1;
     prepare_targets();
-    prepare_checks();
 
     sd_event* e = nullptr;
     int r = sd_event_new(&e);
@@ -607,6 +582,7 @@ struct Daemon::Impl {
     // when systemd did not ask for it.
     r = sd_event_set_watchdog(e, 1);
     if (r < 0) log_warning("cannot enable the systemd watchdog", {{"error", std::strerror(-r)}});
+    prepare_checks();  // their sources live on the loop
 
     std::string targets_json = "[";
     for (const auto& t : targets) targets_json += (targets_json.size() > 1 ? "," : "") + json_string(t.cfg.name);

@@ -1,0 +1,105 @@
+// probes/http.hpp: the http check kind (and the transfer of a prometheus scrape).
+//
+// An HttpAttempt owns one libcurl easy handle, configured once from the
+// check's HttpSpec and reused for every run (a fresh connection each time,
+// so that a run measures what a new client would see). The caller adds the
+// handle to a curl multi handle driven by its event loop, and calls
+// finish() with the transfer's result code; nothing here blocks. Memory is
+// bounded: the body is kept up to max_body (a larger one aborts the
+// transfer and fails the run), the headers up to 64 KiB.
+//
+// judge_http_response() is the pure part: given a response, did the check
+// pass, and why not, in words a person can act on.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "probes/check_outcome.hpp"
+
+namespace vigil {
+
+struct HttpSpec {
+  std::string url;
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::vector<std::pair<int, int>> expect_status;  // inclusive ranges; empty: 200-299
+  std::string expect_body;                         // substring
+  std::string expect_body_regex;                   // POSIX ERE; validated by the config
+  std::vector<std::string> expect_header;          // "Name" or "Name: substring"
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds timeout{5000};
+  int follow_redirects = 0;
+  bool insecure = false;
+  std::string ca_file, client_cert, client_key;
+  std::uint64_t max_body = 1 << 20;
+  bool keep_body = false;  // the caller needs the whole body (prometheus)
+  std::string user_agent = "vigil";
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // of the last response, names as sent
+  std::string_view body;                                     // what was kept of it
+  std::uint64_t body_bytes = 0;
+  std::string location;  // a redirect's target, when not followed
+};
+
+// kOk or kFail with the reason ("HTTP 503 from URL", "body did not contain
+// \"ok\" (first 80 bytes: ...)"). Never kNeedMore.
+Reply judge_http_response(const HttpSpec& spec, const HttpResponse& response);
+
+struct CurlEasyDeleter {
+  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+};
+struct CurlSlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+class HttpAttempt {
+ public:
+  // Configures the handle; an option libcurl refuses (e.g. an unsupported
+  // TLS file type) makes every run fail with that reason.
+  explicit HttpAttempt(HttpSpec spec);
+
+  CURL* handle() const { return easy_.get(); }
+  const HttpSpec& spec() const { return spec_; }
+
+  // Clears what the previous run kept; call before adding the handle.
+  void begin();
+  // The transfer is over (from curl_multi_info_read). Judges it and fills
+  // values: http_status_code, http_phase_seconds{phase}, http_body_bytes.
+  CheckOutcome finish(CURLcode code);
+  // The body kept by the last run (when spec.keep_body).
+  const std::string& body() const { return body_; }
+  // Set up failed: why (empty when the handle is usable).
+  const std::string& setup_error() const { return setup_error_; }
+
+ private:
+  static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self);
+  static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self);
+  std::string timeout_phase() const;
+
+  HttpSpec spec_;
+  CurlEasyPtr easy_;
+  CurlSlistPtr request_headers_;
+  std::string setup_error_;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+
+  std::string body_;  // at most max_body (keep_body or an expectation on it), else a short prefix
+  std::uint64_t body_bytes_ = 0;
+  bool body_too_large_ = false;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::size_t header_bytes_ = 0;
+};
+
+}  // namespace vigil

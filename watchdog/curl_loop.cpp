@@ -1,0 +1,129 @@
+#include "watchdog/curl_loop.hpp"
+
+#include <sys/epoll.h>
+#include <time.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "core/log.hpp"
+
+namespace vigil {
+
+namespace {
+
+std::uint64_t now_usec() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+}
+
+}  // namespace
+
+CurlLoop::CurlLoop(sd_event* event) : event_(event) {
+  static std::once_flag init;
+  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlLoop::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlLoop::on_timer_request);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  sd_event_source* timer = nullptr;
+  if (sd_event_add_time(event_, &timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, &CurlLoop::on_timer, this) >= 0) {
+    sd_event_source_set_enabled(timer, SD_EVENT_OFF);
+    timer_.reset(timer);
+  }
+}
+
+CurlLoop::~CurlLoop() {
+  for (auto& [easy, done] : transfers_) curl_multi_remove_handle(multi_, easy);
+  transfers_.clear();
+  curl_multi_cleanup(multi_);  // closes the sockets; their watches are freed through on_socket(REMOVE)
+}
+
+bool CurlLoop::add(CURL* easy, Done done) {
+  if (multi_ == nullptr || !timer_) return false;
+  if (curl_multi_add_handle(multi_, easy) != CURLM_OK) return false;
+  transfers_[easy] = std::move(done);
+  return true;
+}
+
+void CurlLoop::cancel(CURL* easy) {
+  if (transfers_.erase(easy) > 0) curl_multi_remove_handle(multi_, easy);
+}
+
+int CurlLoop::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
+  auto* self = static_cast<CurlLoop*>(userp);
+  auto* watch = static_cast<SocketWatch*>(socketp);
+  if (what == CURL_POLL_REMOVE) {
+    delete watch;
+    curl_multi_assign(self->multi_, s, nullptr);
+    return 0;
+  }
+  std::uint32_t events = ((what & CURL_POLL_IN) != 0 ? std::uint32_t{EPOLLIN} : 0u) |
+                         ((what & CURL_POLL_OUT) != 0 ? std::uint32_t{EPOLLOUT} : 0u);
+  if (watch == nullptr) {
+    watch = new SocketWatch{self, s, nullptr};
+    sd_event_source* source = nullptr;
+    int r = sd_event_add_io(self->event_, &source, s, events, &CurlLoop::on_io, watch);
+    if (r < 0) {
+      log_error("cannot watch an HTTP check's socket", {{"error", std::strerror(-r)}});
+      delete watch;
+      return -1;  // curl fails the transfer
+    }
+    watch->source.reset(source);
+    curl_multi_assign(self->multi_, s, watch);
+  } else {
+    sd_event_source_set_io_events(watch->source.get(), events);
+  }
+  return 0;
+}
+
+int CurlLoop::on_timer_request(CURLM*, long timeout_ms, void* userp) {
+  auto* self = static_cast<CurlLoop*>(userp);
+  if (timeout_ms < 0) {
+    sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_OFF);
+    return 0;
+  }
+  // 0 means "as soon as possible": fire on the next loop iteration rather
+  // than calling back into curl from inside its own callback.
+  sd_event_source_set_time(self->timer_.get(), now_usec() + static_cast<std::uint64_t>(timeout_ms) * 1000);
+  sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_ONESHOT);
+  return 0;
+}
+
+int CurlLoop::on_io(sd_event_source*, int fd, std::uint32_t revents, void* userdata) {
+  auto* watch = static_cast<SocketWatch*>(userdata);
+  int flags = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) | (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+              (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+  watch->loop->action(fd, flags);  // may delete `watch`
+  return 0;
+}
+
+int CurlLoop::on_timer(sd_event_source*, std::uint64_t, void* userdata) {
+  static_cast<CurlLoop*>(userdata)->action(CURL_SOCKET_TIMEOUT, 0);
+  return 0;
+}
+
+void CurlLoop::action(curl_socket_t fd, int flags) {
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, flags, &running);
+  collect_done();
+}
+
+void CurlLoop::collect_done() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    curl_multi_remove_handle(multi_, easy);
+    auto it = transfers_.find(easy);
+    if (it == transfers_.end()) continue;
+    Done done = std::move(it->second);
+    transfers_.erase(it);
+    done(code);  // may add a new transfer
+  }
+}
+
+}  // namespace vigil
