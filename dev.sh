@@ -16,8 +16,11 @@ PACKAGES=(
   meson ninja-build pkg-config g++ python3
   libsystemd-dev libsqlite3-dev libproc2-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libexpected-dev
-  libboost-test-dev
+  libboost-test-dev libcurl4-openssl-dev libssl-dev
   sqlite3
+  # Real servers and tools the tests start: the http test server's TLS
+  # certificates, Redis, PostgreSQL, Nagios plugins for exec checks.
+  openssl redis-server postgresql monitoring-plugins-basic
 )
 
 install_missing() {

@@ -1,11 +1,13 @@
 // vigil: the Vigil command-line interface. Reads vigild's store read-only,
 // so every command works while vigild is stopped (post-mortems).
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -15,7 +17,10 @@
 #include "core/text.hpp"
 #include "core/unique_fd.hpp"
 #include "store/store.hpp"
+#include "watchdog/check_runner.hpp"
+#include "watchdog/check_state.hpp"
 #include "watchdog/config.hpp"
+#include "watchdog/sd_handles.hpp"
 #include "watchdog/timearg.hpp"
 #include "watchdog/version.hpp"
 
@@ -411,6 +416,229 @@ int cmd_status(const Common& c) {
   return pid ? 0 : 1;
 }
 
+// ---- vigil checks --------------------------------------------------------
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];  // nearest rank
+}
+
+std::string label_of(const Labels& labels, const std::string& name) {
+  for (const auto& [k, v] : labels) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+std::string format_ms(double seconds) {
+  if (std::isnan(seconds)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, seconds < 0.01 ? "%.2f ms" : "%.0f ms", seconds * 1000);
+  return buf;
+}
+
+// Each check's state from the store: its check_state series, the last
+// transition event (since when, and why), check_up's newest point and the
+// run durations of the last hour.
+int cmd_checks(const Common& c, const std::string& target) {
+  Format f = c.parsed_format();
+  StoreReader store = c.open();
+  WallMs now = wall_now_ms();
+  Labels filter;
+  if (!target.empty()) filter.emplace_back("target", target);
+  auto states = must(store.query("check_state", filter, 0, now));
+  auto ups = must(store.query("check_up", filter, now - 3'600'000, now));
+  auto durations = must(store.query("check_duration_seconds", filter, now - 3'600'000, now));
+  EventQuery q;
+  q.kind = "check_*";
+  if (!target.empty()) q.target = target;
+  auto events = must(store.events(q));
+
+  struct Row {
+    std::string target, check, state = "unknown", reason;
+    std::optional<WallMs> state_ts, since;
+    std::optional<double> last_up;
+    std::optional<WallMs> last_ts;
+    bool flapping = false;
+    std::vector<double> durations;
+  };
+  std::map<std::pair<std::string, std::string>, Row> rows;
+  auto row_for = [&](const Labels& labels) -> Row& {
+    auto key = std::make_pair(label_of(labels, "target"), label_of(labels, "check"));
+    Row& r = rows[key];
+    r.target = key.first;
+    r.check = key.second;
+    return r;
+  };
+  for (const auto& s : states) {
+    if (s.points.empty()) continue;
+    Row& r = row_for(s.series.key.labels);
+    r.state = std::string(to_string(static_cast<CheckState>(static_cast<int>(s.points.back().value))));
+    r.state_ts = s.points.back().ts_ms;
+  }
+  for (const auto& s : ups) {
+    if (s.points.empty()) continue;
+    Row& r = row_for(s.series.key.labels);
+    r.last_up = s.points.back().value;
+    r.last_ts = s.points.back().ts_ms;
+  }
+  for (const auto& s : durations) {
+    Row& r = row_for(s.series.key.labels);
+    for (const auto& p : s.points) r.durations.push_back(p.value);
+  }
+  for (const auto& e : events) {  // ascending: the newest wins
+    auto it = rows.find({e.target, e.check});
+    if (it == rows.end()) continue;
+    Row& r = it->second;
+    if (e.kind == "check_flapping") {
+      r.flapping = true;
+    } else if (e.kind == "check_flapping_stopped") {
+      r.flapping = false;
+    } else {
+      r.since = e.ts_ms;
+      auto details = json::parse(e.details, nullptr, false);
+      r.reason = details.is_object() && details.contains("reason") ? details["reason"].get<std::string>() : e.message;
+    }
+  }
+  if (rows.empty()) {
+    if (f == Format::kJson) {
+      std::cout << "[]\n";
+    } else if (f == Format::kCsv) {
+      std::cout << "target,check,state,since_ms,last_up,last_ms,flapping,p50_seconds,p99_seconds,reason\n";
+    } else {
+      std::cerr << "no checks in the store" << (target.empty() ? "" : " for target " + target)
+                << " (are checks configured, and has vigild run?)\n";
+    }
+    return 0;
+  }
+  if (f == Format::kJson) {
+    json out = json::array();
+    for (const auto& [key, r] : rows) {
+      json j = {{"target", r.target}, {"check", r.check}, {"state", r.state}, {"flapping", r.flapping},
+                {"reason", r.reason}};
+      j["since"] = r.since ? json(format_rfc3339_ms(*r.since)) : json(nullptr);
+      j["since_ms"] = r.since ? json(*r.since) : json(nullptr);
+      j["last_result"] = r.last_up ? json(*r.last_up == 1 ? "ok" : "failed") : json(nullptr);
+      j["last_ms"] = r.last_ts ? json(*r.last_ts) : json(nullptr);
+      double p50 = percentile(r.durations, 0.5), p99 = percentile(r.durations, 0.99);
+      j["latency_p50_seconds"] = std::isnan(p50) ? json(nullptr) : json(p50);
+      j["latency_p99_seconds"] = std::isnan(p99) ? json(nullptr) : json(p99);
+      j["runs_last_hour"] = r.durations.size();
+      out.push_back(std::move(j));
+    }
+    std::cout << out.dump(2) << "\n";
+  } else if (f == Format::kCsv) {
+    std::cout << "target,check,state,since_ms,last_up,last_ms,flapping,p50_seconds,p99_seconds,reason\n";
+    for (const auto& [key, r] : rows) {
+      std::cout << csv_field(r.target) << "," << csv_field(r.check) << "," << r.state << ","
+                << (r.since ? std::to_string(*r.since) : "") << ","
+                << (r.last_up ? format_value(*r.last_up) : "") << "," << (r.last_ts ? std::to_string(*r.last_ts) : "")
+                << "," << (r.flapping ? "true" : "false") << "," << format_value(percentile(r.durations, 0.5)) << ","
+                << format_value(percentile(r.durations, 0.99)) << "," << csv_field(r.reason) << "\n";
+    }
+  } else {
+    std::vector<std::vector<std::string>> table;
+    for (const auto& [key, r] : rows) {
+      std::string last = !r.last_up ? "-" : (*r.last_up == 1 ? "ok " : "failed ") + ago(*r.last_ts, now);
+      table.push_back({r.target, r.check, r.state + (r.flapping ? " (flapping)" : ""),
+                       r.since ? ago(*r.since, now) : "-", last, format_ms(percentile(r.durations, 0.5)),
+                       format_ms(percentile(r.durations, 0.99)), r.reason.empty() ? "-" : r.reason});
+    }
+    print_table({"TARGET", "CHECK", "STATE", "SINCE", "LAST", "P50", "P99", "REASON"}, table);
+  }
+  return 0;
+}
+
+// ---- vigil check test ----------------------------------------------------
+
+// Runs one configured check once, in this process, on its own event loop:
+// the same code vigild runs, for writing and debugging configs.
+int cmd_check_test(const Common& c, const std::string& name_arg) {
+  Format f = c.parsed_format();
+  LoadOptions options;
+  if (!c.config.empty()) options.path = c.config;
+  options.environ = environ;
+  LoadResult loaded = load_config(options);
+  if (!loaded.ok()) {
+    std::string msg = "the configuration has errors:";
+    for (const auto& e : loaded.errors) msg += "\n  " + e.describe();
+    throw UsageError{msg};
+  }
+  std::string want_target, want_name = name_arg;
+  if (auto slash = name_arg.find('/'); slash != std::string::npos) {
+    want_target = name_arg.substr(0, slash);
+    want_name = name_arg.substr(slash + 1);
+  }
+  std::vector<const CheckConfig*> found;
+  std::vector<std::string> all;
+  for (const auto& check : loaded.config.checks) {
+    all.push_back(check.target + "/" + check.name);
+    if (check.name == want_name && (want_target.empty() || check.target == want_target)) found.push_back(&check);
+  }
+  if (found.empty()) {
+    std::string known;
+    for (const auto& a : all) known += (known.empty() ? "" : ", ") + a;
+    std::string files = loaded.config.files.empty() ? std::string("built-in defaults") : loaded.config.files.front();
+    std::vector<std::string> candidates = all;
+    for (const auto& check : loaded.config.checks) candidates.push_back(check.name);
+    auto close = close_matches(name_arg, candidates, 1);
+    throw UsageError{"no check \"" + name_arg + "\" in " + files +
+                     (close.empty() ? std::string() : " (did you mean \"" + close.front() + "\"?)") +
+                     "; configured: " + (known.empty() ? std::string("none") : known)};
+  }
+  if (found.size() > 1) {
+    std::string which;
+    for (const auto* chk : found) which += (which.empty() ? "" : ", ") + chk->target + "/" + chk->name;
+    throw UsageError{"\"" + name_arg + "\" names several checks (" + which + "): write TARGET/NAME"};
+  }
+  const CheckConfig& check = *found.front();
+  signal(SIGPIPE, SIG_IGN);
+
+  sd_event* raw = nullptr;
+  int r = sd_event_new(&raw);
+  if (r < 0) throw UsageError{std::string("cannot create an event loop: ") + std::strerror(-r)};
+  SdEventPtr event(raw);
+  std::optional<CheckOutcome> outcome;
+  {
+    CheckRunners runners(event.get());
+    auto runner = runners.make(check);
+    if (!runner) throw UsageError{"kind \"" + check.kind + "\" cannot run"};
+    runner->start([&](CheckOutcome out) { outcome = std::move(out); });
+    // Until the result is in and the run has cleaned up (an exec child killed
+    // and reaped); the runner's own timeout bounds it.
+    while (!outcome || runner->busy()) {
+      r = sd_event_run(event.get(), UINT64_MAX);
+      if (r < 0) throw UsageError{std::string("event loop failed: ") + std::strerror(-r)};
+    }
+  }
+  const CheckOutcome& out = *outcome;
+  if (f == Format::kJson) {
+    json values = json::array();
+    for (const auto& v : out.values) values.push_back({{"metric", v.metric}, {"labels", labels_json(v.labels)}, {"value", v.value}});
+    json j = {{"target", check.target}, {"check", check.name},       {"kind", check.kind},
+              {"ok", out.ok},           {"reason", out.reason},      {"duration_seconds", out.total_seconds},
+              {"values", values},       {"warnings", out.warnings}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << check.target << "/" << check.name << " (" << check.kind << "): " << (out.ok ? "ok" : "FAILED") << "\n"
+              << "  reason:   " << out.reason << "\n"
+              << "  duration: " << format_ms(out.total_seconds) << "\n";
+    std::size_t shown = 0;
+    for (const auto& v : out.values) {
+      if (++shown > 50) {
+        std::cout << "  ... " << out.values.size() - 50 << " more values (use --format json)\n";
+        break;
+      }
+      SeriesKey key(v.metric, v.labels);
+      std::cout << "  " << key.canonical() << " " << format_value(v.value) << "\n";
+    }
+    for (const auto& w : out.warnings) std::cout << "  warning: " << w << "\n";
+  }
+  return out.ok ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace vigil
 
@@ -457,6 +685,21 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Is vigild running, since when, how fresh the data is, latest values per target");
   add_common(status, true);
 
+  std::string checks_target;
+  auto* checks = app.add_subcommand("checks", "Each check's state, since when, last result and reason, latency p50/p99 over the last hour");
+  add_common(checks, true);
+  checks->add_option("--target", checks_target, "Only the checks of this target");
+
+  std::string test_name;
+  auto* check = app.add_subcommand("check", "Work with one configured check");
+  check->require_subcommand(1);
+  auto* check_test = check->add_subcommand(
+      "test", "Run a configured check once, here, and print the result and timings (exit 0 ok, 1 failed)");
+  check_test->add_option("-c,--config", common.config, "The configuration file (default /etc/vigil/vigil.toml)");
+  check_test->add_option("--format", common.format, "Output: table (default) or json");
+  check_test->add_option("name", test_name, "The check's name, or TARGET/NAME when several targets have one")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -468,6 +711,8 @@ int main(int argc, char** argv) {
     if (query->parsed()) return cmd_query(common, metric, target, labels, since, until);
     if (events->parsed()) return cmd_events(common, ev_since, ev_until, kind, ev_target, limit);
     if (status->parsed()) return cmd_status(common);
+    if (checks->parsed()) return cmd_checks(common, checks_target);
+    if (check_test->parsed()) return cmd_check_test(common, test_name);
   } catch (const UsageError& e) {
     std::cerr << "vigil: " << e.message << "\n";
     return kUsageError;
