@@ -1077,6 +1077,26 @@ std::vector<std::string> drop_ins(const fs::path& dir) {
 
 }  // namespace
 
+std::string check_keys_help() {
+  // Built from the table the loader uses, so --help cannot drift from it.
+  std::string out = "Check keys ([[target.check]] and [[check]]; see vigild(8)):\n  all kinds:";
+  for (const auto& k : check_keys()) {
+    if (k.kinds == nullptr) out += std::string(" ") + k.name;
+  }
+  out += "\n";
+  for (const char* kind : {"http", "tcp", "exec", "redis", "postgres", "prometheus"}) {
+    out += std::string("  ") + kind + ":";
+    for (const auto& k : check_keys()) {
+      if (k.kinds == nullptr) continue;
+      for (auto part : split(k.kinds, ',')) {
+        if (part == kind) out += std::string(" ") + k.name;
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 LoadResult load_config(const LoadOptions& options) {
   Loader loader;
   const bool explicit_path = options.path.has_value();

@@ -174,6 +174,9 @@ struct LoadResult {
 
 LoadResult load_config(const LoadOptions& options);
 
+// The check keys by kind, for --help.
+std::string check_keys_help();
+
 // "VIGIL_TARGET_WEB_GW_PIDFILE" spelling of a target name: upper case,
 // anything not [A-Z0-9] as '_'.
 std::string env_name_for(std::string_view target_name);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <sys/epoll.h>
 
 #include <cerrno>
@@ -52,15 +54,23 @@ std::uint64_t mono_usec() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
 }
 
-// A stable offset in [0, min(interval/10, 200ms)) from the target's name, so
-// that targets do not all fire on the same millisecond, and a restart of
-// vigild keeps each target's phase.
-Millis splay_for(std::string_view name, Millis interval) {
-  Millis window = std::min(interval / 10, kMaxSplay);
+// A stable offset in [0, window) from a name, so that timers do not all fire
+// on the same millisecond, and a restart of vigild keeps each one's phase.
+// Targets use min(interval/10, 200ms): their samples line up into rounds.
+// Checks spread over their whole interval, as Prometheus spreads scrapes:
+// 500 checks at 1 s are then one every 2 ms, not a burst every second.
+Millis splay_for(std::string_view name, Millis window) {
   if (window.count() <= 0) return Millis(0);
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
   return Millis(static_cast<std::int64_t>(h % static_cast<std::uint64_t>(window.count())));
+}
+
+// "0.0005", "1": the le label of a histogram bucket, as Prometheus writes it.
+std::string format_value_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 std::string json_string(std::string_view s) {
@@ -117,6 +127,13 @@ struct Daemon::Impl {
   std::uint64_t table_refreshed_usec = 0;
   std::uint64_t table_max_age_usec = 0;
   std::uint64_t max_lag_usec = 0;  // since the last self-metrics round
+  // Every timer's lag (callback time minus due time), as a cumulative
+  // Prometheus histogram: vigil_loop_lag_seconds_bucket{le}, _sum, _count.
+  static constexpr std::array<double, 11> kLagBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                         0.05,   0.1,   0.2,   0.5,   1.0};
+  std::array<std::uint64_t, kLagBounds.size() + 1> lag_buckets{};  // the last one is +Inf
+  std::uint64_t lag_count = 0;
+  double lag_sum_seconds = 0;
   std::uint64_t ticks_skipped = 0;
   std::uint64_t dropped_reported = 0;
   std::string host_problem;   // the last one logged, so that each is logged once
@@ -465,6 +482,14 @@ struct Daemon::Impl {
     t.last = seen;
   }
 
+  void record_lag(double seconds) {
+    std::size_t i = 0;
+    while (i < kLagBounds.size() && seconds > kLagBounds[i]) ++i;
+    ++lag_buckets[i];
+    ++lag_count;
+    lag_sum_seconds += seconds;
+  }
+
   void sample_self() {
     WallMs now = wall_now_ms();
     WriterStats s = store->stats();
@@ -476,6 +501,14 @@ struct Daemon::Impl {
     out.add("vigil_store_last_commit_duration_seconds", {}, s.last_commit_seconds, now);
     out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(max_lag_usec) / 1e6, now);
     out.add("vigil_ticks_skipped_total", {}, static_cast<double>(ticks_skipped), now);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < lag_buckets.size(); ++i) {
+      cumulative += lag_buckets[i];
+      std::string le = i < kLagBounds.size() ? format_value_text(kLagBounds[i]) : "+Inf";
+      out.add("vigil_loop_lag_seconds_bucket", {{"le", le}}, static_cast<double>(cumulative), now);
+    }
+    out.add("vigil_loop_lag_seconds_sum", {}, lag_sum_seconds, now);
+    out.add("vigil_loop_lag_seconds_count", {}, static_cast<double>(lag_count), now);
     max_lag_usec = 0;
     store->enqueue(std::move(out.samples));
     cgroups.forget_unused();
@@ -514,6 +547,7 @@ struct Daemon::Impl {
     Impl* d = timer->daemon;
     std::uint64_t now = mono_usec();
     if (now > due) d->max_lag_usec = std::max(d->max_lag_usec, now - due);
+    d->record_lag(now > due ? static_cast<double>(now - due) / 1e6 : 0.0);
     timer->run();
     // Next due time keeps the phase; a round that overran is skipped, not
     // run twice in a row.
@@ -599,7 +633,7 @@ struct Daemon::Impl {
     }
     for (auto& t : targets) {
       sample_target(t);
-      if (!add_timer(t.interval, t.interval + splay_for(t.cfg.name, t.interval), [this, &t] { sample_target(t); })) {
+      if (!add_timer(t.interval, t.interval + splay_for(t.cfg.name, std::min(t.interval / 10, kMaxSplay)), [this, &t] { sample_target(t); })) {
         return 1;
       }
     }

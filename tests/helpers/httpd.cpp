@@ -2,9 +2,10 @@
 // http and prometheus checks start on loopback. One instance serves every case: the behaviour
 // is chosen by the request path and query, so a test suite starts it once and runs many cases.
 //
-//   vigil-test-httpd [--port-file PATH] [--tls CERT KEY] [--bind ADDR]
+//   vigil-test-httpd [--port-file PATH] [--port N] [--tls CERT KEY] [--bind ADDR]
 //
-// It binds ADDR (default 127.0.0.1; IPv6 literals work too) on a kernel-chosen port, prints
+// It binds ADDR (default 127.0.0.1; IPv6 literals work too) on a kernel-chosen port (or on
+// --port N, for a benchmark that kills and restarts the server), prints
 // "port N" on stdout (flushed) once listening and, with --port-file, writes N to PATH atomically
 // (PATH.tmp, then rename), so a test can wait for the file instead of sleeping. It runs until
 // SIGTERM or SIGINT, then exits 0. With --tls every connection is TLS (PEM certificate chain and
@@ -928,18 +929,22 @@ SSL_CTX* make_tls_context(const std::string& cert, const std::string& key) {
 }
 
 // Returns the listening socket, or -1 after printing why not.
+// `port` 0 asks the kernel for one; a benchmark that restarts the server
+// passes the previous one (SO_REUSEADDR lets it rebind at once).
 int listen_on(const std::string& address, std::uint16_t& port) {
   addrinfo hints{};
   hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(address.c_str(), "0", &hints, &found);
+  const int rc = ::getaddrinfo(address.c_str(), std::to_string(port).c_str(), &hints, &found);
   if (rc != 0 || found == nullptr) {
     std::cerr << "vigil-test-httpd: --bind " << address
               << " is not a numeric address: " << ::gai_strerror(rc) << "\n";
     return -1;
   }
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (fd < 0 || ::bind(fd, found->ai_addr, found->ai_addrlen) != 0 ||
       ::listen(fd, SOMAXCONN) != 0) {
     std::cerr << "vigil-test-httpd: cannot listen on " << address << ": " << std::strerror(errno)
@@ -977,7 +982,7 @@ bool write_port_file(const std::string& path, std::uint16_t port) {
 }
 
 int usage() {
-  std::cerr << "usage: vigil-test-httpd [--port-file PATH] [--tls CERT KEY] [--bind ADDR]\n";
+  std::cerr << "usage: vigil-test-httpd [--port-file PATH] [--port N] [--tls CERT KEY] [--bind ADDR]\n";
   return 2;
 }
 
@@ -985,6 +990,7 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::string port_file, cert, key, address = "127.0.0.1";
+  std::uint16_t requested_port = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--port-file" && i + 1 < argc) {
@@ -994,6 +1000,8 @@ int main(int argc, char** argv) {
       key = argv[++i];
     } else if (a == "--bind" && i + 1 < argc) {
       address = argv[++i];
+    } else if (a == "--port" && i + 1 < argc) {
+      requested_port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     } else {
       std::cerr << "vigil-test-httpd: unknown or incomplete argument " << a << "\n";
       return usage();
@@ -1021,7 +1029,7 @@ int main(int argc, char** argv) {
     if (tls == nullptr) return 1;
   }
 
-  std::uint16_t port = 0;
+  std::uint16_t port = requested_port;
   const int listener = listen_on(address, port);
   if (listener < 0) return 1;
   if (!port_file.empty() && !write_port_file(port_file, port)) return 1;

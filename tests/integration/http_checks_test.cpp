@@ -27,7 +27,8 @@ struct Httpd {
     std::string port_file = dir / "port";
     std::vector<std::string> argv = {env_path("VIGIL_TEST_HTTPD"), "--port-file", port_file};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    child = Child::start(argv, {}, dir / "httpd.log");
+    // Its stdout ("port N") goes to a pipe that nobody reads: the port file is what counts.
+    child = Child::start(argv, {}, dir / "httpd.log", true);
     BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return fs::exists(port_file); }),
                           "the test server wrote no port file: " << slurp(dir / "httpd.log"));
     port = std::stoi(slurp(port_file));
@@ -54,8 +55,9 @@ std::string http_request(int port, const std::string& method, const std::string&
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(static_cast<uint16_t>(port));
   BOOST_REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  std::string req = method + " " + target +
-                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  std::string req =
+      method + " " + target +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   BOOST_REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
   std::string answer;
   char buf[4096];
@@ -84,7 +86,9 @@ int unused_port() {
   return ntohs(a.sin_port);
 }
 
-std::string target_header() { return "[[target]]\nname = \"svc\"\npid = 1\n"; }
+std::string target_header() {
+  return "[[target]]\nname = \"svc\"\npid = 1\n";
+}
 
 // One [[target.check]] of target "svc"; `extra` holds more "  key = value\n" lines.
 std::string check(const std::string& name, const std::string& url, const std::string& extra = "",
@@ -110,6 +114,8 @@ json wait_event(Vigil& v, const std::string& kind, const std::string& check_name
   });
   BOOST_REQUIRE_MESSAGE(ok, "no " << kind << " event for check " << check_name << "; log:\n"
                                   << v.log());
+  BOOST_TEST_MESSAGE(check_name << ": " << kind << ": "
+                                << found.front()["message"].get<std::string>());
   return found.front();
 }
 
@@ -171,7 +177,10 @@ BOOST_AUTO_TEST_CASE(healthy_then_503_then_recovers) {
   auto ok = wait_event(v, "check_ok", "health");
   BOOST_TEST(ok["target"] == "svc");
   BOOST_TEST(ok["severity"] == "info");
-  BOOST_REQUIRE_MESSAGE(wait_for(3s, [&] { return !values_of(v, "check_up", {{"check", "health"}}).empty(); }),
+  BOOST_REQUIRE_MESSAGE(wait_for(3s,
+                                 [&] {
+                                   return !values_of(v, "check_up", {{"check", "health"}}).empty();
+                                 }),
                         v.log());
   BOOST_TEST(last_value(v, "check_up", {{"check", "health"}}) == 1);
   BOOST_TEST(last_value(v, "http_status_code", {{"check", "health"}, {"target", "svc"}}) == 200);
@@ -179,7 +188,6 @@ BOOST_AUTO_TEST_CASE(healthy_then_503_then_recovers) {
   BOOST_TEST(last_value(v, "http_body_bytes", {{"check", "health"}}) == 3);  // "ok\n"
   for (const char* phase : {"dns", "connect", "first_byte", "transfer"}) {
     auto phase_values = values_of(v, "http_phase_seconds", {{"check", "health"}, {"phase", phase}});
-    BOOST_TEST_MESSAGE("phase " << phase);
     BOOST_TEST(!phase_values.empty(), "no http_phase_seconds{phase=" << phase << "}");
     for (double s : phase_values) BOOST_TEST((s >= 0 && s < 1), phase << " took " << s << " s");
   }
@@ -197,10 +205,11 @@ BOOST_AUTO_TEST_CASE(healthy_then_503_then_recovers) {
   set_health_mode(h, "ok");
   auto recovering = wait_event(v, "check_recovering", "health");
   BOOST_TEST(recovering["details"]["from"] == "failed");
-  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return events_of(v, "check_ok", "health").size() == 2u; }),
-                        v.log());
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(5s, [&] { return events_of(v, "check_ok", "health").size() == 2u; }), v.log());
   BOOST_TEST(events_of(v, "check_ok", "health").back()["details"]["from"] == "recovering");
-  BOOST_TEST(events_of(v, "check_failing", "health").empty());  // fail_after = 1: straight to failed
+  BOOST_TEST(
+      events_of(v, "check_failing", "health").empty());  // fail_after = 1: straight to failed
   BOOST_TEST(last_value(v, "check_state", {{"check", "health"}}) == 1);  // CheckState::kOk
   auto st = v.stop();
   BOOST_REQUIRE(st.has_value());
@@ -229,8 +238,8 @@ BOOST_AUTO_TEST_CASE(hanging_endpoint_times_out_with_the_phase) {
 
 BOOST_AUTO_TEST_CASE(delay_body_status_and_redirects) {
   Httpd h;
-  Vigil v(target_header() +                                         //
-          check("delay", h.url("/delay?ms=300")) +                  //
+  Vigil v(target_header() +                         //
+          check("delay", h.url("/delay?ms=300")) +  //
           check("body", h.url("/health"), "  expect_body = \"healthy\"\n") +
           check("notfound", h.url("/status/404"), "  expect_status = [\"404\"]\n") +
           check("teapot", h.url("/status/418")) +  // default: 2xx only
@@ -243,7 +252,8 @@ BOOST_AUTO_TEST_CASE(delay_body_status_and_redirects) {
   auto delay_took = values_of(v, "check_duration_seconds", {{"check", "delay"}});
   BOOST_REQUIRE(!delay_took.empty());
   BOOST_TEST(delay_took.front() >= 0.29, "a 300 ms delay took " << delay_took.front() << " s");
-  auto first_byte = values_of(v, "http_phase_seconds", {{"check", "delay"}, {"phase", "first_byte"}});
+  auto first_byte =
+      values_of(v, "http_phase_seconds", {{"check", "delay"}, {"phase", "first_byte"}});
   BOOST_REQUIRE(!first_byte.empty());
   BOOST_TEST(first_byte.front() >= 0.25, "first byte after " << first_byte.front() << " s");
 
@@ -354,13 +364,14 @@ BOOST_AUTO_TEST_CASE(tls_verification) {
 
 BOOST_AUTO_TEST_CASE(expected_headers) {
   Httpd h;
-  Vigil v(target_header() +  //
-          check("content_type", h.url("/metrics"),
-                "  expect_header = [\"Content-Type: text/plain\"]\n") +
-          check("present", h.url("/header?name=X-Foo&value=bar"), "  expect_header = [\"x-foo\"]\n") +
-          check("wrong_value", h.url("/header?name=X-Foo&value=bar"),
-                "  expect_header = [\"X-Foo: baz\"]\n") +
-          check("missing", h.url("/health"), "  expect_header = [\"X-Missing\"]\n"));
+  Vigil v(
+      target_header() +  //
+      check("content_type", h.url("/metrics"),
+            "  expect_header = [\"Content-Type: text/plain\"]\n") +
+      check("present", h.url("/header?name=X-Foo&value=bar"), "  expect_header = [\"x-foo\"]\n") +
+      check("wrong_value", h.url("/header?name=X-Foo&value=bar"),
+            "  expect_header = [\"X-Foo: baz\"]\n") +
+      check("missing", h.url("/health"), "  expect_header = [\"X-Missing\"]\n"));
   v.start();
   wait_event(v, "check_ok", "content_type");
   wait_event(v, "check_ok", "present");
@@ -379,14 +390,17 @@ BOOST_AUTO_TEST_CASE(prometheus_scrape) {
   write_file(files / "expo.txt",
              "# TYPE app_up gauge\napp_up{target=\"db\",shard=\"2\"} 1\napp_other 5\n");
   Vigil v(target_header() +  //
-          check("scrape", h.url("/metrics"), "  metrics = [\"test_up\", \"test_latency_seconds\"]\n",
-                "prometheus") +
+          check("scrape", h.url("/metrics"),
+                "  metrics = [\"test_up\", \"test_latency_seconds\"]\n", "prometheus") +
           check("own_target", h.url("/metrics-file?path=" + (files / "expo.txt")),
                 "  metrics = [\"app_up\"]\n", "prometheus") +
           check("bad", h.url("/metrics-bad"), "  metrics = [\"*\"]\n", "prometheus"));
   v.start();
   wait_event(v, "check_ok", "scrape");
-  BOOST_REQUIRE_MESSAGE(wait_for(3s, [&] { return !query(v, "test_up", {{"target", "svc"}}).empty(); }),
+  BOOST_REQUIRE_MESSAGE(wait_for(3s,
+                                 [&] {
+                                   return !query(v, "test_up", {{"target", "svc"}}).empty();
+                                 }),
                         v.log());
   auto up = query(v, "test_up", {{"target", "svc"}});
   BOOST_REQUIRE_EQUAL(up.size(), 1u);
@@ -450,19 +464,20 @@ BOOST_AUTO_TEST_CASE(hung_transfers_neither_block_the_loop_nor_shutdown) {
 
   // The healthy check kept running on time while the others waited.
   auto runs_before = values_of(v, "check_up", {{"check", "healthy"}}).size();
-  BOOST_REQUIRE_MESSAGE(wait_for(3s,
-                                 [&] {
-                                   return values_of(v, "check_up", {{"check", "healthy"}}).size() >=
-                                          runs_before + 3;
-                                 }),
-                        v.log());
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(3s,
+               [&] {
+                 return values_of(v, "check_up", {{"check", "healthy"}}).size() >= runs_before + 3;
+               }),
+      v.log());
   BOOST_TEST(events_of(v, "check_failed", "healthy").empty());
   BOOST_TEST(values_of(v, "check_up", {{"check", "hang_long"}}).empty());  // still in flight
 
   auto asked = Clock::now();
   auto st = v.stop(2s);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked);
-  BOOST_REQUIRE_MESSAGE(st.has_value(), "vigild still running 2 s after SIGTERM; log:\n" << v.log());
+  BOOST_REQUIRE_MESSAGE(st.has_value(), "vigild still running 2 s after SIGTERM; log:\n"
+                                            << v.log());
   BOOST_TEST_MESSAGE("vigild stopped " << took.count() << " ms after SIGTERM");
   BOOST_TEST(WIFEXITED(*st));
   BOOST_TEST(WEXITSTATUS(*st) == 0);
