@@ -122,10 +122,13 @@ HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)), easy_(curl_eas
   set(CURLOPT_USERAGENT, spec_.user_agent.c_str(), "user agent");
   set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(spec_.connect_timeout.count()), "connect_timeout");
   set(CURLOPT_TIMEOUT_MS, static_cast<long>(spec_.timeout.count()), "timeout");
-  // Each run opens its own connection: a check must see what a new client
-  // sees (a listener that stopped accepting), not a kept-alive socket.
-  set(CURLOPT_FRESH_CONNECT, 1L, "fresh connect");
-  set(CURLOPT_FORBID_REUSE, 1L, "forbid reuse");
+  // By default each run opens its own connection: a check must see what a
+  // new client sees (a listener that stopped accepting, fds exhausted), not
+  // a kept-alive socket. reuse_connection trades that for fewer syscalls.
+  if (!spec_.reuse_connection) {
+    set(CURLOPT_FRESH_CONNECT, 1L, "fresh connect");
+    set(CURLOPT_FORBID_REUSE, 1L, "forbid reuse");
+  }
   set(CURLOPT_FOLLOWLOCATION, spec_.follow_redirects > 0 ? 1L : 0L, "follow_redirects");
   set(CURLOPT_MAXREDIRS, static_cast<long>(spec_.follow_redirects), "follow_redirects");
   set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(spec_.max_body), "max_body");

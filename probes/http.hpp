@@ -37,6 +37,7 @@ struct HttpSpec {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds timeout{5000};
   int follow_redirects = 0;
+  bool reuse_connection = false;
   bool insecure = false;
   std::string ca_file, client_cert, client_key;
   std::uint64_t max_body = 1 << 20;

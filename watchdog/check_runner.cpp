@@ -158,6 +158,7 @@ HttpSpec http_spec(const CheckConfig& cfg) {
   s.timeout = cfg.timeout;
   s.connect_timeout = cfg.connect_timeout.value_or(cfg.timeout);
   s.follow_redirects = cfg.follow_redirects;
+  s.reuse_connection = cfg.reuse_connection;
   s.insecure = cfg.insecure;
   s.ca_file = cfg.ca_file;
   s.client_cert = cfg.client_cert;

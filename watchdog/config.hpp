@@ -116,6 +116,7 @@ struct CheckConfig {
   std::vector<std::string> expect_header;          // "Name" (present) or "Name: substring"
   std::optional<Millis> connect_timeout;           // default: timeout
   int follow_redirects = 0;
+  bool reuse_connection = false;  // keep-alive between runs (cheaper; blind to a stuck accept())
   bool insecure = false;
   std::string ca_file;
   std::string client_cert;

@@ -1,7 +1,9 @@
 // Benchmarks of the checks (issue 3). Prints figures; never fails on timing.
 //
 // http_500: 500 http checks at a 1 s interval against the local test
-// server for 60 s (VIGIL_BENCH_SECONDS shortens it):
+// server for 60 s (VIGIL_BENCH_SECONDS shortens it), with a new connection
+// per run (the default; figures http_500_*) and again with
+// reuse_connection = true (http_500_reuse_*):
 //   figure http_500_cpu_percent        vigild's CPU, % of one core
 //   figure http_500_rss_mib            vigild's peak RSS (VmHWM)
 //   figure http_500_loop_lag_p50_ms    timer lag (callback time - due time),
@@ -18,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -27,6 +30,11 @@
 using namespace harness;
 
 namespace {
+
+// One figure alone on a line: "figure NAME VALUE UNIT".
+void figure(const std::string& name, double value, int decimals, const std::string& unit) {
+  std::printf("figure %s %.*f%s%s\n", name.c_str(), decimals, value, unit.empty() ? "" : " ", unit.c_str());
+}
 
 double cpu_seconds(pid_t pid) {
   std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
@@ -77,7 +85,7 @@ std::map<double, double> lag_buckets(Vigil& v) {
   for (const auto& s : j) {
     if (s["points"].empty()) continue;
     std::string le = s["labels"]["le"].get<std::string>();
-    double bound = le == "+Inf" ? INFINITY : std::stod(le);
+    double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le);
     out[bound] = s["points"].back()["value"].get<double>();
   }
   return out;
@@ -110,7 +118,9 @@ double sum_latest(Vigil& v, const std::string& metric, const std::string& since)
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(http_500) {
+namespace {
+
+void http_500(const std::string& name, bool reuse) {
   const int seconds = std::getenv("VIGIL_BENCH_SECONDS") ? std::atoi(std::getenv("VIGIL_BENCH_SECONDS")) : 60;
   TempDir tmp;
   Server server = Server::start(tmp);
@@ -118,7 +128,7 @@ BOOST_AUTO_TEST_CASE(http_500) {
   for (int i = 0; i < 500; ++i) {
     checks += "[[check]]\nname = \"h" + std::to_string(i) + "\"\ntarget = \"bench\"\nkind = \"http\"\n"
               "url = \"http://127.0.0.1:" + std::to_string(server.port) + "/health\"\ninterval = \"1s\"\n"
-              "timeout = \"5s\"\n";
+              "timeout = \"5s\"\n" + (reuse ? "reuse_connection = true\n" : "");
   }
   Vigil v(checks, "status_interval = \"1s\"\n[host]\nenabled = false\n");
   v.start({{"VIGIL_DAEMON_FLUSH_INTERVAL", "1s"}, {"MALLOC_PERTURB_", ""}});
@@ -149,19 +159,27 @@ BOOST_AUTO_TEST_CASE(http_500) {
   std::map<double, double> window;
   for (const auto& [bound, count] : lag1) window[bound] = count - (lag0.count(bound) ? lag0.at(bound) : 0);
 
-  std::printf("measured %d s: 500 http checks at 1s against 127.0.0.1:%d/health\n", seconds, server.port);
+  std::printf("measured %d s: 500 http checks at 1s against 127.0.0.1:%d/health, %s\n", seconds, server.port,
+              reuse ? "reusing connections" : "a new connection per run (the default)");
   std::printf("lag histogram (le: timers in window):");
   for (const auto& [bound, count] : window) std::printf(" %g:%.0f", bound, count);
   std::printf("\n");
-  std::printf("figure http_500_cpu_percent %.2f %%\n", (cpu1 - cpu0) / elapsed * 100.0);
-  std::printf("figure http_500_rss_mib %.2f MiB\n", hwm_mib);
-  std::printf("figure http_500_loop_lag_p50_ms %.3f ms\n", quantile(0.5, window) * 1000);
-  std::printf("figure http_500_loop_lag_p99_ms %.3f ms\n", quantile(0.99, window) * 1000);
-  std::printf("figure http_500_checks_per_second %.0f checks/s\n", results / static_cast<double>(seconds));
-  std::printf("figure http_500_ok_ratio %.4f\n", results > 0 ? passed / results : 0.0);
+  figure(name + "_cpu_percent", (cpu1 - cpu0) / elapsed * 100.0, 2, "%");
+  figure(name + "_rss_mib", hwm_mib, 2, "MiB");
+  figure(name + "_loop_lag_p50_ms", quantile(0.5, window) * 1000, 3, "ms");
+  figure(name + "_loop_lag_p99_ms", quantile(0.99, window) * 1000, 3, "ms");
+  figure(name + "_checks_per_second", results / static_cast<double>(seconds), 0, "checks/s");
+  figure(name + "_ok_ratio", results > 0 ? passed / results : 0.0, 4, "");
   std::fflush(stdout);
   BOOST_TEST(results > 0);  // it ran at all: a broken daemon is not a fast one
 }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(http_500_new_connections) { http_500("http_500", false); }
+
+// The same with reuse_connection = true: the cost of opening a connection per run.
+BOOST_AUTO_TEST_CASE(http_500_reused_connections) { http_500("http_500_reuse", true); }
 
 BOOST_AUTO_TEST_CASE(detect) {
   const int trials = std::getenv("VIGIL_BENCH_TRIALS") ? std::atoi(std::getenv("VIGIL_BENCH_TRIALS")) : 20;
