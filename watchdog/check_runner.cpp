@@ -337,6 +337,11 @@ class ExecRunner : public CheckRunner {
   void after_change() {
     if (attempt_->output_fd() < 0) output_.reset();
     if (attempt_->pid_fd() < 0) exit_.reset();
+    if (attempt_->pid_fd() >= 0 && !exit_) {
+      // start() could not watch it (fd exhaustion): retry, or the child
+      // would never be reaped and the check never run again.
+      watch_fd(event_, exit_, attempt_->pid_fd(), EPOLLIN, &ExecRunner::on_exit, this);
+    }
     if (attempt_->done()) timeout_.reset();
     if (auto when = attempt_->kill_deadline(); when && !kill_ && !attempt_->finished()) {
       add_timer(event_, kill_, *when, &ExecRunner::on_kill, this);
