@@ -80,3 +80,46 @@ BOOST_AUTO_TEST_CASE(silent_server_with_expect_times_out) {
   BOOST_TEST(reason.find("timed out") != std::string::npos, reason);
   v.stop();
 }
+
+// `vigil checks` reads each check's state from the store; `vigil check test`
+// runs a configured check once in the CLI.
+BOOST_AUTO_TEST_CASE(cli_checks_and_check_test) {
+  auto listener = std::make_unique<Listener>();
+  const int port = listener->port;
+  Vigil v(check_config(port) + "\n[[check]]\nname = \"other\"\ntarget = \"svc2\"\nkind = \"tcp\"\n"
+                                "address = \"127.0.0.1:" + std::to_string(port) + "\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return v.events("check_ok").size() == 2u; }), v.log());
+  listener.reset();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return v.events("check_failed").size() == 2u; }), v.log());
+
+  auto j = v.cli_json({"checks", "--target", "svc"});
+  BOOST_REQUIRE_MESSAGE(j.is_array() && j.size() == 1u, j.dump());
+  BOOST_TEST(j[0]["check"] == "port");
+  BOOST_TEST(j[0]["state"] == "failed");
+  BOOST_TEST(j[0]["last_result"] == "failed");
+  BOOST_TEST(j[0]["reason"].get<std::string>().find("connection refused") != std::string::npos, j.dump());
+  BOOST_TEST(j[0]["since_ms"].is_number());
+  BOOST_TEST(j[0]["runs_last_hour"].get<int>() >= 2);
+  BOOST_TEST(j[0]["latency_p99_seconds"].get<double>() >= j[0]["latency_p50_seconds"].get<double>());
+  BOOST_TEST(v.cli_json({"checks"}).size() == 2u);
+  auto table = v.cli({"checks"});
+  BOOST_TEST(table.exit_code == 0);
+  BOOST_TEST(table.out.find("connection refused") != std::string::npos, table.out);
+
+  // check test: 1 while nothing listens, 0 once something does; 2 for an unknown name.
+  auto test = run({env_path("VIGIL"), "check", "test", "svc/port", "--config", v.config_path});
+  BOOST_TEST(test.exit_code == 1, test.out << test.err);
+  BOOST_TEST(test.out.find("connection refused") != std::string::npos, test.out);
+  listener = std::make_unique<Listener>(port);
+  test = run({env_path("VIGIL"), "check", "test", "port", "--config", v.config_path, "--format", "json"});
+  BOOST_TEST(test.exit_code == 0, test.out << test.err);
+  auto result = nlohmann::json::parse(test.out, nullptr, false);
+  BOOST_REQUIRE(result.is_object());
+  BOOST_TEST(result["ok"] == true);
+  BOOST_TEST(result["kind"] == "tcp");
+  test = run({env_path("VIGIL"), "check", "test", "prot", "--config", v.config_path});
+  BOOST_TEST(test.exit_code == 2);
+  BOOST_TEST(test.err.find("did you mean \"port\"") != std::string::npos, test.err);
+  v.stop();
+}
