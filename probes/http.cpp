@@ -51,13 +51,33 @@ double seconds_of(CURL* h, CURLINFO info) {
 
 }  // namespace
 
-Reply judge_http_response(const HttpSpec& spec, const HttpResponse& r) {
+std::string redact_url(const std::string& url) {
+  CURLU* u = curl_url();
+  if (u == nullptr) return url;
+  std::string out = url;
+  char* password = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK && password != nullptr) {
+    char* shown = nullptr;
+    if (curl_url_set(u, CURLUPART_PASSWORD, "***", 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK && shown != nullptr) {
+      out = shown;
+    }
+    curl_free(shown);
+  }
+  curl_free(password);
+  curl_url_cleanup(u);
+  return out;
+}
+
+Reply judge_http_response(const HttpSpec& spec, const HttpResponse& r, const regex_t* body_regex) {
+  const std::string& url = spec.display_url.empty() ? spec.url : spec.display_url;
   static const std::vector<std::pair<int, int>> k2xx = {{200, 299}};
   const auto& ranges = spec.expect_status.empty() ? k2xx : spec.expect_status;
   bool status_ok = std::any_of(ranges.begin(), ranges.end(),
                                [&](const auto& range) { return r.status >= range.first && r.status <= range.second; });
   if (!status_ok) {
-    std::string why = "HTTP " + std::to_string(r.status) + " from " + spec.url;
+    std::string why = "HTTP " + std::to_string(r.status) + " from " + url;
     if (!r.location.empty()) {
       why += " (redirect to " + printable_excerpt(r.location) + " not followed; set follow_redirects)";
     } else {
@@ -73,7 +93,7 @@ Reply judge_http_response(const HttpSpec& spec, const HttpResponse& r) {
       name = trim(name.substr(0, colon));
     }
     auto it = std::find_if(r.headers.begin(), r.headers.end(), [&](const auto& h) { return iequals(h.first, name); });
-    if (it == r.headers.end()) return Reply::fail("no header " + std::string(name) + " in the response from " + spec.url);
+    if (it == r.headers.end()) return Reply::fail("no header " + std::string(name) + " in the response from " + url);
     if (!text.empty() && it->second.find(text) == std::string::npos) {
       return Reply::fail("header " + std::string(name) + " is \"" + printable_excerpt(it->second) +
                          "\", which does not contain \"" + std::string(text) + "\"");
@@ -84,16 +104,20 @@ Reply judge_http_response(const HttpSpec& spec, const HttpResponse& r) {
                        printable_excerpt(r.body) + ")");
   }
   if (!spec.expect_body_regex.empty()) {
-    regex_t re;
-    if (regcomp(&re, spec.expect_body_regex.c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
-      return Reply::fail("expect_body_regex does not compile");  // the config validated it
+    regex_t local;
+    const regex_t* re = body_regex;
+    if (re == nullptr) {
+      if (regcomp(&local, spec.expect_body_regex.c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
+        return Reply::fail("expect_body_regex does not compile");  // the config validated it
+      }
+      re = &local;
     }
     // REG_STARTEND: the body is not NUL-terminated and may hold NULs.
     regmatch_t span[1];
     span[0].rm_so = 0;
     span[0].rm_eo = static_cast<regoff_t>(r.body.size());
-    int rc = regexec(&re, r.body.data(), 1, span, REG_STARTEND);
-    regfree(&re);
+    int rc = regexec(re, r.body.data(), 1, span, REG_STARTEND);
+    if (re == &local) regfree(&local);
     if (rc != 0) {
       return Reply::fail("body did not match /" + printable_excerpt(spec.expect_body_regex, 40) +
                          "/ (first 80 bytes: " + printable_excerpt(r.body) + ")");
@@ -103,6 +127,11 @@ Reply judge_http_response(const HttpSpec& spec, const HttpResponse& r) {
 }
 
 HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)), easy_(curl_easy_init()) {
+  spec_.display_url = redact_url(spec_.url);
+  if (!spec_.expect_body_regex.empty()) {
+    regex_t re;
+    if (regcomp(&re, spec_.expect_body_regex.c_str(), REG_EXTENDED | REG_NOSUB) == 0) body_regex_ = re;
+  }
   if (!easy_) {
     setup_error_ = "cannot create a curl handle";
     return;
@@ -116,6 +145,9 @@ HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)), easy_(curl_eas
   };
   set(CURLOPT_URL, spec_.url.c_str(), "url");
   set(CURLOPT_PROTOCOLS_STR, "http,https", "protocols");
+  // A check talks to the service itself, never through http_proxy and
+  // friends from vigild's (or the shell's, for `vigil check test`) environment.
+  set(CURLOPT_PROXY, "", "proxy");
   set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https", "redirect protocols");
   set(CURLOPT_NOSIGNAL, 1L, "nosignal");
   set(CURLOPT_ERRORBUFFER, error_buffer_, "error buffer");
@@ -163,6 +195,10 @@ HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)), easy_(curl_eas
   }
   request_headers_.reset(list);
   if (list != nullptr) set(CURLOPT_HTTPHEADER, list, "headers");
+}
+
+HttpAttempt::~HttpAttempt() {
+  if (body_regex_) regfree(&*body_regex_);
 }
 
 void HttpAttempt::begin() {
@@ -254,29 +290,34 @@ CheckOutcome HttpAttempt::finish(CURLcode code) {
           r.location = location;
         }
       }
-      Reply verdict = judge_http_response(spec_, r);
+      Reply verdict = judge_http_response(spec_, r, body_regex_ ? &*body_regex_ : nullptr);
       out.ok = verdict.verdict == Reply::Verdict::kOk;
       out.reason = std::move(verdict.reason);
       return out;
     }
-    case CURLE_OPERATION_TIMEDOUT:
-      out.reason = "timed out after " + format_duration(std::chrono::duration_cast<Millis>(spec_.timeout)) + " (" +
+    case CURLE_OPERATION_TIMEDOUT: {
+      // curl says the same for connect_timeout and timeout: name the one that ended it.
+      bool connect_limit = connect <= 0 && spec_.connect_timeout < spec_.timeout &&
+                           out.total_seconds < std::chrono::duration<double>(spec_.timeout).count() - 0.001;
+      auto limit = connect_limit ? spec_.connect_timeout : spec_.timeout;
+      out.reason = "timed out after " + format_duration(std::chrono::duration_cast<Millis>(limit)) + " (" +
                    timeout_phase() + ")";
       break;
+    }
     case CURLE_COULDNT_CONNECT: {
       long os_errno = 0;
       curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
       out.reason = (os_errno != 0 ? lower_first(std::strerror(static_cast<int>(os_errno))) : "cannot connect") +
-                   ": " + spec_.url;
+                   ": " + spec_.display_url;
       break;
     }
     case CURLE_COULDNT_RESOLVE_HOST:
-      out.reason = "cannot resolve the host of " + spec_.url + " (" + detail + ")";
+      out.reason = "cannot resolve the host of " + spec_.display_url + " (" + detail + ")";
       break;
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
       if (body_too_large_ || code == CURLE_FILESIZE_EXCEEDED) {
-        out.reason = "body larger than max_body " + format_size(spec_.max_body) + " from " + spec_.url;
+        out.reason = "body larger than max_body " + format_size(spec_.max_body) + " from " + spec_.display_url;
       } else {
         out.reason = "cannot store the body: " + detail;
       }
@@ -286,10 +327,10 @@ CheckOutcome HttpAttempt::finish(CURLcode code) {
                    detail + ")";
       break;
     case CURLE_GOT_NOTHING:
-      out.reason = "the server closed the connection without answering: " + spec_.url;
+      out.reason = "the server closed the connection without answering: " + spec_.display_url;
       break;
     case CURLE_TOO_MANY_REDIRECTS:
-      out.reason = "more than " + std::to_string(spec_.follow_redirects) + " redirects from " + spec_.url;
+      out.reason = "more than " + std::to_string(spec_.follow_redirects) + " redirects from " + spec_.display_url;
       break;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:

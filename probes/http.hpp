@@ -13,10 +13,12 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <regex.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,7 +45,13 @@ struct HttpSpec {
   std::uint64_t max_body = 1 << 20;
   bool keep_body = false;  // the caller needs the whole body (prometheus)
   std::string user_agent = "vigil";
+  // The URL as reasons show it: `url` with a password replaced by "***".
+  // HttpAttempt fills it; judge_http_response() uses it when set.
+  std::string display_url;
 };
+
+// `url` with the password of its user-info (http://user:pass@host/) hidden.
+std::string redact_url(const std::string& url);
 
 struct HttpResponse {
   long status = 0;
@@ -55,7 +63,9 @@ struct HttpResponse {
 
 // kOk or kFail with the reason ("HTTP 503 from URL", "body did not contain
 // \"ok\" (first 80 bytes: ...)"). Never kNeedMore.
-Reply judge_http_response(const HttpSpec& spec, const HttpResponse& response);
+// `body_regex` is spec.expect_body_regex compiled (REG_EXTENDED | REG_NOSUB);
+// when null and the spec has one, it is compiled for this call.
+Reply judge_http_response(const HttpSpec& spec, const HttpResponse& response, const regex_t* body_regex = nullptr);
 
 struct CurlEasyDeleter {
   void operator()(CURL* h) const { curl_easy_cleanup(h); }
@@ -71,6 +81,10 @@ class HttpAttempt {
   // Configures the handle; an option libcurl refuses (e.g. an unsupported
   // TLS file type) makes every run fail with that reason.
   explicit HttpAttempt(HttpSpec spec);
+  ~HttpAttempt();
+  // libcurl keeps pointers to this object, its error buffer and its body.
+  HttpAttempt(const HttpAttempt&) = delete;
+  HttpAttempt& operator=(const HttpAttempt&) = delete;
 
   CURL* handle() const { return easy_.get(); }
   const HttpSpec& spec() const { return spec_; }
@@ -95,6 +109,7 @@ class HttpAttempt {
   CurlSlistPtr request_headers_;
   std::string setup_error_;
   char error_buffer_[CURL_ERROR_SIZE] = {};
+  std::optional<regex_t> body_regex_;  // expect_body_regex, compiled once
 
   std::string body_;  // at most max_body (keep_body or an expectation on it), else a short prefix
   std::uint64_t body_bytes_ = 0;

@@ -181,10 +181,12 @@ class HttpRunner : public CheckRunner {
     attempt_.begin();
     done_ = std::move(done);
     busy_ = true;
-    if (!curl_.add(attempt_.handle(), [this](CURLcode code) { finish(code); })) {
+    if (!curl_.add(attempt_.handle(), [this](CURLcode code, const std::string& watch_error) {
+          finish(code, watch_error);
+        })) {
       busy_ = false;
       Done d = std::move(done_);
-      d(failed("cannot start the HTTP transfer (curl refused the handle)"));
+      d(failed("cannot start the HTTP transfer (out of memory or no event loop timer)"));
     }
   }
 
@@ -195,7 +197,7 @@ class HttpRunner : public CheckRunner {
     auto parsed = parse_exposition(attempt_.body(), cfg_.metrics, limits);
     if (!parsed) {
       out.ok = false;
-      out.reason = "cannot use the exposition from " + cfg_.url + ": " + parsed.error().message;
+      out.reason = "cannot use the exposition from " + redact_url(cfg_.url) + ": " + parsed.error().message;
       return;
     }
     for (auto& s : parsed->samples) {
@@ -207,9 +209,13 @@ class HttpRunner : public CheckRunner {
                  " samples";
   }
 
-  void finish(CURLcode code) {
+  void finish(CURLcode code, const std::string& watch_error) {
     busy_ = false;
     CheckOutcome out = attempt_.finish(code);
+    if (!watch_error.empty()) {
+      out.ok = false;
+      out.reason = watch_error;
+    }
     if (cfg_.kind == "prometheus" && out.ok) scrape(out);
     Done d = std::move(done_);
     d(std::move(out));
@@ -300,10 +306,9 @@ class ExecRunner : public CheckRunner {
     if (problem) {
       attempt_->on_timeout(Millis(0), mono_now());
       attempt_->on_kill_deadline();
-      CheckOutcome out = failed(*problem);
-      deliver(std::move(out));
+      problem_ = std::move(problem);
     }
-    after_change();
+    after_change();  // delivers last: `done` may destroy this runner
   }
 
  private:
@@ -347,7 +352,11 @@ class ExecRunner : public CheckRunner {
       add_timer(event_, kill_, *when, &ExecRunner::on_kill, this);
     }
     if (attempt_->finished()) kill_.reset();
-    if (attempt_->done() && !delivered_) deliver(nagios_outcome(*attempt_->done(), cfg_));
+    if (attempt_->done() && !delivered_) {
+      CheckOutcome out = problem_ ? failed(*problem_) : nagios_outcome(*attempt_->done(), cfg_);
+      problem_.reset();
+      deliver(std::move(out));
+    }
   }
 
   void deliver(CheckOutcome out) {
@@ -364,6 +373,7 @@ class ExecRunner : public CheckRunner {
   SdEventSourcePtr output_, exit_, timeout_, kill_;
   Done done_;
   bool delivered_ = false;
+  std::optional<std::string> problem_;  // start() could not watch the child
 };
 
 }  // namespace

@@ -868,6 +868,8 @@ class Loader {
         for (const auto& [name, value] : c.headers) {
           if (name.find_first_of(": \t\r\n") != std::string::npos) {
             bad("headers", "\"" + name + "\" is not a header name");
+          } else if (trim(value).empty()) {
+            bad("headers", "\"" + name + "\" has an empty value, which HTTP clients do not send");
           }
         }
         if (!c.client_key.empty() && c.client_cert.empty()) {
@@ -937,7 +939,7 @@ class Loader {
       for (auto&& [k, v] : *t) {
         auto text = v.value<std::string>();
         if (!v.is_string()) return wrong("\"" + std::string(k.str()) + "\" is " + toml_type_name(v) + ", not a string");
-        if (k.str().empty() || text->find('\0') != std::string::npos || text->find('\n') != std::string::npos) {
+        if (k.str().empty() || text->find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos) {
           error(ConfigErrorKind::kBadValue, where, key,
                 "\"" + std::string(k.str()) + "\": names must be non-empty and values one line without NUL");
           return std::nullopt;

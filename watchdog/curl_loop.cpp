@@ -6,7 +6,6 @@
 #include <cstring>
 #include <mutex>
 
-#include "core/log.hpp"
 
 namespace vigil {
 
@@ -49,10 +48,11 @@ bool CurlLoop::add(CURL* easy, Done done) {
 }
 
 void CurlLoop::cancel(CURL* easy) {
+  watch_failed_.erase(easy);
   if (transfers_.erase(easy) > 0) curl_multi_remove_handle(multi_, easy);
 }
 
-int CurlLoop::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
+int CurlLoop::on_socket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp) {
   auto* self = static_cast<CurlLoop*>(userp);
   auto* watch = static_cast<SocketWatch*>(socketp);
   if (what == CURL_POLL_REMOVE) {
@@ -67,9 +67,9 @@ int CurlLoop::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* soc
     sd_event_source* source = nullptr;
     int r = sd_event_add_io(self->event_, &source, s, events, &CurlLoop::on_io, watch);
     if (r < 0) {
-      log_error("cannot watch an HTTP check's socket", {{"error", std::strerror(-r)}});
       delete watch;
-      return -1;  // curl fails the transfer
+      self->watch_failed_[easy] = std::string("cannot watch the connection's socket: ") + std::strerror(-r);
+      return 0;
     }
     watch->source.reset(source);
     curl_multi_assign(self->multi_, s, watch);
@@ -112,6 +112,16 @@ void CurlLoop::action(curl_socket_t fd, int flags) {
 }
 
 void CurlLoop::collect_done() {
+  while (!watch_failed_.empty()) {
+    auto [easy, why] = *watch_failed_.begin();
+    watch_failed_.erase(watch_failed_.begin());
+    curl_multi_remove_handle(multi_, easy);
+    auto it = transfers_.find(easy);
+    if (it == transfers_.end()) continue;
+    Done done = std::move(it->second);
+    transfers_.erase(it);
+    done(CURLE_ABORTED_BY_CALLBACK, why);
+  }
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
@@ -122,7 +132,7 @@ void CurlLoop::collect_done() {
     if (it == transfers_.end()) continue;
     Done done = std::move(it->second);
     transfers_.erase(it);
-    done(code);  // may add a new transfer
+    done(code, std::string());  // may add a new transfer
   }
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "watchdog/sd_handles.hpp"
 
@@ -20,7 +21,9 @@ namespace vigil {
 
 class CurlLoop {
  public:
-  using Done = std::function<void(CURLcode)>;
+  // The transfer's result; `watch_error` is set (and the code then
+  // meaningless) when the loop could not watch one of its sockets.
+  using Done = std::function<void(CURLcode code, const std::string& watch_error)>;
 
   explicit CurlLoop(sd_event* event);
   ~CurlLoop();
@@ -52,6 +55,10 @@ class CurlLoop {
   CURLM* multi_ = nullptr;
   SdEventSourcePtr timer_;
   std::map<CURL*, Done> transfers_;
+  // Transfers whose socket could not be watched: finished by collect_done().
+  // (Returning -1 from the socket callback would abort every transfer of
+  // the multi handle for good.)
+  std::map<CURL*, std::string> watch_failed_;
 };
 
 }  // namespace vigil

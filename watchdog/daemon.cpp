@@ -639,8 +639,10 @@ struct Daemon::Impl {
     }
     for (auto& c : checks) {
       CheckRun* run = c.get();
-      start_check(*run);
-      if (!add_timer(run->interval, run->interval + splay_for(run->cfg.target + "/" + run->cfg.name, run->interval),
+      // The first run waits for the check's offset too (within 2 s), so that
+      // start-up is not a burst of every check at once.
+      const Millis offset = splay_for(run->cfg.target + "/" + run->cfg.name, std::min(run->interval, Millis(2000)));
+      if (!add_timer(run->interval, offset,
                      [this, run] { start_check(*run); })) {
         return 1;
       }

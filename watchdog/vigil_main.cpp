@@ -448,8 +448,20 @@ int cmd_checks(const Common& c, const std::string& target) {
   WallMs now = wall_now_ms();
   Labels filter;
   if (!target.empty()) filter.emplace_back("target", target);
-  auto states = must(store.query("check_state", filter, 0, now));
-  auto ups = must(store.query("check_up", filter, now - 3'600'000, now));
+  // The newest point of every check_state and check_up series (one row
+  // each, however long the history), and the last hour of durations.
+  auto newest = [&](const std::string& metric) {
+    std::vector<SeriesPoints> out;
+    for (auto& info : must(store.series(metric))) {
+      if (info.key.metric != metric) continue;
+      if (!target.empty() && label_of(info.key.labels, "target") != target) continue;
+      auto p = must(store.latest(info.id));
+      if (p) out.push_back(SeriesPoints{std::move(info), {*p}});
+    }
+    return out;
+  };
+  auto states = newest("check_state");
+  auto ups = newest("check_up");
   auto durations = must(store.query("check_duration_seconds", filter, now - 3'600'000, now));
   EventQuery q;
   q.kind = "check_*";

@@ -108,3 +108,13 @@ BOOST_AUTO_TEST_CASE(printable_excerpt_is_bounded_and_escaped) {
   BOOST_TEST(printable_excerpt("a\r\nb\\") == "a\\r\\nb\\\\");
   BOOST_TEST(printable_excerpt(std::string_view("\xff\x00", 2)) == "\\xff\\x00");
 }
+
+BOOST_AUTO_TEST_CASE(reasons_hide_a_password_in_the_url) {
+  BOOST_TEST(redact_url("http://user:s3cret@127.0.0.1:8080/health") == "http://user:***@127.0.0.1:8080/health");
+  BOOST_TEST(redact_url("http://127.0.0.1:8080/health") == "http://127.0.0.1:8080/health");
+  auto s = spec_for("http://user:s3cret@127.0.0.1:8080/health");
+  s.display_url = redact_url(s.url);
+  auto r = judge_http_response(s, response(500));
+  BOOST_TEST(r.reason.find("s3cret") == std::string::npos, r.reason);
+  BOOST_TEST(says(r, "HTTP 500 from http://user:***@127.0.0.1:8080/health"), r.reason);
+}

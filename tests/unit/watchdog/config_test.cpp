@@ -288,7 +288,8 @@ BOOST_AUTO_TEST_CASE(bad_kind_keys_each_reported) {
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 44, "check[g].command"));       // shell needs one string
   BOOST_TEST(has_error(r, ConfigErrorKind::kOutOfRange, 52, "check[h].max_body"));
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 58, "check[i].url"));            // no host
-  BOOST_TEST(r.errors.size() == 9u);
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 65, "check[j].headers"));        // an empty value
+  BOOST_TEST(r.errors.size() == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(check_keys_from_the_environment) {
