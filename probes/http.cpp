@@ -45,28 +45,30 @@ std::string format_size(std::uint64_t bytes) {
 
 double seconds_of(CURL* h, CURLINFO info) {
   curl_off_t us = 0;
-  if (curl_easy_getinfo(h, info, &us) != CURLE_OK) return 0;
+  if (curl_api()->easy_getinfo(h, info, &us) != CURLE_OK) return 0;
   return static_cast<double>(us) / 1e6;
 }
 
 }  // namespace
 
 std::string redact_url(const std::string& url) {
-  CURLU* u = curl_url();
+  const CurlApi* api = curl_api();
+  if (api == nullptr) return url;
+  CURLU* u = api->url();
   if (u == nullptr) return url;
   std::string out = url;
   char* password = nullptr;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK && password != nullptr) {
+  if (api->url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      api->url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK && password != nullptr) {
     char* shown = nullptr;
-    if (curl_url_set(u, CURLUPART_PASSWORD, "***", 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK && shown != nullptr) {
+    if (api->url_set(u, CURLUPART_PASSWORD, "***", 0) == CURLUE_OK &&
+        api->url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK && shown != nullptr) {
       out = shown;
     }
-    curl_free(shown);
+    api->free(shown);
   }
-  curl_free(password);
-  curl_url_cleanup(u);
+  api->free(password);
+  api->url_cleanup(u);
   return out;
 }
 
@@ -126,21 +128,24 @@ Reply judge_http_response(const HttpSpec& spec, const HttpResponse& r, const reg
   return Reply::ok("HTTP " + std::to_string(r.status));
 }
 
-HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)), easy_(curl_easy_init()) {
+HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)) {
   spec_.display_url = redact_url(spec_.url);
   if (!spec_.expect_body_regex.empty()) {
     regex_t re;
     if (regcomp(&re, spec_.expect_body_regex.c_str(), REG_EXTENDED | REG_NOSUB) == 0) body_regex_ = re;
   }
+  const CurlApi* api = curl_api(&setup_error_);
+  if (api == nullptr) return;  // every run fails with why
+  easy_.reset(api->easy_init());
   if (!easy_) {
     setup_error_ = "cannot create a curl handle";
     return;
   }
   CURL* h = easy_.get();
   auto set = [&](CURLoption opt, auto value, const char* what) {
-    CURLcode rc = curl_easy_setopt(h, opt, value);
+    CURLcode rc = api->easy_setopt(h, opt, value);
     if (rc != CURLE_OK && setup_error_.empty()) {
-      setup_error_ = std::string("cannot set ") + what + ": " + curl_easy_strerror(rc);
+      setup_error_ = std::string("cannot set ") + what + ": " + api->easy_strerror(rc);
     }
   };
   set(CURLOPT_URL, spec_.url.c_str(), "url");
@@ -186,7 +191,7 @@ HttpAttempt::HttpAttempt(HttpSpec spec) : spec_(std::move(spec)), easy_(curl_eas
   curl_slist* list = nullptr;
   for (const auto& [name, value] : spec_.headers) {
     std::string line = name + ": " + value;
-    curl_slist* next = curl_slist_append(list, line.c_str());
+    curl_slist* next = api->slist_append(list, line.c_str());
     if (next == nullptr) {
       setup_error_ = "cannot build the request headers";
       break;
@@ -258,9 +263,10 @@ std::string HttpAttempt::timeout_phase() const {
 CheckOutcome HttpAttempt::finish(CURLcode code) {
   CheckOutcome out;
   CURL* h = easy_.get();
+  const CurlApi* api = curl_api();  // loaded: there is a handle
   out.total_seconds = seconds_of(h, CURLINFO_TOTAL_TIME_T);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  api->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (status > 0) out.values.push_back({"http_status_code", {}, static_cast<double>(status)});
   double dns = seconds_of(h, CURLINFO_NAMELOOKUP_TIME_T);
   double connect = seconds_of(h, CURLINFO_CONNECT_TIME_T);
@@ -276,7 +282,7 @@ CheckOutcome HttpAttempt::finish(CURLcode code) {
   }
   out.values.push_back({"http_body_bytes", {}, static_cast<double>(body_bytes_)});
 
-  std::string detail = error_buffer_[0] != '\0' ? std::string(error_buffer_) : curl_easy_strerror(code);
+  std::string detail = error_buffer_[0] != '\0' ? std::string(error_buffer_) : api->easy_strerror(code);
   switch (code) {
     case CURLE_OK: {
       HttpResponse r;
@@ -286,7 +292,7 @@ CheckOutcome HttpAttempt::finish(CURLcode code) {
       r.body_bytes = body_bytes_;
       if (status >= 300 && status < 400) {
         char* location = nullptr;
-        if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr) {
+        if (api->easy_getinfo(h, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr) {
           r.location = location;
         }
       }
@@ -306,7 +312,7 @@ CheckOutcome HttpAttempt::finish(CURLcode code) {
     }
     case CURLE_COULDNT_CONNECT: {
       long os_errno = 0;
-      curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+      api->easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
       out.reason = (os_errno != 0 ? lower_first(std::strerror(static_cast<int>(os_errno))) : "cannot connect") +
                    ": " + spec_.display_url;
       break;

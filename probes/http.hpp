@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "probes/check_outcome.hpp"
+#include "probes/curl_api.hpp"
 
 namespace vigil {
 
@@ -67,11 +68,12 @@ struct HttpResponse {
 // when null and the spec has one, it is compiled for this call.
 Reply judge_http_response(const HttpSpec& spec, const HttpResponse& response, const regex_t* body_regex = nullptr);
 
+// A handle exists only once curl_api() loaded the library.
 struct CurlEasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+  void operator()(CURL* h) const { curl_api()->easy_cleanup(h); }
 };
 struct CurlSlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { curl_api()->slist_free_all(l); }
 };
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;

@@ -378,8 +378,13 @@ class ExecRunner : public CheckRunner {
 
 }  // namespace
 
-CheckRunners::CheckRunners(sd_event* event) : event_(event), curl_(event) {}
+CheckRunners::CheckRunners(sd_event* event) : event_(event) {}
 CheckRunners::~CheckRunners() = default;
+
+CurlLoop& CheckRunners::curl() {
+  if (!curl_) curl_ = std::make_unique<CurlLoop>(event_);
+  return *curl_;
+}
 
 std::unique_ptr<CheckRunner> CheckRunners::make(const CheckConfig& cfg) {
   if (cfg.kind == "tcp") {
@@ -399,7 +404,7 @@ std::unique_ptr<CheckRunner> CheckRunners::make(const CheckConfig& cfg) {
                      "no answer to the startup message yet"};
     return std::make_unique<TcpRunner>(event_, cfg, [dialog] { return Result<TcpDialog>(dialog); });
   }
-  if (cfg.kind == "http" || cfg.kind == "prometheus") return std::make_unique<HttpRunner>(curl_, cfg);
+  if (cfg.kind == "http" || cfg.kind == "prometheus") return std::make_unique<HttpRunner>(curl(), cfg);
   if (cfg.kind == "exec") return std::make_unique<ExecRunner>(event_, cfg);
   return nullptr;
 }

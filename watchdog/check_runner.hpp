@@ -40,11 +40,12 @@ class CheckRunners {
   std::unique_ptr<CheckRunner> make(const CheckConfig& check);
 
   sd_event* event() const { return event_; }
-  CurlLoop& curl() { return curl_; }
+  // Made (and libcurl loaded) by the first http or prometheus check.
+  CurlLoop& curl();
 
  private:
   sd_event* event_;
-  CurlLoop curl_;
+  std::unique_ptr<CurlLoop> curl_;
 };
 
 }  // namespace vigil

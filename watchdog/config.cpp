@@ -8,13 +8,13 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <curl/curl.h>
 #include <regex.h>
 #include <unistd.h>
 #include <toml++/toml.h>
 #include <variant>
 
 #include "core/text.hpp"
+#include "probes/curl_api.hpp"
 #include "probes/tcp.hpp"
 
 namespace vigil {
@@ -1003,25 +1003,28 @@ class Loader {
 
   // Why a URL cannot be used for an http check, or nullopt.
   static std::optional<std::string> url_problem(const std::string& text) {
-    CURLU* u = curl_url();
+    std::string why;
+    const CurlApi* api = curl_api(&why);
+    if (api == nullptr) return "cannot be checked: " + why;
+    CURLU* u = api->url();
     if (u == nullptr) return "out of memory";
     std::optional<std::string> problem;
-    CURLUcode rc = curl_url_set(u, CURLUPART_URL, text.c_str(), 0);
+    CURLUcode rc = api->url_set(u, CURLUPART_URL, text.c_str(), 0);
     if (rc != CURLUE_OK) {
-      problem = std::string("does not parse (") + curl_url_strerror(rc) + ")";
+      problem = std::string("does not parse (") + api->url_strerror(rc) + ")";
     } else {
       char* scheme = nullptr;
       char* host = nullptr;
-      if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == nullptr ||
+      if (api->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == nullptr ||
           (std::string_view(scheme) != "http" && std::string_view(scheme) != "https")) {
         problem = "the scheme must be http or https";
-      } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == nullptr || *host == '\0') {
+      } else if (api->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == nullptr || *host == '\0') {
         problem = "no host";
       }
-      curl_free(scheme);
-      curl_free(host);
+      api->free(scheme);
+      api->free(host);
     }
-    curl_url_cleanup(u);
+    api->url_cleanup(u);
     return problem;
   }
 

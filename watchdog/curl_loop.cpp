@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include <cstring>
-#include <mutex>
 
 
 namespace vigil {
@@ -19,14 +18,14 @@ std::uint64_t now_usec() {
 
 }  // namespace
 
-CurlLoop::CurlLoop(sd_event* event) : event_(event) {
-  static std::once_flag init;
-  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  multi_ = curl_multi_init();
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlLoop::on_socket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlLoop::on_timer_request);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+CurlLoop::CurlLoop(sd_event* event) : event_(event), api_(curl_api()) {
+  if (api_ == nullptr) return;  // HttpAttempt reports why; add() refuses
+  multi_ = api_->multi_init();
+  if (multi_ == nullptr) return;
+  api_->multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlLoop::on_socket);
+  api_->multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  api_->multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlLoop::on_timer_request);
+  api_->multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   sd_event_source* timer = nullptr;
   if (sd_event_add_time(event_, &timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, &CurlLoop::on_timer, this) >= 0) {
     sd_event_source_set_enabled(timer, SD_EVENT_OFF);
@@ -35,21 +34,22 @@ CurlLoop::CurlLoop(sd_event* event) : event_(event) {
 }
 
 CurlLoop::~CurlLoop() {
-  for (auto& [easy, done] : transfers_) curl_multi_remove_handle(multi_, easy);
+  if (multi_ == nullptr) return;
+  for (auto& [easy, done] : transfers_) api_->multi_remove_handle(multi_, easy);
   transfers_.clear();
-  curl_multi_cleanup(multi_);  // closes the sockets; their watches are freed through on_socket(REMOVE)
+  api_->multi_cleanup(multi_);  // closes the sockets; their watches are freed through on_socket(REMOVE)
 }
 
 bool CurlLoop::add(CURL* easy, Done done) {
   if (multi_ == nullptr || !timer_) return false;
-  if (curl_multi_add_handle(multi_, easy) != CURLM_OK) return false;
+  if (api_->multi_add_handle(multi_, easy) != CURLM_OK) return false;
   transfers_[easy] = std::move(done);
   return true;
 }
 
 void CurlLoop::cancel(CURL* easy) {
   watch_failed_.erase(easy);
-  if (transfers_.erase(easy) > 0) curl_multi_remove_handle(multi_, easy);
+  if (transfers_.erase(easy) > 0) api_->multi_remove_handle(multi_, easy);
 }
 
 int CurlLoop::on_socket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp) {
@@ -57,7 +57,7 @@ int CurlLoop::on_socket(CURL* easy, curl_socket_t s, int what, void* userp, void
   auto* watch = static_cast<SocketWatch*>(socketp);
   if (what == CURL_POLL_REMOVE) {
     delete watch;
-    curl_multi_assign(self->multi_, s, nullptr);
+    self->api_->multi_assign(self->multi_, s, nullptr);
     return 0;
   }
   std::uint32_t events = ((what & CURL_POLL_IN) != 0 ? std::uint32_t{EPOLLIN} : 0u) |
@@ -72,7 +72,7 @@ int CurlLoop::on_socket(CURL* easy, curl_socket_t s, int what, void* userp, void
       return 0;
     }
     watch->source.reset(source);
-    curl_multi_assign(self->multi_, s, watch);
+    self->api_->multi_assign(self->multi_, s, watch);
   } else {
     sd_event_source_set_io_events(watch->source.get(), events);
   }
@@ -107,7 +107,7 @@ int CurlLoop::on_timer(sd_event_source*, std::uint64_t, void* userdata) {
 
 void CurlLoop::action(curl_socket_t fd, int flags) {
   int running = 0;
-  curl_multi_socket_action(multi_, fd, flags, &running);
+  api_->multi_socket_action(multi_, fd, flags, &running);
   collect_done();
 }
 
@@ -115,7 +115,7 @@ void CurlLoop::collect_done() {
   while (!watch_failed_.empty()) {
     auto [easy, why] = *watch_failed_.begin();
     watch_failed_.erase(watch_failed_.begin());
-    curl_multi_remove_handle(multi_, easy);
+    api_->multi_remove_handle(multi_, easy);
     auto it = transfers_.find(easy);
     if (it == transfers_.end()) continue;
     Done done = std::move(it->second);
@@ -123,11 +123,11 @@ void CurlLoop::collect_done() {
     done(CURLE_ABORTED_BY_CALLBACK, why);
   }
   int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* msg = api_->multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* easy = msg->easy_handle;
     CURLcode code = msg->data.result;
-    curl_multi_remove_handle(multi_, easy);
+    api_->multi_remove_handle(multi_, easy);
     auto it = transfers_.find(easy);
     if (it == transfers_.end()) continue;
     Done done = std::move(it->second);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "probes/curl_api.hpp"
 #include "watchdog/sd_handles.hpp"
 
 namespace vigil {
@@ -52,6 +53,7 @@ class CurlLoop {
   void collect_done();
 
   sd_event* event_;
+  const CurlApi* api_;  // null when libcurl could not be loaded
   CURLM* multi_ = nullptr;
   SdEventSourcePtr timer_;
   std::map<CURL*, Done> transfers_;

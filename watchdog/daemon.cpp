@@ -218,8 +218,6 @@ struct Daemon::Impl {
   }
 
   void prepare_checks() {
-    // Only with checks: initialising libcurl (and OpenSSL under it) costs a
-    // few MiB of RSS that a vigild without checks need not pay.
     if (cfg.checks.empty()) return;
     runners = std::make_unique<CheckRunners>(event.get());
     for (const auto& c : cfg.checks) {

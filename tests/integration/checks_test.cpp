@@ -123,3 +123,24 @@ BOOST_AUTO_TEST_CASE(cli_checks_and_check_test) {
   BOOST_TEST(test.err.find("did you mean \"port\"") != std::string::npos, test.err);
   v.stop();
 }
+
+// libcurl (and the thirty libraries under it) is loaded only when a check
+// needs it: a vigild without http checks does not map it (probes/curl_api.hpp).
+BOOST_AUTO_TEST_CASE(libcurl_is_loaded_only_for_http_checks) {
+  auto maps_curl = [](Vigil& v) {
+    return slurp("/proc/" + std::to_string(v.daemon.pid()) + "/maps").find("libcurl") != std::string::npos;
+  };
+  Listener listener;
+  Vigil plain(check_config(listener.port));
+  plain.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !plain.events("check_ok").empty(); }), plain.log());
+  BOOST_TEST(!maps_curl(plain));
+  plain.stop();
+
+  Vigil http("[[check]]\nname = \"web\"\ntarget = \"svc\"\nkind = \"http\"\nurl = \"http://127.0.0.1:" +
+             std::to_string(listener.port) + "/\"\ninterval = \"200ms\"\ntimeout = \"300ms\"\n");
+  http.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !http.values("check_up", "svc").empty(); }), http.log());
+  BOOST_TEST(maps_curl(http));
+  http.stop();
+}
