@@ -374,4 +374,58 @@ Result<std::vector<Event>> StoreReader::events(const EventQuery& q) const {
   return out;
 }
 
+Result<std::vector<AlertRow>> StoreReader::alerts() const {
+  auto stmt = prepare(db_,
+                      "SELECT rule, labels, phase, active_since, fired, resolved, last_sent, value, annotations, "
+                      "updated FROM alerts ORDER BY rule, labels",
+                      db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  std::vector<AlertRow> out;
+  for (;;) {
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read alerts"));
+    AlertRow a;
+    a.rule = column_text(s, 0);
+    a.labels = column_text(s, 1);
+    a.phase = sqlite3_column_int(s, 2);
+    a.active_since_ms = sqlite3_column_int64(s, 3);
+    a.fired_ms = sqlite3_column_int64(s, 4);
+    a.resolved_ms = sqlite3_column_int64(s, 5);
+    a.last_sent_ms = sqlite3_column_int64(s, 6);
+    a.value = sqlite3_column_double(s, 7);
+    a.annotations = column_text(s, 8);
+    a.updated_ms = sqlite3_column_int64(s, 9);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<std::vector<OutboxRow>> StoreReader::outbox() const {
+  auto stmt = prepare(db_,
+                      "SELECT id, receiver, alert_key, created, payload, attempts, next_attempt, last_error "
+                      "FROM outbox ORDER BY id",
+                      db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  std::vector<OutboxRow> out;
+  for (;;) {
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the outbox"));
+    OutboxRow o;
+    o.id = sqlite3_column_int64(s, 0);
+    o.receiver = column_text(s, 1);
+    o.alert_key = column_text(s, 2);
+    o.created_ms = sqlite3_column_int64(s, 3);
+    o.payload = column_text(s, 4);
+    o.attempts = sqlite3_column_int(s, 5);
+    o.next_attempt_ms = sqlite3_column_int64(s, 6);
+    o.last_error = column_text(s, 7);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 }  // namespace vigil

@@ -45,6 +45,30 @@ CREATE TABLE events(
   details TEXT NOT NULL);
 CREATE INDEX events_ts ON events(ts);
 )sql",
+    // 1 -> 2: alert state and the delivery outbox.
+    R"sql(
+CREATE TABLE alerts(
+  rule TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  phase INTEGER NOT NULL,
+  active_since INTEGER NOT NULL,
+  fired INTEGER NOT NULL,
+  resolved INTEGER NOT NULL,
+  last_sent INTEGER NOT NULL,
+  value REAL NOT NULL,
+  annotations TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY(rule, labels));
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY,
+  receiver TEXT NOT NULL,
+  alert_key TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL,
+  last_error TEXT NOT NULL);
+)sql",
 };
 
 constexpr const char* kCreateMeta = "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)";

@@ -59,6 +59,10 @@ struct Statements {
   UniqueStmt insert_sample;
   UniqueStmt insert_event;
   UniqueStmt insert_flush;
+  UniqueStmt upsert_alert;
+  UniqueStmt insert_outbox;
+  UniqueStmt update_outbox;
+  UniqueStmt delete_outbox;
 };
 
 }  // namespace
@@ -75,6 +79,7 @@ struct StoreWriter::Impl {
   std::deque<Batch> retained;             // a batch whose commit failed, then newer ones
   std::size_t retained_samples = 0;
   std::vector<Event> retained_events;
+  std::vector<AlertOp> retained_alert_ops;
 
   // Shared; guarded by mu. The writer never holds mu while it uses SQLite.
   mutable std::mutex mu;
@@ -83,6 +88,7 @@ struct StoreWriter::Impl {
   std::deque<Batch> queue;
   std::size_t queued_samples = 0;
   std::vector<Event> queued_events;
+  std::vector<AlertOp> queued_alert_ops;
   std::size_t in_writer = 0;  // samples the writer holds (being written or retained)
   std::uint64_t flush_requested = 0;
   std::uint64_t flush_done = 0;
@@ -99,6 +105,7 @@ struct StoreWriter::Impl {
   Result<void> load_series();
   Result<std::int64_t> resolve(const SeriesKey& key);
   Result<void> commit(std::size_t* samples_written, std::size_t* events_written);
+  Result<void> apply(const AlertOp& op);
   void forget_series_added();
   void run();
 };
@@ -125,7 +132,30 @@ Result<void> StoreWriter::Impl::prepare_statements() {
                        "VALUES(?1, ?2, ?3, ?4)",
                        path);
   if (!flush) return tl::unexpected(flush.error());
-  stmts = Statements{std::move(*series), std::move(*sample), std::move(*event), std::move(*flush)};
+  auto upsert_alert = prepare(h,
+                              "INSERT INTO alerts(rule, labels, phase, active_since, fired, resolved, last_sent, "
+                              "value, annotations, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                              "ON CONFLICT(rule, labels) DO UPDATE SET phase = excluded.phase, "
+                              "active_since = excluded.active_since, fired = excluded.fired, "
+                              "resolved = excluded.resolved, last_sent = excluded.last_sent, "
+                              "value = excluded.value, annotations = excluded.annotations, "
+                              "updated = excluded.updated",
+                              path);
+  if (!upsert_alert) return tl::unexpected(upsert_alert.error());
+  // OR IGNORE: a row re-queued after a failed commit may already be there.
+  auto insert_outbox = prepare(h,
+                               "INSERT OR IGNORE INTO outbox(id, receiver, alert_key, created, payload, attempts, "
+                               "next_attempt, last_error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               path);
+  if (!insert_outbox) return tl::unexpected(insert_outbox.error());
+  auto update_outbox = prepare(h, "UPDATE outbox SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1",
+                               path);
+  if (!update_outbox) return tl::unexpected(update_outbox.error());
+  auto delete_outbox = prepare(h, "DELETE FROM outbox WHERE id = ?1", path);
+  if (!delete_outbox) return tl::unexpected(delete_outbox.error());
+  stmts = Statements{std::move(*series),       std::move(*sample),        std::move(*event),
+                     std::move(*flush),        std::move(*upsert_alert),  std::move(*insert_outbox),
+                     std::move(*update_outbox), std::move(*delete_outbox)};
   return {};
 }
 
@@ -229,6 +259,10 @@ Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
     }
   }
 
+  for (const AlertOp& op : retained_alert_ops) {
+    if (auto r = apply(op); !r) return r;
+  }
+
   if (n > 0) {
     sqlite3_stmt* flush_stmt = stmts.insert_flush.get();
     StmtReset reset(flush_stmt);
@@ -247,6 +281,59 @@ Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
   return {};
 }
 
+Result<void> StoreWriter::Impl::apply(const AlertOp& op) {
+  sqlite3* h = db.get();
+  sqlite3_stmt* stmt = nullptr;
+  switch (op.kind) {
+    case AlertOp::Kind::kUpsertAlert: {
+      const AlertRow& a = op.alert;
+      stmt = stmts.upsert_alert.get();
+      bind_text(stmt, 1, a.rule);
+      bind_text(stmt, 2, a.labels);
+      sqlite3_bind_int(stmt, 3, a.phase);
+      sqlite3_bind_int64(stmt, 4, a.active_since_ms);
+      sqlite3_bind_int64(stmt, 5, a.fired_ms);
+      sqlite3_bind_int64(stmt, 6, a.resolved_ms);
+      sqlite3_bind_int64(stmt, 7, a.last_sent_ms);
+      sqlite3_bind_double(stmt, 8, a.value);
+      bind_text(stmt, 9, a.annotations);
+      sqlite3_bind_int64(stmt, 10, a.updated_ms);
+      break;
+    }
+    case AlertOp::Kind::kAddOutbox: {
+      const OutboxRow& o = op.outbox;
+      stmt = stmts.insert_outbox.get();
+      sqlite3_bind_int64(stmt, 1, o.id);
+      bind_text(stmt, 2, o.receiver);
+      bind_text(stmt, 3, o.alert_key);
+      sqlite3_bind_int64(stmt, 4, o.created_ms);
+      bind_text(stmt, 5, o.payload);
+      sqlite3_bind_int(stmt, 6, o.attempts);
+      sqlite3_bind_int64(stmt, 7, o.next_attempt_ms);
+      bind_text(stmt, 8, o.last_error);
+      break;
+    }
+    case AlertOp::Kind::kUpdateOutbox: {
+      const OutboxRow& o = op.outbox;
+      stmt = stmts.update_outbox.get();
+      sqlite3_bind_int64(stmt, 1, o.id);
+      sqlite3_bind_int(stmt, 2, o.attempts);
+      sqlite3_bind_int64(stmt, 3, o.next_attempt_ms);
+      bind_text(stmt, 4, o.last_error);
+      break;
+    }
+    case AlertOp::Kind::kDeleteOutbox:
+      stmt = stmts.delete_outbox.get();
+      sqlite3_bind_int64(stmt, 1, op.outbox.id);
+      break;
+  }
+  StmtReset reset(stmt);
+  if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) {
+    return tl::unexpected(sqlite_error(h, rc, "cannot write alert state", options.path));
+  }
+  return {};
+}
+
 void StoreWriter::Impl::run() {
   std::unique_lock lock(mu);
   auto next_wake = std::chrono::steady_clock::now() + options.flush_interval;
@@ -260,6 +347,8 @@ void StoreWriter::Impl::run() {
     queued_samples = 0;
     std::vector<Event> events;
     events.swap(queued_events);
+    std::vector<AlertOp> alert_ops;
+    alert_ops.swap(queued_alert_ops);
     in_writer += taken;
     lock.unlock();
 
@@ -275,17 +364,23 @@ void StoreWriter::Impl::run() {
     } else {
       std::move(events.begin(), events.end(), std::back_inserter(retained_events));
     }
+    // In queue order after the ones a failed commit kept: an outbox row is
+    // added before it is updated or deleted.
+    std::move(alert_ops.begin(), alert_ops.end(), std::back_inserter(retained_alert_ops));
 
     std::optional<Error> error;
     std::size_t samples_written = 0, events_written = 0;
     double commit_seconds = 0;
-    const bool work = retained_samples > 0 || !retained_events.empty();
+    const bool work = retained_samples > 0 || !retained_events.empty() || !retained_alert_ops.empty();
+    std::size_t alert_ops_written = 0;
     if (work) {
       auto result = commit(&samples_written, &events_written);
       if (result) {
         retained.clear();  // frees the samples: part of the writer's cost
         retained_samples = 0;
         retained_events.clear();
+        alert_ops_written = retained_alert_ops.size();
+        retained_alert_ops.clear();
         commit_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start).count();
       } else {
@@ -298,7 +393,7 @@ void StoreWriter::Impl::run() {
                      {"events", static_cast<std::uint64_t>(retained_events.size())}});
       }
     }
-    if (last_cycle && (retained_samples > 0 || !retained_events.empty())) {
+    if (last_cycle && (retained_samples > 0 || !retained_events.empty() || !retained_alert_ops.empty())) {
       log_error("store writer stopped with uncommitted data; it is lost",
                 {{"path", options.path},
                  {"samples", static_cast<std::uint64_t>(retained_samples)},
@@ -319,6 +414,7 @@ void StoreWriter::Impl::run() {
         ++stats.commits;
         stats.samples_committed += samples_written;
         stats.events_committed += events_written;
+        stats.alert_ops_committed += alert_ops_written;
         stats.last_commit_ms = wall_now_ms();
         stats.last_commit_seconds = commit_seconds;
         drop_warned = false;
@@ -412,6 +508,16 @@ void StoreWriter::enqueue(Event event) {
     return;
   }
   s.queued_events.push_back(std::move(event));
+}
+
+void StoreWriter::enqueue(AlertOp op) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  if (s.stopping) {
+    log_warning("store writer closed: alert state not recorded", {{"path", s.options.path}});
+    return;
+  }
+  s.queued_alert_ops.push_back(std::move(op));
 }
 
 Result<void> StoreWriter::flush() {

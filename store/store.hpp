@@ -1,6 +1,6 @@
 // store/store.hpp: the only code that touches SQLite.
 //
-// On-disk rules (schema version 1):
+// On-disk rules (schema version 2):
 // - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
 //   of vigild (not necessarily a power loss of the host). The writer keeps
 //   -wal (emptied) and -shm when it closes, so that a reader that may not
@@ -14,13 +14,24 @@
 //   committed flush, so a query for [since, until] scans only the rowid
 //   ranges of the flushes whose time range overlaps it.
 // - events(id, ts, kind, target, check_name, severity, message, details).
+// - alerts(rule, labels, phase, active_since, fired, resolved, last_sent,
+//   value, annotations, updated): each alert's state (AlertPhase numbers),
+//   so that a restarted vigild neither forgets a firing alert nor fires a
+//   resolved one again. (rule, labels) is unique.
+// - outbox(id, receiver, alert_key, created, payload, attempts,
+//   next_attempt, last_error): deliveries not yet acknowledged. The id is
+//   the loop's own sequence number, so the loop can acknowledge a row
+//   before it knows whether the row was committed. A transition's row is
+//   written in the commit that records its event; it leaves only when the
+//   receiver answered (or the delivery was given up and recorded).
 // - meta(key, value): schema_version. Migrations run in order at open, each
 //   in its own transaction.
 // - Times are int64 milliseconds since the epoch.
 //
 // One writer thread commits everything queued, at most once per flush
 // interval, in one transaction. The queue is bounded: when it is full the
-// oldest samples are dropped and counted; events are never dropped.
+// oldest samples are dropped and counted; events and alert operations are
+// never dropped, and alert operations are applied in the order queued.
 #pragma once
 
 #include <atomic>
@@ -42,7 +53,42 @@ struct sqlite3;
 
 namespace vigil {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+
+// One alert's stored state (alerting/alert_state.hpp's AlertStatus, plus
+// what identifies and describes it).
+struct AlertRow {
+  std::string rule;
+  std::string labels;  // canonical {a="1",b="2"} of the alert's labels
+  int phase = 0;       // AlertPhase: 0 inactive, 1 pending, 2 firing, 3 resolved
+  WallMs active_since_ms = 0;
+  WallMs fired_ms = 0;
+  WallMs resolved_ms = 0;
+  WallMs last_sent_ms = 0;
+  double value = 0;
+  std::string annotations;  // a JSON object
+  WallMs updated_ms = 0;
+};
+
+// One delivery of one alert message to one receiver.
+struct OutboxRow {
+  std::int64_t id = 0;    // the loop's sequence number: ascending = the order to send
+  std::string receiver;   // the receiver's name in the config
+  std::string alert_key;  // rule + labels, to keep each alert's transitions in order
+  WallMs created_ms = 0;
+  std::string payload;    // the message as JSON
+  int attempts = 0;
+  WallMs next_attempt_ms = 0;
+  std::string last_error;
+};
+
+// A change to the alert tables, applied in queue order.
+struct AlertOp {
+  enum class Kind { kUpsertAlert, kAddOutbox, kUpdateOutbox, kDeleteOutbox };
+  Kind kind = Kind::kUpsertAlert;
+  AlertRow alert;    // kUpsertAlert
+  OutboxRow outbox;  // kAddOutbox (all), kUpdateOutbox (id, attempts, next_attempt, last_error), kDeleteOutbox (id)
+};
 
 // What open() found and did: the caller records it as an event.
 struct OpenReport {
@@ -62,6 +108,7 @@ struct StoreOptions {
 struct WriterStats {
   std::uint64_t samples_committed = 0;
   std::uint64_t events_committed = 0;
+  std::uint64_t alert_ops_committed = 0;
   std::uint64_t samples_dropped = 0;  // queue overflow, since start
   std::uint64_t commits = 0;
   std::uint64_t commit_failures = 0;
@@ -88,6 +135,8 @@ class StoreWriter {
   // queued samples are dropped and counted.
   void enqueue(std::vector<Sample> samples);
   void enqueue(Event event);
+  // Never dropped; committed with the events queued before it.
+  void enqueue(AlertOp op);
 
   // Commits what is queued now and waits for that commit (tests, shutdown).
   Result<void> flush();
@@ -149,6 +198,10 @@ class StoreReader {
   Result<std::uint64_t> sample_count() const;
   // Ascending by ts, then id.
   Result<std::vector<Event>> events(const EventQuery& q) const;
+  // Every stored alert state, by rule then labels.
+  Result<std::vector<AlertRow>> alerts() const;
+  // Every pending delivery, ascending id.
+  Result<std::vector<OutboxRow>> outbox() const;
 
  private:
   explicit StoreReader(sqlite3* db);

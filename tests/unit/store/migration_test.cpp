@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
   const std::set<std::string> expected{
       "table series", "index sqlite_autoindex_series_1", "table samples_head",
       "table head_flushes", "table events", "index events_ts", "table meta",
-      "index sqlite_autoindex_meta_1"};
+      "index sqlite_autoindex_meta_1", "table alerts", "index sqlite_autoindex_alerts_1", "table outbox"};
   BOOST_TEST((schema_objects(path) == expected));
   BOOST_TEST((columns(path, "series") ==
               std::vector<std::string>{"id INTEGER 0 1", "metric TEXT 1 0", "labels TEXT 1 0"}));
