@@ -1,0 +1,332 @@
+#include "alerting/delivery.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace vigil {
+
+namespace {
+
+using nlohmann::json;
+
+// What Go's encoding/json writes for time.Time{}: Alertmanager's webhook shows
+// it as the end of every alert that still fires.
+constexpr const char* kGoZeroTime = "0001-01-01T00:00:00Z";
+
+json labels_object(const Labels& labels) {
+  json out = json::object();
+  for (const auto& [name, value] : labels) out[name] = value;
+  return out;
+}
+
+json annotations_object(const std::vector<std::pair<std::string, std::string>>& annotations) {
+  json out = json::object();
+  for (const auto& [name, value] : annotations) out[name] = value;
+  return out;
+}
+
+// A label value may come from a process name or a file: invalid UTF-8 must
+// not throw away the whole batch, so it is replaced instead of rejected.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Alertmanager's LabelSet.String(): {a="x", b="y"} with Go %q quoting.
+std::string go_labelset_string(const Labels& labels) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [name, value] : labels) {
+    if (!first) out += ", ";
+    first = false;
+    out += name;
+    out += "=\"";
+    for (char c : value) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          out += c;
+      }
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// Names to values; on a repeated name the last one wins, as in the JSON.
+template <typename Pairs>
+std::map<std::string, std::string> to_map(const Pairs& pairs) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : pairs) out[k] = v;
+  return out;
+}
+
+// Keeps what both sides hold with the same value (template.Data's common labels).
+template <typename Pairs>
+std::map<std::string, std::string> intersect(std::map<std::string, std::string> common, const Pairs& next) {
+  const auto mine = to_map(next);
+  for (auto it = common.begin(); it != common.end();) {
+    auto found = mine.find(it->first);
+    if (found == mine.end() || found->second != it->second) {
+      it = common.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return common;
+}
+
+std::string printable_excerpt(std::string_view body, std::size_t limit = 200) {
+  std::string out;
+  std::size_t n = std::min(body.size(), limit);
+  // Do not cut a UTF-8 sequence in half: back up over continuation bytes.
+  if (n < body.size()) {
+    while (n > 0 && (static_cast<unsigned char>(body[n]) & 0xC0) == 0x80) --n;
+  }
+  out.reserve(n + 3);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(body[i]);
+    out += (c < 0x20 || c == 0x7f) ? ' ' : body[i];
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  while (!out.empty() && out.front() == ' ') out.erase(out.begin());
+  if (n < body.size()) out += "...";
+  return out;
+}
+
+bool is_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    if (!(alpha || (digit && i > 0))) return false;
+  }
+  return true;
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// One piece of a template: literal text, a `{{ ... }}` placeholder, or an
+// unclosed `{{` with everything after it (literal, but reported by validate).
+struct Piece {
+  enum Kind { kText, kPlaceholder, kUnclosed } kind;
+  std::string_view raw;   // exactly as written
+  std::string_view name;  // placeholders: the trimmed inside
+  std::size_t offset;     // of raw in the template
+};
+
+template <typename Visit>
+void scan_template(std::string_view tmpl, Visit&& visit) {
+  std::size_t pos = 0;
+  while (pos < tmpl.size()) {
+    const std::size_t open = tmpl.find("{{", pos);
+    if (open == std::string_view::npos) break;
+    if (open > pos) visit(Piece{Piece::kText, tmpl.substr(pos, open - pos), {}, pos});
+    const std::size_t close = tmpl.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      visit(Piece{Piece::kUnclosed, tmpl.substr(open), {}, open});
+      return;
+    }
+    const std::string_view raw = tmpl.substr(open, close + 2 - open);
+    visit(Piece{Piece::kPlaceholder, raw, trim_blanks(tmpl.substr(open + 2, close - open - 2)), open});
+    pos = close + 2;
+  }
+  if (pos < tmpl.size()) visit(Piece{Piece::kText, tmpl.substr(pos), {}, pos});
+}
+
+}  // namespace
+
+bool is_firing(const AlertMessage& alert, WallMs now) {
+  return !alert.ends_ms || *alert.ends_ms > now;
+}
+
+std::string alertmanager_v2_body(const std::vector<AlertMessage>& batch) {
+  json out = json::array();
+  for (const auto& alert : batch) {
+    json a = json::object();
+    a["labels"] = labels_object(alert.labels);
+    a["annotations"] = annotations_object(alert.annotations);
+    a["startsAt"] = format_rfc3339_ms(alert.starts_ms);
+    if (alert.ends_ms) a["endsAt"] = format_rfc3339_ms(*alert.ends_ms);
+    if (!alert.generator_url.empty()) a["generatorURL"] = alert.generator_url;
+    out.push_back(std::move(a));
+  }
+  return dump(out);
+}
+
+std::string webhook_body(const std::vector<AlertMessage>& batch, std::string_view receiver,
+                         std::string_view external_url, WallMs now) {
+  json alerts = json::array();
+  bool any_firing = false;
+  std::map<std::string, std::string> common_labels;
+  std::map<std::string, std::string> common_annotations;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const AlertMessage& alert = batch[i];
+    const bool firing = is_firing(alert, now);
+    any_firing = any_firing || firing;
+    json a = json::object();
+    a["status"] = firing ? "firing" : "resolved";
+    a["labels"] = labels_object(alert.labels);
+    a["annotations"] = annotations_object(alert.annotations);
+    a["startsAt"] = format_rfc3339_ms(alert.starts_ms);
+    a["endsAt"] = firing ? std::string(kGoZeroTime) : format_rfc3339_ms(*alert.ends_ms);
+    a["generatorURL"] = alert.generator_url;
+    a["fingerprint"] = alert_fingerprint(alert.labels);
+    alerts.push_back(std::move(a));
+    if (i == 0) {
+      common_labels = to_map(alert.labels);
+      common_annotations = to_map(alert.annotations);
+    } else {
+      common_labels = intersect(std::move(common_labels), alert.labels);
+      common_annotations = intersect(std::move(common_annotations), alert.annotations);
+    }
+  }
+
+  Labels group_labels;
+  if (auto it = common_labels.find("alertname"); it != common_labels.end()) group_labels.emplace_back(*it);
+
+  json out = json::object();
+  out["version"] = "4";
+  out["groupKey"] = "{}:" + go_labelset_string(group_labels);
+  out["truncatedAlerts"] = 0;
+  out["status"] = any_firing ? "firing" : "resolved";
+  out["receiver"] = std::string(receiver);
+  out["groupLabels"] = labels_object(group_labels);
+  out["commonLabels"] = json(common_labels);
+  out["commonAnnotations"] = json(common_annotations);
+  out["externalURL"] = std::string(external_url);
+  out["alerts"] = std::move(alerts);
+  return dump(out);
+}
+
+std::string alert_fingerprint(const Labels& labels) {
+  std::vector<const Label*> sorted;
+  sorted.reserve(labels.size());
+  for (const auto& l : labels) sorted.push_back(&l);
+  std::sort(sorted.begin(), sorted.end(), [](const Label* a, const Label* b) { return a->first < b->first; });
+
+  constexpr std::uint64_t kOffset = 14695981039346656037ULL;
+  constexpr std::uint64_t kPrime = 1099511628211ULL;
+  std::uint64_t h = kOffset;
+  auto add = [&h](unsigned char c) {
+    h ^= c;
+    h *= kPrime;
+  };
+  for (const Label* l : sorted) {
+    for (char c : l->first) add(static_cast<unsigned char>(c));
+    add(0xff);
+    for (char c : l->second) add(static_cast<unsigned char>(c));
+    add(0xff);
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::vector<std::vector<AlertMessage>> batches(std::vector<AlertMessage> alerts, std::size_t max) {
+  assert(max > 0);
+  std::vector<std::vector<AlertMessage>> out;
+  out.reserve((alerts.size() + max - 1) / max);
+  for (std::size_t i = 0; i < alerts.size(); i += max) {
+    const std::size_t end = std::min(alerts.size(), i + max);
+    out.emplace_back(std::make_move_iterator(alerts.begin() + static_cast<std::ptrdiff_t>(i)),
+                     std::make_move_iterator(alerts.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return out;
+}
+
+DeliveryResult classify_response(long status, int attempts_so_far, std::string_view url, std::string_view body_excerpt,
+                                 int max_4xx_attempts) {
+  const std::string excerpt = printable_excerpt(body_excerpt);
+  const std::string url_text(url);
+  if (status == 0) {
+    return {DeliveryVerdict::kRetry, "no answer from " + url_text + (excerpt.empty() ? "" : ": " + excerpt)};
+  }
+  std::string reason = "HTTP " + std::to_string(status) + " from " + url_text;
+  if (status >= 200 && status < 300) return {DeliveryVerdict::kDelivered, reason};
+  if (!excerpt.empty()) reason += ": " + excerpt;
+  // The receiver is down, overloaded or slow: the message itself is fine, so
+  // it waits as long as it takes.
+  if (status == 408 || status == 429 || (status >= 500 && status < 600)) return {DeliveryVerdict::kRetry, reason};
+  // The receiver rejects this message; a few retries cover a receiver being
+  // reconfigured, then it must not block the queue any longer.
+  if (attempts_so_far >= max_4xx_attempts) {
+    reason += " (attempt " + std::to_string(attempts_so_far) + " of " + std::to_string(max_4xx_attempts) +
+              ", dropping the message)";
+    return {DeliveryVerdict::kDrop, reason};
+  }
+  reason += " (attempt " + std::to_string(attempts_so_far) + " of " + std::to_string(max_4xx_attempts) + ")";
+  return {DeliveryVerdict::kRetry, reason};
+}
+
+Millis backoff_delay(int attempt, double unit_random, Millis min, Millis max) {
+  assert(min.count() > 0 && max >= min);
+  Millis base = min;
+  for (int i = 0; i < attempt && base < max; ++i) base *= 2;  // stops long before overflow
+  base = std::min(base, max);
+  if (!(unit_random >= 0)) unit_random = 0;  // also NaN
+  if (unit_random >= 1) unit_random = std::nextafter(1.0, 0.0);
+  const auto half = base.count() / 2;
+  const auto span = static_cast<double>(base.count() - half);
+  const auto jitter = static_cast<Millis::rep>(std::floor(unit_random * (span + 1)));
+  return Millis(std::min<Millis::rep>(half + jitter, base.count()));
+}
+
+std::string render_template(std::string_view tmpl, const std::map<std::string, std::string>& vars,
+                            std::vector<std::string>* unknown) {
+  if (unknown) unknown->clear();
+  std::string out;
+  out.reserve(tmpl.size());
+  scan_template(tmpl, [&](const Piece& p) {
+    if (p.kind == Piece::kPlaceholder) {
+      if (auto it = vars.find(std::string(p.name)); is_name(p.name) && it != vars.end()) {
+        out += it->second;
+        return;
+      }
+      if (unknown && std::find(unknown->begin(), unknown->end(), p.name) == unknown->end()) {
+        unknown->emplace_back(p.name);
+      }
+    }
+    out += p.raw;
+  });
+  return out;
+}
+
+Result<void> validate_template(std::string_view tmpl, const std::set<std::string>& known) {
+  std::optional<Error> error;
+  scan_template(tmpl, [&](const Piece& p) {
+    if (error) return;
+    if (p.kind == Piece::kUnclosed) {
+      error = Error{ErrorKind::kParse, "unclosed '{{' at offset " + std::to_string(p.offset) + " in template"};
+    } else if (p.kind == Piece::kPlaceholder && !(is_name(p.name) && known.count(std::string(p.name)))) {
+      std::string names;
+      for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+      error = Error{ErrorKind::kInvalid, "unknown template variable '" + std::string(p.name) + "' at offset " +
+                                             std::to_string(p.offset) + " (known: " + names + ")"};
+    }
+  });
+  if (error) return tl::unexpected<Error>(std::move(*error));
+  return {};
+}
+
+}  // namespace vigil
