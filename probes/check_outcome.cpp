@@ -1,6 +1,8 @@
 #include "probes/check_outcome.hpp"
 
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 
 namespace vigil {
 
@@ -27,6 +29,12 @@ std::string printable_excerpt(std::string_view data, std::size_t max) {
   }
   if (data.size() > max) out += "...";
   return out;
+}
+
+std::string errno_reason(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
 }
 
 }  // namespace vigil

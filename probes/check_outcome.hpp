@@ -55,4 +55,7 @@ struct Reply {
 // control characters and non-ASCII shown as \xNN, "..." when cut.
 std::string printable_excerpt(std::string_view data, std::size_t max = 80);
 
+// strerror() as part of a reason: "connection refused", "no route to host".
+std::string errno_reason(int err);
+
 }  // namespace vigil

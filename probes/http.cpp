@@ -32,11 +32,6 @@ std::string describe_ranges(const std::vector<std::pair<int, int>>& ranges) {
   return out;
 }
 
-std::string lower_first(std::string s) {
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 std::string format_size(std::uint64_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
   if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + "KiB";
@@ -313,7 +308,7 @@ CheckOutcome HttpAttempt::finish(CURLcode code) {
     case CURLE_COULDNT_CONNECT: {
       long os_errno = 0;
       api->easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
-      out.reason = (os_errno != 0 ? lower_first(std::strerror(static_cast<int>(os_errno))) : "cannot connect") +
+      out.reason = (os_errno != 0 ? errno_reason(static_cast<int>(os_errno)) : "cannot connect") +
                    ": " + spec_.display_url;
       break;
     }

@@ -23,12 +23,6 @@ double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::ste
   return std::chrono::duration<double>(b - a).count();
 }
 
-// "Connection refused" -> "connection refused": reasons read as one sentence.
-std::string lower_first(std::string s) {
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 }  // namespace
 
 Result<TcpAddress> parse_tcp_address(std::string_view host_port) {
@@ -90,7 +84,7 @@ ReplyJudge expect_substring(std::string expect) {
 }
 
 TcpAttempt::TcpAttempt(const TcpAddress& address, TcpDialog dialog, std::chrono::steady_clock::time_point now)
-    : address_text_(address.text), dialog_(std::move(dialog)), started_(now) {
+    : dialog_(std::move(dialog)), started_(now) {
   fd_.reset(::socket(address.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd_) {
     finish(false, std::string("cannot create a socket: ") + std::strerror(errno), now);
@@ -99,7 +93,7 @@ TcpAttempt::TcpAttempt(const TcpAddress& address, TcpDialog dialog, std::chrono:
   if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.len) == 0) {
     on_ready(false, true, false, now);
   } else if (errno != EINPROGRESS) {
-    finish(false, lower_first(std::strerror(errno)), now);
+    finish(false, errno_reason(errno), now);
   }
 }
 
@@ -121,7 +115,7 @@ void TcpAttempt::on_ready(bool readable, bool writable, bool error, std::chrono:
     socklen_t len = sizeof err;
     if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err != 0) {
-      finish(false, lower_first(std::strerror(err)), now);  // "connection refused", "no route to host"
+      finish(false, errno_reason(err), now);  // "connection refused", "no route to host"
       return;
     }
     connect_seconds_ = seconds_between(started_, now);
@@ -133,7 +127,7 @@ void TcpAttempt::on_ready(bool readable, bool writable, bool error, std::chrono:
       ssize_t n = ::send(fd_.get(), request.data() + sent_, request.size() - sent_, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
-        finish(false, "send failed: " + lower_first(std::strerror(errno)), now);
+        finish(false, "send failed: " + errno_reason(errno), now);
         return;
       }
       sent_ += static_cast<std::size_t>(n);
@@ -162,7 +156,7 @@ void TcpAttempt::on_ready(bool readable, bool writable, bool error, std::chrono:
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-      std::string how = n == 0 ? "closed by the server" : "connection error: " + lower_first(std::strerror(errno));
+      std::string how = n == 0 ? "closed by the server" : "connection error: " + errno_reason(errno);
       finish(false,
              how + " with " + dialog_.awaiting + " (got " + std::to_string(received_.size()) + " bytes: \"" +
                  printable_excerpt(received_) + "\")",

@@ -64,7 +64,6 @@ class TcpAttempt {
   void finish(bool ok, std::string reason, std::chrono::steady_clock::time_point now);
 
   UniqueFd fd_;
-  std::string address_text_;
   TcpDialog dialog_;
   std::size_t sent_ = 0;
   std::string received_;

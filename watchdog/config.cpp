@@ -427,15 +427,6 @@ class Loader {
         return Value(text);
       }
       case Type::kPath:
-        if (text.empty()) {
-          error(ConfigErrorKind::kBadValue, where, key, std::string("empty; valid: ") + spec.valid);
-          return std::nullopt;
-        }
-        if (text.find('\0') != std::string::npos) {
-          error(ConfigErrorKind::kBadValue, where, key, "contains a NUL byte");
-          return std::nullopt;
-        }
-        return Value(text);
       case Type::kText:
         if (text.empty()) {
           error(ConfigErrorKind::kBadValue, where, key, std::string("empty; valid: ") + spec.valid);

@@ -15,32 +15,6 @@
 
 using namespace harness;
 
-namespace {
-
-double cpu_seconds(pid_t pid) {
-  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  auto after = stat.rfind(')');
-  std::istringstream in(stat.substr(after + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double status_kib(pid_t pid, const std::string& key) {
-  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1));
-  }
-  return 0;
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(overhead) {
   const int seconds = std::getenv("VIGIL_BENCH_SECONDS") ? std::atoi(std::getenv("VIGIL_BENCH_SECONDS")) : 60;
   TempDir tmp;

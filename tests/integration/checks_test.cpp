@@ -1,36 +1,11 @@
 // tcp checks run by the real vigild against a listener the test opens and closes.
 #define BOOST_TEST_MODULE integration_checks
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "tests/integration/harness.hpp"
 
 using namespace harness;
 
 namespace {
-
-// A listening socket on 127.0.0.1; port 0 asks the kernel for one.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  explicit Listener(int want_port = 0) {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    BOOST_REQUIRE(fd >= 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(want_port));
-    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_REQUIRE(listen(fd, 512) == 0);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
-};
 
 std::string check_config(int port, const std::string& extra = "", const std::string& timeout = "1s") {
   return "[[target]]\nname = \"svc\"\npid = 1\n\n  [[target.check]]\n  name = \"port\"\n  kind = \"tcp\"\n"

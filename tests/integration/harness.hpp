@@ -5,9 +5,12 @@
 // for conditions by polling with a deadline, never by fixed sleeps.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +70,46 @@ inline std::string slurp(const std::string& path) {
 }
 
 // Polls `done` every 50 ms until it is true or `timeout` passed.
+// A loopback port the kernel chose, closed again: nothing listens on it
+// when this returns (a server started on it may still lose a race for it).
+inline int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A listening socket on 127.0.0.1 (port 0: the kernel picks one). It
+// accepts in the kernel's backlog and never answers.
+struct Listener {
+  int fd = -1;
+  int port = 0;
+  explicit Listener(int want_port = 0) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_REQUIRE(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(want_port));
+    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(listen(fd, 512) == 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener() { close(fd); }
+};
+
 inline bool wait_for(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
@@ -221,6 +264,30 @@ inline RunResult run(const std::vector<std::string>& argv, const std::map<std::s
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   return r;
+}
+
+// CPU time (utime + stime) of a process, in seconds.
+inline double cpu_seconds(pid_t pid) {
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto after = stat.rfind(')');
+  std::istringstream in(stat.substr(after + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A "Key:  123 kB" field of /proc/PID/status (VmHWM, VmRSS), in KiB; 0 when absent.
+inline double status_kib(pid_t pid, const std::string& key) {
+  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1));
+  }
+  return 0;
 }
 
 // A vigild with its own state dir and config, and the vigil CLI against it.

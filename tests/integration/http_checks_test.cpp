@@ -72,20 +72,6 @@ void set_health_mode(const Httpd& h, const std::string& mode) {
   BOOST_REQUIRE_MESSAGE(answer.find("mode " + mode) != std::string::npos, answer);
 }
 
-// A loopback port that nothing listens on: bound by the kernel, then closed.
-int unused_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  BOOST_REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::string target_header() {
   return "[[target]]\nname = \"svc\"\npid = 1\n";
 }
@@ -155,17 +141,6 @@ double last_value(Vigil& v, const std::string& metric,
                   const std::map<std::string, std::string>& labels) {
   auto all = values_of(v, metric, labels);
   return all.empty() ? std::nan("") : all.back();
-}
-
-// Peak resident set of a process (VmHWM), in bytes.
-std::uint64_t peak_rss_bytes(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  BOOST_FAIL("no VmHWM in /proc/" << pid << "/status");
-  return 0;
 }
 
 }  // namespace
@@ -314,7 +289,7 @@ BOOST_AUTO_TEST_CASE(oversized_bodies_fail_without_growing_memory) {
     BOOST_REQUIRE(!bytes.empty());
     BOOST_TEST(*std::max_element(bytes.begin(), bytes.end()) <= 1024.0 * 1024.0, name);
   }
-  std::uint64_t peak = peak_rss_bytes(v.daemon.pid());
+  const auto peak = static_cast<std::uint64_t>(status_kib(v.daemon.pid(), "VmHWM") * 1024);
   BOOST_TEST_MESSAGE("vigild VmHWM " << peak / 1024 << " KiB");
   BOOST_TEST(peak < 64ull << 20, "vigild peak RSS " << peak / 1024 << " KiB");
   auto st = v.stop();
@@ -324,7 +299,7 @@ BOOST_AUTO_TEST_CASE(oversized_bodies_fail_without_growing_memory) {
 
 BOOST_AUTO_TEST_CASE(closed_mid_response_and_connection_refused) {
   Httpd h;
-  const int dead_port = unused_port();
+  const int dead_port = free_port();
   const std::string dead_url = "http://127.0.0.1:" + std::to_string(dead_port) + "/health";
   Vigil v(target_header() + check("close", h.url("/close")) + check("refused", dead_url));
   v.start();

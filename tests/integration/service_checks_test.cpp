@@ -65,21 +65,6 @@ boost::test_tools::assertion_result check_disk_sees_root(boost::unit_test::test_
   return no;
 }
 
-// A port the kernel chose for 127.0.0.1, free when this returns (a server
-// started on it may still lose a race for it: callers retry).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  BOOST_REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 bool accepts_connections(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -154,25 +139,6 @@ class BannerServer {
   int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-};
-
-// A listening socket that accepts in the kernel's backlog and never answers.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  Listener() {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    BOOST_REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_REQUIRE(listen(fd, 512) == 0);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
 };
 
 std::string address(int port) {
@@ -359,17 +325,6 @@ struct Postgres {
     return run({kPgBin + "/pg_isready", "-h", "127.0.0.1", "-p", std::to_string(port), "-U", user});
   }
 };
-
-// VmHWM (peak resident set) of a process, in bytes; 0 when unreadable.
-std::uint64_t vm_hwm_bytes(pid_t pid) {
-  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::stoull(line.substr(6)) * 1024;  // "VmHWM:   12345 kB"
-  }
-  return 0;
-}
 
 // A pid is gone when it no longer exists, or is a zombie: the check's
 // grandchild is reparented to PID 1 once its parent dies, and PID 1 in a
@@ -609,7 +564,7 @@ BOOST_AUTO_TEST_CASE(hundred_mib_of_output_is_counted_not_kept) {
     return !bytes.empty();
   }));
   BOOST_TEST(bytes.back() == 104857600.0);
-  const std::uint64_t hwm = vm_hwm_bytes(v.daemon.pid());
+  const auto hwm = static_cast<std::uint64_t>(status_kib(v.daemon.pid(), "VmHWM") * 1024);
   BOOST_TEST_MESSAGE("vigild VmHWM after 100 MiB of plugin output: " << hwm / 1024 << " KiB");
   BOOST_TEST(hwm > 0u);
   BOOST_TEST(hwm < 64u * 1024 * 1024);
