@@ -156,6 +156,52 @@ void scan_template(std::string_view tmpl, Visit&& visit) {
 
 }  // namespace
 
+std::string message_to_json(const AlertMessage& alert) {
+  json j = {{"labels", labels_object(alert.labels)}, {"starts_ms", alert.starts_ms}};
+  json annotations = json::array();
+  for (const auto& [name, value] : alert.annotations) annotations.push_back(json::array({name, value}));
+  j["annotations"] = std::move(annotations);
+  if (alert.ends_ms) j["ends_ms"] = *alert.ends_ms;
+  if (!alert.generator_url.empty()) j["generator_url"] = alert.generator_url;
+  return dump(j);
+}
+
+Result<AlertMessage> message_from_json(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return tl::unexpected(Error{ErrorKind::kParse, "outbox payload: " + why});
+  };
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  AlertMessage m;
+  const json* labels = j.contains("labels") ? &j["labels"] : nullptr;
+  if (labels == nullptr || !labels->is_object()) return bad("no labels object");
+  for (const auto& [name, value] : labels->items()) {
+    if (!value.is_string()) return bad("label " + name + " is not a string");
+    m.labels.emplace_back(name, value.get<std::string>());
+  }
+  std::sort(m.labels.begin(), m.labels.end());
+  if (j.contains("annotations")) {
+    const json& a = j["annotations"];
+    if (!a.is_array()) return bad("annotations is not an array");
+    for (const auto& pair : a) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+        return bad("an annotation is not a [name, value] pair");
+      }
+      m.annotations.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+    }
+  }
+  if (!j.contains("starts_ms") || !j["starts_ms"].is_number_integer()) return bad("no starts_ms");
+  m.starts_ms = j["starts_ms"].get<WallMs>();
+  if (j.contains("ends_ms")) {
+    if (!j["ends_ms"].is_number_integer()) return bad("ends_ms is not an integer");
+    m.ends_ms = j["ends_ms"].get<WallMs>();
+  }
+  if (j.contains("generator_url") && j["generator_url"].is_string()) {
+    m.generator_url = j["generator_url"].get<std::string>();
+  }
+  return m;
+}
+
 bool is_firing(const AlertMessage& alert, WallMs now) {
   return !alert.ends_ms || *alert.ends_ms > now;
 }

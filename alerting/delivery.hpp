@@ -51,6 +51,12 @@ struct AlertMessage {
   std::string generator_url;
 };
 
+// The message as kept in the outbox (a JSON object with labels, annotations,
+// startsAt and endsAt in ms, generatorURL), and back. A message without
+// ends_ms is a firing one: the sender sets its expiry when it sends it.
+std::string message_to_json(const AlertMessage& alert);
+Result<AlertMessage> message_from_json(std::string_view text);
+
 // Alertmanager's rule (model.Alert.Resolved): firing unless an end is set and
 // is not after `now`.
 bool is_firing(const AlertMessage& alert, WallMs now);

@@ -1,6 +1,9 @@
 #include "watchdog/config.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +16,8 @@
 #include <toml++/toml.h>
 #include <variant>
 
+#include "alerting/delivery.hpp"
+#include "alerting/rules.hpp"
 #include "core/text.hpp"
 #include "probes/curl_api.hpp"
 #include "probes/tcp.hpp"
@@ -73,12 +78,15 @@ enum class Type {
   kStringMap,   // { Name = "value" }
   kStatusList,  // ["200", "200-299", "2xx"]
   kUrl,         // http:// or https://
+  kNumber,      // an integer or a float (a string from the environment)
+  kPercent,     // "10%", or a number meaning percent
+  kLimit,       // a number, or a name (forecast limits); kept as text
 };
 
 using StringPairs = std::vector<std::pair<std::string, std::string>>;
 using StatusRanges = std::vector<std::pair<int, int>>;
 using Value = std::variant<Millis, std::int64_t, bool, std::string, LogLevel, std::vector<std::string>, StringPairs,
-                           StatusRanges, std::uint64_t>;
+                           StatusRanges, std::uint64_t, double>;
 
 struct KeySpec {
   const char* name;
@@ -89,7 +97,9 @@ struct KeySpec {
   std::function<void(Config&, const Value&)> set_global;
   std::function<void(TargetConfig&, const Value&)> set_target;
   std::function<void(CheckConfig&, const Value&)> set_check = nullptr;
-  const char* kinds = nullptr;  // check keys: the kinds it applies to ("http,prometheus"); nullptr: all
+  const char* kinds = nullptr;  // check and rule keys: the kinds it applies to ("http,prometheus"); nullptr: all
+  std::function<void(ReceiverConfig&, const Value&)> set_receiver = nullptr;
+  std::function<void(RuleConfig&, const Value&)> set_rule = nullptr;
 };
 
 constexpr std::int64_t kNoMax = INT64_MAX;
@@ -265,6 +275,119 @@ const std::vector<KeySpec>& check_keys() {
                 [](CheckConfig& c, const Value& v) { c.user = as<std::string>(v); }, "postgres"),
       check_key("database", Type::kText, 0, 0, "the database in the startup message (default \"postgres\")",
                 [](CheckConfig& c, const Value& v) { c.database = as<std::string>(v); }, "postgres"),
+      check_key("alert", Type::kBool, 0, 0, "true (default) to raise an alert while the check is failed",
+                [](CheckConfig& c, const Value& v) { c.alert = as<bool>(v); }),
+  };
+  return keys;
+}
+
+const std::vector<KeySpec>& alerting_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"resend_interval", Type::kDuration, 1000, 3'600'000, "a duration from 1s to 1h, e.g. \"30s\"",
+       [](Config& c, const Value& v) { c.alerting.resend_interval = as<Millis>(v); }, nullptr},
+      {"heartbeat", Type::kBool, 0, 0, "true (default) to send the always-firing VigilHeartbeat alert",
+       [](Config& c, const Value& v) { c.alerting.heartbeat = as<bool>(v); }, nullptr},
+      {"instance", Type::kText, 0, 0, "the instance label of every alert; default: the host name",
+       [](Config& c, const Value& v) { c.alerting.instance = as<std::string>(v); }, nullptr},
+      {"external_url", Type::kUrl, 0, 0, "the base of generatorURL, e.g. \"http://host:9105\"",
+       [](Config& c, const Value& v) { c.alerting.external_url = as<std::string>(v); }, nullptr},
+      {"stale_after", Type::kDuration, 10'000, 86'400'000, "a duration from 10s to 24h, e.g. \"10m\"",
+       [](Config& c, const Value& v) { c.alerting.stale_after = as<Millis>(v); }, nullptr},
+      {"timeout", Type::kDuration, 100, 600'000, "a duration from 100ms to 10m, e.g. \"10s\"",
+       [](Config& c, const Value& v) { c.alerting.timeout = as<Millis>(v); }, nullptr},
+  };
+  return keys;
+}
+
+template <typename F>
+KeySpec receiver_key(const char* name, Type type, std::int64_t min, std::int64_t max, const char* valid, F set) {
+  KeySpec k{name, type, min, max, valid, nullptr, nullptr};
+  k.set_receiver = set;
+  return k;
+}
+
+const std::vector<KeySpec>& receiver_keys() {
+  static const std::vector<KeySpec> keys = {
+      receiver_key("name", Type::kString, 1, 64, "1 to 64 characters of [A-Za-z0-9_.-]; default: <kind>-<n>",
+                   [](ReceiverConfig& r, const Value& v) { r.name = as<std::string>(v); }),
+      receiver_key("url", Type::kUrl, 0, 0, "an http:// or https:// URL, e.g. \"http://127.0.0.1:9093\"",
+                   [](ReceiverConfig& r, const Value& v) { r.url = as<std::string>(v); }),
+      receiver_key("timeout", Type::kDuration, 100, 600'000, "a duration from 100ms to 10m; default: alerting.timeout",
+                   [](ReceiverConfig& r, const Value& v) { r.timeout = as<Millis>(v); }),
+      receiver_key("resend", Type::kBool, 0, 0,
+                   "true to re-send firing alerts every resend_interval (default: alertmanager true, webhook false)",
+                   [](ReceiverConfig& r, const Value& v) { r.resend = as<bool>(v); }),
+      receiver_key("username", Type::kText, 0, 0, "a user name for basic auth (with password_file)",
+                   [](ReceiverConfig& r, const Value& v) { r.username = as<std::string>(v); }),
+      receiver_key("password_file", Type::kPath, 0, 0, "a file holding the basic auth password (read at each send)",
+                   [](ReceiverConfig& r, const Value& v) { r.password_file = as<std::string>(v); }),
+      receiver_key("bearer_token_file", Type::kPath, 0, 0, "a file holding a bearer token (read at each send)",
+                   [](ReceiverConfig& r, const Value& v) { r.bearer_token_file = as<std::string>(v); }),
+      receiver_key("insecure", Type::kBool, 0, 0, "true to skip TLS certificate verification (default false)",
+                   [](ReceiverConfig& r, const Value& v) { r.insecure = as<bool>(v); }),
+      receiver_key("ca_file", Type::kPath, 0, 0, "a PEM file of CA certificates",
+                   [](ReceiverConfig& r, const Value& v) { r.ca_file = as<std::string>(v); }),
+      receiver_key("client_cert", Type::kPath, 0, 0, "a PEM client certificate",
+                   [](ReceiverConfig& r, const Value& v) { r.client_cert = as<std::string>(v); }),
+      receiver_key("client_key", Type::kPath, 0, 0, "a PEM private key for client_cert",
+                   [](ReceiverConfig& r, const Value& v) { r.client_key = as<std::string>(v); }),
+  };
+  return keys;
+}
+
+template <typename F>
+KeySpec rule_key(const char* name, Type type, std::int64_t min, std::int64_t max, const char* valid, F set,
+                 const char* kinds = nullptr) {
+  KeySpec k{name, type, min, max, valid, nullptr, nullptr};
+  k.kinds = kinds;
+  k.set_rule = set;
+  return k;
+}
+
+const std::vector<KeySpec>& rule_keys() {
+  static const std::vector<KeySpec> keys = {
+      rule_key("name", Type::kString, 1, 64, "the alertname: 1 to 64 characters of [A-Za-z0-9_.-]",
+               [](RuleConfig& r, const Value& v) { r.name = as<std::string>(v); }),
+      rule_key("kind", Type::kString, 1, 64, "one of check, threshold, growth, forecast, absence",
+               [](RuleConfig& r, const Value& v) { r.kind = as<std::string>(v); }),
+      rule_key("metric", Type::kString, 1, 200, "a metric name, e.g. \"process_resident_memory_bytes\"",
+               [](RuleConfig& r, const Value& v) { r.metric = as<std::string>(v); }, "threshold,growth,forecast,absence"),
+      rule_key("target", Type::kString, 1, 64, "a target name: only its series (or checks)",
+               [](RuleConfig& r, const Value& v) { r.target = as<std::string>(v); }),
+      rule_key("check", Type::kString, 1, 64, "a check name: only that check",
+               [](RuleConfig& r, const Value& v) { r.check = as<std::string>(v); }, "check"),
+      rule_key("select", Type::kStringMap, 0, 0, "a table of label values the series must carry, e.g. { mountpoint = \"/\" }",
+               [](RuleConfig& r, const Value& v) { r.select = as<StringPairs>(v); }, "threshold,growth,forecast,absence"),
+      rule_key("op", Type::kText, 0, 0, "one of \">\", \">=\", \"<\", \"<=\", \"==\", \"!=\"",
+               [](RuleConfig& r, const Value& v) { r.op = as<std::string>(v); }, "threshold"),
+      rule_key("value", Type::kNumber, INT64_MIN, kNoMax, "a number to compare with, e.g. 0.9",
+               [](RuleConfig& r, const Value& v) { r.value = as<double>(v); }, "threshold"),
+      rule_key("for", Type::kDuration, 0, 7 * 86'400'000ll,
+               "a duration from 0s to 7d: how long the condition holds before firing (absence: the silence)",
+               [](RuleConfig& r, const Value& v) { r.for_duration = as<Millis>(v); }),
+      rule_key("max_age", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h; default 1m",
+               [](RuleConfig& r, const Value& v) { r.max_age = as<Millis>(v); }, "threshold"),
+      rule_key("baseline", Type::kDuration, 1000, 7 * 86'400'000ll,
+               "a duration from 1s to 7d: the window after a (re)start whose median is the baseline",
+               [](RuleConfig& r, const Value& v) { r.baseline = as<Millis>(v); }, "growth"),
+      rule_key("max_growth", Type::kPercent, 0, 100'000, "a percentage over the baseline, e.g. \"10%\"",
+               [](RuleConfig& r, const Value& v) { r.max_growth_percent = as<double>(v); }, "growth"),
+      rule_key("window", Type::kDuration, 10'000, 30 * 86'400'000ll, "a duration from 10s to 30d: the points fitted",
+               [](RuleConfig& r, const Value& v) { r.window = as<Millis>(v); }, "forecast"),
+      rule_key("horizon", Type::kDuration, 1000, 365 * 86'400'000ll,
+               "a duration from 1s to 365d: fire when the limit is reached within it",
+               [](RuleConfig& r, const Value& v) { r.horizon = as<Millis>(v); }, "forecast"),
+      rule_key("limit", Type::kLimit, 0, 0,
+               "a number, or cgroup_memory_limit, fd_limit, disk_size, or a metric name (its newest value)",
+               [](RuleConfig& r, const Value& v) { r.limit = as<std::string>(v); }, "forecast"),
+      rule_key("severity", Type::kString, 1, 32, "e.g. \"critical\", \"warning\", \"info\"",
+               [](RuleConfig& r, const Value& v) { r.severity = as<std::string>(v); }),
+      rule_key("labels", Type::kStringMap, 0, 0, "a table of labels added to the alert, e.g. { team = \"web\" }",
+               [](RuleConfig& r, const Value& v) { r.labels = as<StringPairs>(v); }),
+      rule_key("annotations", Type::kStringMap, 0, 0,
+               "a table such as { summary = \"...\", description = \"...\", runbook_url = \"...\" } with "
+               "{{value}}, {{threshold}}, {{target}}, {{check}}, {{reason}}",
+               [](RuleConfig& r, const Value& v) { r.annotations = as<StringPairs>(v); }),
   };
   return keys;
 }
@@ -281,6 +404,10 @@ const Section kSections[] = {
     {"host", host_keys, false},
     {"target", target_keys, true},
     {"check", check_keys, true},
+    {"alerting", alerting_keys, false},
+    {"alertmanager", receiver_keys, true},
+    {"webhook", receiver_keys, true},
+    {"rule", rule_keys, true},
 };
 
 std::vector<std::string> names_of(const std::vector<KeySpec>& keys) {
@@ -364,6 +491,17 @@ class Loader {
     if (spec.type == Type::kSize && !from_env && raw.node->is_integer()) {
       std::int64_t n = *raw.node->value<std::int64_t>();
       return check_range(spec, where, key, Value(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 0))), n);
+    }
+    const bool numeric = spec.type == Type::kNumber || spec.type == Type::kPercent || spec.type == Type::kLimit;
+    if (numeric && !from_env && (raw.node->is_integer() || raw.node->is_floating_point())) {
+      double d = raw.node->is_integer() ? static_cast<double>(*raw.node->value<std::int64_t>())
+                                        : *raw.node->value<double>();
+      if (spec.type == Type::kLimit) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", d);
+        return check_number(spec, where, key, Value(std::string(buf)), d, true);
+      }
+      return check_number(spec, where, key, Value(d), d, spec.type == Type::kPercent);
     }
     std::string text;
     if (!from_env) {
@@ -452,6 +590,26 @@ class Loader {
         }
         return Value(text);
       }
+      case Type::kNumber:
+      case Type::kPercent: {
+        std::string_view t = trim(text);
+        if (spec.type == Type::kPercent && !t.empty() && t.back() == '%') t = trim(t.substr(0, t.size() - 1));
+        auto d = parse_number(t);
+        if (!d) {
+          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not a number; valid: " + spec.valid);
+          return std::nullopt;
+        }
+        return check_number(spec, where, key, Value(*d), *d, spec.type == Type::kPercent);
+      }
+      case Type::kLimit: {
+        std::string t(trim(text));
+        if (t.empty()) {
+          error(ConfigErrorKind::kBadValue, where, key, std::string("empty; valid: ") + spec.valid);
+          return std::nullopt;
+        }
+        if (auto d = parse_number(t)) return check_number(spec, where, key, Value(t), *d, true);
+        return Value(t);
+      }
       case Type::kStringList:
       case Type::kStringMap:
       case Type::kStatusList:
@@ -512,6 +670,10 @@ class Loader {
         for (const auto& element : *arr) {
           if (name == "check") {
             read_check(path, *element.as_table(), nullptr);
+          } else if (name == "alertmanager" || name == "webhook") {
+            read_receiver(path, *element.as_table(), name);
+          } else if (name == "rule") {
+            read_rule(path, *element.as_table());
           } else {
             read_target(path, *element.as_table());
           }
@@ -626,6 +788,209 @@ class Loader {
     check_keys_at_.push_back(std::move(written));
   }
 
+  void read_receiver(const std::string& path, const toml::table& table, const std::string& kind) {
+    ReceiverConfig r;
+    r.kind = kind;
+    r.where = location_of(path, table.source());
+    std::string label = kind;
+    if (auto n = table["name"].value<std::string>()) label = kind + "[" + *n + "]";
+    for (auto&& [key, value] : table) {
+      std::string key_name(key.str());
+      std::string dotted = label + "." + key_name;
+      const KeySpec* spec = find_key(receiver_keys(), key_name);
+      if (spec == nullptr) {
+        error(ConfigErrorKind::kUnknownKey, location_of(path, key.source()), dotted,
+              "unknown key" + did_you_mean(key_name, names_of(receiver_keys())));
+        continue;
+      }
+      if (auto v = convert(*spec, Raw{&value, {}}, location_of(path, value.source()), dotted)) {
+        spec->set_receiver(r, *v);
+      }
+    }
+    if (!table.contains("url")) {
+      error(ConfigErrorKind::kMissingKey, r.where, label + ".url",
+            kind == "alertmanager" ? "an [[alertmanager]] needs its url, e.g. \"http://127.0.0.1:9093\""
+                                   : "a [[webhook]] needs the url to post to");
+    }
+    result.config.receivers.push_back(std::move(r));
+  }
+
+  void read_rule(const std::string& path, const toml::table& table) {
+    RuleConfig r;
+    r.where = location_of(path, table.source());
+    std::map<std::string, ConfigLocation> written;
+    std::string label = "rule";
+    if (auto n = table["name"].value<std::string>()) label = "rule[" + *n + "]";
+    const std::string kind = table["kind"].value_or(std::string());
+    for (auto&& [key, value] : table) {
+      std::string key_name(key.str());
+      std::string dotted = label + "." + key_name;
+      const KeySpec* spec = find_key(rule_keys(), key_name);
+      if (spec == nullptr) {
+        error(ConfigErrorKind::kUnknownKey, location_of(path, key.source()), dotted,
+              "unknown key" + did_you_mean(key_name, names_of(rule_keys())));
+        continue;
+      }
+      if (!applies_to_rule(*spec, kind)) {
+        error(ConfigErrorKind::kConflict, location_of(path, key.source()), dotted,
+              "\"" + key_name + "\" does not apply to kind " + kind + " (it is for " + spec->kinds + ")");
+        continue;
+      }
+      written[key_name] = location_of(path, value.source());
+      if (auto v = convert(*spec, Raw{&value, {}}, location_of(path, value.source()), dotted)) {
+        spec->set_rule(r, *v);
+      }
+    }
+    for (const char* required : {"name", "kind"}) {
+      if (!table.contains(required)) {
+        error(ConfigErrorKind::kMissingKey, r.where, label + "." + required,
+              std::string("every [[rule]] needs a ") + required);
+      }
+    }
+    result.config.rules.push_back(std::move(r));
+    rule_keys_at_.push_back(std::move(written));
+  }
+
+  static bool applies_to_rule(const KeySpec& spec, const std::string& kind) {
+    static const std::set<std::string> kKnown = {"check", "threshold", "growth", "forecast", "absence"};
+    if (spec.kinds == nullptr || !kKnown.count(kind)) return true;
+    for (auto k : split(spec.kinds, ',')) {
+      if (k == kind) return true;
+    }
+    return false;
+  }
+
+  static bool is_label_name(std::string_view s) {
+    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  }
+
+  static bool is_metric_name(std::string_view s) {
+    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':'; });
+  }
+
+  void validate_alerting() {
+    auto& cfg = result.config;
+    std::map<std::string, int> per_kind;
+    std::map<std::string, const ReceiverConfig*> names;
+    for (auto& r : cfg.receivers) {
+      const int n = ++per_kind[r.kind];
+      if (r.name.empty()) r.name = r.kind + "-" + std::to_string(n);
+      const std::string label = r.kind + "[" + r.name + "]";
+      auto [it, inserted] = names.emplace(r.name, &r);
+      if (!inserted) {
+        error(ConfigErrorKind::kDuplicateName, r.where, label + ".name",
+              "receiver name \"" + r.name + "\" is already used at " + it->second->where.describe() +
+                  "; set name = \"...\" on one of them");
+      }
+      if (!r.username.empty() && r.password_file.empty()) {
+        error(ConfigErrorKind::kMissingKey, r.where, label + ".password_file", "username is set but password_file is not");
+      }
+      if (!r.password_file.empty() && r.username.empty()) {
+        error(ConfigErrorKind::kMissingKey, r.where, label + ".username", "password_file is set but username is not");
+      }
+      if (!r.username.empty() && !r.bearer_token_file.empty()) {
+        error(ConfigErrorKind::kConflict, r.where, label, "basic auth (username) and bearer_token_file exclude each other");
+      }
+      if (!r.client_key.empty() && r.client_cert.empty()) {
+        error(ConfigErrorKind::kMissingKey, r.where, label + ".client_cert", "client_key is set but client_cert is not");
+      }
+    }
+    static const std::vector<std::string> kKinds = {"check", "threshold", "growth", "forecast", "absence"};
+    static const std::set<std::string> kTemplateNames = {"value",  "threshold", "target",   "check",
+                                                         "reason", "metric",    "instance", "alertname"};
+    std::map<std::string, const RuleConfig*> rule_names;
+    for (std::size_t i = 0; i < cfg.rules.size(); ++i) {
+      RuleConfig& r = cfg.rules[i];
+      const auto& written = rule_keys_at_[i];
+      const std::string label = "rule[" + r.name + "]";
+      auto at = [&](const std::string& key) {
+        auto it = written.find(key);
+        return it == written.end() ? r.where : it->second;
+      };
+      auto bad = [&](const std::string& key, std::string message) {
+        error(ConfigErrorKind::kBadValue, at(key), label + "." + key, std::move(message));
+      };
+      auto missing = [&](const std::string& key, std::string message) {
+        if (!written.count(key)) error(ConfigErrorKind::kMissingKey, r.where, label + "." + key, std::move(message));
+      };
+      if (!r.name.empty()) {
+        if (r.name == kCheckRuleNameForConfig || r.name == kHeartbeatNameForConfig) {
+          // A check rule may take the built-in name to restyle it; the heartbeat's is reserved.
+          if (r.name == kHeartbeatNameForConfig || r.kind != "check") {
+            bad("name", "\"" + r.name + "\" is the name of a built-in alert; choose another");
+          }
+        }
+        auto [it, inserted] = rule_names.emplace(r.name, &r);
+        if (!inserted) {
+          error(ConfigErrorKind::kDuplicateName, r.where, label + ".name",
+                "rule name \"" + r.name + "\" is already used at " + it->second->where.describe());
+        }
+      }
+      if (r.kind.empty()) continue;
+      if (std::find(kKinds.begin(), kKinds.end(), r.kind) == kKinds.end()) {
+        bad("kind", "unknown kind \"" + r.kind + "\"" + did_you_mean(r.kind, kKinds));
+        continue;
+      }
+      if (r.severity.empty()) r.severity = r.kind == "check" ? "critical" : "warning";
+      if (r.kind != "check") {
+        if (r.metric.empty()) {
+          missing("metric", "a " + r.kind + " rule needs a metric, e.g. \"process_resident_memory_bytes\"");
+        } else if (!is_metric_name(r.metric)) {
+          bad("metric", "\"" + r.metric + "\" is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+        }
+      }
+      for (const auto& [name, value] : r.select) {
+        if (!is_label_name(name)) bad("select", "\"" + name + "\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)");
+        if (name == "target" && !r.target.empty()) bad("select", "the target is given twice: use target = \"...\"");
+      }
+      for (const auto& [name, value] : r.labels) {
+        if (!is_label_name(name)) {
+          bad("labels", "\"" + name + "\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)");
+        } else if (name == "alertname" || name == "severity" || name == "instance" || name == "job") {
+          bad("labels", "\"" + name + "\" is set by vigild" +
+                            std::string(name == "severity" ? ": use severity = \"...\"" : "") +
+                            (name == "alertname" ? ": it is the rule's name" : ""));
+        }
+      }
+      for (const auto& [name, tmpl] : r.annotations) {
+        if (!is_label_name(name)) bad("annotations", "\"" + name + "\" is not an annotation name");
+        if (auto v = validate_template(tmpl, kTemplateNames); !v) bad("annotations", name + ": " + v.error().message);
+      }
+      if (r.kind == "threshold") {
+        if (!parse_comparison(r.op)) bad("op", "\"" + r.op + "\" is not one of >, >=, <, <=, ==, !=");
+        missing("value", "a threshold rule needs a value to compare with");
+      }
+      if (r.kind == "forecast") {
+        missing("limit", "a forecast rule needs a limit: a number, cgroup_memory_limit, fd_limit or disk_size");
+        if (!r.limit.empty() && !parse_number(r.limit) && limit_metric_for(r.limit) == nullptr &&
+            !is_metric_name(r.limit)) {
+          bad("limit", "\"" + r.limit + "\" is neither a number, nor cgroup_memory_limit, fd_limit, disk_size, "
+                       "nor a metric name");
+        }
+        if (r.horizon.count() > 0 && r.window.count() > 0 && r.window < Millis(60'000) && r.horizon > r.window * 100) {
+          result.warnings.push_back({ConfigErrorKind::kOutOfRange, at("horizon"), label + ".horizon",
+                                     "horizon " + format_duration(r.horizon) + " is over 100 times window " +
+                                         format_duration(r.window) + ": the forecast will be noisy"});
+        }
+      }
+      if (r.kind == "absence" && r.for_duration.count() == 0) {
+        if (written.count("for")) {
+          bad("for", "an absence rule's for is how long the silence lasts: it must be more than 0s");
+        } else {
+          missing("for", "an absence rule needs for = \"...\": how long no samples may arrive");
+        }
+      }
+    }
+    if (!cfg.rules.empty() && cfg.receivers.empty()) {
+      result.warnings.push_back({ConfigErrorKind::kMissingKey, {}, "alertmanager",
+                                 "rules are configured but no [[alertmanager]] or [[webhook]]: alerts are recorded "
+                                 "(vigil alerts) but sent nowhere"});
+    }
+  }
+
   void read_environment(char** env) {
     if (env == nullptr) return;
     std::vector<std::string> section_names;
@@ -654,8 +1019,12 @@ class Loader {
       if (section->array) {
         if (std::string(section->name) == "check") {
           read_check_env(var, key_part, value);
-        } else {
+        } else if (std::string(section->name) == "target") {
           read_target_env(var, key_part, value);
+        } else {
+          error(ConfigErrorKind::kUnknownKey, where, section->name,
+                std::string("[[") + section->name + "]] entries cannot be set from the environment; "
+                "write them in the config file or a drop-in in vigil.d/");
         }
         continue;
       }
@@ -777,6 +1146,7 @@ class Loader {
       }
     }
     validate_checks();
+    validate_alerting();
     if (cfg.daemon.flush_interval > cfg.daemon.interval * 60) {
       result.warnings.push_back({ConfigErrorKind::kOutOfRange, {}, "daemon.flush_interval",
                                  "flush_interval " + format_duration(cfg.daemon.flush_interval) +
@@ -912,6 +1282,9 @@ class Loader {
 
   std::set<std::size_t> invalid_finder_;  // indexes of targets whose finder key had an error
   std::vector<std::map<std::string, ConfigLocation>> check_keys_at_;  // per check: where each key was written
+  std::vector<std::map<std::string, ConfigLocation>> rule_keys_at_;   // per rule: where each key was written
+  static constexpr const char* kCheckRuleNameForConfig = "CheckFailed";
+  static constexpr const char* kHeartbeatNameForConfig = "VigilHeartbeat";
 
   static bool is_structured(Type t) {
     return t == Type::kStringList || t == Type::kStringMap || t == Type::kStatusList;
@@ -1034,8 +1407,37 @@ class Loader {
       case Type::kStringList: return "an array of strings";
       case Type::kStringMap: return "a table of strings";
       case Type::kStatusList: return "an array of status codes";
+      case Type::kNumber: return "a number";
+      case Type::kPercent: return "a percentage";
+      case Type::kLimit: return "a number or a limit name";
     }
     return "a value";
+  }
+
+  static std::optional<double> parse_number(std::string_view t) {
+    if (t.empty()) return std::nullopt;
+    std::string s(t);
+    char* end = nullptr;
+    errno = 0;
+    double d = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(d)) return std::nullopt;
+    return d;
+  }
+
+  // Numbers: finite, and within [min, max] when `ranged`.
+  std::optional<Value> check_number(const KeySpec& spec, const ConfigLocation& where, const std::string& key, Value v,
+                                    double d, bool ranged) {
+    if (!std::isfinite(d)) {
+      error(ConfigErrorKind::kBadValue, where, key, "not a finite number; valid: " + std::string(spec.valid));
+      return std::nullopt;
+    }
+    if (ranged && (d < static_cast<double>(spec.min) || d > static_cast<double>(spec.max))) {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%g", d);
+      error(ConfigErrorKind::kOutOfRange, where, key, std::string(buf) + " is out of range; valid: " + spec.valid);
+      return std::nullopt;
+    }
+    return v;
   }
 
   std::optional<Value> check_range(const KeySpec& spec, const ConfigLocation& where,
@@ -1086,6 +1488,36 @@ std::string check_keys_help() {
   for (const char* kind : {"http", "tcp", "exec", "redis", "postgres", "prometheus"}) {
     out += std::string("  ") + kind + ":";
     for (const auto& k : check_keys()) {
+      if (k.kinds == nullptr) continue;
+      for (auto part : split(k.kinds, ',')) {
+        if (part == kind) out += std::string(" ") + k.name;
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+const char* limit_metric_for(std::string_view limit_name) {
+  if (limit_name == "cgroup_memory_limit") return "cgroup_memory_limit_bytes";
+  if (limit_name == "fd_limit") return "process_max_fds";
+  if (limit_name == "disk_size") return "host_filesystem_size_bytes";
+  return nullptr;
+}
+
+std::string alerting_keys_help() {
+  std::string out = "Alerting keys (see vigild(8)):\n  [alerting]:";
+  for (const auto& k : alerting_keys()) out += std::string(" ") + k.name;
+  out += "\n  [[alertmanager]], [[webhook]]:";
+  for (const auto& k : receiver_keys()) out += std::string(" ") + k.name;
+  out += "\n  [[rule]], all kinds:";
+  for (const auto& k : rule_keys()) {
+    if (k.kinds == nullptr) out += std::string(" ") + k.name;
+  }
+  out += "\n";
+  for (const char* kind : {"check", "threshold", "growth", "forecast", "absence"}) {
+    out += std::string("  [[rule]] kind = \"") + kind + "\":";
+    for (const auto& k : rule_keys()) {
       if (k.kinds == nullptr) continue;
       for (auto part : split(k.kinds, ',')) {
         if (part == kind) out += std::string(" ") + k.name;

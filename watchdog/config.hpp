@@ -139,13 +139,69 @@ struct CheckConfig {
   // postgres
   std::string user = "vigil";
   std::string database = "postgres";
+  bool alert = true;  // the check's failure raises an alert (rule CheckFailed or a [[rule]] of kind check)
   ConfigLocation where;
 
   std::uint64_t body_limit() const { return max_body.value_or(kind == "prometheus" ? 8u << 20 : 1u << 20); }
 };
 
+// [alerting]: how alerts are sent.
+struct AlertingConfig {
+  Millis resend_interval{30000};  // firing alerts are re-sent this often
+  bool heartbeat = true;          // the always-firing VigilHeartbeat alert
+  std::string instance;           // the instance label; default: the host name
+  std::string external_url;       // base of generatorURL; default: none
+  Millis stale_after{600000};     // a rule's series silent this long resolves its alert
+  Millis timeout{10000};          // default request timeout of receivers
+};
+
+// [[alertmanager]] and [[webhook]]: where alerts go.
+struct ReceiverConfig {
+  std::string kind;  // "alertmanager" or "webhook"
+  std::string name;  // default: "<kind>-<n>", n counting from 1 in the order written
+  std::string url;   // Alertmanager: its base URL (POST <url>/api/v2/alerts); webhook: the URL posted to
+  std::optional<Millis> timeout;  // default: alerting.timeout
+  std::optional<bool> resend;     // default: true for alertmanager, false for webhook
+  std::string username;           // basic auth, with password_file
+  std::string password_file;
+  std::string bearer_token_file;
+  bool insecure = false;
+  std::string ca_file;
+  std::string client_cert;
+  std::string client_key;
+  ConfigLocation where;
+
+  bool resends() const { return resend.value_or(kind == "alertmanager"); }
+};
+
+// [[rule]]: turns samples or check states into alerts.
+struct RuleConfig {
+  std::string name;  // the alertname
+  std::string kind;  // check, threshold, growth, forecast, absence
+  std::string metric;
+  std::string target;  // selects series (or checks) of this target
+  std::string check;   // kind check: only this check
+  std::vector<std::pair<std::string, std::string>> select;  // more label equalities
+  std::string op = ">";
+  std::optional<double> value;  // threshold
+  Millis for_duration{0};
+  Millis max_age{60000};
+  Millis baseline{1'800'000};
+  double max_growth_percent = 10;
+  Millis window{3'600'000};
+  Millis horizon{86'400'000};
+  std::string limit;  // a number, cgroup_memory_limit, fd_limit, disk_size or a metric name
+  std::string severity;  // default: critical for check rules, else warning
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::pair<std::string, std::string>> annotations;
+  ConfigLocation where;
+};
+
 struct Config {
   DaemonConfig daemon;
+  AlertingConfig alerting;
+  std::vector<ReceiverConfig> receivers;
+  std::vector<RuleConfig> rules;
   StoreConfig store;
   HostConfig host;
   std::vector<TargetConfig> targets;
@@ -177,6 +233,11 @@ LoadResult load_config(const LoadOptions& options);
 
 // The check keys by kind, for --help.
 std::string check_keys_help();
+// The rule and receiver keys, for --help.
+std::string alerting_keys_help();
+
+// forecast limit names and the metric each one reads.
+const char* limit_metric_for(std::string_view limit_name);
 
 // "VIGIL_TARGET_WEB_GW_PIDFILE" spelling of a target name: upper case,
 // anything not [A-Z0-9] as '_'.

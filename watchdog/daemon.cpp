@@ -31,6 +31,8 @@
 #include "probes/host.hpp"
 #include "probes/process.hpp"
 #include "store/store.hpp"
+#include "alerting/engine.hpp"
+#include "watchdog/alert_sender.hpp"
 #include "watchdog/check_runner.hpp"
 #include "watchdog/check_state.hpp"
 #include "watchdog/sd_handles.hpp"
@@ -122,6 +124,8 @@ struct Daemon::Impl {
   std::vector<TargetState> targets;
   std::unique_ptr<CheckRunners> runners;  // after `event`: its sources go first
   std::vector<std::unique_ptr<CheckRun>> checks;
+  std::unique_ptr<AlertEngine> alerts;
+  std::unique_ptr<AlertSender> sender;  // after `runners`: it uses their curl loop
   UniqueFd pid_lock;
 
   std::uint64_t table_refreshed_usec = 0;
@@ -218,7 +222,7 @@ struct Daemon::Impl {
   }
 
   void prepare_checks() {
-    if (cfg.checks.empty()) return;
+    if (cfg.checks.empty() && cfg.receivers.empty()) return;
     runners = std::make_unique<CheckRunners>(event.get());
     for (const auto& c : cfg.checks) {
       auto run = std::make_unique<CheckRun>();
@@ -228,6 +232,104 @@ struct Daemon::Impl {
       run->runner = runners->make(c);  // the kind was validated with the config
       checks.push_back(std::move(run));
     }
+  }
+
+  // ---- alerts -------------------------------------------------------------
+
+  static RuleSpec rule_spec(const RuleConfig& r) {
+    RuleSpec spec;
+    spec.name = r.name;
+    spec.kind = r.kind == "check"      ? RuleKind::kCheck
+                : r.kind == "growth"   ? RuleKind::kGrowth
+                : r.kind == "forecast" ? RuleKind::kForecast
+                : r.kind == "absence"  ? RuleKind::kAbsence
+                                       : RuleKind::kThreshold;
+    spec.metric = r.metric;
+    spec.match = r.select;
+    if (!r.target.empty()) spec.match.emplace_back("target", r.target);
+    std::sort(spec.match.begin(), spec.match.end());
+    spec.check_target = r.kind == "check" ? r.target : std::string();
+    spec.check_name = r.check;
+    spec.for_duration = r.for_duration;
+    if (auto op = parse_comparison(r.op)) spec.op = *op;
+    spec.threshold = r.value.value_or(0);
+    spec.max_age = r.max_age;
+    spec.growth = GrowthParams{r.baseline, r.max_growth_percent};
+    spec.window = r.window;
+    spec.horizon = r.horizon;
+    if (!r.limit.empty()) {
+      char* end = nullptr;
+      double d = std::strtod(r.limit.c_str(), &end);
+      if (end != r.limit.c_str() && *end == '\0') {
+        spec.limit = d;
+      } else {
+        const char* metric = limit_metric_for(r.limit);
+        spec.limit_metric = metric != nullptr ? metric : r.limit;
+      }
+    }
+    spec.severity = r.severity;
+    spec.labels = r.labels;
+    std::sort(spec.labels.begin(), spec.labels.end());
+    spec.annotations = r.annotations;
+    return spec;
+  }
+
+  bool prepare_alerts() {
+    EngineOptions options;
+    options.instance = cfg.alerting.instance;
+    if (options.instance.empty()) {
+      char name[256] = {};
+      if (gethostname(name, sizeof name - 1) == 0) options.instance = name;
+    }
+    options.external_url = cfg.alerting.external_url;
+    while (!options.external_url.empty() && options.external_url.back() == '/') options.external_url.pop_back();
+    options.resend_interval = cfg.alerting.resend_interval;
+    options.heartbeat = cfg.alerting.heartbeat;
+    options.stale_after = cfg.alerting.stale_after;
+    std::vector<RuleSpec> rules;
+    for (const auto& r : cfg.rules) rules.push_back(rule_spec(r));
+    std::vector<ReceiverSpec> receivers;
+    for (const auto& r : cfg.receivers) receivers.push_back(ReceiverSpec{r.name, r.resends()});
+    alerts = std::make_unique<AlertEngine>(
+        options, std::move(rules), receivers, [this](AlertOp op) { store->enqueue(std::move(op)); },
+        [this](Event e) { record(std::move(e)); });
+    // What the last run left: firing alerts and undelivered transitions.
+    // Read once, before the loop turns (the writer has committed everything
+    // the previous vigild wrote: it opened the same file).
+    auto reader = StoreReader::open(cfg.store_path());
+    if (!reader) {
+      log_error("cannot read the alert state back", {{"error", reader.error().message}});
+      return false;
+    }
+    auto rows = reader->alerts();
+    auto outbox = reader->outbox();
+    if (!rows || !outbox) {
+      log_error("cannot read the alert state back",
+                {{"error", !rows ? rows.error().message : outbox.error().message}});
+      return false;
+    }
+    const WallMs now = wall_now_ms();
+    alerts->restore(*rows, *outbox, now);
+    std::size_t firing = 0;
+    for (const auto& a : *rows) firing += a.phase == static_cast<int>(AlertPhase::kFiring) ? 1 : 0;
+    if (!outbox->empty() || firing > 0) {
+      log_info("alert state restored", {{"firing", static_cast<std::int64_t>(firing)},
+                                        {"undelivered", static_cast<std::int64_t>(outbox->size())}});
+    }
+    for (const auto& c : checks) {
+      if (c->cfg.alert) alerts->check_state(c->cfg.target, c->cfg.name, CheckAlertState::kUnknown, {}, now);
+    }
+    if (!cfg.receivers.empty()) {
+      sender = std::make_unique<AlertSender>(event.get(), runners->curl(), *alerts, cfg,
+                                             [this](AlertOp op) { store->enqueue(std::move(op)); });
+      alerts->on_queued([this] { sender->pump(); });
+    }
+    return true;
+  }
+
+  void alert_tick() {
+    alerts->tick(wall_now_ms());
+    if (sender) sender->pump();
   }
 
   // ---- checks -------------------------------------------------------------
@@ -269,8 +371,11 @@ struct Daemon::Impl {
     }
     auto t = observe(c.status, c.hysteresis, out.ok, now);
     samples.add("check_state", labels, static_cast<double>(c.status.state), now);  // after this result
-    store->enqueue(std::move(samples.samples));
-    if (!t) return;
+    publish(samples.samples);
+    if (!t) {
+      alert_check(c, out.reason, now);
+      return;
+    }
     const std::string who = c.cfg.target + "/" + c.cfg.name;
     if (t->state_changed) {
       Event e;
@@ -294,9 +399,29 @@ struct Daemon::Impl {
                        format_duration(c.hysteresis.flap_window),
                    "{}"});
     }
+    alert_check(c, out.reason, now);  // after the check's own event
+  }
+
+  void alert_check(const CheckRun& c, const std::string& reason, WallMs now) {
+    if (!alerts || !c.cfg.alert) return;
+    // Failed and recovering fire; ok resolves; unknown and failing (not
+    // yet failed) leave the alert as it is.
+    const CheckState st = c.status.state;
+    const CheckAlertState as = st == CheckState::kFailed || st == CheckState::kRecovering ? CheckAlertState::kFailing
+                               : st == CheckState::kOk                                    ? CheckAlertState::kOk
+                                                                                          : CheckAlertState::kUnknown;
+    alerts->check_state(c.cfg.target, c.cfg.name, as, reason, now);
   }
 
   // ---- recording ----------------------------------------------------------
+
+  // Samples go to the alert rules, then to the store.
+  void publish(std::vector<Sample>& samples) {
+    if (alerts) {
+      for (const auto& sample : samples) alerts->observe(sample);
+    }
+    store->enqueue(std::move(samples));
+  }
 
   void record(Event e) {
     LogLevel level = e.severity == Severity::kInfo ? LogLevel::kInfo : LogLevel::kWarning;
@@ -332,7 +457,7 @@ struct Daemon::Impl {
       log_warning("host probe failed", {{"error", host_problem}});
     }
     probe_result(out, "host", {}, started, collected.has_value(), now);
-    store->enqueue(std::move(out.samples));
+    publish(out.samples);
   }
 
   void report_warnings(const std::vector<Error>& warnings, std::string& last, const std::string& who) {
@@ -397,7 +522,7 @@ struct Daemon::Impl {
     table_refreshed_usec = now;
     probe_result(out, "process_table", {}, now, refreshed.has_value(), wall_now_ms());
     out.add("vigil_processes_scanned", {}, static_cast<double>(processes.entries().size()), wall_now_ms());
-    store->enqueue(std::move(out.samples));
+    publish(out.samples);
   }
 
   void sample_target(TargetState& t) {
@@ -421,7 +546,7 @@ struct Daemon::Impl {
     if (!seen.present) out.add("process_count", {{"target", t.cfg.name}}, 0, now);
     note_transition(t, seen, now);
     probe_result(out, "process", t.cfg.name, started, !t.read_failed, now);
-    store->enqueue(std::move(out.samples));
+    publish(out.samples);
   }
 
   void sample_cgroup(TargetState& t, int main_pid, WallMs now, Collection& out) {
@@ -479,6 +604,7 @@ struct Daemon::Impl {
       if (seen.present) e.details += ",\"start_time\":" + json_string(started);
       e.details += "}";
       record(std::move(e));
+      if (alerts && seen.present) alerts->target_started(t.cfg.name, seen.main_start_ms);
     }
     t.last = seen;
   }
@@ -511,7 +637,22 @@ struct Daemon::Impl {
     out.add("vigil_loop_lag_seconds_sum", {}, lag_sum_seconds, now);
     out.add("vigil_loop_lag_seconds_count", {}, static_cast<double>(lag_count), now);
     max_lag_usec = 0;
-    store->enqueue(std::move(out.samples));
+    if (alerts) {
+      std::size_t firing = 0;
+      for (const auto& a : alerts->alerts()) firing += a.status.phase == AlertPhase::kFiring ? 1 : 0;
+      out.add("vigil_alerts_firing", {}, static_cast<double>(firing), now);
+      for (const auto& q : alerts->queues()) {
+        QueueStats qs = q.stats();
+        Labels l{{"receiver", q.name()}};
+        out.add("vigil_alert_queue_pending", l, static_cast<double>(qs.pending), now);
+        out.add("vigil_alert_queue_oldest_age_seconds", l,
+                qs.oldest_created_ms == 0 ? 0.0 : static_cast<double>(now - qs.oldest_created_ms) / 1000, now);
+        out.add("vigil_alert_delivered_total", l, static_cast<double>(qs.delivered), now);
+        out.add("vigil_alert_delivery_failures_total", l, static_cast<double>(qs.failed_attempts), now);
+        out.add("vigil_alert_dropped_total", l, static_cast<double>(qs.dropped), now);
+      }
+    }
+    publish(out.samples);
     cgroups.forget_unused();
     if (s.samples_dropped > dropped_reported) {
       std::uint64_t lost = s.samples_dropped - dropped_reported;
@@ -618,6 +759,7 @@ struct Daemon::Impl {
     r = sd_event_set_watchdog(e, 1);
     if (r < 0) log_warning("cannot enable the systemd watchdog", {{"error", std::strerror(-r)}});
     prepare_checks();  // their sources live on the loop
+    if (!prepare_alerts()) return 1;
 
     std::string targets_json = "[";
     for (const auto& t : targets) targets_json += (targets_json.size() > 1 ? "," : "") + json_string(t.cfg.name);
@@ -649,6 +791,7 @@ struct Daemon::Impl {
       }
     }
     if (!add_timer(cfg.daemon.status_interval, Millis(1000), [this] { sample_self(); })) return 1;
+    if (!add_timer(Millis(1000), Millis(0), [this] { alert_tick(); })) return 1;
 
     WriterStats s = store->stats();
     sd_notify(0, "READY=1");

@@ -49,6 +49,11 @@
 //   /echo                        200, body: the request line, the headers as received
 //                                ("Name: value" each), an empty line, then the request body;
 //                                lines end in "\n"
+//   POST /hook                   a webhook receiver: records the body with the time it arrived
+//                                and answers the hook status (200 "recorded\n" by default)
+//   POST /control/hook?status=N  sets the status /hook answers (200..599)
+//   GET /hooks                   200, one line per body recorded, in arrival order:
+//                                "<ms since the epoch> <body with newlines as spaces>\n"
 //   anything else                404 "not found\n"
 //
 // Protocol limits: request head up to 64 KiB (else 431), Content-Length bodies up to 1 MiB (else
@@ -82,6 +87,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -102,6 +108,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 enum class HealthMode : int { ok, status_503, hang, close };
 
 std::atomic<HealthMode> g_health_mode{HealthMode::ok};
+std::atomic<int> g_hook_status{200};
+std::mutex g_hooks_mutex;
+std::vector<std::string> g_hooks;  // "<ms> <body>"
 std::atomic<std::uint64_t> g_requests{0};
 std::array<std::atomic<std::uint64_t>, 600> g_responses_by_code{};
 int g_stop_pipe[2] = {-1, -1};
@@ -720,6 +729,35 @@ bool handle(Connection& conn, const Request& req) {
     return send_response(conn, req, text(status, "status " + std::to_string(status) + "\n"));
   }
   if (path == "/body") return send_response(conn, req, text(200, req.param("text").value_or("")));
+  if (path == "/hook" && req.method == "POST") {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    std::string line = std::to_string(now) + " " + req.body;
+    for (char& c : line) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    {
+      std::lock_guard<std::mutex> lock(g_hooks_mutex);
+      g_hooks.push_back(std::move(line));
+    }
+    const int status = g_hook_status.load();
+    return send_response(conn, req, text(status, status < 300 ? "recorded\n" : "refused\n"));
+  }
+  if (path == "/control/hook" && req.method == "POST") {
+    const auto code = to_u64(req.param("status").value_or(""));
+    if (!code || *code < 200 || *code > 599) return send_response(conn, req, text(400, "status must be 200..599\n"));
+    g_hook_status.store(static_cast<int>(*code));
+    return send_response(conn, req, text(200, "hook status " + std::to_string(*code) + "\n"));
+  }
+  if (path == "/hooks") {
+    std::string body;
+    {
+      std::lock_guard<std::mutex> lock(g_hooks_mutex);
+      for (const auto& h : g_hooks) body += h + "\n";
+    }
+    return send_response(conn, req, text(200, std::move(body)));
+  }
   if (path == "/health") {
     switch (g_health_mode.load()) {
       case HealthMode::ok:
