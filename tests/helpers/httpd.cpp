@@ -53,7 +53,7 @@
 //                                and answers the hook status (200 "recorded\n" by default)
 //   POST /control/hook?status=N  sets the status /hook answers (200..599)
 //   GET /hooks                   200, one line per body recorded, in arrival order:
-//                                "<ms since the epoch> <body with newlines as spaces>\n"
+//                                "<ms since the epoch> <status answered> <body, newlines as spaces>\n"
 //   anything else                404 "not found\n"
 //
 // Protocol limits: request head up to 64 KiB (else 431), Content-Length bodies up to 1 MiB (else
@@ -733,7 +733,8 @@ bool handle(Connection& conn, const Request& req) {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    std::string line = std::to_string(now) + " " + req.body;
+    const int status = g_hook_status.load();
+    std::string line = std::to_string(now) + " " + std::to_string(status) + " " + req.body;
     for (char& c : line) {
       if (c == '\n' || c == '\r') c = ' ';
     }
@@ -741,7 +742,6 @@ bool handle(Connection& conn, const Request& req) {
       std::lock_guard<std::mutex> lock(g_hooks_mutex);
       g_hooks.push_back(std::move(line));
     }
-    const int status = g_hook_status.load();
     return send_response(conn, req, text(status, status < 300 ? "recorded\n" : "refused\n"));
   }
   if (path == "/control/hook" && req.method == "POST") {

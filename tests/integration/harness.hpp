@@ -290,6 +290,56 @@ inline double status_kib(pid_t pid, const std::string& key) {
   return 0;
 }
 
+// One vigil-test-httpd on a kernel-chosen loopback port, stopped on destruction.
+struct Httpd {
+  TempDir dir;
+  Child child;
+  int port = 0;
+
+  explicit Httpd(const std::vector<std::string>& extra_args = {}) {
+    std::string port_file = dir / "port";
+    std::vector<std::string> argv = {env_path("VIGIL_TEST_HTTPD"), "--port-file", port_file};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    // Its stdout ("port N") goes to a pipe that nobody reads: the port file is what counts.
+    child = Child::start(argv, {}, dir / "httpd.log", true);
+    BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return fs::exists(port_file); }),
+                          "the test server wrote no port file: " << slurp(dir / "httpd.log"));
+    port = std::stoi(slurp(port_file));
+    BOOST_REQUIRE(port > 0);
+  }
+  ~Httpd() {
+    child.signal(SIGTERM);
+    child.wait(2s);  // the Child's destructor kills it if it did not stop
+  }
+
+  std::string url(const std::string& path, const std::string& scheme = "http") const {
+    return scheme + "://127.0.0.1:" + std::to_string(port) + path;
+  }
+};
+
+// Sends one raw HTTP/1.1 request with "Connection: close" and returns the whole answer.
+inline std::string http_request(int port, const std::string& method, const std::string& target) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(fd >= 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  BOOST_REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  std::string req =
+      method + " " + target +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  BOOST_REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<std::size_t>(n));
+  close(fd);
+  return answer;
+}
+
 // A vigild with its own state dir and config, and the vigil CLI against it.
 struct Vigil {
   TempDir dir;

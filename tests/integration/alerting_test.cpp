@@ -1,0 +1,329 @@
+// Alerts from the real vigild to a real Prometheus Alertmanager (Debian's
+// prometheus-alertmanager, started here on kernel-chosen loopback ports) and
+// to webhook receivers run by the test (vigil-test-httpd's /hook, which
+// records every body it is posted with the status it answered).
+#define BOOST_TEST_MODULE integration_alerting
+#include <algorithm>
+
+#include "tests/integration/harness.hpp"
+
+using namespace harness;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
+
+struct have_alertmanager {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result r(fs::exists(kAlertmanager));
+    r.message() << kAlertmanager << " is not installed (apt install prometheus-alertmanager)";
+    return r;
+  }
+};
+
+// One Alertmanager whose only receiver is a webhook to `hook_url`, with
+// group_wait 0s and no grouping, so each alert is notified on its own.
+struct Alertmanager {
+  TempDir dir;
+  Child child;
+  int port = 0;
+  int cluster_port = 0;
+
+  Alertmanager(const std::string& hook_url, int want_port = 0, int peer_cluster_port = 0, bool cluster = false) {
+    port = want_port != 0 ? want_port : free_port();
+    write_file(dir / "am.yml",
+               "route:\n  receiver: hook\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n"
+               "  group_by: ['...']\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: " +
+                   hook_url + "\n        send_resolved: true\n");
+    std::vector<std::string> argv = {kAlertmanager, "--config.file=" + (dir / "am.yml"),
+                                     "--storage.path=" + (dir / "data"),
+                                     "--web.listen-address=127.0.0.1:" + std::to_string(port)};
+    if (cluster) {
+      cluster_port = free_port();
+      argv.push_back("--cluster.listen-address=127.0.0.1:" + std::to_string(cluster_port));
+      argv.push_back("--cluster.advertise-address=127.0.0.1:" + std::to_string(cluster_port));
+      argv.push_back("--cluster.peer-timeout=2s");
+      argv.push_back("--cluster.settle-timeout=2s");
+      if (peer_cluster_port != 0) argv.push_back("--cluster.peer=127.0.0.1:" + std::to_string(peer_cluster_port));
+    } else {
+      argv.push_back("--cluster.listen-address=");
+    }
+    child = Child::start(argv, {}, dir / "am.log");
+    BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return ready(); }),
+                          "Alertmanager did not become ready: " << slurp(dir / "am.log"));
+  }
+  ~Alertmanager() {
+    child.signal(SIGTERM);
+    child.wait(5s);
+  }
+  bool ready() const {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool up = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    return up && http_request(port, "GET", "/-/ready").find(" 200 ") != std::string::npos;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+
+  // Its alerts (GET /api/v2/alerts), or an empty array.
+  json alerts() const {
+    std::string answer = http_request(port, "GET", "/api/v2/alerts");
+    auto body = answer.find("\r\n\r\n");
+    if (body == std::string::npos) return json::array();
+    auto j = json::parse(answer.substr(body + 4), nullptr, false);
+    return j.is_array() ? j : json::array();
+  }
+  // The active alert named `alertname`, or null.
+  json active(const std::string& alertname) const {
+    for (const auto& a : alerts()) {
+      if (a["labels"].value("alertname", "") == alertname && a["status"].value("state", "") == "active") return a;
+    }
+    return json();
+  }
+};
+
+// What a /hook recorded: (time, status answered, body), in arrival order.
+struct Hook {
+  long long ms = 0;
+  int status;
+  json body;
+};
+std::vector<Hook> hooks(const Httpd& h) {
+  std::string answer = http_request(h.port, "GET", "/hooks");
+  std::vector<Hook> out;
+  auto body = answer.find("\r\n\r\n");
+  if (body == std::string::npos) return out;
+  std::istringstream in(answer.substr(body + 4));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    Hook hk;
+    fields >> hk.ms >> hk.status;
+    std::string rest;
+    std::getline(fields, rest);
+    hk.body = json::parse(rest, nullptr, false);
+    out.push_back(std::move(hk));
+  }
+  return out;
+}
+
+// The (status, alertname) of every alert in the accepted (2xx) bodies, in order.
+std::vector<std::pair<std::string, std::string>> accepted_alerts(const Httpd& h, const std::string& alertname) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& hk : hooks(h)) {
+    if (hk.status >= 300 || !hk.body.is_object()) continue;
+    for (const auto& a : hk.body["alerts"]) {
+      if (a["labels"].value("alertname", "") == alertname) out.emplace_back(a.value("status", ""), a["startsAt"]);
+    }
+  }
+  return out;
+}
+
+std::size_t count_status(const std::vector<std::pair<std::string, std::string>>& v, const std::string& status) {
+  return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [&](const auto& p) { return p.first == status; }));
+}
+
+void set_health_mode(const Httpd& h, const std::string& mode) {
+  std::string answer = http_request(h.port, "POST", "/control/health?mode=" + mode);
+  BOOST_REQUIRE_MESSAGE(answer.find("mode " + mode) != std::string::npos, answer);
+}
+
+void set_hook_status(const Httpd& h, int status) {
+  std::string answer = http_request(h.port, "POST", "/control/hook?status=" + std::to_string(status));
+  BOOST_REQUIRE_MESSAGE(answer.find("hook status") != std::string::npos, answer);
+}
+
+std::string health_check(const Httpd& service) {
+  return "[[check]]\nname = \"web\"\ntarget = \"gw\"\nkind = \"http\"\nurl = \"" + service.url("/health") +
+         "\"\nfail_after = 1\nrecover_after = 1\ntimeout = \"500ms\"\n";
+}
+
+std::string alertmanager(const std::string& url, const std::string& name = "") {
+  return "[[alertmanager]]\nurl = \"" + url + "\"\n" + (name.empty() ? "" : "name = \"" + name + "\"\n");
+}
+
+std::string webhook(const Httpd& h, const std::string& name = "") {
+  return "[[webhook]]\nurl = \"" + h.url("/hook") + "\"\n" + (name.empty() ? "" : "name = \"" + name + "\"\n");
+}
+
+const std::string kAlerting = "[alerting]\nresend_interval = \"2s\"\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_failed_check_reaches_alertmanager_and_the_webhook_and_resolves,
+                     *boost::unit_test::precondition(have_alertmanager())) {
+  Httpd service, am_sink, direct;
+  Alertmanager am(am_sink.url("/hook"));
+  Vigil v(kAlerting + alertmanager(am.url()) + webhook(direct) + health_check(service));
+  v.start();
+  BOOST_REQUIRE(wait_for(10s, [&] { return !am.active("VigilHeartbeat").is_null(); }));
+  set_health_mode(service, "status-503");
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !am.active("CheckFailed").is_null(); }), v.log());
+  json a = am.active("CheckFailed");
+  BOOST_TEST(a["labels"]["target"] == "gw");
+  BOOST_TEST(a["labels"]["check"] == "web");
+  BOOST_TEST(a["labels"]["severity"] == "critical");
+  BOOST_TEST(a["labels"]["job"] == "vigil");
+  BOOST_TEST(!a["labels"].value("instance", "").empty());
+  BOOST_TEST(a["annotations"].value("summary", "").find("HTTP 503") != std::string::npos);
+  // The direct webhook and Alertmanager's own webhook both hear of it.
+  BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(direct, "CheckFailed"), "firing") >= 1; }));
+  BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(am_sink, "CheckFailed"), "firing") >= 1; }));
+  BOOST_TEST(wait_for(5s, [&] {  // once the writer committed it
+    return v.cli_json({"alerts", "--state", "firing"}).dump().find("CheckFailed") != std::string::npos;
+  }));
+
+  set_health_mode(service, "ok");
+  BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(direct, "CheckFailed"), "resolved") >= 1; }));
+  BOOST_REQUIRE(wait_for(10s, [&] { return am.active("CheckFailed").is_null(); }));
+  BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(am_sink, "CheckFailed"), "resolved") >= 1; }));
+  // The webhook body is Alertmanager's webhook format.
+  for (const auto& hk : hooks(direct)) {
+    BOOST_TEST(hk.body.value("version", "") == "4");
+    BOOST_TEST(hk.body.contains("groupKey"));
+    BOOST_TEST(hk.body["alerts"].is_array());
+  }
+  BOOST_REQUIRE(wait_for(5s, [&] {
+    auto resolved = v.cli_json({"alerts", "--state", "resolved"});
+    return resolved.dump().find("CheckFailed") != std::string::npos;
+  }));
+  BOOST_TEST(v.events("alert_firing").size() == 1u);
+  BOOST_TEST(v.events("alert_resolved").size() == 1u);
+  BOOST_REQUIRE(v.stop() == 0);
+  auto queue = v.cli_json({"alerts", "queue"});
+  for (const auto& r : queue) BOOST_TEST(r["pending"] == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition,
+                     *boost::unit_test::precondition(have_alertmanager())) {
+  Httpd service, am_sink, direct;
+  set_hook_status(direct, 503);  // the webhook is down too
+  const int am_port = free_port();  // Alertmanager starts later, on this port
+  Vigil v(kAlerting + alertmanager("http://127.0.0.1:" + std::to_string(am_port)) + webhook(direct) +
+          health_check(service));
+  v.start();
+  set_health_mode(service, "status-503");
+  BOOST_REQUIRE(wait_for(10s, [&] { return v.events("alert_firing").size() == 1; }));
+  set_health_mode(service, "ok");
+  BOOST_REQUIRE(wait_for(10s, [&] { return v.events("alert_resolved").size() == 1; }));
+  // Both transitions wait in the outbox (one row per receiver), committed.
+  BOOST_REQUIRE(wait_for(5s, [&] {
+    auto q = v.cli_json({"alerts", "queue"});
+    std::size_t pending = 0;
+    for (const auto& r : q) pending += r["pending"].get<std::size_t>();
+    return pending >= 4;  // firing + resolved, for each receiver (the heartbeat's too)
+  }));
+  v.daemon.signal(SIGKILL);
+  BOOST_REQUIRE(v.daemon.wait(5s).has_value());
+
+  v.start();
+  set_health_mode(service, "status-503");
+  BOOST_REQUIRE(wait_for(15s, [&] { return v.events("alert_firing").size() == 2; }));
+  std::this_thread::sleep_for(1500ms);  // some failed retries during the outage
+  auto q = v.cli_json({"alerts", "queue"});
+  bool saw_error = false;
+  for (const auto& r : q) saw_error = saw_error || !r["last_error"].get<std::string>().empty();
+  BOOST_TEST(saw_error);
+
+  // The receivers come back.
+  set_hook_status(direct, 200);
+  Alertmanager am(am_sink.url("/hook"), am_port);
+  BOOST_REQUIRE_MESSAGE(wait_for(60s, [&] { return accepted_alerts(direct, "CheckFailed").size() >= 3; }), v.log());
+  auto seen = accepted_alerts(direct, "CheckFailed");
+  BOOST_REQUIRE(seen.size() >= 3u);
+  BOOST_TEST(seen[0].first == "firing");
+  BOOST_TEST(seen[1].first == "resolved");
+  BOOST_TEST(seen[2].first == "firing");
+  BOOST_TEST(seen[0].second == seen[1].second);  // the same alert: startsAt of the first firing
+  BOOST_TEST(seen[2].second != seen[0].second);  // fired again later
+  // Alertmanager ends with the last state: firing.
+  BOOST_REQUIRE(wait_for(30s, [&] { return !am.active("CheckFailed").is_null(); }));
+  BOOST_REQUIRE(wait_for(30s, [&] {
+    auto queue = v.cli_json({"alerts", "queue"});
+    for (const auto& r : queue) {
+      if (r["pending"] != 0) return false;
+    }
+    return true;
+  }));
+  BOOST_REQUIRE(v.stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(two_clustered_alertmanagers_both_get_the_alert_and_notify_once,
+                     *boost::unit_test::precondition(have_alertmanager())) {
+  Httpd service, am_sink;
+  Alertmanager am1(am_sink.url("/hook"), 0, 0, true);
+  Alertmanager am2(am_sink.url("/hook"), 0, am1.cluster_port, true);
+  Vigil v(kAlerting + "heartbeat = false\n" + alertmanager(am1.url(), "am1") + alertmanager(am2.url(), "am2") +
+          health_check(service));
+  v.start();
+  std::this_thread::sleep_for(1500ms);
+  set_health_mode(service, "status-503");
+  BOOST_REQUIRE(wait_for(15s, [&] { return !am1.active("CheckFailed").is_null(); }));
+  BOOST_REQUIRE(wait_for(15s, [&] { return !am2.active("CheckFailed").is_null(); }));
+  BOOST_REQUIRE(wait_for(15s, [&] { return count_status(accepted_alerts(am_sink, "CheckFailed"), "firing") >= 1; }));
+  // The second one waits peer_timeout (2s) before notifying, and then sees
+  // in the gossiped log that the first did.
+  std::this_thread::sleep_for(6s);
+  BOOST_TEST(count_status(accepted_alerts(am_sink, "CheckFailed"), "firing") == 1u);
+  BOOST_REQUIRE(v.stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_receiver_that_answers_400_does_not_block_another) {
+  Httpd service, refusing, healthy;
+  set_hook_status(refusing, 400);
+  Vigil v(kAlerting + "heartbeat = false\n" + webhook(refusing, "refusing") + webhook(healthy, "healthy") +
+          health_check(service));
+  v.start();
+  set_health_mode(service, "status-503");
+  BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(healthy, "CheckFailed"), "firing") == 1; }));
+  // The refused message is tried 5 times, then dropped and recorded.
+  BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return v.events("alert_delivery_dropped").size() == 1; }), v.log());
+  auto dropped = v.events("alert_delivery_dropped")[0];
+  BOOST_TEST(dropped["message"].get<std::string>().find("HTTP 400") != std::string::npos);
+  std::size_t attempts = 0;
+  for (const auto& hk : hooks(refusing)) attempts += hk.status == 400 ? 1 : 0;
+  BOOST_TEST(attempts == 5u);
+  // The next transition goes through to the healthy one, and is tried on the refusing one.
+  set_health_mode(service, "ok");
+  BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(healthy, "CheckFailed"), "resolved") == 1; }));
+  BOOST_REQUIRE(wait_for(15s, [&] { return v.events("alert_delivery_dropped").size() == 2; }));
+  BOOST_REQUIRE(v.stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_growth_rule_fires_for_a_leaking_process) {
+  Httpd hook;
+  TempDir work;
+  std::string pidfile = work / "hog.pid";
+  Child hog = Child::start({env_path("MEMHOG"), "--pidfile", pidfile}, {}, "", true);
+  BOOST_REQUIRE(hog.read_line().rfind("ready", 0) == 0);
+  Vigil v("[alerting]\nheartbeat = false\n" + webhook(hook) + "[[target]]\nname = \"hog\"\npidfile = \"" + pidfile +
+          "\"\n[[rule]]\nname = \"HogLeak\"\nkind = \"growth\"\nmetric = \"process_resident_memory_bytes\"\n"
+          "target = \"hog\"\nbaseline = \"3s\"\nmax_growth = \"10%\"\nfor = \"2s\"\n"
+          "annotations = { summary = \"{{target}} grew to {{value}} (fires above {{threshold}})\" }\n");
+  v.start();
+  std::this_thread::sleep_for(5s);  // the baseline window passes with a flat RSS
+  BOOST_TEST(v.events("alert_firing").empty());
+  for (int i = 0; i < 8; ++i) {  // then it leaks 8 MiB a second
+    hog.send_line("alloc 8");
+    BOOST_REQUIRE(hog.read_line() == "ok");
+    std::this_thread::sleep_for(1s);
+  }
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return count_status(accepted_alerts(hook, "HogLeak"), "firing") == 1; }),
+                        v.log());
+  auto firing = v.cli_json({"alerts", "--state", "firing"});
+  BOOST_REQUIRE(firing.is_array() && !firing.empty());
+  BOOST_TEST(firing[0]["alertname"] == "HogLeak");
+  BOOST_TEST(firing[0]["labels"]["target"] == "hog");
+  std::string summary = firing[0]["summary"];
+  BOOST_TEST(summary.find("hog grew to") != std::string::npos, summary);
+  BOOST_TEST(summary.find("MiB") != std::string::npos, summary);
+  auto fired = v.events("alert_firing");
+  BOOST_REQUIRE(!fired.empty());
+  BOOST_TEST(fired[0]["message"].get<std::string>().find("above its baseline") != std::string::npos);
+  BOOST_REQUIRE(v.stop() == 0);
+  hog.send_line("exit 0");
+}
