@@ -20,7 +20,7 @@ PACKAGES=(
   sqlite3
   # Real servers and tools the tests start: the http test server's TLS
   # certificates, Redis, PostgreSQL, Nagios plugins for exec checks.
-  openssl redis-server postgresql monitoring-plugins-basic
+  openssl redis-server postgresql monitoring-plugins-basic prometheus-alertmanager
 )
 
 install_missing() {
