@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -235,6 +236,25 @@ void AlertEngine::observe(const Sample& sample) {
       pts = std::move(thinned);
     }
     evaluate(in, sample.ts_ms);
+  }
+}
+
+void AlertEngine::backfill(const SeriesKey& key, const Series& points) {
+  auto rules = rules_by_metric_.find(key.metric);
+  if (rules == rules_by_metric_.end() || points.empty()) return;
+  for (std::size_t r : rules->second) {
+    const RuleSpec& rule = rules_[r];
+    if (rule.kind != RuleKind::kGrowth || !matches(rule.match, key.labels)) continue;
+    Instance& in = instance_for(r, key.labels, points.back().ts_ms);
+    Series merged;
+    merged.reserve(in.points.size() + points.size());
+    std::merge(points.begin(), points.end(), in.points.begin(), in.points.end(), std::back_inserter(merged),
+               [](const SeriesPoint& a, const SeriesPoint& b) { return a.ts_ms < b.ts_ms; });
+    merged.erase(std::unique(merged.begin(), merged.end(),
+                             [](const SeriesPoint& a, const SeriesPoint& b) { return a.ts_ms == b.ts_ms; }),
+                 merged.end());
+    std::erase_if(merged, [&](const SeriesPoint& p) { return p.ts_ms < in.started_ms || !std::isfinite(p.value); });
+    in.points = std::move(merged);
   }
 }
 

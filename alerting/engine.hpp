@@ -119,6 +119,11 @@ class AlertEngine {
   // A target's main process started (found at start-up, or restarted):
   // growth baselines of its series start again from `start_ms`.
   void target_started(const std::string& target, WallMs start_ms);
+  // Stored history of a series (ascending), for rules that need more than
+  // vigild has seen since it started: a growth rule's baseline window of a
+  // target that started before vigild. Merged by time; evaluated with the
+  // next live sample.
+  void backfill(const SeriesKey& key, const Series& points);
   // Periodic (every second or so): absence and staleness, the heartbeat,
   // and resends to idle receivers.
   void tick(WallMs now);

@@ -327,6 +327,39 @@ struct Daemon::Impl {
     return true;
   }
 
+  // A target found running at start-up began before this vigild: the
+  // baseline window of its growth rules is in the store, not in memory.
+  // Read once per target (two bounded range queries per rule), so that a
+  // restart of vigild does not blind its leak detection until the target
+  // restarts.
+  void backfill_growth(const std::string& target, WallMs start_ms, WallMs now) {
+    std::optional<StoreReader> reader;
+    for (const auto& r : cfg.rules) {
+      if (r.kind != "growth" || r.target != target) continue;
+      if (start_ms + r.baseline.count() >= now - 2000) continue;  // the live samples cover it
+      if (!reader) {
+        auto opened = StoreReader::open(cfg.store_path());
+        if (!opened) {
+          log_warning("cannot read the growth baseline back", {{"target", target}, {"error", opened.error().message}});
+          return;
+        }
+        reader.emplace(std::move(*opened));
+      }
+      Labels filter = r.select;
+      filter.emplace_back("target", target);
+      // The baseline window, and the last minutes for the current value and slope.
+      for (auto [from, to] : {std::pair{start_ms, start_ms + r.baseline.count()}, std::pair{now - 600'000, now}}) {
+        auto found = reader->query(r.metric, filter, from, to);
+        if (!found) continue;  // an unknown metric: nothing stored yet
+        for (const auto& s : *found) {
+          Series points;
+          for (const auto& p : s.points) points.push_back(SeriesPoint{p.ts_ms, p.value});
+          alerts->backfill(s.series.key, points);
+        }
+      }
+    }
+  }
+
   void alert_tick() {
     alerts->tick(wall_now_ms());
     if (sender) sender->pump();
@@ -604,7 +637,10 @@ struct Daemon::Impl {
       if (seen.present) e.details += ",\"start_time\":" + json_string(started);
       e.details += "}";
       record(std::move(e));
-      if (alerts && seen.present) alerts->target_started(t.cfg.name, seen.main_start_ms);
+      if (alerts && seen.present) {
+        alerts->target_started(t.cfg.name, seen.main_start_ms);
+        if (tr == TargetTransition::kAppeared) backfill_growth(t.cfg.name, seen.main_start_ms, now);
+      }
     }
     t.last = seen;
   }

@@ -213,6 +213,21 @@ BOOST_AUTO_TEST_CASE(a_growth_rule_fires_for_a_leaking_process) {
   auto fired = v.events("alert_firing");
   BOOST_REQUIRE(!fired.empty());
   BOOST_TEST(fired[0]["message"].get<std::string>().find("above its baseline") != std::string::npos);
+
+  // A restarted vigild keeps the alert firing (no second notification) and
+  // reads the baseline window back from the store: when the process gives
+  // its memory back, the alert resolves without waiting for a restart of
+  // the process.
+  BOOST_REQUIRE(v.stop() == 0);
+  v.start();
+  std::this_thread::sleep_for(3s);
+  BOOST_TEST(v.events("alert_firing").size() == 1u);
+  BOOST_TEST(v.events("alert_resolved").empty());
+  hog.send_line("free");
+  BOOST_REQUIRE(hog.read_line() == "ok");
+  BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return count_status(accepted_alerts(hook, "HogLeak"), "resolved") == 1; }),
+                        v.log());
+  BOOST_TEST(count_status(accepted_alerts(hook, "HogLeak"), "firing") == 1u);
   BOOST_REQUIRE(v.stop() == 0);
   hog.send_line("exit 0");
 }

@@ -1,13 +1,13 @@
 // One receiver's delivery queue: batching, one request in flight, retries,
 // drops and resends, with the time and the jitter draw passed in.
 #define BOOST_TEST_MODULE alerting_outbox
+#include "alerting/outbox.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "alerting/outbox.hpp"
 
 using namespace vigil;
 
@@ -27,7 +27,9 @@ OutboxRow row(std::int64_t id, const std::string& key, WallMs created = kT0) {
   return r;
 }
 
-std::vector<std::int64_t> ids(const std::optional<SendBatch>& b) { return b ? b->ids : std::vector<std::int64_t>{}; }
+std::vector<std::int64_t> ids(const std::optional<SendBatch>& b) {
+  return b ? b->ids : std::vector<std::int64_t>{};
+}
 
 std::vector<std::int64_t> op_ids(const std::vector<AlertOp>& ops, AlertOp::Kind kind) {
   std::vector<std::int64_t> out;
@@ -37,7 +39,9 @@ std::vector<std::int64_t> op_ids(const std::vector<AlertOp>& ops, AlertOp::Kind 
   return out;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 using Ids = std::vector<std::int64_t>;
 
@@ -253,8 +257,8 @@ BOOST_AUTO_TEST_CASE(an_outage_does_not_use_up_the_refusals_of_a_batch) {
   }
   BOOST_REQUIRE(ids(q.take(now)) == (Ids{1, 2}));
   auto f = q.finish(400, kUrl, "bad label", now, 0.0);  // back, refusing one of them
-  BOOST_TEST(f.dropped.empty());                       // fails: both are dropped
-  BOOST_TEST(q.stats().pending == 2u);                 // fails: 0
+  BOOST_TEST(f.dropped.empty());                        // fails: both are dropped
+  BOOST_TEST(q.stats().pending == 2u);                  // fails: 0
 }
 
 BOOST_AUTO_TEST_CASE(resends_go_only_when_no_durable_row_waits_and_are_never_retried) {
