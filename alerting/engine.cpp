@@ -118,6 +118,13 @@ AlertEngine::Instance& AlertEngine::instance_for(std::size_t rule, const Labels&
       slot->status.fired_ms = row.fired_ms;
       slot->status.resolved_ms = row.resolved_ms;
       slot->status.last_sent_ms = row.last_sent_ms;
+      slot->last.value = row.value;
+      auto stored = nlohmann::json::parse(row.annotations, nullptr, false);
+      if (stored.is_object()) {
+        for (const auto& [name, value] : stored.items()) {
+          if (value.is_string()) slot->stored_annotations.emplace_back(name, value.get<std::string>());
+        }
+      }
       restored_.erase(rs);
     }
   }
@@ -177,6 +184,10 @@ void AlertEngine::restore(const std::vector<AlertRow>& alerts, const std::vector
     orphan->rule = kNoRule;
     orphan->labels = labels ? *labels : Labels{{"alertname", row.rule}};
     orphan->key = row.labels;
+    for (const auto& [name, value] : orphan->labels) {
+      if (name == "target") orphan->target = value;
+      if (name == "check") orphan->check = value;
+    }
     orphan->status.phase = phase;
     orphan->status.fired_ms = row.fired_ms;
     orphan->status.active_since_ms = row.active_since_ms;
@@ -310,6 +321,7 @@ void AlertEngine::apply(Instance& in, const Condition& c, WallMs now) {
     return;
   }
   in.last = c;
+  in.evaluated = true;
   if (in.rule == kNoRule) return;
   const RuleSpec& r = rules_[in.rule];
   // An absence rule's `for` is the silence itself.
@@ -323,6 +335,8 @@ void AlertEngine::apply(Instance& in, const Condition& c, WallMs now) {
 }
 
 std::vector<std::pair<std::string, std::string>> AlertEngine::render(const Instance& in) const {
+  // Restored and not evaluated since: what was announced, not empty templates.
+  if (!in.evaluated && !in.stored_annotations.empty()) return in.stored_annotations;
   std::map<std::string, std::string> vars;
   const std::string metric = in.rule == kNoRule ? std::string() : rules_[in.rule].metric;
   vars["value"] = in.last.value ? format_metric_value(metric, *in.last.value) : "";

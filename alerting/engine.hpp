@@ -157,6 +157,8 @@ class AlertEngine {
     WallMs last_sample_ms = 0;  // 0: none since vigild started
     WallMs watched_since_ms = 0;
     Condition last;
+    bool evaluated = false;  // `last` is this run's; until then, show the stored annotations
+    std::vector<std::pair<std::string, std::string>> stored_annotations;
     std::string check;  // check rules
     std::string target;
   };

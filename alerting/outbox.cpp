@@ -63,7 +63,19 @@ ReceiverQueue::Finish ReceiverQueue::finish(long status, std::string_view url, s
   current_ = {};
   const std::size_t k = std::min(batch.ids.size(), rows_.size());
   const int attempts = k > 0 ? rows_.front().attempts + 1 : 1;
-  f.result = classify_response(status, attempts, url, detail, max_4xx_attempts_);
+  // Only refusals count toward dropping: attempts that met a receiver
+  // that was down say nothing about the message.
+  int refused = 1;
+  if (!retry_forever(status) && !(status >= 200 && status < 300)) {
+    for (std::size_t i = 0; i < k; ++i) ++refusals_[rows_[i].id];
+    if (k > 0) refused = refusals_[rows_.front().id];
+  }
+  f.result = classify_response(status, refused, url, detail, max_4xx_attempts_);
+  if (f.result.verdict == DeliveryVerdict::kDrop && k > 1) {
+    // Never drop a batch: which of its rows is the poison one is found by
+    // sending them one at a time.
+    f.result.verdict = DeliveryVerdict::kRetry;
+  }
 
   if (f.result.verdict == DeliveryVerdict::kDelivered) {
     stats_.delivered += batch.resend ? 1 : k;
@@ -75,6 +87,7 @@ ReceiverQueue::Finish ReceiverQueue::finish(long status, std::string_view url, s
       AlertOp op;
       op.kind = AlertOp::Kind::kDeleteOutbox;
       op.outbox.id = rows_.front().id;
+      refusals_.erase(op.outbox.id);
       f.ops.push_back(std::move(op));
       rows_.pop_front();
     }
@@ -91,6 +104,7 @@ ReceiverQueue::Finish ReceiverQueue::finish(long status, std::string_view url, s
     for (std::size_t i = 0; i < k; ++i) {
       OutboxRow row = std::move(rows_.front());
       rows_.pop_front();
+      refusals_.erase(row.id);
       row.attempts = attempts;
       row.last_error = f.result.reason;
       AlertOp op;

@@ -16,10 +16,13 @@
 //    exponential backoff (delivery.hpp backoff_delay) for the whole queue:
 //    the receiver is down, and the order must hold.
 //  - Any other answer (a 4xx: the receiver refuses the message) is retried
-//    up to max_4xx_attempts and then the rows are dropped and reported,
-//    so one poison message cannot block the queue. After such an answer to
-//    a batch of several rows, rows are sent one at a time until one is
-//    delivered, so that a good row is not dropped with a poison one.
+//    until the row was refused max_4xx_attempts times, and then the row is
+//    dropped and reported, so one poison message cannot block the queue.
+//    Only refusals count (attempts that found the receiver down do not),
+//    and they are counted in memory: after a restart a row gets its tries
+//    again. A batch is never dropped: after a refusal of a batch of several
+//    rows, rows are sent one at a time until one is delivered, so that a
+//    good row is not dropped with a poison one.
 //  - Firing alerts are re-sent every resend interval so that Alertmanager
 //    does not let them expire: offer_resend() parks one such batch, sent
 //    only when no durable row is waiting (a resend built from the current
@@ -29,6 +32,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,6 +104,7 @@ class ReceiverQueue {
   bool in_flight_ = false;
   SendBatch current_;
   bool one_at_a_time_ = false;
+  std::map<std::int64_t, int> refusals_;  // by row id: 4xx answers so far
   int consecutive_failures_ = 0;
   WallMs not_before_ = 0;
   QueueStats stats_;

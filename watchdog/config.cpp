@@ -377,7 +377,7 @@ const std::vector<KeySpec>& rule_keys() {
       rule_key("horizon", Type::kDuration, 1000, 365 * 86'400'000ll,
                "a duration from 1s to 365d: fire when the limit is reached within it",
                [](RuleConfig& r, const Value& v) { r.horizon = as<Millis>(v); }, "forecast"),
-      rule_key("limit", Type::kLimit, 0, 0,
+      rule_key("limit", Type::kLimit, 0, kNoMax,
                "a number, or cgroup_memory_limit, fd_limit, disk_size, or a metric name (its newest value)",
                [](RuleConfig& r, const Value& v) { r.limit = as<std::string>(v); }, "forecast"),
       rule_key("severity", Type::kString, 1, 32, "e.g. \"critical\", \"warning\", \"info\"",
@@ -905,7 +905,7 @@ class Loader {
     for (std::size_t i = 0; i < cfg.rules.size(); ++i) {
       RuleConfig& r = cfg.rules[i];
       const auto& written = rule_keys_at_[i];
-      const std::string label = "rule[" + r.name + "]";
+      const std::string label = r.name.empty() ? std::string("rule") : "rule[" + r.name + "]";
       auto at = [&](const std::string& key) {
         auto it = written.find(key);
         return it == written.end() ? r.where : it->second;
@@ -985,7 +985,7 @@ class Loader {
       }
     }
     if (!cfg.rules.empty() && cfg.receivers.empty()) {
-      result.warnings.push_back({ConfigErrorKind::kMissingKey, {}, "alertmanager",
+      result.warnings.push_back({ConfigErrorKind::kMissingKey, cfg.rules.front().where, "alertmanager",
                                  "rules are configured but no [[alertmanager]] or [[webhook]]: alerts are recorded "
                                  "(vigil alerts) but sent nowhere"});
     }

@@ -119,14 +119,14 @@ severity = "warning"
   BOOST_TEST(c.alerting.heartbeat);  // defaults
   BOOST_TEST(c.alerting.timeout.count() == 10000);
   BOOST_REQUIRE(c.receivers.size() == 2u);
-  BOOST_TEST(c.receivers[0].kind == "alertmanager");
-  BOOST_TEST(c.receivers[0].name == "alertmanager-1");
-  BOOST_TEST(c.receivers[0].url == "http://127.0.0.1:9093");
-  BOOST_TEST(c.receivers[0].resends());
-  BOOST_TEST(c.receivers[0].where.line == 4);
-  BOOST_TEST(c.receivers[1].kind == "webhook");
-  BOOST_TEST(c.receivers[1].name == "webhook-1");
-  BOOST_TEST(!c.receivers[1].resends());
+  const auto& am = by_name(c.receivers, "alertmanager-1");  // default names: <kind>-<n>
+  BOOST_TEST(am.kind == "alertmanager");
+  BOOST_TEST(am.url == "http://127.0.0.1:9093");
+  BOOST_TEST(am.resends());
+  BOOST_TEST(am.where.line == 4);
+  const auto& hook = by_name(c.receivers, "webhook-1");
+  BOOST_TEST(hook.kind == "webhook");
+  BOOST_TEST(!hook.resends());
   BOOST_REQUIRE(c.rules.size() == 1u);
   const RuleConfig& g = c.rules[0];
   BOOST_TEST(g.name == "GatewayMemoryLeak");
@@ -179,7 +179,7 @@ url = "http://127.0.0.1:9093"
   BOOST_TEST(c.alerting.stale_after.count() == 1'200'000);
   BOOST_TEST(c.alerting.timeout.count() == 3000);
   BOOST_REQUIRE(c.receivers.size() == 4u);
-  auto receiver = [&](const std::string& name) { return by_name(c.receivers, name); };
+  auto receiver = [&](const std::string& name) -> const ReceiverConfig& { return by_name(c.receivers, name); };
   const auto& am = receiver("primary");
   BOOST_TEST(am.timeout->count() == 2000);
   BOOST_TEST(!am.resends());
