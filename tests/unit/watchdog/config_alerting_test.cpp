@@ -282,10 +282,8 @@ severity = "page"
   BOOST_TEST(by_name(c.rules, "CheckFailed").severity == "page");  // a check rule restyling the built-in alert
 }
 
-// BUG (fails until fixed): a numeric limit is refused. rule_keys() gives
-// `limit` min 0 and max 0, and convert() range-checks numeric limits
-// (check_number(..., ranged = true)) against them, so every limit but 0 is
-// "out of range".
+// A numeric limit, written as a TOML number or a string, is range-checked
+// (>= 0) and kept as text for the daemon to read back.
 BOOST_AUTO_TEST_CASE(forecast_limit_may_be_a_number) {
   const std::string head = kRuleA + "kind = \"forecast\"\nmetric = \"m\"\n";
   for (const auto& [written, kept] : {std::pair{"1000", "1000"}, std::pair{"\"5e9\"", "5e9"}}) {
