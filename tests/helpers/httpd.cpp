@@ -53,7 +53,8 @@
 //                                and answers the hook status (200 "recorded\n" by default)
 //   POST /control/hook?status=N  sets the status /hook answers (200..599)
 //   GET /hooks                   200, one line per body recorded, in arrival order:
-//                                "<ms since the epoch> <status answered> <body, newlines as spaces>\n"
+//                                "<ms since the epoch> <status answered> <Authorization header,
+//                                spaces as _, or -> <body, newlines as spaces>\n"
 //   anything else                404 "not found\n"
 //
 // Protocol limits: request head up to 64 KiB (else 431), Content-Length bodies up to 1 MiB (else
@@ -734,7 +735,12 @@ bool handle(Connection& conn, const Request& req) {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     const int status = g_hook_status.load();
-    std::string line = std::to_string(now) + " " + std::to_string(status) + " " + req.body;
+    const std::string* auth = req.header("Authorization");
+    std::string auth_field = auth == nullptr || auth->empty() ? std::string("-") : *auth;
+    for (char& c : auth_field) {
+      if (c == ' ') c = '_';
+    }
+    std::string line = std::to_string(now) + " " + std::to_string(status) + " " + auth_field + " " + req.body;
     for (char& c : line) {
       if (c == '\n' || c == '\r') c = ' ';
     }

@@ -231,3 +231,29 @@ BOOST_AUTO_TEST_CASE(a_growth_rule_fires_for_a_leaking_process) {
   BOOST_REQUIRE(v.stop() == 0);
   hog.send_line("exit 0");
 }
+
+BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
+  Httpd bearer, basic;
+  TempDir secrets;
+  write_file(secrets / "token", "s3cret-token\n");
+  write_file(secrets / "password", "pa:ss\n");
+  Vigil v("[alerting]\nresend_interval = \"2s\"\n[[webhook]]\nname = \"bearer\"\nurl = \"" + bearer.url("/hook") +
+          "\"\nbearer_token_file = \"" + (secrets / "token") + "\"\nresend = true\n[[webhook]]\nname = \"basic\"\nurl = \"" +
+          basic.url("/hook") + "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n");
+  v.start();
+  // The heartbeat is the first alert each one gets.
+  BOOST_REQUIRE(wait_for(10s, [&] { return !hooks(bearer).empty() && !hooks(basic).empty(); }));
+  BOOST_TEST(hooks(bearer)[0].authorization == "Bearer_s3cret-token");
+  BOOST_TEST(hooks(basic)[0].authorization == "Basic_dmlnaWw6cGE6c3M=");  // base64("vigil:pa:ss")
+  // A rotated token is used from the next send on (resend = true re-sends every 2s).
+  write_file(secrets / "token", "rotated\n");
+  BOOST_REQUIRE(wait_for(10s, [&] { return hooks(bearer).back().authorization == "Bearer_rotated"; }));
+  // An unreadable token file fails the delivery with a reason, and nothing is sent.
+  fs::remove(secrets / "token");
+  std::this_thread::sleep_for(3s);
+  const std::size_t sent = hooks(bearer).size();
+  std::this_thread::sleep_for(3s);
+  BOOST_TEST(hooks(bearer).size() == sent);
+  BOOST_TEST(v.log().find("cannot read bearer_token_file") != std::string::npos);
+  BOOST_REQUIRE(v.stop() == 0);
+}

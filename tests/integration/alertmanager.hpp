@@ -84,10 +84,11 @@ struct Alertmanager {
   }
 };
 
-// What a /hook recorded: (time, status answered, body), in arrival order.
+// What a /hook recorded: (time, status answered, Authorization, body), in arrival order.
 struct Hook {
   long long ms = 0;
   int status;
+  std::string authorization;  // "Bearer_TOKEN" (spaces as _), or "-"
   json body;
 };
 inline std::vector<Hook> hooks(const Httpd& h) {
@@ -100,7 +101,7 @@ inline std::vector<Hook> hooks(const Httpd& h) {
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     Hook hk;
-    fields >> hk.ms >> hk.status;
+    fields >> hk.ms >> hk.status >> hk.authorization;
     std::string rest;
     std::getline(fields, rest);
     hk.body = json::parse(rest, nullptr, false);
