@@ -164,8 +164,11 @@ BOOST_AUTO_TEST_CASE(two_clustered_alertmanagers_both_get_the_alert_and_notify_o
 BOOST_AUTO_TEST_CASE(a_receiver_that_answers_400_does_not_block_another) {
   Httpd service, refusing, healthy;
   set_hook_status(refusing, 400);
+  // And an Alertmanager that is down (nothing listens on its port): its
+  // queue backs off on its own.
+  const std::string down = "http://127.0.0.1:" + std::to_string(free_port());
   Vigil v(kAlerting + "heartbeat = false\n" + webhook(refusing, "refusing") + webhook(healthy, "healthy") +
-          health_check(service));
+          alertmanager(down, "down") + health_check(service));
   v.start();
   set_health_mode(service, "status-503");
   BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(healthy, "CheckFailed"), "firing") == 1; }));
@@ -180,6 +183,13 @@ BOOST_AUTO_TEST_CASE(a_receiver_that_answers_400_does_not_block_another) {
   set_health_mode(service, "ok");
   BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(healthy, "CheckFailed"), "resolved") == 1; }));
   BOOST_REQUIRE(wait_for(15s, [&] { return v.events("alert_delivery_dropped").size() == 2; }));
+  // The one that is down keeps both transitions, in order, with its error.
+  BOOST_REQUIRE(wait_for(5s, [&] {
+    for (const auto& r : v.cli_json({"alerts", "queue"})) {
+      if (r["receiver"] == "down") return r["pending"] == 2 && !r["last_error"].get<std::string>().empty();
+    }
+    return false;
+  }));
   BOOST_REQUIRE(v.stop() == 0);
 }
 
