@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "alerting/engine.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "core/unique_fd.hpp"
@@ -31,7 +32,6 @@
 #include "probes/host.hpp"
 #include "probes/process.hpp"
 #include "store/store.hpp"
-#include "alerting/engine.hpp"
 #include "watchdog/alert_sender.hpp"
 #include "watchdog/check_runner.hpp"
 #include "watchdog/check_state.hpp"
@@ -274,7 +274,7 @@ struct Daemon::Impl {
     return spec;
   }
 
-  bool prepare_alerts() {
+  void prepare_alerts() {
     EngineOptions options;
     options.instance = cfg.alerting.instance;
     if (options.instance.empty()) {
@@ -296,25 +296,27 @@ struct Daemon::Impl {
     // What the last run left: firing alerts and undelivered transitions.
     // Read once, before the loop turns (the writer has committed everything
     // the previous vigild wrote: it opened the same file).
+    // A watchdog that cannot read its old alerts still watches: it starts
+    // with none (and says so) rather than not at all.
+    std::vector<AlertRow> rows;
+    std::vector<OutboxRow> outbox;
     auto reader = StoreReader::open(cfg.store_path());
-    if (!reader) {
-      log_error("cannot read the alert state back", {{"error", reader.error().message}});
-      return false;
-    }
-    auto rows = reader->alerts();
-    auto outbox = reader->outbox();
-    if (!rows || !outbox) {
-      log_error("cannot read the alert state back",
-                {{"error", !rows ? rows.error().message : outbox.error().message}});
-      return false;
+    auto stored = reader ? reader->alerts() : tl::unexpected(reader.error());
+    auto queued = reader ? reader->outbox() : tl::unexpected(reader.error());
+    if (stored && queued) {
+      rows = std::move(*stored);
+      outbox = std::move(*queued);
+    } else {
+      log_error("cannot read the alert state back: starting with no firing alert and an empty outbox",
+                {{"error", !stored ? stored.error().message : queued.error().message}});
     }
     const WallMs now = wall_now_ms();
-    alerts->restore(*rows, *outbox, now);
+    alerts->restore(rows, outbox, now);
     std::size_t firing = 0;
-    for (const auto& a : *rows) firing += a.phase == static_cast<int>(AlertPhase::kFiring) ? 1 : 0;
-    if (!outbox->empty() || firing > 0) {
+    for (const auto& a : rows) firing += a.phase == static_cast<int>(AlertPhase::kFiring) ? 1 : 0;
+    if (!outbox.empty() || firing > 0) {
       log_info("alert state restored", {{"firing", static_cast<std::int64_t>(firing)},
-                                        {"undelivered", static_cast<std::int64_t>(outbox->size())}});
+                                        {"undelivered", static_cast<std::int64_t>(outbox.size())}});
     }
     for (const auto& c : checks) {
       if (c->cfg.alert) alerts->check_state(c->cfg.target, c->cfg.name, CheckAlertState::kUnknown, {}, now);
@@ -324,7 +326,6 @@ struct Daemon::Impl {
                                              [this](AlertOp op) { store->enqueue(std::move(op)); });
       alerts->on_queued([this] { sender->pump(); });
     }
-    return true;
   }
 
   // A target found running at start-up began before this vigild: the
@@ -795,7 +796,7 @@ struct Daemon::Impl {
     r = sd_event_set_watchdog(e, 1);
     if (r < 0) log_warning("cannot enable the systemd watchdog", {{"error", std::strerror(-r)}});
     prepare_checks();  // their sources live on the loop
-    if (!prepare_alerts()) return 1;
+    prepare_alerts();
 
     std::string targets_json = "[";
     for (const auto& t : targets) targets_json += (targets_json.size() > 1 ? "," : "") + json_string(t.cfg.name);
