@@ -267,3 +267,33 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   BOOST_TEST(v.log().find("cannot read bearer_token_file") != std::string::npos);
   BOOST_REQUIRE(v.stop() == 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_tls_receiver_is_verified_with_its_ca_file) {
+  TempDir certs;
+  const std::string cert = certs / "cert.pem", key = certs / "key.pem";
+  RunResult gen = run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                       "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  BOOST_REQUIRE_MESSAGE(gen.exit_code == 0, "openssl: " << gen.err);
+  Httpd tls({"--tls", cert, key});
+  Vigil v("[[webhook]]\nname = \"trusted\"\nurl = \"" + tls.url("/hook", "https") + "\"\nca_file = \"" + cert +
+              "\"\n[[webhook]]\nname = \"untrusted\"\nurl = \"" + tls.url("/hook", "https") + "\"\n",
+          "status_interval = \"1s\"\n");
+  v.start();
+  // The heartbeat reaches it through the receiver that trusts the certificate
+  // (its delivery counter, sampled every second) ...
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] {
+    auto d = v.cli_json({"query", "vigil_alert_delivered_total", "--label", "receiver=trusted", "--since", "1m"});
+    return d.is_array() && !d.empty() && !d[0]["points"].empty() && d[0]["points"].back()["value"] == 1;
+  }), v.log());
+  // ... and waits, with a certificate error, in the queue of the one that does not.
+  BOOST_REQUIRE(wait_for(10s, [&] {
+    for (const auto& r : v.cli_json({"alerts", "queue"})) {
+      if (r["receiver"] == "untrusted") {
+        const std::string e = r["last_error"];
+        return r["pending"] == 1 && (e.find("certificate") != std::string::npos || e.find("SSL") != std::string::npos);
+      }
+    }
+    return false;
+  }));
+  BOOST_REQUIRE(v.stop() == 0);
+}
