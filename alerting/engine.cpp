@@ -19,7 +19,14 @@ bool is_fixed_label(std::string_view name) {
   return name == "alertname" || name == "severity" || name == "instance" || name == "job";
 }
 
-std::string labels_key(const Labels& labels) { return SeriesKey(std::string(), labels).labels_text(); }
+// Label values can come from process names: invalid UTF-8 is replaced, not thrown on.
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string labels_key(const Labels& labels) {
+  return SeriesKey(std::string(), labels).labels_text();
+}
 
 Severity event_severity(std::string_view severity) {
   if (severity == "critical" || severity == "page" || severity == "error") return Severity::kCritical;
@@ -33,8 +40,6 @@ std::string label_value(const Labels& labels, std::string_view name) {
   }
   return {};
 }
-
-std::string format_threshold(std::string_view metric, double v) { return format_metric_value(metric, v); }
 
 }  // namespace
 
@@ -133,7 +138,6 @@ AlertEngine::Instance& AlertEngine::instance_for(std::size_t rule, const Labels&
 }
 
 void AlertEngine::restore(const std::vector<AlertRow>& alerts, const std::vector<OutboxRow>& outbox, WallMs now) {
-  started_ms_ = now;
   for (const auto& row : outbox) {
     next_id_ = std::max(next_id_, row.id + 1);
     if (ReceiverQueue* q = queue(row.receiver)) {
@@ -144,11 +148,14 @@ void AlertEngine::restore(const std::vector<AlertRow>& alerts, const std::vector
     op.kind = AlertOp::Kind::kDeleteOutbox;
     op.outbox.id = row.id;
     ops_(std::move(op));
-    events_(Event{now, "alert_delivery_dropped", {}, {}, Severity::kWarning,
-                  "an undelivered alert for receiver \"" + row.receiver +
-                      "\" was dropped: that receiver is no longer configured",
-                  nlohmann::json({{"receiver", row.receiver}, {"alert", row.alert_key}}).dump(
-                      -1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    events_(Event{
+        now,
+        "alert_delivery_dropped",
+        {},
+        {},
+        Severity::kWarning,
+        "an undelivered alert for receiver \"" + row.receiver + "\" was dropped: that receiver is no longer configured",
+        json_text(nlohmann::json({{"receiver", row.receiver}, {"alert", row.alert_key}}))});
   }
   for (const auto& row : alerts) restored_[row.labels] = row;
   // Recreate the instances of the stored alerts, so that firing ones are
@@ -340,7 +347,7 @@ std::vector<std::pair<std::string, std::string>> AlertEngine::render(const Insta
   std::map<std::string, std::string> vars;
   const std::string metric = in.rule == kNoRule ? std::string() : rules_[in.rule].metric;
   vars["value"] = in.last.value ? format_metric_value(metric, *in.last.value) : "";
-  vars["threshold"] = in.last.threshold ? format_threshold(metric, *in.last.threshold) : "";
+  vars["threshold"] = in.last.threshold ? format_metric_value(metric, *in.last.threshold) : "";
   vars["target"] = in.target;
   vars["check"] = in.check;
   vars["reason"] = in.last.reason;
@@ -360,7 +367,7 @@ std::vector<std::pair<std::string, std::string>> AlertEngine::render(const Insta
   return out;
 }
 
-AlertMessage AlertEngine::message(const Instance& in, WallMs) const {
+AlertMessage AlertEngine::message(const Instance& in) const {
   AlertMessage m;
   m.labels = in.labels;
   m.annotations = render(in);
@@ -370,7 +377,9 @@ AlertMessage AlertEngine::message(const Instance& in, WallMs) const {
   return m;
 }
 
-std::string AlertEngine::alertname(const Instance& in) { return label_value(in.labels, "alertname"); }
+std::string AlertEngine::alertname(const Instance& in) {
+  return label_value(in.labels, "alertname");
+}
 
 void AlertEngine::save(const Instance& in, WallMs now) {
   AlertOp op;
@@ -386,7 +395,7 @@ void AlertEngine::save(const Instance& in, WallMs now) {
   row.value = in.last.value.value_or(0);
   nlohmann::json a = nlohmann::json::object();
   for (const auto& [name, value] : render(in)) a[name] = value;
-  row.annotations = a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  row.annotations = json_text(a);
   row.updated_ms = now;
   ops_(std::move(op));
 }
@@ -394,7 +403,7 @@ void AlertEngine::save(const Instance& in, WallMs now) {
 void AlertEngine::notify(Instance& in, const AlertTransition& t, WallMs now) {
   const bool firing = t.to == AlertPhase::kFiring;
   if (firing) in.status.last_sent_ms = now;
-  const std::string payload = message_to_json(message(in, now));
+  const std::string payload = message_to_json(message(in));
   for (auto& q : queues_) {
     OutboxRow row;
     row.id = next_id_++;
@@ -421,7 +430,7 @@ void AlertEngine::notify(Instance& in, const AlertTransition& t, WallMs now) {
               (in.last.reason.empty() ? std::string() : ": " + in.last.reason);
   nlohmann::json d = {{"labels", in.key}, {"from", std::string(to_string(t.from))}, {"reason", in.last.reason}};
   if (in.last.value) d["value"] = *in.last.value;
-  e.details = d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  e.details = json_text(d);
   // The heartbeat is not news.
   if (name != kHeartbeatRuleName) events_(std::move(e));
   if (!queues_.empty() && on_queued_) on_queued_();
@@ -495,7 +504,7 @@ void AlertEngine::tick(WallMs now) {
     std::vector<std::string> firing;
     for (auto& [key, in] : instances_) {
       if (in->status.phase != AlertPhase::kFiring) continue;
-      firing.push_back(message_to_json(message(*in, now)));
+      firing.push_back(message_to_json(message(*in)));
       in->status.last_sent_ms = now;
     }
     bool offered = false;
@@ -511,10 +520,14 @@ void AlertEngine::tick(WallMs now) {
 void AlertEngine::report_dropped(const std::string& receiver, const OutboxRow& row, const std::string& reason,
                                  WallMs now) {
   nlohmann::json d = {{"receiver", receiver}, {"alert", row.alert_key}, {"attempts", row.attempts}, {"reason", reason}};
-  events_(Event{now, "alert_delivery_dropped", {}, {}, Severity::kWarning,
+  events_(Event{now,
+                "alert_delivery_dropped",
+                {},
+                {},
+                Severity::kWarning,
                 "receiver " + receiver + " refused an alert " + std::to_string(row.attempts) +
                     " times; it was dropped so that the queue goes on: " + reason,
-                d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+                json_text(d)});
 }
 
 std::vector<AlertEngine::AlertView> AlertEngine::alerts() const {

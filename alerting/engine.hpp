@@ -71,7 +71,7 @@ struct RuleSpec {
   std::optional<double> limit;
   std::string limit_metric;
   std::string severity = "warning";
-  Labels labels;                                            // added to the alert's
+  Labels labels;                                                 // added to the alert's
   std::vector<std::pair<std::string, std::string>> annotations;  // templates
 };
 
@@ -80,11 +80,11 @@ inline constexpr const char* kCheckRuleName = "CheckFailed";
 inline constexpr const char* kHeartbeatRuleName = "VigilHeartbeat";
 
 struct EngineOptions {
-  std::string instance;        // the host name: the instance label
-  std::string external_url;    // generatorURL base; "" for none
+  std::string instance;      // the host name: the instance label
+  std::string external_url;  // generatorURL base; "" for none
   Millis resend_interval{30000};
   bool heartbeat = true;
-  Millis stale_after{600000};  // a series this long silent resolves its alert
+  Millis stale_after{600000};     // a series this long silent resolves its alert
   std::size_t max_points = 4096;  // per series kept for a rule
 };
 
@@ -143,14 +143,13 @@ class AlertEngine {
     std::string reason;
   };
   std::vector<AlertView> alerts() const;
-  std::size_t rule_count() const { return rules_.size(); }
 
  private:
   struct Instance {
     std::size_t rule = 0;
-    Labels labels;      // the alert's
-    Labels series;      // the series' own labels
-    std::string key;    // labels text
+    Labels labels;    // the alert's
+    Labels series;    // the series' own labels
+    std::string key;  // labels text
     AlertStatus status;
     Series points;
     WallMs started_ms = 0;      // growth: the baseline starts here (0: at the first point)
@@ -166,7 +165,7 @@ class AlertEngine {
   Instance& instance_for(std::size_t rule, const Labels& series, WallMs now);
   void evaluate(Instance& in, WallMs now);
   void apply(Instance& in, const Condition& c, WallMs now);
-  AlertMessage message(const Instance& in, WallMs now) const;
+  AlertMessage message(const Instance& in) const;
   std::vector<std::pair<std::string, std::string>> render(const Instance& in) const;
   void notify(Instance& in, const AlertTransition& t, WallMs now);
   void save(const Instance& in, WallMs now);
@@ -183,15 +182,14 @@ class AlertEngine {
   std::function<void()> on_queued_;
 
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // by key
-  std::unordered_map<std::string, Instance*> by_series_;       // rule index + series canonical -> instance
+  std::unordered_map<std::string, Instance*> by_series_;        // rule index + series canonical -> instance
   std::unordered_map<std::string, std::vector<std::size_t>> rules_by_metric_;
   std::set<std::string> limit_metrics_;
   std::map<std::string, std::vector<std::pair<Labels, double>>> limits_;  // limit metric -> newest values
-  std::map<std::string, AlertRow> restored_;  // by key, until its instance exists
+  std::map<std::string, AlertRow> restored_;                              // by key, until its instance exists
   std::map<std::string, WallMs> target_starts_;
   std::int64_t next_id_ = 1;
   WallMs last_resend_ms_ = 0;
-  WallMs started_ms_ = 0;
 };
 
 }  // namespace vigil

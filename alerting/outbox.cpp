@@ -9,7 +9,9 @@ namespace vigil {
 namespace {
 
 // The receiver is down or busy: the message is fine, retry without limit.
-bool retry_forever(long status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
+bool retry_forever(long status) {
+  return status == 0 || status == 408 || status == 429 || status >= 500;
+}
 
 }  // namespace
 
@@ -44,7 +46,8 @@ std::optional<SendBatch> ReceiverQueue::take(WallMs now) {
     batch.resend = true;
     auto& all = *resend_;
     const std::size_t n = std::min(all.size(), max_batch_);
-    batch.payloads.assign(std::make_move_iterator(all.begin()), std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n)));
+    batch.payloads.assign(std::make_move_iterator(all.begin()),
+                          std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n)));
     all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
     if (all.empty()) resend_.reset();
   } else {

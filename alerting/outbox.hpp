@@ -50,9 +50,9 @@ struct SendBatch {
 };
 
 struct QueueStats {
-  std::size_t pending = 0;     // durable rows waiting (including those in flight)
+  std::size_t pending = 0;       // durable rows waiting (including those in flight)
   WallMs oldest_created_ms = 0;  // of the head row; 0 when empty
-  std::uint64_t delivered = 0;  // rows (and resends) answered 2xx since start
+  std::uint64_t delivered = 0;   // rows (and resends) answered 2xx since start
   std::uint64_t failed_attempts = 0;
   std::uint64_t dropped = 0;  // rows given up after max_4xx_attempts
   std::string last_error;     // empty after a success
@@ -81,8 +81,8 @@ class ReceiverQueue {
 
   struct Finish {
     DeliveryResult result;
-    std::vector<AlertOp> ops;         // for the store, in order
-    std::vector<OutboxRow> dropped;   // given up: report each one
+    std::vector<AlertOp> ops;        // for the store, in order
+    std::vector<OutboxRow> dropped;  // given up: report each one
   };
   // The answer to the batch in flight: `status` is the HTTP status, or 0
   // for no answer (then `detail` is the transport error); `detail` is the

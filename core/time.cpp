@@ -14,6 +14,11 @@ WallMs wall_now_ms() {
 
 std::chrono::steady_clock::time_point mono_now() { return std::chrono::steady_clock::now(); }
 
+std::uint64_t mono_now_usec() {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(mono_now().time_since_epoch()).count();
+  return us < 0 ? 0 : static_cast<std::uint64_t>(us);
+}
+
 namespace {
 
 struct Unit {

@@ -20,6 +20,8 @@ using WallMs = std::int64_t;  // milliseconds since the epoch, UTC
 
 WallMs wall_now_ms();
 std::chrono::steady_clock::time_point mono_now();
+// The same clock in microseconds: sd-event's CLOCK_MONOTONIC time sources.
+std::uint64_t mono_now_usec();
 
 // "1h30m", "250ms", "2s"; at least one unit group; no sign; overflow is an error.
 Result<Millis> parse_duration(std::string_view text);

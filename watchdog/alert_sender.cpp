@@ -1,7 +1,5 @@
 #include "watchdog/alert_sender.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -15,12 +13,6 @@ namespace vigil {
 namespace {
 
 constexpr std::uint64_t kMaxAnswer = 64 * 1024;
-
-std::uint64_t mono_usec() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
-}
 
 std::string base64(std::string_view in) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -46,8 +38,8 @@ std::string base64(std::string_view in) {
 Result<std::string> read_secret(const std::string& path, const char* what) {
   auto text = read_file(path, 64 * 1024);
   if (!text) {
-    return tl::unexpected(Error{text.error().kind, std::string("cannot read ") + what + " " + path + ": " +
-                                                       text.error().message});
+    return tl::unexpected(
+        Error{text.error().kind, std::string("cannot read ") + what + " " + path + ": " + text.error().message});
   }
   std::string_view s = *text;
   if (auto nl = s.find('\n'); nl != std::string_view::npos) s = s.substr(0, nl);
@@ -118,7 +110,8 @@ void AlertSender::send(Receiver& r, ReceiverQueue& q, const SendBatch& batch) {
   for (const auto& payload : batch.payloads) {
     auto m = message_from_json(payload);
     if (!m) {
-      log_error("an outbox row does not parse; it is skipped", {{"receiver", r.cfg.name}, {"error", m.error().message}});
+      log_error("an outbox row does not parse; it is skipped",
+                {{"receiver", r.cfg.name}, {"error", m.error().message}});
       continue;
     }
     // A firing alert expires 4 resend intervals after it was sent, so that
@@ -197,8 +190,7 @@ void AlertSender::done(Receiver& r, ReceiverQueue& q, long status, const std::st
     r.logged_error.clear();
   } else if (f.result.reason != r.logged_error) {
     r.logged_error = f.result.reason;
-    log_warning("alert delivery failed; retrying with backoff",
-                {{"receiver", r.cfg.name}, {"error", f.result.reason}});
+    log_warning("alert delivery failed; retrying with backoff", {{"receiver", r.cfg.name}, {"error", f.result.reason}});
   }
 }
 
@@ -213,7 +205,7 @@ void AlertSender::arm() {
     return;
   }
   const WallMs wait = std::max<WallMs>(*due - wall_now_ms(), 0);
-  sd_event_source_set_time(timer_.get(), mono_usec() + static_cast<std::uint64_t>(wait) * 1000);
+  sd_event_source_set_time(timer_.get(), mono_now_usec() + static_cast<std::uint64_t>(wait) * 1000);
   sd_event_source_set_enabled(timer_.get(), SD_EVENT_ONESHOT);
 }
 

@@ -350,36 +350,48 @@ const std::vector<KeySpec>& rule_keys() {
                [](RuleConfig& r, const Value& v) { r.name = as<std::string>(v); }),
       rule_key("kind", Type::kString, 1, 64, "one of check, threshold, growth, forecast, absence",
                [](RuleConfig& r, const Value& v) { r.kind = as<std::string>(v); }),
-      rule_key("metric", Type::kString, 1, 200, "a metric name, e.g. \"process_resident_memory_bytes\"",
-               [](RuleConfig& r, const Value& v) { r.metric = as<std::string>(v); }, "threshold,growth,forecast,absence"),
+      rule_key(
+          "metric", Type::kString, 1, 200, "a metric name, e.g. \"process_resident_memory_bytes\"",
+          [](RuleConfig& r, const Value& v) { r.metric = as<std::string>(v); }, "threshold,growth,forecast,absence"),
       rule_key("target", Type::kString, 1, 64, "a target name: only its series (or checks)",
                [](RuleConfig& r, const Value& v) { r.target = as<std::string>(v); }),
-      rule_key("check", Type::kString, 1, 64, "a check name: only that check",
-               [](RuleConfig& r, const Value& v) { r.check = as<std::string>(v); }, "check"),
-      rule_key("select", Type::kStringMap, 0, 0, "a table of label values the series must carry, e.g. { mountpoint = \"/\" }",
-               [](RuleConfig& r, const Value& v) { r.select = as<StringPairs>(v); }, "threshold,growth,forecast,absence"),
-      rule_key("op", Type::kText, 0, 0, "one of \">\", \">=\", \"<\", \"<=\", \"==\", \"!=\"",
-               [](RuleConfig& r, const Value& v) { r.op = as<std::string>(v); }, "threshold"),
-      rule_key("value", Type::kNumber, INT64_MIN, kNoMax, "a number to compare with, e.g. 0.9",
-               [](RuleConfig& r, const Value& v) { r.value = as<double>(v); }, "threshold"),
+      rule_key(
+          "check", Type::kString, 1, 64, "a check name: only that check",
+          [](RuleConfig& r, const Value& v) { r.check = as<std::string>(v); }, "check"),
+      rule_key(
+          "select", Type::kStringMap, 0, 0,
+          "a table of label values the series must carry, e.g. { mountpoint = \"/\" }",
+          [](RuleConfig& r, const Value& v) { r.select = as<StringPairs>(v); }, "threshold,growth,forecast,absence"),
+      rule_key(
+          "op", Type::kText, 0, 0, "one of \">\", \">=\", \"<\", \"<=\", \"==\", \"!=\"",
+          [](RuleConfig& r, const Value& v) { r.op = as<std::string>(v); }, "threshold"),
+      rule_key(
+          "value", Type::kNumber, INT64_MIN, kNoMax, "a number to compare with, e.g. 0.9",
+          [](RuleConfig& r, const Value& v) { r.value = as<double>(v); }, "threshold"),
       rule_key("for", Type::kDuration, 0, 7 * 86'400'000ll,
                "a duration from 0s to 7d: how long the condition holds before firing (absence: the silence)",
                [](RuleConfig& r, const Value& v) { r.for_duration = as<Millis>(v); }),
-      rule_key("max_age", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h; default 1m",
-               [](RuleConfig& r, const Value& v) { r.max_age = as<Millis>(v); }, "threshold"),
-      rule_key("baseline", Type::kDuration, 1000, 7 * 86'400'000ll,
-               "a duration from 1s to 7d: the window after a (re)start whose median is the baseline",
-               [](RuleConfig& r, const Value& v) { r.baseline = as<Millis>(v); }, "growth"),
-      rule_key("max_growth", Type::kPercent, 0, 100'000, "a percentage over the baseline, e.g. \"10%\"",
-               [](RuleConfig& r, const Value& v) { r.max_growth_percent = as<double>(v); }, "growth"),
-      rule_key("window", Type::kDuration, 10'000, 30 * 86'400'000ll, "a duration from 10s to 30d: the points fitted",
-               [](RuleConfig& r, const Value& v) { r.window = as<Millis>(v); }, "forecast"),
-      rule_key("horizon", Type::kDuration, 1000, 365 * 86'400'000ll,
-               "a duration from 1s to 365d: fire when the limit is reached within it",
-               [](RuleConfig& r, const Value& v) { r.horizon = as<Millis>(v); }, "forecast"),
-      rule_key("limit", Type::kLimit, 0, kNoMax,
-               "a number, or cgroup_memory_limit, fd_limit, disk_size, or a metric name (its newest value)",
-               [](RuleConfig& r, const Value& v) { r.limit = as<std::string>(v); }, "forecast"),
+      rule_key(
+          "max_age", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h; default 1m",
+          [](RuleConfig& r, const Value& v) { r.max_age = as<Millis>(v); }, "threshold"),
+      rule_key(
+          "baseline", Type::kDuration, 1000, 7 * 86'400'000ll,
+          "a duration from 1s to 7d: the window after a (re)start whose median is the baseline",
+          [](RuleConfig& r, const Value& v) { r.baseline = as<Millis>(v); }, "growth"),
+      rule_key(
+          "max_growth", Type::kPercent, 0, 100'000, "a percentage over the baseline, e.g. \"10%\"",
+          [](RuleConfig& r, const Value& v) { r.max_growth_percent = as<double>(v); }, "growth"),
+      rule_key(
+          "window", Type::kDuration, 10'000, 30 * 86'400'000ll, "a duration from 10s to 30d: the points fitted",
+          [](RuleConfig& r, const Value& v) { r.window = as<Millis>(v); }, "forecast"),
+      rule_key(
+          "horizon", Type::kDuration, 1000, 365 * 86'400'000ll,
+          "a duration from 1s to 365d: fire when the limit is reached within it",
+          [](RuleConfig& r, const Value& v) { r.horizon = as<Millis>(v); }, "forecast"),
+      rule_key(
+          "limit", Type::kLimit, 0, kNoMax,
+          "a number, or cgroup_memory_limit, fd_limit, disk_size, or a metric name (its newest value)",
+          [](RuleConfig& r, const Value& v) { r.limit = as<std::string>(v); }, "forecast"),
       rule_key("severity", Type::kString, 1, 32, "e.g. \"critical\", \"warning\", \"info\"",
                [](RuleConfig& r, const Value& v) { r.severity = as<std::string>(v); }),
       rule_key("labels", Type::kStringMap, 0, 0, "a table of labels added to the alert, e.g. { team = \"web\" }",
@@ -399,15 +411,9 @@ struct Section {
 };
 
 const Section kSections[] = {
-    {"daemon", daemon_keys, false},
-    {"store", store_keys, false},
-    {"host", host_keys, false},
-    {"target", target_keys, true},
-    {"check", check_keys, true},
-    {"alerting", alerting_keys, false},
-    {"alertmanager", receiver_keys, true},
-    {"webhook", receiver_keys, true},
-    {"rule", rule_keys, true},
+    {"daemon", daemon_keys, false},        {"store", store_keys, false},     {"host", host_keys, false},
+    {"target", target_keys, true},         {"check", check_keys, true},      {"alerting", alerting_keys, false},
+    {"alertmanager", receiver_keys, true}, {"webhook", receiver_keys, true}, {"rule", rule_keys, true},
 };
 
 std::vector<std::string> names_of(const std::vector<KeySpec>& keys) {
@@ -434,16 +440,26 @@ const KeySpec* find_key(const std::vector<KeySpec>& keys, std::string_view name)
 
 const char* toml_type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -862,7 +878,8 @@ class Loader {
 
   static bool is_label_name(std::string_view s) {
     if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
   }
 
   static bool is_metric_name(std::string_view s) {
@@ -886,16 +903,19 @@ class Loader {
                   "; set name = \"...\" on one of them");
       }
       if (!r.username.empty() && r.password_file.empty()) {
-        error(ConfigErrorKind::kMissingKey, r.where, label + ".password_file", "username is set but password_file is not");
+        error(ConfigErrorKind::kMissingKey, r.where, label + ".password_file",
+              "username is set but password_file is not");
       }
       if (!r.password_file.empty() && r.username.empty()) {
         error(ConfigErrorKind::kMissingKey, r.where, label + ".username", "password_file is set but username is not");
       }
       if (!r.username.empty() && !r.bearer_token_file.empty()) {
-        error(ConfigErrorKind::kConflict, r.where, label, "basic auth (username) and bearer_token_file exclude each other");
+        error(ConfigErrorKind::kConflict, r.where, label,
+              "basic auth (username) and bearer_token_file exclude each other");
       }
       if (!r.client_key.empty() && r.client_cert.empty()) {
-        error(ConfigErrorKind::kMissingKey, r.where, label + ".client_cert", "client_key is set but client_cert is not");
+        error(ConfigErrorKind::kMissingKey, r.where, label + ".client_cert",
+              "client_key is set but client_cert is not");
       }
     }
     static const std::vector<std::string> kKinds = {"check", "threshold", "growth", "forecast", "absence"};
@@ -967,8 +987,9 @@ class Loader {
         missing("limit", "a forecast rule needs a limit: a number, cgroup_memory_limit, fd_limit or disk_size");
         if (!r.limit.empty() && !parse_number(r.limit) && limit_metric_for(r.limit) == nullptr &&
             !is_metric_name(r.limit)) {
-          bad("limit", "\"" + r.limit + "\" is neither a number, nor cgroup_memory_limit, fd_limit, disk_size, "
-                       "nor a metric name");
+          bad("limit", "\"" + r.limit +
+                           "\" is neither a number, nor cgroup_memory_limit, fd_limit, disk_size, "
+                           "nor a metric name");
         }
         if (r.horizon.count() > 0 && r.window.count() > 0 && r.window < Millis(60'000) && r.horizon > r.window * 100) {
           result.warnings.push_back({ConfigErrorKind::kOutOfRange, at("horizon"), label + ".horizon",

@@ -1,22 +1,12 @@
 #include "watchdog/curl_loop.hpp"
 
 #include <sys/epoll.h>
-#include <time.h>
 
 #include <cstring>
 
+#include "core/time.hpp"
 
 namespace vigil {
-
-namespace {
-
-std::uint64_t now_usec() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
-}
-
-}  // namespace
 
 CurlLoop::CurlLoop(sd_event* event) : event_(event), api_(curl_api()) {
   if (api_ == nullptr) return;  // HttpAttempt reports why; add() refuses
@@ -87,7 +77,7 @@ int CurlLoop::on_timer_request(CURLM*, long timeout_ms, void* userp) {
   }
   // 0 means "as soon as possible": fire on the next loop iteration rather
   // than calling back into curl from inside its own callback.
-  sd_event_source_set_time(self->timer_.get(), now_usec() + static_cast<std::uint64_t>(timeout_ms) * 1000);
+  sd_event_source_set_time(self->timer_.get(), mono_now_usec() + static_cast<std::uint64_t>(timeout_ms) * 1000);
   sd_event_source_set_enabled(self->timer_.get(), SD_EVENT_ONESHOT);
   return 0;
 }

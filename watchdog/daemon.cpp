@@ -5,7 +5,6 @@
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,11 +49,6 @@ constexpr Millis kMaxSplay{200};
 
 std::uint64_t usec(Millis d) { return static_cast<std::uint64_t>(d.count()) * 1000; }
 
-std::uint64_t mono_usec() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
-}
 
 // A stable offset in [0, window) from a name, so that timers do not all fire
 // on the same millisecond, and a restart of vigild keeps each one's phase.
@@ -471,7 +465,7 @@ struct Daemon::Impl {
                     std::uint64_t started_usec, bool ok, WallMs now) {
     Labels labels{{"probe", std::string(probe)}};
     if (!target.empty()) labels.emplace_back("target", target);
-    double seconds = static_cast<double>(mono_usec() - started_usec) / 1e6;
+    double seconds = static_cast<double>(mono_now_usec() - started_usec) / 1e6;
     out.add("vigil_probe_duration_seconds", labels, seconds, now);
     out.add("vigil_probe_success", std::move(labels), ok ? 1 : 0, now);
   }
@@ -479,7 +473,7 @@ struct Daemon::Impl {
   // ---- collectors ---------------------------------------------------------
 
   void sample_host() {
-    std::uint64_t started = mono_usec();
+    std::uint64_t started = mono_now_usec();
     WallMs now = wall_now_ms();
     auto collected = host.collect(now);
     Collection out;
@@ -544,7 +538,7 @@ struct Daemon::Impl {
   }
 
   void refresh_processes() {
-    std::uint64_t now = mono_usec();
+    std::uint64_t now = mono_now_usec();
     if (table_refreshed_usec != 0 && now - table_refreshed_usec < table_max_age_usec) return;
     Collection out;
     auto refreshed = processes.refresh();
@@ -561,7 +555,7 @@ struct Daemon::Impl {
 
   void sample_target(TargetState& t) {
     refresh_processes();
-    std::uint64_t started = mono_usec();
+    std::uint64_t started = mono_now_usec();
     WallMs now = wall_now_ms();
     Collection out;
     TargetObservation seen;
@@ -724,7 +718,7 @@ struct Daemon::Impl {
   static int on_timer(sd_event_source* source, std::uint64_t due, void* userdata) {
     auto* timer = static_cast<Timer*>(userdata);
     Impl* d = timer->daemon;
-    std::uint64_t now = mono_usec();
+    std::uint64_t now = mono_now_usec();
     if (now > due) d->max_lag_usec = std::max(d->max_lag_usec, now - due);
     d->record_lag(now > due ? static_cast<double>(now - due) / 1e6 : 0.0);
     timer->run();
@@ -732,7 +726,7 @@ struct Daemon::Impl {
     // run twice in a row.
     std::uint64_t step = usec(timer->interval);
     std::uint64_t next = due + step;
-    now = mono_usec();
+    now = mono_now_usec();
     if (next <= now) {
       std::uint64_t behind = (now - next) / step + 1;
       d->ticks_skipped += behind;
@@ -745,7 +739,7 @@ struct Daemon::Impl {
 
   bool add_timer(Millis interval, Millis first_delay, std::function<void()> run) {
     timers.push_back(std::make_unique<Timer>(Timer{this, interval, std::move(run)}));
-    int r = sd_event_add_time(event.get(), nullptr, CLOCK_MONOTONIC, mono_usec() + usec(first_delay),
+    int r = sd_event_add_time(event.get(), nullptr, CLOCK_MONOTONIC, mono_now_usec() + usec(first_delay),
                               kTimerAccuracyUsec, &Impl::on_timer, timers.back().get());
     if (r < 0) {
       log_error("cannot add timer", {{"error", std::strerror(-r)}});

@@ -14,12 +14,18 @@ void forget_old(RemediationState& s, const RemediationRules& r, WallMs now) {
 
 const char* to_string(RemediationVerdict v) {
   switch (v) {
-    case RemediationVerdict::kAct: return "act";
-    case RemediationVerdict::kBusy: return "busy";
-    case RemediationVerdict::kFlapping: return "flapping";
-    case RemediationVerdict::kDependencyDown: return "dependency_down";
-    case RemediationVerdict::kBackoff: return "backoff";
-    case RemediationVerdict::kGivenUp: return "given_up";
+    case RemediationVerdict::kAct:
+      return "act";
+    case RemediationVerdict::kBusy:
+      return "busy";
+    case RemediationVerdict::kFlapping:
+      return "flapping";
+    case RemediationVerdict::kDependencyDown:
+      return "dependency_down";
+    case RemediationVerdict::kBackoff:
+      return "backoff";
+    case RemediationVerdict::kGivenUp:
+      return "given_up";
   }
   return "unknown";
 }

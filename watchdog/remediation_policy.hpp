@@ -57,10 +57,10 @@ const char* to_string(RemediationVerdict v);
 
 struct RemediationDecision {
   RemediationVerdict verdict = RemediationVerdict::kAct;
-  std::string action;      // kAct: the action to run
-  WallMs not_before = 0;   // kBackoff: when it may act; kGivenUp: when the window frees a slot
+  std::string action;        // kAct: the action to run
+  WallMs not_before = 0;     // kBackoff: when it may act; kGivenUp: when the window frees a slot
   bool gave_up_now = false;  // kGivenUp reached by this decision
-  std::string reason;      // for people: why it acts, waits or does nothing
+  std::string reason;        // for people: why it acts, waits or does nothing
 };
 
 struct RemediationSituation {
@@ -79,7 +79,9 @@ void remediation_finished(RemediationState& s, const RemediationRules& r, WallMs
 // episode ends. Any failure (a decide call) interrupts the healthy stretch.
 void remediation_healthy(RemediationState& s, const RemediationRules& r, WallMs now);
 // Checks are not judged failed while this holds.
-inline bool in_grace(const RemediationState& s, WallMs now) { return now < s.grace_until_ms; }
+inline bool in_grace(const RemediationState& s, WallMs now) {
+  return now < s.grace_until_ms;
+}
 // The delay before the next action: 0 first, then backoff x 2^(n-1), capped.
 Millis backoff_before(int consecutive, const RemediationRules& r);
 

@@ -42,12 +42,18 @@ std::string signal_name(int sig) {
 
 std::string_view to_string(RootCause c) {
   switch (c) {
-    case RootCause::kUnknown: return "unknown";
-    case RootCause::kCrashed: return "crashed";
-    case RootCause::kOomKilled: return "oom_killed";
-    case RootCause::kHung: return "hung";
-    case RootCause::kResourceExhausted: return "resource_exhausted";
-    case RootCause::kDependencyDown: return "dependency_down";
+    case RootCause::kUnknown:
+      return "unknown";
+    case RootCause::kCrashed:
+      return "crashed";
+    case RootCause::kOomKilled:
+      return "oom_killed";
+    case RootCause::kHung:
+      return "hung";
+    case RootCause::kResourceExhausted:
+      return "resource_exhausted";
+    case RootCause::kDependencyDown:
+      return "dependency_down";
   }
   return "unknown";
 }
@@ -56,8 +62,8 @@ Classification classify_root_cause(const Evidence& e) {
   if (!e.dependencies_down.empty()) {
     std::string names;
     for (const auto& d : e.dependencies_down) names += (names.empty() ? "" : ", ") + d;
-    return {RootCause::kDependencyDown, "depends on " + names + ", which " +
-                                            (e.dependencies_down.size() == 1 ? "was" : "were") + " failed"};
+    return {RootCause::kDependencyDown,
+            "depends on " + names + ", which " + (e.dependencies_down.size() == 1 ? "was" : "were") + " failed"};
   }
   const bool oom_counter_rose = e.oom_kills_before && e.oom_kills_after && *e.oom_kills_after > *e.oom_kills_before;
   const bool killed_at_limit = e.exit_signal == SIGKILL && near(e.memory_bytes, e.memory_limit_bytes);

@@ -67,8 +67,7 @@ BOOST_AUTO_TEST_CASE(alert_latency) {
     std::this_thread::sleep_for(std::chrono::milliseconds(offset(rng)));
     const long long down = now_ms();
     set_health_mode(service, "status-503");
-    BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return accepted_alerts(sink, "CheckFailed").size() > before; }),
-                          v.log());
+    BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return accepted_alerts(sink, "CheckFailed").size() > before; }), v.log());
     // The receive time of the first new firing notification.
     auto all = hooks(sink);
     long long received = 0;

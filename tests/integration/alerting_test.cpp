@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_failed_check_reaches_alertmanager_and_the_webhook_and_res
 BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition,
                      *boost::unit_test::precondition(have_alertmanager())) {
   Httpd service, am_sink, direct;
-  set_hook_status(direct, 503);  // the webhook is down too
+  set_hook_status(direct, 503);     // the webhook is down too
   const int am_port = free_port();  // Alertmanager starts later, on this port
   Vigil v(kAlerting + alertmanager("http://127.0.0.1:" + std::to_string(am_port)) + webhook(direct) +
           health_check(service));
@@ -248,8 +248,9 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   write_file(secrets / "token", "s3cret-token\n");
   write_file(secrets / "password", "pa:ss\n");
   Vigil v("[alerting]\nresend_interval = \"2s\"\n[[webhook]]\nname = \"bearer\"\nurl = \"" + bearer.url("/hook") +
-          "\"\nbearer_token_file = \"" + (secrets / "token") + "\"\nresend = true\n[[webhook]]\nname = \"basic\"\nurl = \"" +
-          basic.url("/hook") + "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n");
+          "\"\nbearer_token_file = \"" + (secrets / "token") +
+          "\"\nresend = true\n[[webhook]]\nname = \"basic\"\nurl = \"" + basic.url("/hook") +
+          "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n");
   v.start();
   // The heartbeat is the first alert each one gets.
   BOOST_REQUIRE(wait_for(10s, [&] { return !hooks(bearer).empty() && !hooks(basic).empty(); }));
@@ -281,10 +282,14 @@ BOOST_AUTO_TEST_CASE(a_tls_receiver_is_verified_with_its_ca_file) {
   v.start();
   // The heartbeat reaches it through the receiver that trusts the certificate
   // (its delivery counter, sampled every second) ...
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] {
-    auto d = v.cli_json({"query", "vigil_alert_delivered_total", "--label", "receiver=trusted", "--since", "1m"});
-    return d.is_array() && !d.empty() && !d[0]["points"].empty() && d[0]["points"].back()["value"] == 1;
-  }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s,
+                                 [&] {
+                                   auto d = v.cli_json({"query", "vigil_alert_delivered_total", "--label",
+                                                        "receiver=trusted", "--since", "1m"});
+                                   return d.is_array() && !d.empty() && !d[0]["points"].empty() &&
+                                          d[0]["points"].back()["value"] == 1;
+                                 }),
+                        v.log());
   // ... and waits, with a certificate error, in the queue of the one that does not.
   BOOST_REQUIRE(wait_for(10s, [&] {
     for (const auto& r : v.cli_json({"alerts", "queue"})) {

@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/watchdog/config_helpers.hpp"
 #include "watchdog/config.hpp"
 
 using namespace vigil;
+using namespace vigil::config_test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -46,20 +48,6 @@ LoadResult load(const std::string& toml, std::vector<std::string> env = {}) {
   for (auto& var : env) block.push_back(var.data());
   block.push_back(nullptr);
   return load_config(LoadOptions{write_config(toml), block.data()});
-}
-
-bool has_error(const LoadResult& r, ConfigErrorKind kind, int line, const std::string& key) {
-  for (const auto& e : r.errors) {
-    if (e.kind == kind && (line == 0 || e.where.line == line) && (key.empty() || e.key == key)) return true;
-  }
-  return false;
-}
-
-std::string dump(const LoadResult& r) {
-  std::string out;
-  for (const auto& e : r.errors) out += std::string(to_string(e.kind)) + " " + e.describe() + "\n";
-  for (const auto& w : r.warnings) out += "warning " + w.describe() + "\n";
-  return out;
 }
 
 // The rule or receiver called `name`.

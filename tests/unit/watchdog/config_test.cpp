@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/watchdog/config_helpers.hpp"
 #include "watchdog/config.hpp"
 
 using namespace vigil;
+using namespace vigil::config_test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -34,19 +36,6 @@ LoadResult load(const std::string& path, std::vector<std::string> env = {}) {
   static std::vector<std::unique_ptr<Env>> keep;
   keep.push_back(std::make_unique<Env>(std::move(env)));
   return load_config(LoadOptions{path, keep.back()->get()});
-}
-
-bool has_error(const LoadResult& r, ConfigErrorKind kind, int line, const std::string& key) {
-  for (const auto& e : r.errors) {
-    if (e.kind == kind && (line == 0 || e.where.line == line) && (key.empty() || e.key == key)) return true;
-  }
-  return false;
-}
-
-std::string dump(const LoadResult& r) {
-  std::string out;
-  for (const auto& e : r.errors) out += std::string(to_string(e.kind)) + " " + e.describe() + "\n";
-  return out;
 }
 
 }  // namespace

@@ -15,7 +15,9 @@ namespace {
 constexpr WallMs kT0 = 1'800'000'000'000;
 constexpr double kMiB = 1024.0 * 1024.0;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
