@@ -52,6 +52,13 @@ AlertEngine::AlertEngine(EngineOptions options, std::vector<RuleSpec> rules, con
   check.severity = "critical";
   check.annotations = {{"summary", "check {{check}} of {{target}} failed: {{reason}}"}};
   rules_.push_back(std::move(check));
+  RuleSpec gu;
+  gu.name = kGivenUpRuleName;
+  gu.kind = RuleKind::kCheck;  // raised by given_up(), never matched to a check
+  gu.severity = "critical";
+  gu.check_target = "\x01";
+  gu.annotations = {{"summary", "vigild gave up remediating {{target}}: {{reason}}"}};
+  rules_.push_back(std::move(gu));
   if (options_.heartbeat) {
     RuleSpec hb;
     hb.name = kHeartbeatRuleName;
@@ -441,7 +448,7 @@ void AlertEngine::check_state(const std::string& target, const std::string& chec
   std::size_t rule = kNoRule;
   for (std::size_t i = 0; i < rules_.size() && rule == kNoRule; ++i) {
     const RuleSpec& r = rules_[i];
-    if (r.kind != RuleKind::kCheck || r.name == kHeartbeatRuleName) continue;
+    if (r.kind != RuleKind::kCheck || r.name == kHeartbeatRuleName || r.name == kGivenUpRuleName) continue;
     if ((r.check_target.empty() || r.check_target == target) && (r.check_name.empty() || r.check_name == check)) {
       rule = i;
     }
@@ -451,6 +458,20 @@ void AlertEngine::check_state(const std::string& target, const std::string& chec
   if (state == CheckAlertState::kUnknown) return;
   Condition c;
   c.active = state == CheckAlertState::kFailing;
+  c.reason = reason;
+  apply(in, c, now);
+}
+
+void AlertEngine::given_up(const std::string& target, bool active, const std::string& reason, WallMs now) {
+  std::size_t rule = kNoRule;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].name == kGivenUpRuleName && rules_[i].kind == RuleKind::kCheck) rule = i;
+  }
+  if (rule == kNoRule) return;
+  Instance& in = instance_for(rule, Labels{{"target", target}}, now);
+  in.last_sample_ms = now;
+  Condition c;
+  c.active = active;
   c.reason = reason;
   apply(in, c, now);
 }
@@ -488,7 +509,9 @@ void AlertEngine::tick(WallMs now) {
     if (r.kind == RuleKind::kCheck && r.name != kHeartbeatRuleName && in->last_sample_ms == 0) {
       // Restored, and the loop never reported this check: it is no longer configured.
       Condition c;
-      c.reason = "check " + in->target + "/" + in->check + " is no longer configured (or no longer alerts)";
+      c.reason = r.name == kGivenUpRuleName
+                     ? "vigild restarted: remediation of " + in->target + " resumes"
+                     : "check " + in->target + "/" + in->check + " is no longer configured (or no longer alerts)";
       apply(*in, c, now);
       continue;
     }

@@ -78,6 +78,8 @@ struct RuleSpec {
 // The built-in rule of checks with alert = true and no [[rule]] of kind check.
 inline constexpr const char* kCheckRuleName = "CheckFailed";
 inline constexpr const char* kHeartbeatRuleName = "VigilHeartbeat";
+// The built-in critical alert of a target whose remediation gave up.
+inline constexpr const char* kGivenUpRuleName = "RemediationGivenUp";
 
 struct EngineOptions {
   std::string instance;      // the host name: the instance label
@@ -116,6 +118,10 @@ class AlertEngine {
   // as no longer configured.
   void check_state(const std::string& target, const std::string& check, CheckAlertState state,
                    const std::string& reason, WallMs now);
+  // Remediation of `target` gave up (active) or resumed (not active): the
+  // built-in RemediationGivenUp alert. Restored ones that the loop does not
+  // report again resolve at the first tick: a restarted vigild resumes.
+  void given_up(const std::string& target, bool active, const std::string& reason, WallMs now);
   // A target's main process started (found at start-up, or restarted):
   // growth baselines of its series start again from `start_ms`.
   void target_started(const std::string& target, WallMs start_ms);

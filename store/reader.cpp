@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 
@@ -94,6 +95,80 @@ Result<UniqueDb> connect_read_only(const std::string& path, bool immutable) {
                           SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
                           sql_glob, nullptr, nullptr);
   return db;
+}
+
+// One read transaction over several statements, so that they all see the
+// same commits (an incident and its actions are rewritten together).
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(sqlite3* db) : db_(db) {}
+  ~ReadTransaction() {
+    if (open_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+  Result<void> begin() {
+    auto began = exec(db_, "BEGIN", db_path(db_));
+    open_ = began.has_value();
+    return began;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+constexpr const char* kIncidentColumns =
+    "SELECT id, target, \"trigger\", started, detected, recovered, root_cause, summary, evidence, given_up, "
+    "dry_run, updated FROM incidents";
+
+IncidentRow incident_from(sqlite3_stmt* s) {
+  IncidentRow row;
+  row.id = sqlite3_column_int64(s, 0);
+  row.target = column_text(s, 1);
+  row.trigger = column_text(s, 2);
+  row.started_ms = sqlite3_column_int64(s, 3);
+  row.detected_ms = sqlite3_column_int64(s, 4);
+  row.recovered_ms = sqlite3_column_int64(s, 5);
+  row.root_cause = column_text(s, 6);
+  row.summary = column_text(s, 7);
+  row.evidence = column_text(s, 8);
+  row.given_up = sqlite3_column_int(s, 9) != 0;
+  row.dry_run = sqlite3_column_int(s, 10) != 0;
+  row.updated_ms = sqlite3_column_int64(s, 11);
+  return row;
+}
+
+// Fills each incident's actions, in the order taken.
+Result<void> load_actions(sqlite3* db, std::vector<IncidentRow>& incidents) {
+  if (incidents.empty()) return {};
+  auto stmt = prepare(db,
+                      "SELECT started, finished, action, detail, result, message FROM incident_actions "
+                      "WHERE incident_id = ?1 ORDER BY seq",
+                      db_path(db));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  for (IncidentRow& incident : incidents) {
+    StmtReset reset(s);
+    sqlite3_bind_int64(s, 1, incident.id);
+    for (;;) {
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        return tl::unexpected(read_error(db, rc, "cannot read the actions of incident " + std::to_string(incident.id)));
+      }
+      IncidentAction a;
+      a.started_ms = sqlite3_column_int64(s, 0);
+      a.finished_ms = sqlite3_column_int64(s, 1);
+      a.action = column_text(s, 2);
+      a.detail = column_text(s, 3);
+      a.result = column_text(s, 4);
+      a.message = column_text(s, 5);
+      incident.actions.push_back(std::move(a));
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -218,11 +293,8 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric,
                                                      WallMs until) const {
   const std::string path = db_path(db_);
   // One read transaction, so that series, flushes and samples agree.
-  if (auto r = exec(db_, "BEGIN", path); !r) return tl::unexpected(r.error());
-  struct EndRead {
-    sqlite3* db;
-    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
-  } end_read{db_};
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
 
   std::vector<SeriesPoints> out;
   std::unordered_map<std::int64_t, std::size_t> index;  // series id -> out[i]
@@ -426,6 +498,67 @@ Result<std::vector<OutboxRow>> StoreReader::outbox() const {
     out.push_back(std::move(o));
   }
   return out;
+}
+
+// StoreReader::open refuses any schema but kSchemaVersion, so the incident
+// tables exist here: a store vigild has not migrated yet is reported at open
+// ("start vigild once to migrate it"), like for every other query.
+Result<std::vector<IncidentRow>> StoreReader::incidents(const IncidentQuery& q) const {
+  // An incident is in [since, until] when it started by `until` and was
+  // still open, or recovered, at `since`.
+  std::string sql = std::string(kIncidentColumns) + " WHERE 1";
+  if (q.target) sql += " AND target = ?1";
+  if (q.since) sql += " AND (recovered = 0 OR recovered >= ?2)";
+  if (q.until) sql += " AND started <= ?3";
+  if (q.open_only) sql += " AND recovered = 0";  // as written in incidents_open's WHERE
+  sql += " ORDER BY id DESC";
+  if (q.limit > 0) sql += " LIMIT ?4";
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
+  auto stmt = prepare(db_, sql, db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  if (q.target) bind_text(s, 1, *q.target);
+  if (q.since) sqlite3_bind_int64(s, 2, *q.since);
+  if (q.until) sqlite3_bind_int64(s, 3, *q.until);
+  if (q.limit > 0) {
+    sqlite3_bind_int64(
+        s, 4, static_cast<std::int64_t>(std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
+  }
+  std::vector<IncidentRow> out;
+  for (;;) {
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read incidents"));
+    out.push_back(incident_from(s));
+  }
+  std::reverse(out.begin(), out.end());
+  if (auto r = load_actions(db_, out); !r) return tl::unexpected(r.error());
+  return out;
+}
+
+Result<std::optional<IncidentRow>> StoreReader::incident(std::int64_t id) const {
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
+  auto stmt = prepare(db_, std::string(kIncidentColumns) + " WHERE id = ?1", db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_bind_int64(stmt->get(), 1, id);
+  const int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) return std::optional<IncidentRow>();
+  if (rc != SQLITE_ROW) {
+    return tl::unexpected(read_error(db_, rc, "cannot read incident " + std::to_string(id)));
+  }
+  std::vector<IncidentRow> one{incident_from(stmt->get())};
+  if (auto r = load_actions(db_, one); !r) return tl::unexpected(r.error());
+  return std::optional<IncidentRow>(std::move(one.front()));
+}
+
+Result<std::int64_t> StoreReader::max_incident_id() const {
+  auto stmt = prepare(db_, "SELECT coalesce(max(id), 0) FROM incidents", db_path(db_));
+  if (!stmt) return tl::unexpected(stmt.error());
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the highest incident id"));
+  return sqlite3_column_int64(stmt->get(), 0);
 }
 
 }  // namespace vigil

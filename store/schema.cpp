@@ -69,6 +69,36 @@ CREATE TABLE outbox(
   next_attempt INTEGER NOT NULL,
   last_error TEXT NOT NULL);
 )sql",
+    // 2 -> 3: incidents and the actions taken during each. recovered is 0
+    // while the incident is open; the partial index keeps "which incidents
+    // are open" cheap however long the history grows.
+    R"sql(
+CREATE TABLE incidents(
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  "trigger" TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  detected INTEGER NOT NULL,
+  recovered INTEGER NOT NULL,
+  root_cause TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  given_up INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL,
+  updated INTEGER NOT NULL);
+CREATE INDEX incidents_target_started ON incidents(target, started);
+CREATE INDEX incidents_open ON incidents(target) WHERE recovered = 0;
+CREATE TABLE incident_actions(
+  incident_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  started INTEGER NOT NULL,
+  finished INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  result TEXT NOT NULL,
+  message TEXT NOT NULL,
+  PRIMARY KEY(incident_id, seq)) WITHOUT ROWID;
+)sql",
 };
 
 constexpr const char* kCreateMeta = "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)";

@@ -63,6 +63,9 @@ struct Statements {
   UniqueStmt insert_outbox;
   UniqueStmt update_outbox;
   UniqueStmt delete_outbox;
+  UniqueStmt upsert_incident;
+  UniqueStmt delete_incident_actions;
+  UniqueStmt insert_incident_action;
 };
 
 }  // namespace
@@ -80,6 +83,7 @@ struct StoreWriter::Impl {
   std::size_t retained_samples = 0;
   std::vector<Event> retained_events;
   std::vector<AlertOp> retained_alert_ops;
+  std::vector<IncidentRow> retained_incidents;
 
   // Shared; guarded by mu. The writer never holds mu while it uses SQLite.
   mutable std::mutex mu;
@@ -89,6 +93,7 @@ struct StoreWriter::Impl {
   std::size_t queued_samples = 0;
   std::vector<Event> queued_events;
   std::vector<AlertOp> queued_alert_ops;
+  std::vector<IncidentRow> queued_incidents;
   std::size_t in_writer = 0;  // samples the writer holds (being written or retained)
   std::uint64_t flush_requested = 0;
   std::uint64_t flush_done = 0;
@@ -106,6 +111,8 @@ struct StoreWriter::Impl {
   Result<std::int64_t> resolve(const SeriesKey& key);
   Result<void> commit(std::size_t* samples_written, std::size_t* events_written);
   Result<void> apply(const AlertOp& op);
+  Result<void> apply(const IncidentRow& incident);
+  bool holds_data() const;
   void forget_series_added();
   void run();
 };
@@ -153,9 +160,36 @@ Result<void> StoreWriter::Impl::prepare_statements() {
   if (!update_outbox) return tl::unexpected(update_outbox.error());
   auto delete_outbox = prepare(h, "DELETE FROM outbox WHERE id = ?1", path);
   if (!delete_outbox) return tl::unexpected(delete_outbox.error());
-  stmts = Statements{std::move(*series),       std::move(*sample),        std::move(*event),
-                     std::move(*flush),        std::move(*upsert_alert),  std::move(*insert_outbox),
-                     std::move(*update_outbox), std::move(*delete_outbox)};
+  auto upsert_incident = prepare(h,
+                                 "INSERT INTO incidents(id, target, \"trigger\", started, detected, recovered, "
+                                 "root_cause, summary, evidence, given_up, dry_run, updated) "
+                                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                                 "ON CONFLICT(id) DO UPDATE SET target = excluded.target, "
+                                 "\"trigger\" = excluded.\"trigger\", started = excluded.started, "
+                                 "detected = excluded.detected, recovered = excluded.recovered, "
+                                 "root_cause = excluded.root_cause, summary = excluded.summary, "
+                                 "evidence = excluded.evidence, given_up = excluded.given_up, "
+                                 "dry_run = excluded.dry_run, updated = excluded.updated",
+                                 path);
+  if (!upsert_incident) return tl::unexpected(upsert_incident.error());
+  auto delete_actions = prepare(h, "DELETE FROM incident_actions WHERE incident_id = ?1", path);
+  if (!delete_actions) return tl::unexpected(delete_actions.error());
+  auto insert_action = prepare(h,
+                               "INSERT INTO incident_actions(incident_id, seq, started, finished, action, detail, "
+                               "result, message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               path);
+  if (!insert_action) return tl::unexpected(insert_action.error());
+  stmts.insert_series = std::move(*series);
+  stmts.insert_sample = std::move(*sample);
+  stmts.insert_event = std::move(*event);
+  stmts.insert_flush = std::move(*flush);
+  stmts.upsert_alert = std::move(*upsert_alert);
+  stmts.insert_outbox = std::move(*insert_outbox);
+  stmts.update_outbox = std::move(*update_outbox);
+  stmts.delete_outbox = std::move(*delete_outbox);
+  stmts.upsert_incident = std::move(*upsert_incident);
+  stmts.delete_incident_actions = std::move(*delete_actions);
+  stmts.insert_incident_action = std::move(*insert_action);
   return {};
 }
 
@@ -207,7 +241,8 @@ void StoreWriter::Impl::forget_series_added() {
   id_cache.clear();
 }
 
-// Writes `retained` and `retained_events` in one transaction.
+// Writes `retained`, `retained_events`, the alert operations and the
+// incidents in one transaction.
 Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
                                        std::size_t* events_written) {
   *samples_written = 0;
@@ -261,6 +296,12 @@ Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
 
   for (const AlertOp& op : retained_alert_ops) {
     if (auto r = apply(op); !r) return r;
+  }
+  // After the alert operations, which touch other tables: the result is the
+  // same as applying everything interleaved in queue order. Among
+  // incidents, queue order makes the newest version of each one win.
+  for (const IncidentRow& incident : retained_incidents) {
+    if (auto r = apply(incident); !r) return r;
   }
 
   if (n > 0) {
@@ -334,6 +375,62 @@ Result<void> StoreWriter::Impl::apply(const AlertOp& op) {
   return {};
 }
 
+// Inserts or replaces the incident and replaces all its actions: an incident
+// is small and vigild rewrites it whole each time it changes.
+Result<void> StoreWriter::Impl::apply(const IncidentRow& incident) {
+  sqlite3* h = db.get();
+  const std::string& path = options.path;
+  const std::string where = " of incident " + std::to_string(incident.id) + " (" + incident.target + ")";
+  {
+    sqlite3_stmt* stmt = stmts.upsert_incident.get();
+    StmtReset reset(stmt);
+    sqlite3_bind_int64(stmt, 1, incident.id);
+    bind_text(stmt, 2, incident.target);
+    bind_text(stmt, 3, incident.trigger);
+    sqlite3_bind_int64(stmt, 4, incident.started_ms);
+    sqlite3_bind_int64(stmt, 5, incident.detected_ms);
+    sqlite3_bind_int64(stmt, 6, incident.recovered_ms);
+    bind_text(stmt, 7, incident.root_cause);
+    bind_text(stmt, 8, incident.summary);
+    bind_text(stmt, 9, incident.evidence);
+    sqlite3_bind_int(stmt, 10, incident.given_up ? 1 : 0);
+    sqlite3_bind_int(stmt, 11, incident.dry_run ? 1 : 0);
+    sqlite3_bind_int64(stmt, 12, incident.updated_ms);
+    if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(h, rc, "cannot write the state" + where, path));
+    }
+  }
+  {
+    sqlite3_stmt* stmt = stmts.delete_incident_actions.get();
+    StmtReset reset(stmt);
+    sqlite3_bind_int64(stmt, 1, incident.id);
+    if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(h, rc, "cannot replace the actions" + where, path));
+    }
+  }
+  sqlite3_stmt* stmt = stmts.insert_incident_action.get();
+  std::int64_t seq = 0;
+  for (const IncidentAction& action : incident.actions) {
+    StmtReset reset(stmt);
+    sqlite3_bind_int64(stmt, 1, incident.id);
+    sqlite3_bind_int64(stmt, 2, ++seq);
+    sqlite3_bind_int64(stmt, 3, action.started_ms);
+    sqlite3_bind_int64(stmt, 4, action.finished_ms);
+    bind_text(stmt, 5, action.action);
+    bind_text(stmt, 6, action.detail);
+    bind_text(stmt, 7, action.result);
+    bind_text(stmt, 8, action.message);
+    if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(h, rc, "cannot write action " + std::to_string(seq) + where, path));
+    }
+  }
+  return {};
+}
+
+bool StoreWriter::Impl::holds_data() const {
+  return retained_samples > 0 || !retained_events.empty() || !retained_alert_ops.empty() || !retained_incidents.empty();
+}
+
 void StoreWriter::Impl::run() {
   std::unique_lock lock(mu);
   auto next_wake = std::chrono::steady_clock::now() + options.flush_interval;
@@ -349,6 +446,8 @@ void StoreWriter::Impl::run() {
     events.swap(queued_events);
     std::vector<AlertOp> alert_ops;
     alert_ops.swap(queued_alert_ops);
+    std::vector<IncidentRow> incidents;
+    incidents.swap(queued_incidents);
     in_writer += taken;
     lock.unlock();
 
@@ -367,11 +466,12 @@ void StoreWriter::Impl::run() {
     // In queue order after the ones a failed commit kept: an outbox row is
     // added before it is updated or deleted.
     std::move(alert_ops.begin(), alert_ops.end(), std::back_inserter(retained_alert_ops));
+    std::move(incidents.begin(), incidents.end(), std::back_inserter(retained_incidents));
 
     std::optional<Error> error;
     std::size_t samples_written = 0, events_written = 0;
     double commit_seconds = 0;
-    const bool work = retained_samples > 0 || !retained_events.empty() || !retained_alert_ops.empty();
+    const bool work = holds_data();
     std::size_t alert_ops_written = 0;
     if (work) {
       auto result = commit(&samples_written, &events_written);
@@ -381,6 +481,7 @@ void StoreWriter::Impl::run() {
         retained_events.clear();
         alert_ops_written = retained_alert_ops.size();
         retained_alert_ops.clear();
+        retained_incidents.clear();
         commit_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start).count();
       } else {
@@ -390,14 +491,17 @@ void StoreWriter::Impl::run() {
                     {{"path", options.path},
                      {"error", result.error().message},
                      {"samples", static_cast<std::uint64_t>(retained_samples)},
-                     {"events", static_cast<std::uint64_t>(retained_events.size())}});
+                     {"events", static_cast<std::uint64_t>(retained_events.size())},
+                     {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
       }
     }
-    if (last_cycle && (retained_samples > 0 || !retained_events.empty() || !retained_alert_ops.empty())) {
+    if (last_cycle && holds_data()) {
       log_error("store writer stopped with uncommitted data; it is lost",
                 {{"path", options.path},
                  {"samples", static_cast<std::uint64_t>(retained_samples)},
-                 {"events", static_cast<std::uint64_t>(retained_events.size())}});
+                 {"events", static_cast<std::uint64_t>(retained_events.size())},
+                 {"alert_ops", static_cast<std::uint64_t>(retained_alert_ops.size())},
+                 {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
     }
     const std::size_t series_count = series_ids.size();
     const std::size_t still_held = retained_samples;
@@ -518,6 +622,17 @@ void StoreWriter::enqueue(AlertOp op) {
     return;
   }
   s.queued_alert_ops.push_back(std::move(op));
+}
+
+void StoreWriter::enqueue(IncidentRow incident) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  if (s.stopping) {
+    log_warning("store writer closed: incident not recorded",
+                {{"path", s.options.path}, {"incident", incident.id}, {"target", incident.target}});
+    return;
+  }
+  s.queued_incidents.push_back(std::move(incident));
 }
 
 Result<void> StoreWriter::flush() {

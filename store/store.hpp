@@ -1,6 +1,6 @@
 // store/store.hpp: the only code that touches SQLite.
 //
-// On-disk rules (schema version 2):
+// On-disk rules (schema version 3):
 // - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
 //   of vigild (not necessarily a power loss of the host). The writer keeps
 //   -wal (emptied) and -shm when it closes, so that a reader that may not
@@ -24,14 +24,28 @@
 //   before it knows whether the row was committed. A transition's row is
 //   written in the commit that records its event; it leaves only when the
 //   receiver answered (or the delivery was given up and recorded).
+// - incidents(id, target, trigger, started, detected, recovered, root_cause,
+//   summary, evidence, given_up, dry_run, updated): one row per incident,
+//   id assigned by vigild (after max_incident_id()); recovered is 0 while
+//   the incident is open; evidence is a JSON object; given_up and dry_run
+//   are 0 or 1. Indexed by (target, started), and the open ones by a
+//   partial index.
+// - incident_actions(incident_id, seq, started, finished, action, detail,
+//   result, message): the actions of an incident, seq 1, 2, ... in the
+//   order taken; finished is 0 while the action runs. An incident and its
+//   actions are rewritten together (upsert, then delete and insert the
+//   actions) in one commit each time it changes.
 // - meta(key, value): schema_version. Migrations run in order at open, each
-//   in its own transaction.
+//   in its own transaction. Only the writer migrates: StoreReader opens
+//   nothing but kSchemaVersion, so its queries never meet a missing table
+//   (an older store is refused with "start vigild once to migrate it").
 // - Times are int64 milliseconds since the epoch.
 //
 // One writer thread commits everything queued, at most once per flush
 // interval, in one transaction. The queue is bounded: when it is full the
-// oldest samples are dropped and counted; events and alert operations are
-// never dropped, and alert operations are applied in the order queued.
+// oldest samples are dropped and counted; events, alert operations and
+// incidents are never dropped, and alert operations and incidents are
+// applied in the order queued.
 #pragma once
 
 #include <atomic>
@@ -53,7 +67,7 @@ struct sqlite3;
 
 namespace vigil {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // One alert's stored state (alerting/alert_state.hpp's AlertStatus, plus
 // what identifies and describes it).
@@ -88,6 +102,33 @@ struct AlertOp {
   Kind kind = Kind::kUpsertAlert;
   AlertRow alert;    // kUpsertAlert
   OutboxRow outbox;  // kAddOutbox (all), kUpdateOutbox (id, attempts, next_attempt, last_error), kDeleteOutbox (id)
+};
+
+// One action taken (or, dry run, not taken) during an incident.
+struct IncidentAction {
+  WallMs started_ms = 0;
+  WallMs finished_ms = 0;  // 0 while it runs
+  std::string action;      // restart, signal, exec, http
+  std::string detail;      // "SIGUSR1", the argv, the URL, the unit
+  std::string result;      // running, ok, failed, timeout, would (dry run), skipped
+  std::string message;     // what happened, for people
+};
+
+// One incident: a target's failure, from its true start to its recovery.
+struct IncidentRow {
+  std::int64_t id = 0;       // assigned by vigild, ascending
+  std::string target;
+  std::string trigger;       // "check:health", "crash", "rule:MemoryHigh"
+  WallMs started_ms = 0;     // the first failing probe result, or the crash itself
+  WallMs detected_ms = 0;    // when vigild declared it (fail_after reached, the exit seen)
+  WallMs recovered_ms = 0;   // the check ok again after recover_after; 0 while open
+  std::string root_cause;    // crashed, oom_killed, hung, resource_exhausted, dependency_down, unknown
+  std::string summary;       // the classifier's one line
+  std::string evidence;      // a JSON object: the last samples, the check's reason, exit status, OOM counters
+  std::vector<IncidentAction> actions;  // in the order taken
+  bool given_up = false;     // the rate limit stopped further actions
+  bool dry_run = false;
+  WallMs updated_ms = 0;
 };
 
 // What open() found and did: the caller records it as an event.
@@ -137,6 +178,9 @@ class StoreWriter {
   void enqueue(Event event);
   // Never dropped; committed with the events queued before it.
   void enqueue(AlertOp op);
+  // Inserts or replaces the incident (by id) with all its actions. Never
+  // dropped; applied in queue order with events and alert operations.
+  void enqueue(IncidentRow incident);
 
   // Commits what is queued now and waits for that commit (tests, shutdown).
   Result<void> flush();
@@ -173,6 +217,13 @@ struct EventQuery {
   std::size_t limit = 0;  // 0 = no limit; the newest `limit` when set
 };
 
+struct IncidentQuery {
+  std::optional<std::string> target;
+  std::optional<WallMs> since, until;  // incidents whose [started, recovered or now] overlaps
+  bool open_only = false;              // recovered_ms == 0
+  std::size_t limit = 0;               // 0 = no limit
+};
+
 // Read-only access for the CLI and (later) the HTTP API. Works while vigild
 // runs (WAL readers do not block the writer) and after it died.
 class StoreReader {
@@ -202,6 +253,11 @@ class StoreReader {
   Result<std::vector<AlertRow>> alerts() const;
   // Every pending delivery, ascending id.
   Result<std::vector<OutboxRow>> outbox() const;
+  // Incidents with their actions, ascending id. The newest `limit` when set.
+  Result<std::vector<IncidentRow>> incidents(const IncidentQuery& q) const;
+  Result<std::optional<IncidentRow>> incident(std::int64_t id) const;
+  // The highest id used (0 when none): vigild numbers new incidents after it.
+  Result<std::int64_t> max_incident_id() const;
 
  private:
   explicit StoreReader(sqlite3* db);

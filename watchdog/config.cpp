@@ -1,5 +1,8 @@
 #include "watchdog/config.hpp"
 
+#include <signal.h>
+#include <string.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -59,6 +62,24 @@ std::string Config::store_path() const {
   return (fs::path(daemon.state_dir) / "vigil.db").string();
 }
 
+int signal_number(std::string_view name) {
+  std::string n(trim(name));
+  if (n.empty()) return 0;
+  if (auto num = to_u64(n)) return *num >= 1 && *num < 65 ? static_cast<int>(*num) : 0;
+  for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (n.rfind("SIG", 0) == 0) n = n.substr(3);
+  for (int s = 1; s < 32; ++s) {
+    const char* abbrev = sigabbrev_np(s);
+    if (abbrev != nullptr && n == abbrev) return s;
+  }
+  return 0;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
 std::string env_name_for(std::string_view target_name) {
   std::string out;
   for (char c : target_name) {
@@ -100,6 +121,7 @@ struct KeySpec {
   const char* kinds = nullptr;  // check and rule keys: the kinds it applies to ("http,prometheus"); nullptr: all
   std::function<void(ReceiverConfig&, const Value&)> set_receiver = nullptr;
   std::function<void(RuleConfig&, const Value&)> set_rule = nullptr;
+  std::function<void(RemediateConfig&, const Value&)> set_remediate = nullptr;
 };
 
 constexpr std::int64_t kNoMax = INT64_MAX;
@@ -167,6 +189,60 @@ const std::vector<KeySpec>& target_keys() {
        nullptr, [](TargetConfig& t, const Value& v) { t.cgroup = as<std::string>(v); }},
       {"interval", Type::kDuration, 100, 86'400'000, "a duration from 100ms to 24h, e.g. \"1s\"",
        nullptr, [](TargetConfig& t, const Value& v) { t.interval = as<Millis>(v); }},
+      {"systemd_unit", Type::kText, 0, 0, "a unit name, e.g. \"gateway.service\"", nullptr,
+       [](TargetConfig& t, const Value& v) { t.systemd_unit = as<std::string>(v); }},
+      {"start", Type::kStringList, 0, 0, "a command as an array, e.g. [\"/usr/local/bin/worker\", \"--port\", \"9000\"]",
+       nullptr, [](TargetConfig& t, const Value& v) { t.start = as<std::vector<std::string>>(v); }},
+      {"stop_signal", Type::kText, 0, 0, "a signal name, e.g. \"SIGTERM\"", nullptr,
+       [](TargetConfig& t, const Value& v) { t.stop_signal = signal_number(as<std::string>(v)); }},
+      {"stop_timeout", Type::kDuration, 100, 3'600'000, "a duration from 100ms to 1h, e.g. \"10s\"", nullptr,
+       [](TargetConfig& t, const Value& v) { t.stop_timeout = as<Millis>(v); }},
+      {"depends_on", Type::kStringList, 0, 0, "a list of target names, e.g. [\"postgres\"]", nullptr,
+       [](TargetConfig& t, const Value& v) { t.depends_on = as<std::vector<std::string>>(v); }},
+  };
+  return keys;
+}
+
+// [target.remediate]
+template <typename F>
+KeySpec remediate_key(const char* name, Type type, std::int64_t min, std::int64_t max, const char* valid, F set) {
+  KeySpec k{name, type, min, max, valid, nullptr, nullptr};
+  k.set_remediate = set;
+  return k;
+}
+
+const std::vector<KeySpec>& remediate_keys() {
+  static const std::vector<KeySpec> keys = {
+      remediate_key("on", Type::kStringList, 0, 0, "a list of \"crash\", check names of the target and rule names",
+                    [](RemediateConfig& r, const Value& v) {
+                      r.on = as<std::vector<std::string>>(v);
+                      r.written_on = true;
+                    }),
+      remediate_key("actions", Type::kStringList, 0, 0,
+                    "a list of \"restart\", \"signal\", \"exec\", \"http\" (tried in order, the last repeats)",
+                    [](RemediateConfig& r, const Value& v) { r.actions = as<std::vector<std::string>>(v); }),
+      remediate_key("max", Type::kCount, 1, 1000, "an integer from 1 to 1000 (actions per window)",
+                    [](RemediateConfig& r, const Value& v) { r.max = static_cast<int>(as<std::int64_t>(v)); }),
+      remediate_key("window", Type::kDuration, 1000, 86'400'000, "a duration from 1s to 24h, e.g. \"10m\"",
+                    [](RemediateConfig& r, const Value& v) { r.window = as<Millis>(v); }),
+      remediate_key("backoff", Type::kDuration, 0, 86'400'000, "a duration up to 24h, e.g. \"10s\"",
+                    [](RemediateConfig& r, const Value& v) { r.backoff = as<Millis>(v); }),
+      remediate_key("max_backoff", Type::kDuration, 0, 86'400'000, "a duration up to 24h, e.g. \"5m\"",
+                    [](RemediateConfig& r, const Value& v) { r.max_backoff = as<Millis>(v); }),
+      remediate_key("grace", Type::kDuration, 0, 3'600'000, "a duration up to 1h, e.g. \"30s\"",
+                    [](RemediateConfig& r, const Value& v) { r.grace = as<Millis>(v); }),
+      remediate_key("reset_after", Type::kDuration, 0, 86'400'000, "a duration up to 24h, e.g. \"5m\"",
+                    [](RemediateConfig& r, const Value& v) { r.reset_after = as<Millis>(v); }),
+      remediate_key("dry_run", Type::kBool, 0, 0, "true or false",
+                    [](RemediateConfig& r, const Value& v) { r.dry_run = as<bool>(v); }),
+      remediate_key("signal", Type::kText, 0, 0, "a signal name, e.g. \"SIGUSR1\"",
+                    [](RemediateConfig& r, const Value& v) { r.signal = signal_number(as<std::string>(v)); }),
+      remediate_key("exec", Type::kStringList, 0, 0, "a command as an array, e.g. [\"/usr/local/bin/dump-heap\"]",
+                    [](RemediateConfig& r, const Value& v) { r.exec = as<std::vector<std::string>>(v); }),
+      remediate_key("url", Type::kUrl, 0, 0, "an http:// or https:// URL, POSTed by the http action",
+                    [](RemediateConfig& r, const Value& v) { r.url = as<std::string>(v); }),
+      remediate_key("timeout", Type::kDuration, 100, 3'600'000, "a duration from 100ms to 1h, e.g. \"60s\"",
+                    [](RemediateConfig& r, const Value& v) { r.timeout = as<Millis>(v); }),
   };
   return keys;
 }
@@ -737,6 +813,35 @@ class Loader {
         for (const auto& element : *arr) read_check(path, *element.as_table(), &target_name);
         continue;
       }
+      if (key_name == "remediate") {
+        const toml::table* sub = value.as_table();
+        if (sub == nullptr) {
+          error(ConfigErrorKind::kWrongType, location_of(path, value.source()), dotted,
+                std::string("expected a table ([target.remediate]), got ") + toml_type_name(value));
+          continue;
+        }
+        RemediateConfig rem;
+        rem.where = location_of(path, sub->source());
+        for (auto&& [rkey, rvalue] : *sub) {
+          std::string rname(rkey.str());
+          const KeySpec* spec = find_key(remediate_keys(), rname);
+          if (spec == nullptr) {
+            error(ConfigErrorKind::kUnknownKey, location_of(path, rkey.source()), dotted + "." + rname,
+                  "unknown key" + did_you_mean(rname, names_of(remediate_keys())));
+            continue;
+          }
+          if (auto v = convert(*spec, Raw{&rvalue, {}}, location_of(path, rvalue.source()), dotted + "." + rname)) {
+            if ((rname == "signal") && signal_number(as<std::string>(*v)) == 0) {
+              error(ConfigErrorKind::kBadValue, location_of(path, rvalue.source()), dotted + "." + rname,
+                    "\"" + as<std::string>(*v) + "\" is not a signal; valid: " + spec->valid);
+              continue;
+            }
+            spec->set_remediate(rem, *v);
+          }
+        }
+        target.remediate = std::move(rem);
+        continue;
+      }
       const KeySpec* spec = find_key(target_keys(), key_name);
       if (spec == nullptr) {
         error(ConfigErrorKind::kUnknownKey, location_of(path, key.source()), dotted,
@@ -744,6 +849,11 @@ class Loader {
         continue;
       }
       if (auto v = convert(*spec, Raw{&value, {}}, location_of(path, value.source()), dotted)) {
+        if (key_name == "stop_signal" && signal_number(as<std::string>(*v)) == 0) {
+          error(ConfigErrorKind::kBadValue, location_of(path, value.source()), dotted,
+                "\"" + as<std::string>(*v) + "\" is not a signal; valid: " + spec->valid);
+          continue;
+        }
         spec->set_target(target, *v);
       }
     }
@@ -753,8 +863,10 @@ class Loader {
     }
     // A finder key that was written but invalid already has its error; do
     // not add "says nothing about how to find its processes" on top.
-    bool wrote_finder = table.contains("pidfile") || table.contains("match") || table.contains("pid");
-    if (wrote_finder && !target.pidfile && !target.match && !target.pid) {
+    bool wrote_finder = table.contains("pidfile") || table.contains("match") || table.contains("pid") ||
+                        table.contains("systemd_unit") || table.contains("start");
+    if (wrote_finder && !target.pidfile && !target.match && !target.pid && !target.systemd_unit &&
+        target.start.empty()) {
       invalid_finder_.insert(result.config.targets.size());
     }
     result.config.targets.push_back(std::move(target));
@@ -1153,13 +1265,22 @@ class Loader {
                 "target name \"" + t.name + "\" is already used at " + it->second->where.describe());
         }
       }
-      int ways = (t.pidfile ? 1 : 0) + (t.match ? 1 : 0) + (t.pid ? 1 : 0);
+      int ways = (t.pidfile ? 1 : 0) + (t.match ? 1 : 0) + (t.pid ? 1 : 0) + (t.systemd_unit ? 1 : 0) +
+                 (t.start.empty() ? 0 : 1);
       if (ways == 0 && !invalid_finder_.count(i)) {
         error(ConfigErrorKind::kMissingKey, t.where, label,
-              "says nothing about how to find its processes: set one of pidfile, match or pid");
+              "says nothing about how to find its processes: set one of pidfile, match, pid, systemd_unit or start");
       } else if (ways > 1) {
         error(ConfigErrorKind::kConflict, t.where, label,
-              "pidfile, match and pid exclude each other: set exactly one");
+              "pidfile, match, pid, systemd_unit and start exclude each other: set exactly one");
+      }
+      if (t.stop_signal == 0) {
+        error(ConfigErrorKind::kBadValue, t.where, label + ".stop_signal", "not a signal; valid: e.g. \"SIGTERM\"");
+      }
+      if (t.systemd_unit && t.systemd_unit->find('.') == std::string::npos) {
+        error(ConfigErrorKind::kBadValue, t.where, label + ".systemd_unit",
+              "\"" + *t.systemd_unit + "\" is not a unit name: write it with its type, e.g. \"" + *t.systemd_unit +
+                  ".service\"");
       }
       if (t.cgroup && t.cgroup->front() != '/') {
         error(ConfigErrorKind::kBadValue, t.where, label + ".cgroup",
@@ -1168,10 +1289,104 @@ class Loader {
     }
     validate_checks();
     validate_alerting();
+    validate_remediation();
     if (cfg.daemon.flush_interval > cfg.daemon.interval * 60) {
       result.warnings.push_back({ConfigErrorKind::kOutOfRange, {}, "daemon.flush_interval",
                                  "flush_interval " + format_duration(cfg.daemon.flush_interval) +
                                      " is far longer than interval: a crash loses that much data"});
+    }
+  }
+
+  // depends_on names targets (no cycle); [target.remediate] names actions it
+  // can run, triggers that exist, and the keys each action needs.
+  void validate_remediation() {
+    auto& cfg = result.config;
+    std::map<std::string, const TargetConfig*> by_name;
+    for (const auto& t : cfg.targets) by_name.emplace(t.name, &t);
+    std::vector<std::string> target_names;
+    for (const auto& t : cfg.targets) target_names.push_back(t.name);
+    for (auto& t : cfg.targets) {
+      const std::string label = "target[" + t.name + "]";
+      for (const auto& d : t.depends_on) {
+        if (d == t.name) {
+          error(ConfigErrorKind::kBadValue, t.where, label + ".depends_on", "a target cannot depend on itself");
+        } else if (!by_name.count(d)) {
+          error(ConfigErrorKind::kBadValue, t.where, label + ".depends_on",
+                "no target named \"" + d + "\"" + did_you_mean(d, target_names));
+        }
+      }
+      if (!t.remediate) continue;
+      RemediateConfig& r = *t.remediate;
+      const std::string rl = label + ".remediate";
+      static const std::vector<std::string> kActions = {"restart", "signal", "exec", "http"};
+      if (r.actions.empty()) error(ConfigErrorKind::kBadValue, r.where, rl + ".actions", "needs at least one action");
+      for (const auto& a : r.actions) {
+        if (std::find(kActions.begin(), kActions.end(), a) == kActions.end()) {
+          error(ConfigErrorKind::kBadValue, r.where, rl + ".actions",
+                "unknown action \"" + a + "\"" + did_you_mean(a, kActions) +
+                    "; valid: restart, signal, exec, http");
+        } else if (a == "restart" && !t.can_restart()) {
+          error(ConfigErrorKind::kConflict, r.where, rl + ".actions",
+                "restart needs a way to start the target again: give it systemd_unit or start, not " +
+                    std::string(t.pidfile ? "pidfile" : t.match ? "match" : "pid"));
+        } else if (a == "signal" && r.signal == 0) {
+          error(ConfigErrorKind::kMissingKey, r.where, rl + ".signal",
+                "the signal action needs signal = \"SIGUSR1\" (or another signal)");
+        } else if (a == "exec" && r.exec.empty()) {
+          error(ConfigErrorKind::kMissingKey, r.where, rl + ".exec",
+                "the exec action needs exec = [\"/path/to/program\", \"arg\"]");
+        } else if (a == "http" && r.url.empty()) {
+          error(ConfigErrorKind::kMissingKey, r.where, rl + ".url", "the http action needs url = \"http://...\"");
+        }
+      }
+      if (r.backoff > r.max_backoff) {
+        error(ConfigErrorKind::kOutOfRange, r.where, rl + ".backoff",
+              "backoff " + format_duration(r.backoff) + " is longer than max_backoff " +
+                  format_duration(r.max_backoff));
+      }
+      std::vector<std::string> valid = {"crash"};
+      for (const auto& c : cfg.checks) {
+        if (c.target == t.name) valid.push_back(c.name);
+      }
+      const std::size_t check_count = valid.size() - 1;
+      for (const auto& rule : cfg.rules) valid.push_back(rule.name);
+      if (!r.written_on) {
+        r.on.assign(valid.begin() + 1, valid.begin() + 1 + static_cast<std::ptrdiff_t>(check_count));
+        if (t.can_restart()) r.on.push_back("crash");
+        if (r.on.empty()) {
+          error(ConfigErrorKind::kMissingKey, r.where, rl + ".on",
+                "nothing triggers it: the target has no check; write on = [\"crash\"] or add a [[target.check]]");
+        }
+      }
+      for (const auto& trigger : r.on) {
+        if (std::find(valid.begin(), valid.end(), trigger) == valid.end()) {
+          error(ConfigErrorKind::kBadValue, r.where, rl + ".on",
+                "\"" + trigger + "\" is neither \"crash\", a check of " + t.name + " nor a rule" +
+                    did_you_mean(trigger, valid));
+        }
+      }
+    }
+    // Cycles: a target that (transitively) depends on itself would never be restarted.
+    std::map<std::string, int> mark;  // 0 new, 1 on the path, 2 done
+    std::function<bool(const std::string&)> cyclic = [&](const std::string& name) {
+      int& m = mark[name];
+      if (m == 1) return true;
+      if (m == 2) return false;
+      m = 1;
+      auto it = by_name.find(name);
+      if (it != by_name.end()) {
+        for (const auto& d : it->second->depends_on) {
+          if (d != name && cyclic(d)) return true;
+        }
+      }
+      mark[name] = 2;
+      return false;
+    };
+    for (const auto& t : cfg.targets) {
+      if (mark[t.name] == 0 && cyclic(t.name)) {
+        error(ConfigErrorKind::kBadValue, t.where, "target[" + t.name + "].depends_on",
+              "depends_on forms a cycle through " + t.name);
+      }
     }
   }
 
@@ -1524,6 +1739,14 @@ const char* limit_metric_for(std::string_view limit_name) {
   if (limit_name == "fd_limit") return "process_max_fds";
   if (limit_name == "disk_size") return "host_filesystem_size_bytes";
   return nullptr;
+}
+
+std::string remediation_keys_help() {
+  std::string out = "Target keys ([[target]]; see vigild(8)):";
+  for (const auto& k : target_keys()) out += std::string(" ") + k.name;
+  out += "\n  [target.remediate]:";
+  for (const auto& k : remediate_keys()) out += std::string(" ") + k.name;
+  return out + "\n";
 }
 
 std::string alerting_keys_help() {

@@ -77,15 +77,51 @@ struct HostConfig {
   std::string rootfs = "/";        // prefix for statvfs of mount points
 };
 
+// [target.remediate]: what vigild does when the target fails, and the
+// safety rules around it (watchdog/remediation_policy.hpp).
+struct RemediateConfig {
+  // Triggers: "crash" (the main process exited), a check of this target,
+  // or a [[rule]] name (its alert firing for this target). Default: every
+  // check of the target, and "crash" when vigild can restart it.
+  std::vector<std::string> on;
+  std::vector<std::string> actions = {"restart"};  // the escalation list: restart, signal, exec, http
+  int max = 5;
+  Millis window{600'000};
+  Millis backoff{10'000};
+  Millis max_backoff{300'000};
+  Millis grace{30'000};
+  std::optional<Millis> reset_after;  // default: max_backoff
+  bool dry_run = false;
+  int signal = 0;                     // the `signal` action's signal (required with it)
+  std::vector<std::string> exec;      // the `exec` action's argv (required with it)
+  std::string url;                    // the `http` action's URL, POSTed (required with it)
+  Millis timeout{60'000};             // each action's limit
+  ConfigLocation where;
+  bool written_on = false;            // `on` was given (else the default applies)
+};
+
 struct TargetConfig {
   std::string name;
   std::optional<std::string> pidfile;
   std::optional<std::string> match;  // ECMAScript regex over the command line
   std::optional<int> pid;
+  std::optional<std::string> systemd_unit;  // "gateway.service": found and restarted over D-Bus
+  std::vector<std::string> start;           // argv: vigild starts it and is its parent
   std::optional<std::string> cgroup;  // path inside each hierarchy; default: the process's own
   std::optional<Millis> interval;     // default: daemon.interval
+  int stop_signal = 15;               // SIGTERM: how a started process is asked to stop
+  Millis stop_timeout{10'000};        // then SIGKILL
+  std::vector<std::string> depends_on;  // targets that must not be failed for this one to be restarted
+  std::optional<RemediateConfig> remediate;
   ConfigLocation where;
+
+  bool can_restart() const { return systemd_unit.has_value() || !start.empty(); }
 };
+
+// "SIGUSR1", "USR1", "usr1" or "10": the signal number, or 0.
+int signal_number(std::string_view name);
+// 10 -> "SIGUSR1".
+std::string signal_name(int sig);
 
 // A check: a probe with a schedule and hysteresis (`[[target.check]]`, or
 // `[[check]]` with `target = "..."`). Kinds: tcp, http, exec, redis,
@@ -233,6 +269,8 @@ LoadResult load_config(const LoadOptions& options);
 
 // The check keys by kind, for --help.
 std::string check_keys_help();
+// The target and [target.remediate] keys, for --help.
+std::string remediation_keys_help();
 // The rule and receiver keys, for --help.
 std::string alerting_keys_help();
 

@@ -34,6 +34,9 @@
 #include "watchdog/alert_sender.hpp"
 #include "watchdog/check_runner.hpp"
 #include "watchdog/check_state.hpp"
+#include "watchdog/remediator.hpp"
+#include "watchdog/service.hpp"
+#include "watchdog/systemd_unit.hpp"
 #include "watchdog/sd_handles.hpp"
 #include "watchdog/targets.hpp"
 #include "watchdog/version.hpp"
@@ -94,6 +97,13 @@ struct TargetState {
   std::optional<TargetObservation> last;
   std::string last_problem;  // logged once per change
   bool read_failed = false;  // this round: something could not be read (not: nothing is running)
+  std::unique_ptr<ChildService> child;  // start = [...]
+  std::unique_ptr<UnitService> unit;    // systemd_unit = "..."
+  std::unique_ptr<PidWatch> watch;      // the main process of a target vigild only finds
+  CgroupPaths last_paths;               // where its cgroup counters were read last
+  ServiceController* controller() const {
+    return child ? static_cast<ServiceController*>(child.get()) : static_cast<ServiceController*>(unit.get());
+  }
 };
 
 }  // namespace
@@ -107,6 +117,7 @@ struct Daemon::Impl {
     CheckStatus status;
     std::unique_ptr<CheckRunner> runner;
     std::set<std::string> warned;  // outcome warnings already logged
+    WallMs first_failure_ms = 0;   // the first failing result of the current run of failures
   };
 
   Config cfg;
@@ -120,6 +131,9 @@ struct Daemon::Impl {
   std::vector<std::unique_ptr<CheckRun>> checks;
   std::unique_ptr<AlertEngine> alerts;
   std::unique_ptr<AlertSender> sender;  // after `runners`: it uses their curl loop
+  std::unique_ptr<SystemdBus> bus;       // only with systemd_unit targets
+  std::unique_ptr<Remediator> remediator;
+  std::set<std::string> trigger_rules;   // rule names some [target.remediate] `on` lists
   UniqueFd pid_lock;
 
   std::uint64_t table_refreshed_usec = 0;
@@ -216,7 +230,8 @@ struct Daemon::Impl {
   }
 
   void prepare_checks() {
-    if (cfg.checks.empty() && cfg.receivers.empty()) return;
+    // Always: remediation's exec and http actions run through it too; it
+    // costs nothing until a check or action uses it.
     runners = std::make_unique<CheckRunners>(event.get());
     for (const auto& c : cfg.checks) {
       auto run = std::make_unique<CheckRun>();
@@ -225,6 +240,133 @@ struct Daemon::Impl {
       run->interval = cfg.check_interval(c);
       run->runner = runners->make(c);  // the kind was validated with the config
       checks.push_back(std::move(run));
+    }
+  }
+
+  // ---- services and remediation -------------------------------------------
+
+  // `start` targets are started (or adopted), `systemd_unit` targets looked
+  // up over D-Bus; both report their main process's exit at once.
+  void prepare_services() {
+    for (auto& t : targets) {
+      TargetState* tp = &t;
+      if (!t.cfg.start.empty()) {
+        ChildSpec spec;
+        spec.target = t.cfg.name;
+        spec.argv = t.cfg.start;
+        spec.log_path = (fs::path(cfg.daemon.state_dir) / "logs" / (t.cfg.name + ".log")).string();
+        spec.run_path = (fs::path(cfg.daemon.state_dir) / "run" / (t.cfg.name + ".pid")).string();
+        spec.proc_root = cfg.daemon.proc_root;
+        spec.stop_signal = t.cfg.stop_signal;
+        spec.stop_timeout = t.cfg.stop_timeout;
+        t.child = std::make_unique<ChildService>(event.get(), spec,
+                                                 [this, tp](const ExitInfo& info) { main_exited(*tp, info); });
+        auto started = t.child->start_or_adopt();
+        if (started) {
+          log_info(*started, {{"target", t.cfg.name}, {"log", spec.log_path}});
+        } else {
+          log_error("cannot start the target", {{"target", t.cfg.name}, {"error", started.error().message}});
+          record(Event{wall_now_ms(), "target_start_failed", t.cfg.name, {}, Severity::kCritical,
+                       "target " + t.cfg.name + " could not be started: " + started.error().message, "{}"});
+        }
+      } else if (t.cfg.systemd_unit) {
+        if (!bus) {
+          auto opened = SystemdBus::open(event.get());
+          if (!opened) {
+            log_error("systemd_unit targets cannot be watched", {{"error", opened.error().message}});
+            continue;
+          }
+          bus = std::move(*opened);
+        }
+        t.unit = std::make_unique<UnitService>(
+            *bus, *t.cfg.systemd_unit, [this, tp](const ExitInfo& info) { main_exited(*tp, info); },
+            [this, tp](const UnitState& before, const UnitState& now) { unit_changed(*tp, before, now); });
+        t.unit->start();
+      }
+    }
+  }
+
+  void unit_changed(TargetState& t, const UnitState& before, const UnitState& now) {
+    if (before.active_state != now.active_state || before.sub_state != now.sub_state ||
+        before.main_pid != now.main_pid) {
+      log_info("unit state", {{"target", t.cfg.name},
+                              {"unit", *t.cfg.systemd_unit},
+                              {"state", now.active_state + "/" + now.sub_state},
+                              {"main_pid", static_cast<std::int64_t>(now.main_pid)},
+                              {"restarts", static_cast<std::int64_t>(now.n_restarts)}});
+    }
+    if (now.main_pid != 0 && remediator) remediator->running(t.cfg.name, wall_now_ms());
+  }
+
+  // The main process of a target exited (pidfd, or systemd's signal).
+  void main_exited(TargetState& t, const ExitInfo& info) {
+    const WallMs now = wall_now_ms();
+    if (t.watch && t.watch->pid() == info.pid) t.watch.reset();
+    if (remediator) remediator->crashed(t.cfg.name, info, now);
+  }
+
+  std::optional<double> oom_kills_now(const TargetState& t) {
+    if (t.last_paths.empty()) return std::nullopt;
+    auto stats = cgroups.read(t.last_paths);
+    if (!stats || !stats->oom_kill_events) return std::nullopt;
+    return static_cast<double>(*stats->oom_kill_events);
+  }
+
+  void prepare_remediation() {
+    Remediator::Sinks sinks;
+    sinks.incident = [this](IncidentRow row) { store->enqueue(std::move(row)); };
+    sinks.event = [this](Event e) { record(std::move(e)); };
+    sinks.given_up = [this](const std::string& target, bool active, const std::string& reason, WallMs now) {
+      if (alerts) alerts->given_up(target, active, reason, now);
+    };
+    remediator = std::make_unique<Remediator>(runners.get(), std::move(sinks));
+    for (auto& t : targets) {
+      TargetState* tp = &t;
+      Remediator::TargetHooks hooks;
+      hooks.controller = t.controller();
+      hooks.main_pid = [tp] {
+        if (tp->controller() != nullptr) return tp->controller()->main_pid();
+        return tp->last && tp->last->present ? tp->last->main_pid : 0;
+      };
+      hooks.oom_kills_now = [this, tp] { return oom_kills_now(*tp); };
+      remediator->add_target(t.cfg, std::move(hooks));
+      if (t.cfg.remediate) {
+        for (const auto& on : t.cfg.remediate->on) trigger_rules.insert(on);
+      }
+    }
+    for (const auto& c : checks) remediator->add_check(c->cfg.target, c->cfg.name);
+    std::vector<IncidentRow> open;
+    std::int64_t max_id = 0;
+    auto reader = StoreReader::open(cfg.store_path());
+    if (reader) {
+      IncidentQuery q;
+      q.open_only = true;
+      auto rows = reader->incidents(q);
+      auto id = reader->max_incident_id();
+      if (rows && id) {
+        open = std::move(*rows);
+        max_id = *id;
+      } else {
+        log_error("cannot read the open incidents back: numbering continues after the newest readable one",
+                  {{"error", !rows ? rows.error().message : id.error().message}});
+        if (id) max_id = *id;
+      }
+    }
+    remediator->restore(open, max_id);
+    if (!open.empty()) log_info("open incidents continue", {{"count", static_cast<std::int64_t>(open.size())}});
+  }
+
+  // Rules named in a remediate `on`: their alerts' state, every tick.
+  void rule_triggers(WallMs now) {
+    if (trigger_rules.empty()) return;
+    for (const auto& a : alerts->alerts()) {
+      if (!trigger_rules.count(a.rule)) continue;
+      std::string target;
+      for (const auto& [k, v] : a.labels) {
+        if (k == "target") target = v;
+      }
+      if (target.empty()) continue;
+      remediator->rule_state(target, a.rule, a.status.phase == AlertPhase::kFiring, a.reason, now);
     }
   }
 
@@ -356,7 +498,12 @@ struct Daemon::Impl {
   }
 
   void alert_tick() {
-    alerts->tick(wall_now_ms());
+    const WallMs now = wall_now_ms();
+    alerts->tick(now);
+    if (remediator) {
+      rule_triggers(now);
+      remediator->tick(now);
+    }
     if (sender) sender->pump();
   }
 
@@ -397,11 +544,22 @@ struct Daemon::Impl {
                     {{"target", c.cfg.target}, {"check", c.cfg.name}, {"problem", w}});
       }
     }
-    auto t = observe(c.status, c.hysteresis, out.ok, now);
+    if (out.ok) {
+      c.first_failure_ms = 0;
+    } else if (c.first_failure_ms == 0) {
+      c.first_failure_ms = now;
+    }
+    // In the start-up grace after an action, failures are not judged (a
+    // pass is: it ends the grace for this check's state).
+    const bool judged = out.ok || !remediator || !remediator->in_grace(c.cfg.target, now);
+    auto t = judged ? observe(c.status, c.hysteresis, out.ok, now) : std::nullopt;
     samples.add("check_state", labels, static_cast<double>(c.status.state), now);  // after this result
     publish(samples.samples);
     if (!t) {
       alert_check(c, out.reason, now);
+      if (remediator && judged) {
+        remediator->check_result(c.cfg.target, c.cfg.name, c.status, out.ok, out.reason, c.first_failure_ms, now);
+      }
       return;
     }
     const std::string who = c.cfg.target + "/" + c.cfg.name;
@@ -428,6 +586,9 @@ struct Daemon::Impl {
                    "{}"});
     }
     alert_check(c, out.reason, now);  // after the check's own event
+    if (remediator) {
+      remediator->check_result(c.cfg.target, c.cfg.name, c.status, out.ok, out.reason, c.first_failure_ms, now);
+    }
   }
 
   void alert_check(const CheckRun& c, const std::string& reason, WallMs now) {
@@ -447,6 +608,9 @@ struct Daemon::Impl {
   void publish(std::vector<Sample>& samples) {
     if (alerts) {
       for (const auto& sample : samples) alerts->observe(sample);
+    }
+    if (remediator) {
+      for (const auto& sample : samples) remediator->observe(sample);
     }
     store->enqueue(std::move(samples));
   }
@@ -508,6 +672,23 @@ struct Daemon::Impl {
       const ProcessEntry* e = processes.find(pid);
       return e != nullptr && e->stat.state != 'Z';
     };
+    if (!t.cfg.start.empty() || t.cfg.systemd_unit) {
+      ServiceController* c = t.controller();
+      const int pid = c != nullptr ? c->main_pid() : 0;
+      if (pid != 0 && alive(pid)) {
+        problem(t, {});
+        return {pid};
+      }
+      if (t.unit && !t.unit->problem().empty()) {
+        problem(t, t.unit->problem());
+      } else if (t.unit) {
+        problem(t, "unit " + *t.cfg.systemd_unit + " has no main process (" + t.unit->state().active_state + "/" +
+                       t.unit->state().sub_state + ")");
+      } else {
+        problem(t, "the process vigild starts for it is not running");
+      }
+      return {};
+    }
     if (t.cfg.pid) {
       if (alive(*t.cfg.pid)) return {*t.cfg.pid};
       problem(t, "process " + std::to_string(*t.cfg.pid) + " is not running");
@@ -572,9 +753,29 @@ struct Daemon::Impl {
       }
     }
     if (!seen.present) out.add("process_count", {{"target", t.cfg.name}}, 0, now);
+    watch_main(t, seen);
     note_transition(t, seen, now);
     probe_result(out, "process", t.cfg.name, started, !t.read_failed, now);
     publish(out.samples);
+  }
+
+  // A target vigild only finds (pid, pidfile, match): a pidfd on its main
+  // process, so that its exit is seen at once rather than at the next round.
+  void watch_main(TargetState& t, const TargetObservation& seen) {
+    if (t.controller() != nullptr) return;  // their services watch their own
+    if (!seen.present) {
+      t.watch.reset();
+      return;
+    }
+    if (t.watch && t.watch->pid() == seen.main_pid) return;
+    TargetState* tp = &t;
+    auto w = PidWatch::open(event.get(), seen.main_pid, false,
+                            [this, tp](const ExitInfo& info) { main_exited(*tp, info); });
+    if (w) {
+      t.watch = std::move(*w);
+    } else {
+      t.watch.reset();
+    }
   }
 
   void sample_cgroup(TargetState& t, int main_pid, WallMs now, Collection& out) {
@@ -592,6 +793,7 @@ struct Daemon::Impl {
       std::erase_if(paths.v1, [](const auto& kv) { return kv.second == "/"; });
     }
     if (paths.empty()) return;
+    t.last_paths = paths;
     auto stats = cgroups.read(paths);
     if (!stats) {
       if (stats.error().kind != ErrorKind::kNotFound) {
@@ -632,6 +834,7 @@ struct Daemon::Impl {
       if (seen.present) e.details += ",\"start_time\":" + json_string(started);
       e.details += "}";
       record(std::move(e));
+      if (remediator && seen.present) remediator->running(t.cfg.name, now);
       if (alerts && seen.present) {
         alerts->target_started(t.cfg.name, seen.main_start_ms);
         if (tr == TargetTransition::kAppeared) backfill_growth(t.cfg.name, seen.main_start_ms, now);
@@ -791,6 +994,8 @@ struct Daemon::Impl {
     if (r < 0) log_warning("cannot enable the systemd watchdog", {{"error", std::strerror(-r)}});
     prepare_checks();  // their sources live on the loop
     prepare_alerts();
+    prepare_services();
+    prepare_remediation();
 
     std::string targets_json = "[";
     for (const auto& t : targets) targets_json += (targets_json.size() > 1 ? "," : "") + json_string(t.cfg.name);

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path,
                  "Configuration file (default /etc/vigil/vigil.toml; drop-ins from vigil.d/ beside it)");
   app.add_flag("--check-config", check_only, "Validate the configuration, print the result and exit (0 valid, 1 not)");
-  app.footer(check_keys_help() + alerting_keys_help() +
+  app.footer(remediation_keys_help() + check_keys_help() + alerting_keys_help() +
              "\nEvery configuration key can be overridden from the environment as VIGIL_<SECTION>_<KEY>\n"
              "(e.g. VIGIL_DAEMON_INTERVAL=2s), VIGIL_TARGET_<NAME>_<KEY> or VIGIL_CHECK_<TARGET>_<CHECK>_<KEY>.\n"
              "See vigild(8).");

@@ -149,9 +149,9 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_migrated_and_keeps_its_events) {
     (*writer)->enqueue(event(500, "daemon_start", ""));
     BOOST_REQUIRE((*writer)->flush());
   }
-  // Take it back to version 1: drop what migration 2 added.
-  vigil::test::run_sql(path, "DROP TABLE alerts; DROP TABLE outbox; "
-                             "UPDATE meta SET value = 1 WHERE key = 'schema_version';");
+  // Take it back to version 1: drop what migrations 2 and 3 added.
+  vigil::test::run_sql(path, "DROP TABLE alerts; DROP TABLE outbox; DROP TABLE incident_actions; "
+                             "DROP TABLE incidents; UPDATE meta SET value = 1 WHERE key = 'schema_version';");
   OpenReport report;
   auto writer = StoreWriter::open(options_for(path), &report);
   BOOST_REQUIRE_MESSAGE(writer, vigil::test::why(writer));
@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_migrated_and_keeps_its_events) {
   BOOST_REQUIRE((*writer)->flush());
   auto reader = StoreReader::open(path);
   BOOST_REQUIRE(reader);
-  BOOST_TEST(reader->schema_version() == 2);
+  BOOST_TEST(reader->schema_version() == vigil::kSchemaVersion);
   BOOST_TEST(reader->events({})->size() == 1u);
   BOOST_TEST(reader->outbox()->size() == 1u);
 }

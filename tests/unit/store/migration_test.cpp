@@ -90,7 +90,8 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
   const std::set<std::string> expected{
       "table series", "index sqlite_autoindex_series_1", "table samples_head",
       "table head_flushes", "table events", "index events_ts", "table meta",
-      "index sqlite_autoindex_meta_1", "table alerts", "index sqlite_autoindex_alerts_1", "table outbox"};
+      "index sqlite_autoindex_meta_1", "table alerts", "index sqlite_autoindex_alerts_1", "table outbox",
+      "table incidents", "index incidents_target_started", "index incidents_open", "table incident_actions"};
   BOOST_TEST((schema_objects(path) == expected));
   BOOST_TEST((columns(path, "series") ==
               std::vector<std::string>{"id INTEGER 0 1", "metric TEXT 1 0", "labels TEXT 1 0"}));
@@ -106,6 +107,15 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
                                        "severity TEXT 1 0", "message TEXT 1 0",
                                        "details TEXT 1 0"}));
   BOOST_TEST((columns(path, "meta") == std::vector<std::string>{"key TEXT 0 1", "value  0 0"}));
+  BOOST_TEST((columns(path, "incidents") ==
+              std::vector<std::string>{"id INTEGER 0 1", "target TEXT 1 0", "trigger TEXT 1 0", "started INTEGER 1 0",
+                                       "detected INTEGER 1 0", "recovered INTEGER 1 0", "root_cause TEXT 1 0",
+                                       "summary TEXT 1 0", "evidence TEXT 1 0", "given_up INTEGER 1 0",
+                                       "dry_run INTEGER 1 0", "updated INTEGER 1 0"}));
+  BOOST_TEST((columns(path, "incident_actions") ==
+              std::vector<std::string>{"incident_id INTEGER 1 1", "seq INTEGER 1 2", "started INTEGER 1 0",
+                                       "finished INTEGER 1 0", "action TEXT 1 0", "detail TEXT 1 0", "result TEXT 1 0",
+                                       "message TEXT 1 0"}));
 
   OpenReport again;
   auto reopened = StoreWriter::open(options_for(path), &again);
