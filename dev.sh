@@ -21,6 +21,8 @@ PACKAGES=(
   # Real servers and tools the tests start: the http test server's TLS
   # certificates, Redis, PostgreSQL, Nagios plugins for exec checks.
   openssl redis-server postgresql monitoring-plugins-basic prometheus-alertmanager
+  # The remediation test that boots Debian with systemd in a container.
+  debootstrap systemd-container
 )
 
 install_missing() {

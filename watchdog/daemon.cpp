@@ -259,6 +259,14 @@ struct Daemon::Impl {
         spec.proc_root = cfg.daemon.proc_root;
         spec.stop_signal = t.cfg.stop_signal;
         spec.stop_timeout = t.cfg.stop_timeout;
+        if (t.cfg.cgroup) {
+          // v1 controllers under <root>/<controller>, v2 at <root> or <root>/unified (hybrid).
+          for (const char* h : {"memory", "pids", "cpu", "cpuacct", "unified", ""}) {
+            fs::path dir = fs::path(cfg.daemon.cgroup_root) / h;
+            dir += *t.cfg.cgroup;
+            spec.cgroup_dirs.push_back(dir.lexically_normal().string());
+          }
+        }
         t.child = std::make_unique<ChildService>(event.get(), spec,
                                                  [this, tp](const ExitInfo& info) { main_exited(*tp, info); });
         auto started = t.child->start_or_adopt();

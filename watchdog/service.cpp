@@ -192,6 +192,18 @@ Result<void> ChildService::spawn() {
   }
   watch_ = std::move(*w);
   adopted_ = false;
+  for (const auto& dir : spec_.cgroup_dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    const std::string procs = dir + "/cgroup.procs";
+    if (FILE* f = std::fopen(procs.c_str(), "w")) {
+      std::fprintf(f, "%d\n", pid);
+      if (std::fclose(f) != 0) {
+        log_warning("cannot move the started process into its cgroup",
+                    {{"target", spec_.target}, {"cgroup", dir}, {"error", errno_text(errno)}});
+      }
+    }
+  }
   auto ticks = start_ticks(spec_.proc_root, pid);
   std::error_code ec;
   fs::create_directories(fs::path(spec_.run_path).parent_path(), ec);

@@ -99,6 +99,9 @@ struct ChildSpec {
   std::string proc_root = "/proc";
   int stop_signal = 15;
   Millis stop_timeout{10'000};
+  // The target's `cgroup`: each started process is moved into it (its
+  // cgroup.procs) in every hierarchy where that directory exists.
+  std::vector<std::string> cgroup_dirs;
 };
 
 class ChildService : public ServiceController {
