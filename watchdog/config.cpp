@@ -1352,7 +1352,9 @@ class Loader {
       for (const auto& rule : cfg.rules) valid.push_back(rule.name);
       if (!r.written_on) {
         r.on.assign(valid.begin() + 1, valid.begin() + 1 + static_cast<std::ptrdiff_t>(check_count));
-        if (t.can_restart()) r.on.push_back("crash");
+        // A unit's crashes are systemd's to restart (Restart=); vigild
+        // records them, and acts on them only when told to ("crash").
+        if (!t.start.empty()) r.on.push_back("crash");
         if (r.on.empty()) {
           error(ConfigErrorKind::kMissingKey, r.where, rl + ".on",
                 "nothing triggers it: the target has no check; write on = [\"crash\"] or add a [[target.check]]");

@@ -82,7 +82,7 @@ struct HostConfig {
 struct RemediateConfig {
   // Triggers: "crash" (the main process exited), a check of this target,
   // or a [[rule]] name (its alert firing for this target). Default: every
-  // check of the target, and "crash" when vigild can restart it.
+  // check of the target, and "crash" for a target vigild starts.
   std::vector<std::string> on;
   std::vector<std::string> actions = {"restart"};  // the escalation list: restart, signal, exec, http
   int max = 5;

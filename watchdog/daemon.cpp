@@ -689,6 +689,8 @@ struct Daemon::Impl {
       }
       if (t.unit && !t.unit->problem().empty()) {
         problem(t, t.unit->problem());
+      } else if (t.unit && !t.unit->state().known) {
+        problem(t, "unit " + *t.cfg.systemd_unit + ": waiting for systemd's answer over D-Bus");
       } else if (t.unit) {
         problem(t, "unit " + *t.cfg.systemd_unit + " has no main process (" + t.unit->state().active_state + "/" +
                        t.unit->state().sub_state + ")");

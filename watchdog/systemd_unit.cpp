@@ -77,10 +77,21 @@ Result<std::unique_ptr<SystemdBus>> SystemdBus::open(sd_event* event) {
   b->job_slot_.reset(slot);
   // systemd sends unit and job signals only to subscribed clients.
   slot = nullptr;
-  r = sd_bus_call_method_async(bus, &slot, kDestination, kManagerPath, kManager, "Subscribe", nullptr, nullptr, "");
+  // (A slot with a null callback would make sd-bus call a null pointer
+  // when the reply comes.)
+  r = sd_bus_call_method_async(bus, &slot, kDestination, kManagerPath, kManager, "Subscribe",
+                               &SystemdBus::on_subscribed, nullptr, "");
   if (r < 0) return fail(ErrorKind::kIo, std::string("cannot subscribe to systemd's signals: ") + std::strerror(-r));
   b->subscribe_slot_.reset(slot);
   return b;
+}
+
+int SystemdBus::on_subscribed(sd_bus_message* m, void*, sd_bus_error*) {
+  if (const sd_bus_error* e = sd_bus_message_get_error(m)) {
+    log_warning("systemd refused Subscribe: unit changes are seen at the next sampling round only",
+                {{"error", bus_error_text(e, 0)}});
+  }
+  return 0;
 }
 
 int SystemdBus::on_job_signal(sd_bus_message* m, void* self, sd_bus_error*) {

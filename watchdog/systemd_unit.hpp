@@ -59,6 +59,7 @@ class SystemdBus {
  private:
   SystemdBus() = default;
   static int on_job_signal(sd_bus_message* m, void* self, sd_bus_error*);
+  static int on_subscribed(sd_bus_message* m, void* self, sd_bus_error*);
   SdBusPtr bus_;
   SdBusSlotPtr job_slot_;
   SdBusSlotPtr subscribe_slot_;
