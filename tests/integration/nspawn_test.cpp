@@ -116,7 +116,7 @@ long reported_pid(int port) {
 
 // vigild's config: the unit as a target, its health over HTTP, restarted
 // after two failed checks.
-std::string vigil_toml(int port) {
+std::string vigil_toml(int port, const std::string& on = "\"health\"") {
   std::string toml = R"([daemon]
 interval = "1s"
 state_dir = "/var/lib/vigil"
@@ -131,12 +131,13 @@ systemd_unit = "vigil-test-svc.service"
   timeout = "1s"
   fail_after = 2
   [target.remediate]
-  on = ["health"]
+  on = [ON]
   actions = ["restart"]
   backoff = "1s"
   grace = "5s"
 )";
   toml.replace(toml.find("PORT"), 4, std::to_string(port));
+  toml.replace(toml.find("ON"), 2, on);
   return toml;
 }
 
@@ -271,4 +272,60 @@ BOOST_AUTO_TEST_CASE(vigild_restarts_a_hung_systemd_unit, *boost::unit_test::pre
   require(restart_ok, "no restart with result ok among the incident's actions: " + incident["actions"].dump());
   BOOST_TEST_MESSAGE("case took " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
                                   << " ms");
+}
+
+// A crash of the unit's main process is seen through its PropertiesChanged
+// signal with systemd's exit status, and, with "crash" in `on`, vigild
+// restarts the unit at once (Restart=no: systemd itself would not).
+BOOST_AUTO_TEST_CASE(a_crashed_unit_is_seen_over_dbus_and_restarted,
+                     *boost::unit_test::precondition(containers_available())) {
+  Container c;
+  c.boot();
+  int port = free_port();
+  start_test_service(c, port);
+  c.copy_in(env_path("VIGILD"), "/usr/local/sbin/vigild");
+  c.copy_in(env_path("VIGIL"), "/usr/local/bin/vigil");
+  c.write_file("/etc/vigil/vigil.toml", vigil_toml(port, "\"health\", \"crash\""));
+  const std::string db = "/var/lib/vigil/vigil.db";
+  RunResult started =
+      c.run({"systemd-run", "--unit=vigild-test", "/usr/local/sbin/vigild", "--config", "/etc/vigil/vigil.toml"});
+  BOOST_REQUIRE_MESSAGE(started.exit_code == 0, "systemd-run vigild failed: " << started.err);
+  // vigild knows the unit's main process once its first round saw it.
+  BOOST_REQUIRE(wait_for(20s, [&] {
+    auto j = json::parse(c.run({"vigil", "events", "--kind", "target_appeared", "--format", "json", "--db", db}).out,
+                         nullptr, false);
+    return j.is_array() && !j.empty();
+  }));
+  auto before = unit_show(c, "MainPID,InvocationID");
+  http_request(port, "GET", "/control/signal?sig=SEGV");
+
+  json crash;
+  bool seen = wait_for(20s, [&] {
+    auto j = json::parse(c.run({"vigil", "events", "--kind", "target_crashed", "--format", "json", "--db", db}).out,
+                         nullptr, false);
+    if (!j.is_array() || j.empty()) return false;
+    crash = j[0];
+    return true;
+  });
+  std::string journal = seen ? std::string() : unit_journal(c, "vigild-test");
+  BOOST_REQUIRE_MESSAGE(seen, "no target_crashed event; vigild's journal:\n" << journal);
+  BOOST_TEST(crash.value("message", "").find("killed by SIGSEGV") != std::string::npos, crash.dump());
+
+  std::map<std::string, std::string> after;
+  bool restarted = wait_for(30s, [&] {
+    after = unit_show(c, "MainPID,InvocationID,ActiveState");
+    return after["InvocationID"] != before["InvocationID"] && after["ActiveState"] == "active" &&
+           http_status(port, "/health") == 200;
+  });
+  journal = restarted ? std::string() : unit_journal(c, "vigild-test");
+  BOOST_REQUIRE_MESSAGE(restarted, "the crashed unit was not restarted; vigild's journal:\n" << journal);
+  json incidents;
+  BOOST_REQUIRE(wait_for(20s, [&] {
+    incidents = json::parse(c.run({"vigil", "incidents", "--format", "json", "--db", db}).out, nullptr, false);
+    return incidents.is_array() && incidents.size() == 1 && !incidents[0].value("open", true);
+  }));
+  BOOST_TEST(incidents[0].value("trigger", "") == "crash");
+  BOOST_TEST(incidents[0].value("root_cause", "") == "crashed");
+  BOOST_TEST(incidents[0].value("summary", "").find("SIGSEGV") != std::string::npos, incidents.dump());
+  BOOST_TEST(incidents[0]["actions"][0].value("result", "") == "ok", incidents.dump());
 }
