@@ -896,6 +896,7 @@ struct Daemon::Impl {
         out.add("vigil_alert_dropped_total", l, static_cast<double>(qs.dropped), now);
       }
     }
+    if (remediator) out.add("vigil_incidents_open", {}, static_cast<double>(remediator->open_incidents()), now);
     publish(out.samples);
     cgroups.forget_unused();
     if (s.samples_dropped > dropped_reported) {

@@ -461,7 +461,11 @@ void Remediator::action_done(Target& t, std::size_t index, ActionResult r) {
 
 void Remediator::check_healthy(Target& t, WallMs now) {
   if (!t.incident) {
-    if (t.cfg) remediation_healthy(t.policy, t.rules, now);
+    // The healthy stretch that ends an episode (reset_after) needs every
+    // check ok, not merely no incident (a check may be failing, not failed).
+    bool all_ok = !t.down;
+    for (const auto& [name, c] : t.checks) all_ok = all_ok && c.state == CheckState::kOk;
+    if (t.cfg && all_ok) remediation_healthy(t.policy, t.rules, now);
     return;
   }
   if (t.policy.in_flight || t.down) return;
@@ -491,10 +495,6 @@ void Remediator::check_healthy(Target& t, WallMs now) {
 
 void Remediator::tick(WallMs now) {
   for (auto& [name, t] : targets_) {
-    if (!t->incident) {
-      if (t->cfg) remediation_healthy(t->policy, t->rules, now);
-      continue;
-    }
     check_healthy(*t, now);
     consider(*t, now);
   }
