@@ -313,11 +313,14 @@ struct Daemon::Impl {
     if (remediator) remediator->crashed(t.cfg.name, info, now);
   }
 
-  std::optional<double> oom_kills_now(const TargetState& t) {
-    if (t.last_paths.empty()) return std::nullopt;
+  Remediator::TargetHooks::CgroupNow cgroup_now(const TargetState& t) {
+    Remediator::TargetHooks::CgroupNow out;
+    if (t.last_paths.empty()) return out;
     auto stats = cgroups.read(t.last_paths);
-    if (!stats || !stats->oom_kill_events) return std::nullopt;
-    return static_cast<double>(*stats->oom_kill_events);
+    if (!stats) return out;
+    if (stats->oom_kill_events) out.oom_kills = static_cast<double>(*stats->oom_kill_events);
+    if (stats->memory_max_usage_bytes) out.memory_peak_bytes = static_cast<double>(*stats->memory_max_usage_bytes);
+    return out;
   }
 
   void prepare_remediation() {
@@ -336,7 +339,7 @@ struct Daemon::Impl {
         if (tp->controller() != nullptr) return tp->controller()->main_pid();
         return tp->last && tp->last->present ? tp->last->main_pid : 0;
       };
-      hooks.oom_kills_now = [this, tp] { return oom_kills_now(*tp); };
+      hooks.cgroup_now = [this, tp] { return cgroup_now(*tp); };
       remediator->add_target(t.cfg, std::move(hooks));
       if (t.cfg.remediate) {
         for (const auto& on : t.cfg.remediate->on) trigger_rules.insert(on);

@@ -46,6 +46,7 @@ struct Remediator::Target {
   std::map<std::string, CheckInfo> checks;
   std::map<std::string, std::pair<bool, std::string>> rules_firing;  // rule -> (firing, reason)
   bool down = false;                                                 // exited, not running again
+  WallMs up_since_ms = 0;  // the main process runs again since (after a crash)
   std::optional<ExitInfo> last_exit;
   RemediationState policy;
   bool given_up_alert = false;
@@ -220,6 +221,13 @@ void Remediator::check_result(const std::string& target, const std::string& chec
   c.flapping = status.flapping;
   c.reason = reason;
   if (ok) c.last_ok_ms = now;
+  if (ok && t->cfg && vigil::in_grace(t->policy, now)) {
+    // Every check passed since the action: the grace is over, and a new
+    // failure counts at once.
+    bool all_passed = true;
+    for (const auto& [name, other] : t->checks) all_passed = all_passed && other.last_ok_ms >= t->last_action_end_ms;
+    if (all_passed) t->policy.grace_until_ms = now;
+  }
   if (status.state == CheckState::kFailed && before != CheckState::kFailed && !t->incident) {
     Evidence e = evidence_of(*t);
     e.check_reason = reason;
@@ -246,7 +254,20 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
   e.process_alive = false;
   e.exit_code = exit.code;
   e.exit_signal = exit.signal;
-  if (t->hooks.oom_kills_now) e.oom_kills_after = t->hooks.oom_kills_now();
+  t->up_since_ms = 0;
+  if (t->hooks.cgroup_now) {
+    auto now_read = t->hooks.cgroup_now();
+    e.oom_kills_after = now_read.oom_kills;
+    // An OOM kill: what it used when it died, not the last sample before (a
+    // fast leak goes from a few MiB to the limit between two rounds). Only
+    // then: the peak is the cgroup's all-time high, and a plain SIGKILL must
+    // not look like memory at the limit because of an old one.
+    const bool oom = e.oom_kills_before && e.oom_kills_after && *e.oom_kills_after > *e.oom_kills_before;
+    if (oom && now_read.memory_peak_bytes &&
+        (!e.memory_bytes || *now_read.memory_peak_bytes > *e.memory_bytes)) {
+      e.memory_bytes = now_read.memory_peak_bytes;
+    }
+  }
   if (!t->incident) {
     open_incident(*t, "crash", now, now, e);
   } else if (t->incident->root_cause != "dependency_down") {
@@ -262,6 +283,7 @@ void Remediator::running(const std::string& target, WallMs now) {
   Target* t = find(target);
   if (t == nullptr || !t->down) return;
   t->down = false;
+  t->up_since_ms = now;
   check_healthy(*t, now);
 }
 
@@ -451,7 +473,10 @@ void Remediator::action_done(Target& t, std::size_t index, ActionResult r) {
   a.finished_ms = now;
   a.result = r.result;
   a.message = r.message;
-  if (a.action == "restart" && r.ok()) t.down = false;
+  if (a.action == "restart" && r.ok() && t.down) {
+    t.down = false;
+    t.up_since_ms = now;
+  }
   const bool would = r.result == "would";
   record(t, "remediation_action", r.ok() || would ? Severity::kInfo : Severity::kWarning,
          (would ? "" : a.action + " of " + t.name + " " + r.result + ": ") + r.message, now);
@@ -477,9 +502,17 @@ void Remediator::check_healthy(Target& t, WallMs now) {
   for (const auto& [name, r] : t.rules_firing) {
     if (r.first) return;
   }
-  t.incident->recovered_ms = now;
+  WallMs recovered = now;
+  if (t.checks.empty() && t.up_since_ms != 0) {
+    // Nothing but the process to judge by: it must stay up (a service that
+    // dies right after each start has not recovered).
+    const Millis stable = t.cfg ? t.cfg->grace : Millis(30'000);
+    if (now - t.up_since_ms < stable.count()) return;
+    recovered = t.up_since_ms;
+  }
+  t.incident->recovered_ms = recovered;
   save(t, now);
-  const double seconds = static_cast<double>(now - t.incident->started_ms) / 1000.0;
+  const double seconds = static_cast<double>(recovered - t.incident->started_ms) / 1000.0;
   record(t, "incident_recovered", Severity::kInfo,
          "incident " + std::to_string(t.incident->id) + " of " + t.name + " recovered after " +
              format_rough_duration(seconds) + " (" + std::to_string(t.incident->actions.size()) + " actions)",

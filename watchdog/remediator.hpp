@@ -13,7 +13,9 @@
 // action with its result, and closes when the target is healthy again:
 // every check of the target ok (with a passing result after the last
 // action) and, for targets vigild runs or systemd runs, the main process
-// up. One incident per target is open at a time. Every change rewrites the
+// up. A target without checks has recovered when its main process has
+// stayed up for the grace (30 s without [target.remediate]); the incident
+// records the time it came up. One incident per target is open at a time. Every change rewrites the
 // incident row in the store.
 //
 // Actions run asynchronously on the loop, one at a time per target, each
@@ -54,8 +56,12 @@ class Remediator {
   struct TargetHooks {
     ServiceController* controller = nullptr;  // systemd_unit and start targets
     std::function<int()> main_pid;            // 0: not running
-    // The cgroup's OOM-kill count read now (for a crash), if it has one.
-    std::function<std::optional<double>()> oom_kills_now;
+    // The cgroup read now (for a crash): its OOM-kill count and its memory
+    // peak, when it has them.
+    struct CgroupNow {
+      std::optional<double> oom_kills, memory_peak_bytes;
+    };
+    std::function<CgroupNow()> cgroup_now;
   };
 
   Remediator(CheckRunners* runners, Sinks sinks);

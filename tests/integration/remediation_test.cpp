@@ -28,6 +28,15 @@ long long wall_ms() {
       .count();
 }
 
+// A string member of a JSON object, "" when absent.
+std::string str(const json& j, const char* key) {
+  return j.value(key, std::string());
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // The whole answer to GET `path` on 127.0.0.1:`port`, or nullopt when there
 // is none within `timeout`: a hung or dead service is an expected outcome
 // here, not a failed test (harness::http_request requires a connection).
@@ -107,9 +116,11 @@ struct Service {
 
   // The `start = [...]` value of its target.
   std::string start_toml(const std::vector<std::string>& extra_args = {}) const {
-    std::vector<std::string> argv = {env_path("VIGIL_TEST_SVC"), "--port",     std::to_string(port),
-                                     "--state-file",             state_file,   "--ready-file",
-                                     ready_file};
+    std::vector<std::string> argv = {env_path("VIGIL_TEST_SVC")};
+    for (const auto& a : {std::string("--port"), std::to_string(port), std::string("--state-file"), state_file,
+                          std::string("--ready-file"), ready_file}) {
+      argv.push_back(a);
+    }
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     std::string out = "[";
     for (const auto& a : argv) out += (out.size() > 1 ? ", \"" : "\"") + a + "\"";
@@ -153,8 +164,7 @@ std::string health_check(const Service& s) {
 // A target vigild starts, with the health check unless `check` is false,
 // and [target.remediate] with `remediate` (none when empty).
 std::string target(const std::string& name, const Service& s, const std::string& remediate,
-                   const std::string& keys = "", const std::vector<std::string>& extra_args = {},
-                   bool check = true) {
+                   const std::string& keys = "", const std::vector<std::string>& extra_args = {}, bool check = true) {
   std::string out = "[[target]]\nname = \"" + name + "\"\nstart = " + s.start_toml(extra_args) + "\n" + keys;
   if (check) out += health_check(s);
   if (!remediate.empty()) out += "  [target.remediate]\n" + remediate;
@@ -180,7 +190,9 @@ json incident_of(Vigil& v, const std::string& target) {
   return newest;
 }
 
-bool recovered(const json& incident) { return incident.is_object() && !incident["recovered_ms"].is_null(); }
+bool recovered(const json& incident) {
+  return incident.is_object() && !incident["recovered_ms"].is_null();
+}
 
 // One line for the test log: what vigild concluded and did.
 std::string describe(const json& inc) {
@@ -201,6 +213,10 @@ void wait_healthy(Vigil& v, const std::string& target, const Service& s) {
                                << slurp(v.dir / ("state/logs/" + target + ".log")));
 }
 
+bool first_action_finished(const json& inc) {
+  return !inc["actions"].empty() && str(inc["actions"][0], "result") != "running";
+}
+
 // Waits for the target's newest incident to satisfy `done`; returns it.
 json wait_incident(Vigil& v, const std::string& target, std::chrono::milliseconds timeout,
                    const std::function<bool(const json&)>& done, const std::string& what) {
@@ -216,10 +232,6 @@ json wait_incident(Vigil& v, const std::string& target, std::chrono::millisecond
   return inc;
 }
 
-std::string str(const json& j, const char* key) { return j.value(key, std::string()); }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 // A v1 memory cgroup of its own with a 64 MiB limit (and no swap), removed
 // at the end (after the processes in it were killed: declare it first).
 struct MemoryCgroup {
@@ -230,7 +242,13 @@ struct MemoryCgroup {
     name = "/vigil-test-oom-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000);
     dir = "/sys/fs/cgroup/memory" + name;
     BOOST_REQUIRE_MESSAGE(::mkdir(dir.c_str(), 0755) == 0, "mkdir " << dir << ": " << std::strerror(errno));
-    write_file(dir + "/memory.limit_in_bytes", "64M\n");
+    std::ofstream limit(dir + "/memory.limit_in_bytes");
+    limit << "64M\n";
+    limit.close();
+    if (!limit.good()) {
+      ::rmdir(dir.c_str());  // the destructor does not run for a failed constructor
+      BOOST_FAIL("cannot set " << dir << "/memory.limit_in_bytes");
+    }
     // Without swap the limit is reached at once; these files may be
     // missing (no swap accounting) or read-only: then the limit alone holds.
     if (fs::exists(dir + "/memory.memsw.limit_in_bytes")) {
@@ -399,8 +417,8 @@ BOOST_AUTO_TEST_CASE(an_oom_kill_in_the_cgroup_is_classified_and_restarted,
 // accepting: resource_exhausted (open fds at the limit), then a restart.
 BOOST_AUTO_TEST_CASE(fd_exhaustion_is_classified_resource_exhausted_and_restarted) {
   Service s;
-  Vigil v(target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n", "",
-                 {"--max-fds", "64"}));
+  Vigil v(
+      target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n", "", {"--max-fds", "64"}));
   v.start();
   wait_healthy(v, "svc", s);
   const int pid = stats_pid(s.port);
@@ -442,10 +460,12 @@ BOOST_AUTO_TEST_CASE(a_failed_dependency_holds_back_the_restart_of_its_dependent
   BOOST_REQUIRE(db_pid > 0);
 
   control(db.port, "/control/unhealthy");
-  wait_incident(v, "db", 20s, [](const json&) { return true; }, "opened");
+  wait_incident(
+      v, "db", 20s, [](const json&) { return true; }, "opened");
   control(app.port, "/control/unhealthy");
-  json inc = wait_incident(v, "app", 20s, [](const json& i) { return str(i, "root_cause") == "dependency_down"; },
-                           "with root cause dependency_down");
+  json inc = wait_incident(
+      v, "app", 20s, [](const json& i) { return str(i, "root_cause") == "dependency_down"; },
+      "with root cause dependency_down");
   BOOST_TEST(str(inc, "trigger") == "check:health");
   BOOST_TEST(contains(str(inc, "summary"), "db"), str(inc, "summary"));
   BOOST_TEST((inc["evidence"]["dependencies_down"] == json::array({"db"})), inc["evidence"].dump());
@@ -494,9 +514,9 @@ BOOST_AUTO_TEST_CASE(a_service_failing_every_start_backs_off_then_is_given_up,
                  "  backoff = \"500ms\"\n  max_backoff = \"2s\"\n",
                  "", {"--fail-start", "3"}, false));
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }),
-                        v.log());
-  json inc = wait_incident(v, "svc", 5s, [](const json& i) { return i.value("given_up", false); }, "given up");
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }), v.log());
+  json inc = wait_incident(
+      v, "svc", 5s, [](const json& i) { return i.value("given_up", false); }, "given up");
   BOOST_TEST(str(inc, "trigger") == "crash");
   BOOST_TEST(str(inc, "root_cause") == "crashed");
   BOOST_TEST(str(inc, "summary") == "exited with code 3");
@@ -563,7 +583,8 @@ BOOST_AUTO_TEST_CASE(a_dry_run_records_would_restart_and_touches_nothing) {
   BOOST_REQUIRE(pid > 0);
 
   control(s.port, "/control/hang");
-  json inc = wait_incident(v, "svc", 30s, [](const json& i) { return !i["actions"].empty(); }, "with an action");
+  json inc = wait_incident(
+      v, "svc", 30s, [](const json& i) { return !i["actions"].empty(); }, "with an action");
   BOOST_TEST(inc["dry_run"].get<bool>());
   BOOST_TEST(str(inc, "trigger") == "check:health");
   BOOST_TEST(str(inc, "root_cause") == "hung");
@@ -646,9 +667,7 @@ BOOST_AUTO_TEST_CASE(exec_and_http_actions_carry_the_incident) {
   control(hk.port, "/control/unhealthy");
 
   // exec
-  json inc = wait_incident(v, "ex", 30s, [](const json& i) { return !i["actions"].empty() &&
-                                                                    str(i["actions"][0], "result") != "running"; },
-                           "with a finished exec action");
+  json inc = wait_incident(v, "ex", 30s, first_action_finished, "with a finished exec action");
   BOOST_TEST(str(inc["actions"][0], "action") == "exec");
   BOOST_TEST(str(inc["actions"][0], "result") == "ok", inc["actions"][0].dump());
   std::map<std::string, std::string> env;
@@ -671,9 +690,7 @@ BOOST_AUTO_TEST_CASE(exec_and_http_actions_carry_the_incident) {
   // http
   BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !hooks(hook).empty(); }), v.log());
   Hook h = hooks(hook)[0];
-  json hk_inc = wait_incident(v, "hk", 10s, [](const json& i) { return !i["actions"].empty() &&
-                                                                       str(i["actions"][0], "result") != "running"; },
-                              "with a finished http action");
+  json hk_inc = wait_incident(v, "hk", 10s, first_action_finished, "with a finished http action");
   BOOST_TEST(str(hk_inc["actions"][0], "action") == "http");
   BOOST_TEST(str(hk_inc["actions"][0], "detail") == "POST " + hook.url("/hook"));
   BOOST_TEST(str(hk_inc["actions"][0], "result") == "ok", hk_inc["actions"][0].dump());
@@ -734,5 +751,30 @@ BOOST_AUTO_TEST_CASE(a_restarted_vigild_adopts_the_service_and_still_restarts_it
   BOOST_REQUIRE(wait_for(5s, [&] { return stats_pid(s.port) > 0; }));
   BOOST_TEST(stats_pid(s.port) != pid);
   BOOST_TEST(s.started().size() == 2u);
+  BOOST_REQUIRE(v.stop() == 0);
+}
+
+// 11. The grace after a restart ends when the checks pass: a service that
+// hangs again right after it recovered is seen at once, not after the 30 s
+// grace. (Without the early end the second incident would open only after
+// the grace; the deadline below is well short of it.)
+BOOST_AUTO_TEST_CASE(the_grace_ends_when_the_checks_pass) {
+  Service s;
+  Vigil v(target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"30s\"\n"));
+  v.start();
+  wait_healthy(v, "svc", s);
+  control(s.port, "/control/hang");
+  json first = wait_incident(v, "svc", 40s, recovered, "recovered from the first hang");
+  const long long first_id = first["id"].get<long long>();
+  const long long recovered_ms = first["recovered_ms"].get<long long>();
+  BOOST_REQUIRE(wait_for(10s, [&] { return stats_pid(s.port) > 0; }));
+
+  control(s.port, "/control/hang");
+  json second = wait_incident(
+      v, "svc", 15s, [&](const json& i) { return i["id"].get<long long>() > first_id; }, "opened for the second hang");
+  const long long gap = second["detected_ms"].get<long long>() - recovered_ms;
+  BOOST_TEST_MESSAGE("second hang detected " << gap << " ms after the first recovery (grace 30 s)");
+  BOOST_TEST(gap < 15000);
+  BOOST_TEST(str(second, "root_cause") == "hung");
   BOOST_REQUIRE(v.stop() == 0);
 }
