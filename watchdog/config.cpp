@@ -863,6 +863,7 @@ class Loader {
     }
     // A finder key that was written but invalid already has its error; do
     // not add "says nothing about how to find its processes" on top.
+    if (table.contains("start")) table_wrote_start_.insert(result.config.targets.size());
     bool wrote_finder = table.contains("pidfile") || table.contains("match") || table.contains("pid") ||
                         table.contains("systemd_unit") || table.contains("start");
     if (wrote_finder && !target.pidfile && !target.match && !target.pid && !target.systemd_unit &&
@@ -1274,6 +1275,12 @@ class Loader {
         error(ConfigErrorKind::kConflict, t.where, label,
               "pidfile, match, pid, systemd_unit and start exclude each other: set exactly one");
       }
+      if (table_wrote_start_.count(i) && t.start.empty()) {
+        error(ConfigErrorKind::kBadValue, t.where, label + ".start",
+              "an empty command: write the program and its arguments, e.g. [\"/usr/local/bin/worker\"]");
+      } else if (!t.start.empty() && t.start[0].empty()) {
+        error(ConfigErrorKind::kBadValue, t.where, label + ".start", "the program (the first element) is empty");
+      }
       if (t.stop_signal == 0) {
         error(ConfigErrorKind::kBadValue, t.where, label + ".stop_signal", "not a signal; valid: e.g. \"SIGTERM\"");
       }
@@ -1359,6 +1366,14 @@ class Loader {
           error(ConfigErrorKind::kMissingKey, r.where, rl + ".on",
                 "nothing triggers it: the target has no check; write on = [\"crash\"] or add a [[target.check]]");
         }
+      }
+      if (r.written_on && r.on.empty()) {
+        error(ConfigErrorKind::kBadValue, r.where, rl + ".on",
+              "an empty list: nothing would trigger an action; remove [target.remediate] or name a trigger");
+      }
+      if (std::count(valid.begin() + 1, valid.end(), "crash") > 0) {
+        error(ConfigErrorKind::kConflict, r.where, rl + ".on",
+              "a check or rule named \"crash\" cannot be told from the crash trigger: rename it");
       }
       for (const auto& trigger : r.on) {
         if (std::find(valid.begin(), valid.end(), trigger) == valid.end()) {
@@ -1519,6 +1534,7 @@ class Loader {
   }
 
   std::set<std::size_t> invalid_finder_;  // indexes of targets whose finder key had an error
+  std::set<std::size_t> table_wrote_start_;  // indexes of targets that wrote `start` (an empty one is an error)
   std::vector<std::map<std::string, ConfigLocation>> check_keys_at_;  // per check: where each key was written
   std::vector<std::map<std::string, ConfigLocation>> rule_keys_at_;   // per rule: where each key was written
   static constexpr const char* kCheckRuleNameForConfig = "CheckFailed";

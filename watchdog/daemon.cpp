@@ -101,6 +101,7 @@ struct TargetState {
   std::unique_ptr<UnitService> unit;    // systemd_unit = "..."
   std::unique_ptr<PidWatch> watch;      // the main process of a target vigild only finds
   CgroupPaths last_paths;               // where its cgroup counters were read last
+  std::string start_error;              // `start` failed at vigild's start
   ServiceController* controller() const {
     return child ? static_cast<ServiceController*>(child.get()) : static_cast<ServiceController*>(unit.get());
   }
@@ -126,12 +127,14 @@ struct Daemon::Impl {
   HostProbe host;
   ProcessTable processes;
   CgroupReader cgroups;
+  std::unique_ptr<SystemdBus> bus;  // only with systemd_unit targets; before `targets`: their units use it
+  // Filled once by prepare_targets(), never resized after: sources and
+  // callbacks keep pointers to its elements.
   std::vector<TargetState> targets;
   std::unique_ptr<CheckRunners> runners;  // after `event`: its sources go first
   std::vector<std::unique_ptr<CheckRun>> checks;
   std::unique_ptr<AlertEngine> alerts;
   std::unique_ptr<AlertSender> sender;  // after `runners`: it uses their curl loop
-  std::unique_ptr<SystemdBus> bus;       // only with systemd_unit targets
   std::unique_ptr<Remediator> remediator;
   std::set<std::string> trigger_rules;   // rule names some [target.remediate] `on` lists
   UniqueFd pid_lock;
@@ -274,8 +277,7 @@ struct Daemon::Impl {
           log_info(*started, {{"target", t.cfg.name}, {"log", spec.log_path}});
         } else {
           log_error("cannot start the target", {{"target", t.cfg.name}, {"error", started.error().message}});
-          record(Event{wall_now_ms(), "target_start_failed", t.cfg.name, {}, Severity::kCritical,
-                       "target " + t.cfg.name + " could not be started: " + started.error().message, "{}"});
+          t.start_error = started.error().message;  // recorded (an event, an incident) by the remediator
         }
       } else if (t.cfg.systemd_unit) {
         if (!bus) {
@@ -363,7 +365,14 @@ struct Daemon::Impl {
         if (id) max_id = *id;
       }
     }
-    remediator->restore(open, max_id);
+    remediator->restore(open, max_id, wall_now_ms());
+    // A target that could not be started is down: its remediation retries.
+    for (auto& t : targets) {
+      if (t.start_error.empty()) continue;
+      ExitInfo info;
+      info.start_error = t.start_error;
+      remediator->crashed(t.cfg.name, info, wall_now_ms());
+    }
     if (!open.empty()) log_info("open incidents continue", {{"count", static_cast<std::int64_t>(open.size())}});
   }
 
@@ -563,7 +572,8 @@ struct Daemon::Impl {
     // In the start-up grace after an action, failures are not judged (a
     // pass is: it ends the grace for this check's state).
     const bool judged = out.ok || !remediator || !remediator->in_grace(c.cfg.target, now);
-    auto t = judged ? observe(c.status, c.hysteresis, out.ok, now) : std::nullopt;
+    std::optional<Transition> t;
+    if (judged) t = observe(c.status, c.hysteresis, out.ok, now);
     samples.add("check_state", labels, static_cast<double>(c.status.state), now);  // after this result
     publish(samples.samples);
     if (!t) {
@@ -688,6 +698,7 @@ struct Daemon::Impl {
       const int pid = c != nullptr ? c->main_pid() : 0;
       if (pid != 0 && alive(pid)) {
         problem(t, {});
+        if (t.unit) return unit_roots(t, pid);
         return {pid};
       }
       if (t.unit && !t.unit->problem().empty()) {
@@ -727,6 +738,33 @@ struct Daemon::Impl {
       problem(t, "no process matches /" + *t.cfg.match + "/");
     } else {
       problem(t, {});
+    }
+    return roots;
+  }
+
+  // A unit's process tree is its cgroup: the main process first, then the
+  // roots of every other process in the unit's cgroup (a helper the unit
+  // started that is not the main process's child).
+  std::vector<int> unit_roots(const TargetState& t, int main_pid) {
+    std::vector<int> roots = {main_pid};
+    const std::string& cg = t.unit->state().control_group;
+    if (cg.empty()) return roots;
+    for (const char* h : {"unified", "", "systemd"}) {
+      fs::path procs = fs::path(cfg.daemon.cgroup_root) / h;
+      procs += cg;
+      auto text = read_file((procs / "cgroup.procs").string(), 1 << 20);
+      if (!text) continue;
+      std::vector<int> pids;
+      for (auto line : split(*text, '\n')) {
+        if (auto p = to_u64(trim(line)); p && *p > 0 && static_cast<int>(*p) != main_pid) {
+          pids.push_back(static_cast<int>(*p));
+        }
+      }
+      pids.push_back(main_pid);
+      for (int r : roots_of(processes, pids)) {
+        if (r != main_pid) roots.push_back(r);
+      }
+      break;
     }
     return roots;
   }

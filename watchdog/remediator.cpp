@@ -41,6 +41,7 @@ struct Remediator::Target {
     CheckState state = CheckState::kUnknown;
     bool flapping = false;
     WallMs last_ok_ms = 0;
+    WallMs last_fail_ms = 0;  // the newest judged failing result
     std::string reason;
   };
   std::map<std::string, CheckInfo> checks;
@@ -100,12 +101,28 @@ void Remediator::add_check(const std::string& target, const std::string& check) 
   t->checks[check] = {};
 }
 
-void Remediator::restore(const std::vector<IncidentRow>& open, std::int64_t max_id) {
+void Remediator::restore(const std::vector<IncidentRow>& open, std::int64_t max_id, WallMs now) {
   next_id_ = max_id + 1;
   for (const auto& row : open) {
     Target* t = find(row.target);
     if (t == nullptr || row.recovered_ms != 0) continue;
     if (!t->incident || t->incident->id < row.id) t->incident = row;
+  }
+  for (auto& [name, t] : targets_) {
+    if (!t->incident) continue;
+    // An action the last vigild did not see finish will not report now.
+    bool changed = false;
+    for (auto& a : t->incident->actions) {
+      if (a.result != "running") continue;
+      a.result = "failed";
+      a.finished_ms = now;
+      a.message = "vigild stopped while it ran; its outcome is unknown";
+      changed = true;
+    }
+    // Judged from now on: a target without checks must stay up for the
+    // grace, from now.
+    t->up_since_ms = now;
+    if (changed) save(*t, now);
   }
 }
 
@@ -220,7 +237,11 @@ void Remediator::check_result(const std::string& target, const std::string& chec
   c.state = status.state;
   c.flapping = status.flapping;
   c.reason = reason;
-  if (ok) c.last_ok_ms = now;
+  if (ok) {
+    c.last_ok_ms = now;
+  } else {
+    c.last_fail_ms = now;
+  }
   if (ok && t->cfg && vigil::in_grace(t->policy, now)) {
     // Every check passed since the action: the grace is over, and a new
     // failure counts at once.
@@ -247,8 +268,12 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
   if (t == nullptr) return;
   t->down = true;
   t->last_exit = exit;
-  record(*t, "target_crashed", Severity::kCritical,
-         "target " + target + ": main process " + std::to_string(exit.pid) + " " + exit.describe(), now);
+  if (exit.start_error.empty()) {
+    record(*t, "target_crashed", Severity::kCritical,
+           "target " + target + ": main process " + std::to_string(exit.pid) + " " + exit.describe(), now);
+  } else {
+    record(*t, "target_start_failed", Severity::kCritical, "target " + target + " " + exit.describe(), now);
+  }
   if (!t->crash_incidents) return;
   Evidence e = evidence_of(*t);
   e.process_alive = false;
@@ -270,6 +295,10 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
   }
   if (!t->incident) {
     open_incident(*t, "crash", now, now, e);
+    if (!exit.start_error.empty()) {
+      t->incident->summary = exit.describe();
+      save(*t, now);
+    }
   } else if (t->incident->root_cause != "dependency_down") {
     // An incident already open (the check failed first, then it died): the
     // exit is the better evidence.
@@ -316,7 +345,9 @@ bool Remediator::trigger_active(const Target& t, bool* only_checks) const {
       continue;
     }
     if (auto c = t.checks.find(on); c != t.checks.end()) {
-      if (c->second.state == CheckState::kFailed) any = true;
+      // Failed, and judged so since the last action: the state from before
+      // it (failures are not judged in the grace) is no reason to act again.
+      if (c->second.state == CheckState::kFailed && c->second.last_fail_ms > t.last_action_end_ms) any = true;
       continue;
     }
     if (auto r = t.rules_firing.find(on); r != t.rules_firing.end() && r->second.first) {
@@ -477,6 +508,10 @@ void Remediator::action_done(Target& t, std::size_t index, ActionResult r) {
     t.down = false;
     t.up_since_ms = now;
   }
+  if (a.action == "restart" && !r.ok() && t.hooks.controller != nullptr && t.hooks.controller->main_pid() == 0) {
+    t.down = true;  // nothing runs: the crash trigger stays active, no recovery
+    t.up_since_ms = 0;
+  }
   const bool would = r.result == "would";
   record(t, "remediation_action", r.ok() || would ? Severity::kInfo : Severity::kWarning,
          (would ? "" : a.action + " of " + t.name + " " + r.result + ": ") + r.message, now);
@@ -523,6 +558,8 @@ void Remediator::check_healthy(Target& t, WallMs now) {
     t.given_up_alert = false;
     sinks_.given_up(t.name, false, t.name + " recovered", now);
   }
+  // A later give-up (the window still full) is announced again.
+  t.policy.given_up = false;
   if (t.cfg) remediation_healthy(t.policy, t.rules, now);
 }
 

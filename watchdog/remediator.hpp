@@ -73,7 +73,7 @@ class Remediator {
   void add_target(const TargetConfig& cfg, TargetHooks hooks);
   void add_check(const std::string& target, const std::string& check);
   // What the last vigild left: open incidents continue, ids go on.
-  void restore(const std::vector<IncidentRow>& open, std::int64_t max_id);
+  void restore(const std::vector<IncidentRow>& open, std::int64_t max_id, WallMs now);
 
   // Each check result, after its state was updated. `first_failure_ms` is
   // the time of the first failing result of the current run of failures.

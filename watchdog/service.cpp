@@ -45,6 +45,7 @@ std::optional<std::uint64_t> start_ticks(const std::string& proc_root, int pid) 
 }  // namespace
 
 std::string ExitInfo::describe() const {
+  if (!start_error.empty()) return "could not be started: " + start_error;
   if (!status_known) return "exited (status unknown: vigild is not its parent)";
   if (signal) return "killed by " + signal_name(*signal);
   if (code) return "exited with code " + std::to_string(*code);
@@ -91,17 +92,18 @@ int PidWatch::on_io(sd_event_source* source, int, std::uint32_t, void* self) {
       ::kill(-w->pid_, SIGKILL);
     }
     siginfo_t si{};
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(w->pidfd_.get()), &si, WEXITED | WNOHANG) == 0 &&
-        si.si_pid != 0) {
+    const int r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(w->pidfd_.get()), &si, WEXITED | WNOHANG);
+    if (r == 0 && si.si_pid != 0) {
       info.status_known = true;
       if (si.si_code == CLD_EXITED) {
         info.code = si.si_status;
       } else {
         info.signal = si.si_status;
       }
-    } else if (si.si_pid == 0 && errno != ECHILD) {
+    } else if (r == 0 || errno == EINTR) {
       return 0;  // not yet reapable: the fd stays readable and the loop calls again
     }
+    // ECHILD: someone else reaped it; the exit is all we know.
   }
   w->exited_ = true;
   sd_event_source_set_enabled(source, SD_EVENT_OFF);
@@ -134,7 +136,7 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
   if (err == 0) err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   if (err == 0) {
     err = posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+                                           O_WRONLY | O_CREAT | O_APPEND, 0640);  // no CLOEXEC: it is the child's stdout
   }
   if (err == 0) err = posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   if (err == 0) err = posix_spawn_file_actions_addchdir_np(&actions, "/");
@@ -142,11 +144,24 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // vigild's environment, without what systemd handed to vigild itself: the
+  // service must not ping vigild's watchdog or take its sockets.
+  std::vector<char*> envp;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view v(*e);
+    bool ours = false;
+    for (std::string_view k : {"NOTIFY_SOCKET=", "WATCHDOG_PID=", "WATCHDOG_USEC=", "LISTEN_FDS=", "LISTEN_PID=",
+                               "LISTEN_FDNAMES=", "INVOCATION_ID="}) {
+      ours = ours || v.substr(0, k.size()) == k;
+    }
+    if (!ours) envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
   pid_t pid = 0;
   if (err == 0) {
     const bool search = argv[0].find('/') == std::string::npos;
-    err = search ? posix_spawnp(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ)
-                 : posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ);
+    err = search ? posix_spawnp(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data())
+                 : posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
   }
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
@@ -242,9 +257,32 @@ Result<std::string> ChildService::start_or_adopt() {
 
 void ChildService::exited(const ExitInfo& info) {
   kill_timer_.reset();
+  if (stopping_after_timeout_) {
+    // The stop outlived the restart's timeout (reported then); it is over
+    // now: start the replacement, as the restart meant to.
+    stopping_after_timeout_ = false;
+    auto r = spawn();
+    if (r) {
+      log_info("the process that did not stop in time is gone: started its replacement",
+               {{"target", spec_.target}, {"pid", static_cast<std::int64_t>(watch_->pid())}});
+    } else {
+      ExitInfo failed = info;
+      failed.start_error = r.error().message;
+      on_exit_(failed);
+    }
+    return;
+  }
   if (restart_done_) {
     // The stop of a restart completed: start the new one.
     auto r = spawn();
+    if (!r) {
+      // Down, and nothing will start it: the remediator must know.
+      ExitInfo failed = info;
+      failed.start_error = r.error().message;
+      finish_restart(ActionResult{"failed", r.error().message});
+      on_exit_(failed);
+      return;
+    }
     finish_restart(r ? ActionResult{"ok", "stopped process " + std::to_string(info.pid) + " (" + info.describe() +
                                               "), started process " + std::to_string(watch_->pid())}
                      : ActionResult{"failed", r.error().message});
@@ -262,7 +300,7 @@ void ChildService::finish_restart(ActionResult r) {
 }
 
 void ChildService::restart(Millis timeout, ActionDone done) {
-  if (restart_done_) {
+  if (restart_done_ || stopping_after_timeout_) {
     done(ActionResult{"failed", "a restart is already running"});
     return;
   }
@@ -301,7 +339,18 @@ int ChildService::on_kill_timer(sd_event_source*, std::uint64_t, void* self) {
 
 int ChildService::on_restart_timeout(sd_event_source*, std::uint64_t, void* self) {
   auto* c = static_cast<ChildService*>(self);
-  c->finish_restart(ActionResult{"timeout", "process " + std::to_string(c->main_pid()) + " did not stop in time"});
+  const int pid = c->main_pid();
+  // Out of time: no more waiting for a polite stop. Its exit (soon) starts
+  // the replacement; it is not reported as a crash.
+  if (pid != 0) {
+    ::kill(-pid, SIGKILL);
+    c->watch_->send(SIGKILL);
+    c->stopping_after_timeout_ = true;
+  }
+  c->restart_timer_.reset();
+  ActionDone done = std::move(c->restart_done_);
+  c->restart_done_ = nullptr;
+  if (done) done(ActionResult{"timeout", "process " + std::to_string(pid) + " did not stop in time; killed it"});
   return 0;
 }
 

@@ -39,6 +39,7 @@ struct ExitInfo {
   bool status_known = false;  // vigild was the parent (or systemd told)
   std::optional<int> code;    // exited with this code
   std::optional<int> signal;  // killed by this signal
+  std::string start_error;    // not an exit: it could not be (re)started at all
   // "exited with code 3", "killed by SIGKILL", "exited (status unknown: not vigild's child)"
   std::string describe() const;
 };
@@ -132,6 +133,7 @@ class ChildService : public ServiceController {
   OnExit on_exit_;
   std::unique_ptr<PidWatch> watch_;
   bool adopted_ = false;
+  bool stopping_after_timeout_ = false;  // a restart timed out; SIGKILLed, waiting for its exit
   // A restart in flight: waiting for the old process to exit.
   ActionDone restart_done_;
   SdEventSourcePtr kill_timer_;

@@ -179,7 +179,12 @@ void UnitService::refresh() {
 int UnitService::on_properties(sd_bus_message* m, void* self, sd_bus_error*) {
   auto* u = static_cast<UnitService*>(self);
   --u->pending_reads_;
-  if (sd_bus_message_get_error(m) == nullptr && sd_bus_message_enter_container(m, 'a', "{sv}") >= 0) {
+  if (const sd_bus_error* e = sd_bus_message_get_error(m)) {
+    // A failed read (a timeout during daemon-reload) is no news about the
+    // unit: keep what we knew; the next change reads again.
+    u->read_failed_ = true;
+    u->problem_ = "cannot read the properties of " + u->unit_ + ": " + bus_error_text(e, 0);
+  } else if (sd_bus_message_enter_container(m, 'a', "{sv}") >= 0) {
     while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
       const char* name = nullptr;
       if (sd_bus_message_read(m, "s", &name) < 0 || read_property(m, name, u->reading_) < 0) break;
@@ -188,32 +193,52 @@ int UnitService::on_properties(sd_bus_message* m, void* self, sd_bus_error*) {
   }
   if (u->pending_reads_ > 0) return 0;
   const UnitState next = u->reading_;
+  const bool failed = u->read_failed_;
+  u->read_failed_ = false;
   if (u->refresh_again_) {
     u->refresh_again_ = false;
     u->refresh();
   }
-  u->apply(next);
+  if (!failed) {
+    u->problem_.clear();
+    u->apply(next);
+  }
   return 0;
 }
 
 void UnitService::apply(const UnitState& next) {
   const UnitState before = state_;
   state_ = next;
-  if (on_change_) on_change_(before, state_);
-  if (!before.known || before.main_pid == 0 || next.main_pid == before.main_pid) return;
-  if (restart_done_ || next.job_pending) return;  // a restart or stop someone asked for
-  ExitInfo info;
-  info.pid = before.main_pid;
-  info.status_known = next.exec_main_code != 0;
-  if (next.exec_main_code == CLD_EXITED) {
-    info.code = next.exec_main_status;
-  } else if (next.exec_main_code != 0) {
-    info.signal = next.exec_main_status;
+  // The crash first: the change callback then sees the new main process
+  // as running again.
+  if (is_crash(before, next)) {
+    ExitInfo info;
+    info.pid = before.main_pid;
+    info.status_known = next.exec_main_code != 0;
+    if (next.exec_main_code == CLD_EXITED) {
+      info.code = next.exec_main_status;
+    } else if (next.exec_main_code != 0) {
+      info.signal = next.exec_main_status;
+    }
+    on_crash_(info);
   }
-  const bool plain_stop = (info.code && *info.code == 0) ||
-                          (info.signal && (*info.signal == SIGTERM || *info.signal == SIGINT || *info.signal == SIGHUP));
-  if (plain_stop) return;
-  on_crash_(info);
+  if (before.main_pid != next.main_pid && before.main_pid == restart_old_pid_) restart_old_pid_ = 0;
+  if (on_change_) on_change_(before, state_);
+}
+
+// A main process that went away, not stopped or restarted on purpose.
+bool UnitService::is_crash(const UnitState& before, const UnitState& next) const {
+  if (!before.known || before.main_pid == 0 || next.main_pid == before.main_pid) return false;
+  // A restart or stop someone asked for: vigild's own (also when its read
+  // comes after systemd's JobRemoved), an operator's, systemd's.
+  if (restart_done_ || before.main_pid == restart_old_pid_ || next.job_pending || before.job_pending) return false;
+  // systemd resets the exit status when it sets a new main process: a
+  // straight X -> Y with no status is a restart whose middle we did not see.
+  if (next.exec_main_code == 0) return false;
+  const int status = next.exec_main_status;
+  const bool plain_stop = (next.exec_main_code == CLD_EXITED && status == 0) ||
+                          (next.exec_main_code != CLD_EXITED && (status == SIGTERM || status == SIGINT || status == SIGHUP));
+  return !plain_stop;
 }
 
 void UnitService::restart(Millis timeout, ActionDone done) {
@@ -234,6 +259,7 @@ void UnitService::restart(Millis timeout, ActionDone done) {
   }
   restart_slot_.reset(slot);
   restart_done_ = std::move(done);
+  restart_old_pid_ = state_.main_pid;
   restart_job_.clear();
   sd_event_source* t = nullptr;
   sd_event_add_time_relative(sd_bus_get_event(bus_.bus()), &t, CLOCK_MONOTONIC, usec, 1000,

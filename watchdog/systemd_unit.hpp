@@ -94,6 +94,7 @@ class UnitService : public ServiceController {
   static int on_restart_timeout(sd_event_source*, std::uint64_t, void* self);
   void refresh();
   void apply(const UnitState& next);
+  bool is_crash(const UnitState& before, const UnitState& next) const;
   void finish_restart(ActionResult r);
 
   SystemdBus& bus_;
@@ -105,6 +106,8 @@ class UnitService : public ServiceController {
   UnitState reading_;  // filled by the two GetAll replies
   int pending_reads_ = 0;
   bool refresh_again_ = false;
+  bool read_failed_ = false;
+  int restart_old_pid_ = 0;  // the main process a restart of ours replaces: its exit is no crash
   std::string problem_;
   SdBusSlotPtr load_slot_, match_slot_, props_slot_[2], restart_slot_;
   // A restart in flight.

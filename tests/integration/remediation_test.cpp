@@ -778,3 +778,35 @@ BOOST_AUTO_TEST_CASE(the_grace_ends_when_the_checks_pass) {
   BOOST_TEST(str(second, "root_cause") == "hung");
   BOOST_REQUIRE(v.stop() == 0);
 }
+
+// 12. A rule as the trigger, with an escalation list: memory over a
+// threshold first gets SIGUSR1 (which does not free it here), then, still
+// firing after the backoff, a restart; the fresh process is small, the
+// rule resolves and the incident recovers.
+BOOST_AUTO_TEST_CASE(a_firing_rule_escalates_from_signal_to_restart) {
+  Service s;
+  Vigil v("[[rule]]\nname = \"MemoryHigh\"\nkind = \"threshold\"\nmetric = \"process_resident_memory_bytes\"\n"
+          "target = \"svc\"\nop = \">\"\nvalue = 62914560\n" +  // 60 MiB
+          target("svc", s,
+                 "  on = [\"MemoryHigh\"]\n  actions = [\"signal\", \"restart\"]\n  signal = \"SIGUSR1\"\n"
+                 "  backoff = \"2s\"\n  grace = \"1s\"\n"));
+  v.start();
+  wait_healthy(v, "svc", s);
+  const int pid = stats_pid(s.port);
+  BOOST_REQUIRE(pid > 0);
+
+  control(s.port, "/control/leak?mib=80");
+  json inc = wait_incident(v, "svc", 40s, recovered, "recovered after the restart");
+  BOOST_TEST(str(inc, "trigger") == "rule:MemoryHigh");
+  const json& actions = inc["actions"];
+  BOOST_REQUIRE_MESSAGE(actions.size() == 2u, inc.dump(2));
+  BOOST_TEST(str(actions[0], "action") == "signal");
+  BOOST_TEST(str(actions[0], "result") == "ok");
+  BOOST_TEST(str(actions[1], "action") == "restart");
+  BOOST_TEST(str(actions[1], "result") == "ok");
+  BOOST_TEST(actions[1]["started_ms"].get<long long>() - actions[0]["started_ms"].get<long long>() >= 2000);
+  BOOST_TEST(s.line_index("usr1") >= 0);  // the first process got the signal
+  BOOST_TEST(stats_pid(s.port) != pid);
+  BOOST_TEST(!events_of(v, "alert_resolved", "svc").empty());
+  BOOST_REQUIRE(v.stop() == 0);
+}

@@ -142,6 +142,9 @@ BOOST_AUTO_TEST_CASE(bad_remediation_configs_name_kind_line_and_key) {
        ConfigErrorKind::kConflict, 4, "target[p].remediate.actions"},
       // two ways to find one target
       {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstart = [\"/bin/true\"]\n", ConfigErrorKind::kConflict, 1, "target[p]"},
+      {"[[target]]\nname = \"p\"\nstart = []\n", ConfigErrorKind::kBadValue, 1, "target[p].start"},
+      {"[[target]]\nname = \"p\"\nstart = [\"\"]\n", ConfigErrorKind::kBadValue, 1, "target[p].start"},
+      {kWorker + rem + "  on = []\n", ConfigErrorKind::kBadValue, 10, "target[worker].remediate.on"},
       {"[[target]]\nname = \"u\"\nsystemd_unit = \"gateway\"\n", ConfigErrorKind::kBadValue, 1,
        "target[u].systemd_unit"},
       {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstop_signal = \"NOPE\"\n", ConfigErrorKind::kBadValue, 4,
