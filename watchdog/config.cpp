@@ -864,6 +864,13 @@ class Loader {
     // A finder key that was written but invalid already has its error; do
     // not add "says nothing about how to find its processes" on top.
     if (table.contains("start")) table_wrote_start_.insert(result.config.targets.size());
+    for (const char* key : {"stop_signal", "stop_timeout"}) {
+      if (table.contains(key) && !table.contains("start")) {
+        result.warnings.push_back({ConfigErrorKind::kConflict, location_of(path, table[key].node()->source()),
+                                   label + "." + key,
+                                   "has no effect: vigild stops only the processes it starts (start = [...])"});
+      }
+    }
     bool wrote_finder = table.contains("pidfile") || table.contains("match") || table.contains("pid") ||
                         table.contains("systemd_unit") || table.contains("start");
     if (wrote_finder && !target.pidfile && !target.match && !target.pid && !target.systemd_unit &&

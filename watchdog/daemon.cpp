@@ -113,6 +113,7 @@ struct TargetState {
 struct Daemon::Impl {
   // A check and its run in flight. The loop owns it; its sources point at it.
   struct CheckRun {
+    Impl* daemon = nullptr;
     CheckConfig cfg;
     Hysteresis hysteresis;
     Millis interval{1000};
@@ -239,6 +240,7 @@ struct Daemon::Impl {
     runners = std::make_unique<CheckRunners>(event.get());
     for (const auto& c : cfg.checks) {
       auto run = std::make_unique<CheckRun>();
+      run->daemon = this;
       run->cfg = c;
       run->hysteresis = Hysteresis{c.fail_after, c.recover_after, c.flap_window, c.flap_threshold};
       run->interval = cfg.check_interval(c);
@@ -333,6 +335,7 @@ struct Daemon::Impl {
     sinks.given_up = [this](const std::string& target, bool active, const std::string& reason, WallMs now) {
       if (alerts) alerts->given_up(target, active, reason, now);
     };
+    sinks.restarted = [this](const std::string& target) { check_soon(target); };
     remediator = std::make_unique<Remediator>(runners.get(), std::move(sinks));
     for (auto& t : targets) {
       TargetState* tp = &t;
@@ -343,6 +346,21 @@ struct Daemon::Impl {
         return tp->last && tp->last->present ? tp->last->main_pid : 0;
       };
       hooks.cgroup_now = [this, tp] { return cgroup_now(*tp); };
+      hooks.signal = [tp](int sig) -> Result<int> {
+        // Through the pidfd vigild already holds on the main process, so a
+        // PID reused since it exited is never hit.
+        if (tp->child) {
+          const int pid = tp->child->main_pid();
+          if (pid != 0 && tp->child->send(sig)) return pid;
+        } else if (tp->watch && !tp->watch->exited()) {
+          if (tp->watch->send(sig)) return tp->watch->pid();
+        } else if (tp->unit && tp->unit->main_pid() != 0) {
+          const int pid = tp->unit->main_pid();  // systemd's, kept current by PropertiesChanged
+          if (auto r = send_signal(pid, sig); !r) return tl::unexpected(r.error());
+          return pid;
+        }
+        return fail(ErrorKind::kNotFound, "not running: no process to signal");
+      };
       remediator->add_target(t.cfg, std::move(hooks));
       if (t.cfg.remediate) {
         for (const auto& on : t.cfg.remediate->on) trigger_rules.insert(on);
@@ -375,6 +393,25 @@ struct Daemon::Impl {
       remediator->crashed(t.cfg.name, info, wall_now_ms());
     }
     if (!open.empty()) log_info("open incidents continue", {{"count", static_cast<std::int64_t>(open.size())}});
+  }
+
+  // After a restart: each check of the target runs once kCheckSoon later
+  // (a fresh process listens within milliseconds), then on its schedule. A
+  // failure then is in the grace and not judged; a pass ends the grace.
+  static constexpr std::uint64_t kCheckSoonUsec = 200'000;
+  void check_soon(const std::string& target) {
+    for (auto& c : checks) {
+      if (c->cfg.target != target) continue;
+      // Floating: the loop owns it; it goes with the loop at shutdown.
+      sd_event_add_time_relative(
+          event.get(), nullptr, CLOCK_MONOTONIC, kCheckSoonUsec, kTimerAccuracyUsec,
+          [](sd_event_source*, std::uint64_t, void* run) -> int {
+            auto* r = static_cast<CheckRun*>(run);
+            if (!r->runner->busy()) r->daemon->start_check(*r);
+            return 0;
+          },
+          c.get());
+    }
   }
 
   // Rules named in a remediate `on`: their alerts' state, every tick.

@@ -440,14 +440,12 @@ void Remediator::act(Target& t, const std::string& action, WallMs now) {
     return;
   }
   if (action == "signal") {
-    const int pid = t.hooks.main_pid ? t.hooks.main_pid() : 0;
-    if (pid == 0) {
-      done(ActionResult{"failed", "not running: no process to signal"});
-    } else if (::kill(pid, cfg.signal) != 0) {
-      done(ActionResult{"failed", "cannot send " + a.detail + " to process " + std::to_string(pid) + ": " +
-                                      std::strerror(errno)});
+    auto sent = t.hooks.signal ? t.hooks.signal(cfg.signal)
+                               : Result<int>(fail(ErrorKind::kNotFound, "not running: no process to signal"));
+    if (sent) {
+      done(ActionResult{"ok", "sent " + a.detail + " to process " + std::to_string(*sent)});
     } else {
-      done(ActionResult{"ok", "sent " + a.detail + " to process " + std::to_string(pid)});
+      done(ActionResult{"failed", "cannot send " + a.detail + ": " + sent.error().message});
     }
     return;
   }
@@ -508,6 +506,7 @@ void Remediator::action_done(Target& t, std::size_t index, ActionResult r) {
     t.down = false;
     t.up_since_ms = now;
   }
+  if (a.action == "restart" && r.ok() && sinks_.restarted) sinks_.restarted(t.name);
   if (a.action == "restart" && !r.ok() && t.hooks.controller != nullptr && t.hooks.controller->main_pid() == 0) {
     t.down = true;  // nothing runs: the crash trigger stays active, no recovery
     t.up_since_ms = 0;

@@ -51,11 +51,17 @@ class Remediator {
     std::function<void(Event)> event;
     // The RemediationGivenUp alert of a target: firing or resolved.
     std::function<void(const std::string& target, bool active, const std::string& reason, WallMs now)> given_up;
+    // A restart finished: the loop runs the target's checks soon, rather
+    // than on their old schedule, so that recovery is seen at once.
+    std::function<void(const std::string& target)> restarted;
   };
   // What the loop knows of a target's processes, asked when needed.
   struct TargetHooks {
     ServiceController* controller = nullptr;  // systemd_unit and start targets
     std::function<int()> main_pid;            // 0: not running
+    // Sends a signal to the main process through its pidfd (never to a
+    // recycled PID); returns the PID, or an error.
+    std::function<Result<int>(int sig)> signal;
     // The cgroup read now (for a crash): its OOM-kill count and its memory
     // peak, when it has them.
     struct CgroupNow {

@@ -113,6 +113,15 @@ int PidWatch::on_io(sd_event_source* source, int, std::uint32_t, void* self) {
   return 0;
 }
 
+Result<void> send_signal(int pid, int sig) {
+  UniqueFd fd(::pidfd_open(pid, 0));
+  if (!fd || ::pidfd_send_signal(fd.get(), sig, nullptr, 0) != 0) {
+    return fail(errno == ESRCH ? ErrorKind::kNotFound : ErrorKind::kIo,
+                "process " + std::to_string(pid) + ": " + errno_text(errno));
+  }
+  return {};
+}
+
 // ---- spawning ---------------------------------------------------------------
 
 Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::string& log_path) {

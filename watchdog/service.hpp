@@ -120,6 +120,8 @@ class ChildService : public ServiceController {
   void restart(Millis timeout, ActionDone done) override;
   std::string what() const override;
   bool adopted() const { return adopted_; }
+  // `sig` to the main process, through its pidfd.
+  bool send(int sig) const { return watch_ && watch_->send(sig); }
 
  private:
   Result<void> spawn();
@@ -139,6 +141,10 @@ class ChildService : public ServiceController {
   SdEventSourcePtr kill_timer_;
   SdEventSourcePtr restart_timer_;
 };
+
+// `sig` to `pid` through a pidfd opened now (for a PID that is current:
+// systemd's MainPID as just read). Returns an error for people.
+Result<void> send_signal(int pid, int sig);
 
 // Spawns argv detached (see ChildService). Returns the PID and its pidfd.
 struct Spawned {

@@ -186,3 +186,11 @@ BOOST_AUTO_TEST_CASE(rule_names_are_triggers) {
   BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
   BOOST_TEST(target(r, "worker").remediate->on == std::vector<std::string>{"MemoryHigh"});
 }
+
+BOOST_AUTO_TEST_CASE(stop_keys_on_a_target_vigild_does_not_start_are_a_warning) {
+  auto r = load("[[target]]\nname = \"p\"\nmatch = \"x\"\nstop_timeout = \"5s\"\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  bool warned = false;
+  for (const auto& w : r.warnings) warned = warned || (w.key == "target[p].stop_timeout" && w.where.line == 4);
+  BOOST_TEST(warned, dump(r));
+}
