@@ -16,6 +16,7 @@ extern "C" {
 #include <filesystem>
 
 #include "core/log.hpp"
+#include "core/spawn.hpp"
 #include "core/text.hpp"
 #include "probes/procfs.hpp"
 #include "watchdog/config.hpp"
@@ -128,10 +129,10 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
   if (argv.empty()) return fail(ErrorKind::kInvalid, "nothing to start: the command is empty");
   std::error_code ec;
   fs::create_directories(fs::path(log_path).parent_path(), ec);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
+  SpawnAttr spawn_attr;
+  SpawnActions spawn_actions;
+  posix_spawnattr_t& attr = spawn_attr.attr;
+  posix_spawn_file_actions_t& actions = spawn_actions.actions;
   // Its own session: a process group of its own (one kill(-pgid) stops it
   // and what it forked) and no controlling terminal, so that it outlives a
   // vigild that stops or crashes. The loop's blocked signals are not its own.
@@ -172,8 +173,6 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
     err = search ? posix_spawnp(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data())
                  : posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
   }
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   if (err != 0) {
     return fail(err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo,
                 "cannot start " + shown(argv) + ": " + errno_text(err) + " (output goes to " + log_path + ")");

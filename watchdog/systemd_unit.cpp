@@ -246,13 +246,13 @@ void UnitService::restart(Millis timeout, ActionDone done) {
     done(ActionResult{"failed", "a restart is already running"});
     return;
   }
-  sd_bus_message* msg = nullptr;
-  int r = sd_bus_message_new_method_call(bus_.bus(), &msg, kDestination, kManagerPath, kManager, "RestartUnit");
-  if (r >= 0) r = sd_bus_message_append(msg, "ss", unit_.c_str(), "replace");
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(bus_.bus(), &raw, kDestination, kManagerPath, kManager, "RestartUnit");
+  const SdBusMessagePtr msg(raw);
+  if (r >= 0) r = sd_bus_message_append(msg.get(), "ss", unit_.c_str(), "replace");
   sd_bus_slot* slot = nullptr;
   const std::uint64_t usec = static_cast<std::uint64_t>(timeout.count()) * 1000;
-  if (r >= 0) r = sd_bus_call_async(bus_.bus(), &slot, msg, &UnitService::on_restart_queued, this, usec);
-  sd_bus_message_unref(msg);
+  if (r >= 0) r = sd_bus_call_async(bus_.bus(), &slot, msg.get(), &UnitService::on_restart_queued, this, usec);
   if (r < 0) {
     done(ActionResult{"failed", std::string("cannot ask systemd to restart ") + unit_ + ": " + std::strerror(-r)});
     return;

@@ -35,6 +35,10 @@ struct SdBusSlotUnref {
   void operator()(sd_bus_slot* s) const { sd_bus_slot_unref(s); }
 };
 using SdBusSlotPtr = std::unique_ptr<sd_bus_slot, SdBusSlotUnref>;
+struct SdBusMessageUnref {
+  void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
+};
+using SdBusMessagePtr = std::unique_ptr<sd_bus_message, SdBusMessageUnref>;
 
 struct UnitState {
   bool known = false;  // read at least once

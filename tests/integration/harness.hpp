@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -316,6 +317,34 @@ struct Httpd {
     return scheme + "://127.0.0.1:" + std::to_string(port) + path;
   }
 };
+
+// The whole answer to GET `path` on 127.0.0.1:`port`, or nullopt when there
+// is none within `timeout` (refused, or a hung server that accepts in the
+// kernel's backlog and never answers). Unlike harness::http_request, no
+// answer is an expected outcome (a hung service), not a failed test.
+inline std::optional<std::string> http_get(int port, const std::string& path, std::chrono::milliseconds timeout = 1s) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[1024];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  close(fd);
+  if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0) return std::nullopt;
+  return answer;
+}
 
 // Sends one raw HTTP/1.1 request with "Connection: close" and returns the whole answer.
 inline std::string http_request(int port, const std::string& method, const std::string& target) {

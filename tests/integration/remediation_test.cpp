@@ -37,33 +37,6 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// The whole answer to GET `path` on 127.0.0.1:`port`, or nullopt when there
-// is none within `timeout`: a hung or dead service is an expected outcome
-// here, not a failed test (harness::http_request requires a connection).
-std::optional<std::string> http_get(int port, const std::string& path, std::chrono::milliseconds timeout = 1s) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[1024];
-      ssize_t n;
-      while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  close(fd);
-  if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0) return std::nullopt;
-  return answer;
-}
-
 // The service's /stats (pid, usr1, fds, ...), or null when it does not answer.
 json stats(int port) {
   auto answer = http_get(port, "/stats");

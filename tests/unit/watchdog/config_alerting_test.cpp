@@ -1,10 +1,7 @@
 #define BOOST_TEST_MODULE config_alerting
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -13,41 +10,13 @@
 
 using namespace vigil;
 using namespace vigil::config_test;
-namespace fs = std::filesystem;
 
 namespace {
 
-// Configs are written from the literals below into a private temporary
-// directory (no vigil.d/ next to them), so each test shows its whole input.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "vigil-config-alerting-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string write_config(const std::string& text) {
-  static TempDir dir;
-  static int n = 0;
-  const std::string path = (dir.path / ("vigil-" + std::to_string(++n) + ".toml")).string();
-  std::ofstream(path) << text;
-  return path;
-}
-
 const std::string kRuleA = "[[rule]]\nname = \"A\"\n";  // lines 1 and 2 of many configs below
 
-// `env` becomes a NULL-terminated environment block, as environ would be.
 LoadResult load(const std::string& toml, std::vector<std::string> env = {}) {
-  std::vector<char*> block;
-  for (auto& var : env) block.push_back(var.data());
-  block.push_back(nullptr);
-  return load_config(LoadOptions{write_config(toml), block.data()});
+  return load_toml(toml, std::move(env));
 }
 
 // The rule or receiver called `name`.

@@ -2,11 +2,8 @@
 // the escalation keys, and every refusal with its kind, line and key.
 #define BOOST_TEST_MODULE config_remediation
 #include <signal.h>
-#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "tests/unit/watchdog/config_helpers.hpp"
@@ -14,30 +11,11 @@
 
 using namespace vigil;
 using namespace vigil::config_test;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "vigil-config-remediation-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 LoadResult load(const std::string& toml) {
-  static TempDir dir;
-  static int n = 0;
-  const std::string path = (dir.path / ("vigil-" + std::to_string(++n) + ".toml")).string();
-  std::ofstream(path) << toml;
-  char* no_env[] = {nullptr};
-  return load_config(LoadOptions{path, no_env});
+  return load_toml(toml);
 }
 
 const TargetConfig& target(const LoadResult& r, const std::string& name) {
@@ -98,8 +76,9 @@ BOOST_AUTO_TEST_CASE(on_defaults_to_every_check_and_crash_when_restartable) {
   BOOST_TEST(w.remediate->timeout.count() == 60'000);  // default
   // A process vigild only finds: no crash trigger by default, and nothing
   // to trigger when it has no check.
-  auto found = load("[[target]]\nname = \"p\"\nmatch = \"x\"\n  [target.remediate]\n  actions = [\"signal\"]\n"
-                    "  signal = \"SIGHUP\"\n");
+  auto found = load(
+      "[[target]]\nname = \"p\"\nmatch = \"x\"\n  [target.remediate]\n  actions = [\"signal\"]\n"
+      "  signal = \"SIGHUP\"\n");
   BOOST_TEST(has_error(found, ConfigErrorKind::kMissingKey, 0, "target[p].remediate.on"), dump(found));
 }
 
@@ -123,8 +102,10 @@ BOOST_AUTO_TEST_CASE(bad_remediation_configs_name_kind_line_and_key) {
   };
   const std::string rem = "  [target.remediate]\n";  // line 10
   const std::vector<Case> cases = {
-      {kWorker + rem + "  actions = [\"reboot\"]\n", ConfigErrorKind::kBadValue, 10, "target[worker].remediate.actions"},
-      {kWorker + rem + "  actions = [\"signal\"]\n", ConfigErrorKind::kMissingKey, 10, "target[worker].remediate.signal"},
+      {kWorker + rem + "  actions = [\"reboot\"]\n", ConfigErrorKind::kBadValue, 10,
+       "target[worker].remediate.actions"},
+      {kWorker + rem + "  actions = [\"signal\"]\n", ConfigErrorKind::kMissingKey, 10,
+       "target[worker].remediate.signal"},
       {kWorker + rem + "  actions = [\"exec\"]\n", ConfigErrorKind::kMissingKey, 10, "target[worker].remediate.exec"},
       {kWorker + rem + "  actions = [\"http\"]\n", ConfigErrorKind::kMissingKey, 10, "target[worker].remediate.url"},
       {kWorker + rem + "  signal = \"SIGFOO\"\n", ConfigErrorKind::kBadValue, 11, "target[worker].remediate.signal"},
@@ -141,7 +122,8 @@ BOOST_AUTO_TEST_CASE(bad_remediation_configs_name_kind_line_and_key) {
       {"[[target]]\nname = \"p\"\nmatch = \"x\"\n  [target.remediate]\n  on = [\"crash\"]\n",
        ConfigErrorKind::kConflict, 4, "target[p].remediate.actions"},
       // two ways to find one target
-      {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstart = [\"/bin/true\"]\n", ConfigErrorKind::kConflict, 1, "target[p]"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstart = [\"/bin/true\"]\n", ConfigErrorKind::kConflict, 1,
+       "target[p]"},
       {"[[target]]\nname = \"p\"\nstart = []\n", ConfigErrorKind::kBadValue, 1, "target[p].start"},
       {"[[target]]\nname = \"p\"\nstart = [\"\"]\n", ConfigErrorKind::kBadValue, 1, "target[p].start"},
       {kWorker + rem + "  on = []\n", ConfigErrorKind::kBadValue, 10, "target[worker].remediate.on"},
@@ -162,8 +144,8 @@ BOOST_AUTO_TEST_CASE(bad_remediation_configs_name_kind_line_and_key) {
   for (const auto& c : cases) {
     auto r = load(c.toml);
     BOOST_TEST(!r.ok(), c.toml);
-    BOOST_TEST(has_error(r, c.kind, c.line, c.key), "expected " << to_string(c.kind) << " at line " << c.line
-                                                                << " for " << c.key << " in:\n"
+    BOOST_TEST(has_error(r, c.kind, c.line, c.key), "expected " << to_string(c.kind) << " at line " << c.line << " for "
+                                                                << c.key << " in:\n"
                                                                 << c.toml << "got:\n"
                                                                 << dump(r));
   }
@@ -173,7 +155,8 @@ BOOST_AUTO_TEST_CASE(did_you_mean_for_triggers_and_dependencies) {
   auto r = load(kWorker + "  [target.remediate]\n  on = [\"helth\"]\n");
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(dump(r).find("health") != std::string::npos, dump(r));
-  auto d = load("[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"dbb\"]\n[[target]]\nname = \"db\"\nmatch = \"y\"\n");
+  auto d = load(
+      "[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"dbb\"]\n[[target]]\nname = \"db\"\nmatch = \"y\"\n");
   BOOST_TEST(dump(d).find("\"db\"") != std::string::npos, dump(d));
 }
 
