@@ -2,16 +2,6 @@
 
 namespace vigil {
 
-std::string_view to_string(AlertPhase p) {
-  switch (p) {
-    case AlertPhase::kInactive: return "inactive";
-    case AlertPhase::kPending: return "pending";
-    case AlertPhase::kFiring: return "firing";
-    case AlertPhase::kResolved: return "resolved";
-  }
-  return "unknown";
-}
-
 std::optional<AlertTransition> step(AlertStatus& s, bool active, Millis for_duration, WallMs now) {
   const AlertPhase from = s.phase;
   auto go = [&](AlertPhase to) -> std::optional<AlertTransition> {

@@ -16,18 +16,10 @@
 #include <optional>
 #include <string_view>
 
+#include "core/kinds.hpp"
 #include "core/time.hpp"
 
 namespace vigil {
-
-// Stored as numbers (the alerts table, events): never renumber.
-enum class AlertPhase : std::uint8_t {
-  kInactive = 0,
-  kPending = 1,
-  kFiring = 2,
-  kResolved = 3,
-};
-std::string_view to_string(AlertPhase p);
 
 struct AlertStatus {
   AlertPhase phase = AlertPhase::kInactive;

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/template.hpp"
+
 namespace vigil {
 
 namespace {
@@ -125,7 +127,7 @@ AlertEngine::Instance& AlertEngine::instance_for(std::size_t rule, const Labels&
     if (auto st = target_starts_.find(slot->target); st != target_starts_.end()) slot->started_ms = st->second;
     if (auto rs = restored_.find(key); rs != restored_.end()) {
       const AlertRow& row = rs->second;
-      slot->status.phase = static_cast<AlertPhase>(std::clamp(row.phase, 0, 3));
+      slot->status.phase = row.phase;
       slot->status.active_since_ms = row.active_since_ms;
       slot->status.fired_ms = row.fired_ms;
       slot->status.resolved_ms = row.resolved_ms;
@@ -157,7 +159,7 @@ void AlertEngine::restore(const std::vector<AlertRow>& alerts, const std::vector
     ops_(std::move(op));
     events_(Event{
         now,
-        "alert_delivery_dropped",
+        EventKind::kAlertDeliveryDropped,
         {},
         {},
         Severity::kWarning,
@@ -192,7 +194,7 @@ void AlertEngine::restore(const std::vector<AlertRow>& alerts, const std::vector
     restored_.erase(row.labels);
     // Its rule is gone or now gives it other labels: resolve what was
     // announced, so that it does not hang in the receivers until it expires.
-    const auto phase = static_cast<AlertPhase>(std::clamp(row.phase, 0, 3));
+    const AlertPhase phase = row.phase;
     if (phase != AlertPhase::kFiring && phase != AlertPhase::kPending) continue;
     auto orphan = std::make_unique<Instance>();
     orphan->rule = kNoRule;
@@ -394,7 +396,7 @@ void AlertEngine::save(const Instance& in, WallMs now) {
   AlertRow& row = op.alert;
   row.rule = alertname(in);
   row.labels = in.key;
-  row.phase = static_cast<int>(in.status.phase);
+  row.phase = in.status.phase;
   row.active_since_ms = in.status.active_since_ms;
   row.fired_ms = in.status.fired_ms;
   row.resolved_ms = in.status.resolved_ms;
@@ -429,18 +431,24 @@ void AlertEngine::notify(Instance& in, const AlertTransition& t, WallMs now) {
   const std::string severity = label_value(in.labels, "severity");
   Event e;
   e.ts_ms = now;
-  e.kind = firing ? "alert_firing" : "alert_resolved";
+  e.kind = firing ? EventKind::kAlertFiring : EventKind::kAlertResolved;
   e.target = in.target;
   e.check = in.check;
   e.severity = firing ? event_severity(severity) : Severity::kInfo;
   e.message = "alert " + name + (firing ? " is firing" : " resolved") +
-              (in.last.reason.empty() ? std::string() : ": " + in.last.reason);
+              (in.last.reason.empty() ? std::string() : (firing ? ": " : " (it was: ") + in.last.reason) +
+              (firing || in.last.reason.empty() ? "" : ")");
   nlohmann::json d = {{"labels", in.key}, {"from", std::string(to_string(t.from))}, {"reason", in.last.reason}};
   if (in.last.value) d["value"] = *in.last.value;
   e.details = json_text(d);
   // The heartbeat is not news.
   if (name != kHeartbeatRuleName) events_(std::move(e));
   if (!queues_.empty() && on_queued_) on_queued_();
+}
+
+CheckAlertState check_alert_state(CheckState st) {
+  if (st == CheckState::kFailed || st == CheckState::kRecovering) return CheckAlertState::kFailing;
+  return st == CheckState::kOk ? CheckAlertState::kOk : CheckAlertState::kUnknown;
 }
 
 void AlertEngine::check_state(const std::string& target, const std::string& check, CheckAlertState state,
@@ -453,12 +461,17 @@ void AlertEngine::check_state(const std::string& target, const std::string& chec
       rule = i;
     }
   }
-  Instance& in = instance_for(rule, Labels{{"check", check}, {"target", target}}, now);
+  Labels labels{{"check", check}};
+  if (!target.empty()) labels.emplace_back("target", target);  // a check of its own has no target
+  Instance& in = instance_for(rule, labels, now);
   in.last_sample_ms = now;
   if (state == CheckAlertState::kUnknown) return;
   Condition c;
   c.active = state == CheckAlertState::kFailing;
-  c.reason = reason;
+  // A passing check resolves the alert with the failure's text: the
+  // resolved notification says what ended, never "failed: HTTP 200".
+  const bool alerting = in.status.phase == AlertPhase::kFiring || in.status.phase == AlertPhase::kPending;
+  c.reason = c.active || !alerting || in.last.reason.empty() ? reason : in.last.reason;
   apply(in, c, now);
 }
 
@@ -544,7 +557,7 @@ void AlertEngine::report_dropped(const std::string& receiver, const OutboxRow& r
                                  WallMs now) {
   nlohmann::json d = {{"receiver", receiver}, {"alert", row.alert_key}, {"attempts", row.attempts}, {"reason", reason}};
   events_(Event{now,
-                "alert_delivery_dropped",
+                EventKind::kAlertDeliveryDropped,
                 {},
                 {},
                 Severity::kWarning,

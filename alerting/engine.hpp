@@ -39,12 +39,11 @@
 #include "alerting/delivery.hpp"
 #include "alerting/outbox.hpp"
 #include "alerting/rules.hpp"
+#include "core/kinds.hpp"
 #include "core/sample.hpp"
 #include "store/store.hpp"
 
 namespace vigil {
-
-enum class RuleKind { kCheck, kThreshold, kGrowth, kForecast, kAbsence };
 
 struct RuleSpec {
   std::string name;  // alertname
@@ -97,6 +96,9 @@ struct ReceiverSpec {
 
 // What a check's state means for its alert: kUnknown leaves the alert as it is.
 enum class CheckAlertState { kUnknown, kOk, kFailing };
+// Failed and recovering fire; ok resolves; unknown and failing (not yet
+// failed) leave the alert as it is.
+CheckAlertState check_alert_state(CheckState state);
 
 class AlertEngine {
  public:
@@ -135,6 +137,7 @@ class AlertEngine {
   void tick(WallMs now);
 
   std::vector<ReceiverQueue>& queues() { return queues_; }
+  const std::vector<ReceiverQueue>& queues() const { return queues_; }
   ReceiverQueue* queue(const std::string& receiver);
   // Called after outbox rows were queued (the sender should look).
   void on_queued(std::function<void()> f) { on_queued_ = std::move(f); }

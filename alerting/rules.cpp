@@ -64,36 +64,6 @@ Condition no_data(std::string reason) {
 
 }  // namespace
 
-Result<Comparison> parse_comparison(std::string_view text) {
-  const std::string_view op = trim(text);
-  if (op == ">") return Comparison::kGt;
-  if (op == ">=") return Comparison::kGe;
-  if (op == "<") return Comparison::kLt;
-  if (op == "<=") return Comparison::kLe;
-  if (op == "==") return Comparison::kEq;
-  if (op == "!=") return Comparison::kNe;
-  return fail(ErrorKind::kParse,
-              "unknown comparison \"" + std::string(text) + "\" (expected one of >, >=, <, <=, ==, !=)");
-}
-
-const char* to_string(Comparison op) {
-  switch (op) {
-    case Comparison::kGt:
-      return ">";
-    case Comparison::kGe:
-      return ">=";
-    case Comparison::kLt:
-      return "<";
-    case Comparison::kLe:
-      return "<=";
-    case Comparison::kEq:
-      return "==";
-    case Comparison::kNe:
-      return "!=";
-  }
-  return "?";
-}
-
 bool compare(double value, Comparison op, double threshold) {
   switch (op) {
     case Comparison::kGt:
@@ -180,21 +150,6 @@ std::string format_metric_value(std::string_view metric, double value) {
   return fixed_trimmed(scaled, decimals) + " " + kUnits[unit];
 }
 
-std::string format_rough_duration(double seconds) {
-  if (!(seconds < 1e12)) return "a very long time";  // also NaN
-  if (seconds < 0) seconds = 0;
-  const auto total = static_cast<std::int64_t>(std::llround(seconds));
-  auto two = [](std::int64_t big, const char* big_unit, std::int64_t small, const char* small_unit) {
-    std::string out = std::to_string(big) + big_unit;
-    if (small != 0) out += " " + std::to_string(small) + small_unit;
-    return out;
-  };
-  if (total < 60) return std::to_string(total) + "s";
-  if (total < 3600) return two(total / 60, "m", total % 60, "s");
-  if (total < 86400) return two(total / 3600, "h", total % 3600 / 60, "m");
-  return two(total / 86400, "d", total % 86400 / 3600, "h");
-}
-
 Condition eval_threshold(const Series& s, std::string_view metric, Comparison op, double threshold, WallMs now,
                          Millis max_age) {
   const Series pts = usable_points(s, now);
@@ -209,7 +164,7 @@ Condition eval_threshold(const Series& s, std::string_view metric, Comparison op
   c.value = newest.value;
   c.threshold = threshold;
   c.active = compare(newest.value, op, threshold);
-  c.reason = name + " " + format_metric_value(metric, newest.value) + (c.active ? " " : " is not ") + to_string(op) +
+  c.reason = name + " " + format_metric_value(metric, newest.value) + (c.active ? " " : " is not ") + std::string(to_string(op)) +
              " " + format_metric_value(metric, threshold);
   return c;
 }

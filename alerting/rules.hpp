@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/kinds.hpp"
 #include "core/result.hpp"
 #include "core/time.hpp"
 
@@ -29,11 +30,6 @@ struct SeriesPoint {
 };
 using Series = std::vector<SeriesPoint>;  // ascending ts_ms
 
-enum class Comparison { kGt, kGe, kLt, kLe, kEq, kNe };
-
-// ">", ">=", "<", "<=", "==", "!=" (surrounding blanks allowed); else kParse.
-Result<Comparison> parse_comparison(std::string_view text);
-const char* to_string(Comparison op);
 // kEq/kNe compare exactly: meant for gauges holding small integers (0/1 states).
 bool compare(double value, Comparison op, double threshold);
 
@@ -119,7 +115,5 @@ double median(std::vector<double> values);
 
 // "612 MiB" for a metric named *_bytes, "0.75" / "1234" otherwise.
 std::string format_metric_value(std::string_view metric, double value);
-// A rounded duration for people: "45s", "5m 30s", "6h 12m", "3d 4h".
-std::string format_rough_duration(double seconds);
 
 }  // namespace vigil

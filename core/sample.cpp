@@ -82,13 +82,4 @@ Result<Labels> parse_labels_text(std::string_view text) {
   return out;
 }
 
-const char* to_string(Severity s) {
-  switch (s) {
-    case Severity::kInfo: return "info";
-    case Severity::kWarning: return "warning";
-    case Severity::kCritical: return "critical";
-  }
-  return "info";
-}
-
 }  // namespace vigil

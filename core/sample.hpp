@@ -3,7 +3,7 @@
 // A series is a metric name plus a sorted label set, named the Prometheus way
 // (snake_case, base units, `_total` for counters). A sample is one value of a
 // series at a wall-clock time in milliseconds. Events are the discrete
-// things that happened (daemon start/stop, a target's process restarted).
+// things that happened (core/kinds.hpp lists their kinds).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/kinds.hpp"
+#include "core/result.hpp"
 #include "core/time.hpp"
 
 namespace vigil {
@@ -44,29 +46,14 @@ struct Sample {
   double value = 0;
 };
 
-// Stored as text in events.severity; the order is meaningful for filtering.
-enum class Severity { kInfo, kWarning, kCritical };
-const char* to_string(Severity s);
-
 struct Event {
   WallMs ts_ms = 0;
-  std::string kind;  // snake_case: daemon_start, daemon_stop, target_restarted, ...
+  EventKind kind = EventKind::kUnknown;
   std::string target;
   std::string check;
   Severity severity = Severity::kInfo;
   std::string message;  // for people
   std::string details;  // a JSON object as text, "" when none
 };
-
-// Event kinds recorded by the spine. Stored as text: never rename one.
-namespace event_kind {
-inline constexpr std::string_view kDaemonStart = "daemon_start";
-inline constexpr std::string_view kDaemonStop = "daemon_stop";
-inline constexpr std::string_view kStoreRecovered = "store_recovered";
-inline constexpr std::string_view kSamplesDropped = "samples_dropped";
-inline constexpr std::string_view kTargetAppeared = "target_appeared";
-inline constexpr std::string_view kTargetRestarted = "target_restarted";
-inline constexpr std::string_view kTargetVanished = "target_vanished";
-}  // namespace event_kind
 
 }  // namespace vigil

@@ -1,11 +1,17 @@
 #include "core/text.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "core/unique_fd.hpp"
@@ -83,6 +89,16 @@ std::optional<double> to_double(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+std::optional<double> parse_number(std::string_view t) {
+  if (t.empty()) return std::nullopt;
+  const std::string s(t);
+  char* end = nullptr;
+  errno = 0;
+  const double d = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(d)) return std::nullopt;
+  return d;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -178,6 +194,55 @@ Result<std::string> read_file(const std::string& path, std::size_t limit) {
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
+}
+
+int signal_number(std::string_view name) {
+  std::string n(trim(name));
+  if (n.empty()) return 0;
+  if (auto num = to_u64(n)) return *num >= 1 && *num < 65 ? static_cast<int>(*num) : 0;
+  for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (n.rfind("SIG", 0) == 0) n = n.substr(3);
+  for (int s = 1; s < 32; ++s) {
+    const char* abbrev = sigabbrev_np(s);
+    if (abbrev != nullptr && n == abbrev) return s;
+  }
+  return 0;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+std::string printable_excerpt(std::string_view data, std::size_t max) {
+  std::string out;
+  std::size_t n = std::min(data.size(), max);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(data[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (data.size() > max) out += "...";
+  return out;
+}
+
+std::string errno_reason(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
 }
 
 }  // namespace vigil

@@ -1,5 +1,6 @@
 #include "core/time.hpp"
 
+#include <cmath>
 #include <ctime>
 #include <limits>
 
@@ -211,6 +212,21 @@ Result<WallMs> parse_rfc3339(std::string_view text) {
   std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   return secs * 1000 + frac_ms;
+}
+
+std::string format_rough_duration(double seconds) {
+  if (!(seconds < 1e12)) return "a very long time";  // also NaN
+  if (seconds < 0) seconds = 0;
+  const auto total = static_cast<std::int64_t>(std::llround(seconds));
+  auto two = [](std::int64_t big, const char* big_unit, std::int64_t small, const char* small_unit) {
+    std::string out = std::to_string(big) + big_unit;
+    if (small != 0) out += " " + std::to_string(small) + small_unit;
+    return out;
+  };
+  if (total < 60) return std::to_string(total) + "s";
+  if (total < 3600) return two(total / 60, "m", total % 60, "s");
+  if (total < 86400) return two(total / 3600, "h", total % 3600 / 60, "m");
+  return two(total / 86400, "d", total % 86400 / 3600, "h");
 }
 
 }  // namespace vigil

@@ -28,6 +28,9 @@ Result<Millis> parse_duration(std::string_view text);
 // Shortest exact spelling: 90000ms -> "1m30s", 0 -> "0s".
 std::string format_duration(Millis d);
 
+// A rounded duration for people: "45s", "5m 30s", "6h 12m", "3d 4h".
+std::string format_rough_duration(double seconds);
+
 // "512MiB" (binary), "1GB" (decimal), "4096" or "4096B" (bytes).
 Result<std::uint64_t> parse_size(std::string_view text);
 

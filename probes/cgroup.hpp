@@ -79,6 +79,9 @@ Result<std::optional<std::uint64_t>> parse_cgroup_limit(std::string_view text);
 // Flat-keyed files: memory.events, cpu.stat, memory.oom_control, memory.stat.
 Result<std::map<std::string, std::uint64_t>> parse_flat_keyed(std::string_view text);
 
+// The OOM kill counter's series (heal/ compares it before and after an exit).
+inline constexpr const char* kOomKillMetric = "cgroup_memory_oom_kill_events_total";
+
 // cgroup_* series labelled target=NAME:
 // cgroup_memory_usage_bytes, cgroup_memory_limit_bytes,
 // cgroup_memory_max_usage_bytes, cgroup_memory_failcnt_total,

@@ -374,6 +374,7 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
     }
     if (i == 0) {
       out.main_pid = pid;
+      out.main_state = s.state;
       // In integer milliseconds: going through double seconds would round
       // 123.45 s down to 123449 ms.
       out.main_start_ms =
@@ -414,6 +415,21 @@ void append_tree_samples(const TreeStats& stats, const std::string& target, Wall
   if (stats.main_pid != 0) {
     add("process_start_time_seconds", static_cast<double>(stats.main_start_ms) / 1000.0);
   }
+}
+
+std::vector<int> roots_of(const ProcessTable& table, const std::vector<int>& matched) {
+  std::unordered_set<int> set(matched.begin(), matched.end());
+  std::vector<int> roots;
+  for (int pid : matched) {
+    const ProcessEntry* e = table.find(pid);
+    if (e == nullptr) continue;
+    if (!set.count(e->stat.ppid)) roots.push_back(pid);
+  }
+  std::sort(roots.begin(), roots.end(), [&](int a, int b) {
+    auto sa = table.find(a)->stat.starttime_ticks, sb = table.find(b)->stat.starttime_ticks;
+    return sa != sb ? sa < sb : a < b;
+  });
+  return roots;
 }
 
 }  // namespace vigil

@@ -115,6 +115,11 @@ class ProcessMatcher {
   std::unordered_map<int, Verdict> verdicts_;
 };
 
+// Of the matched PIDs, those whose parent is not matched too (a pre-forking
+// server's workers belong to its master's tree), the main one first: the
+// earliest started, then the lowest PID.
+std::vector<int> roots_of(const ProcessTable& table, const std::vector<int>& matched);
+
 // Reads "PID\n" from a pidfile. kNotFound when the file is missing;
 // kParse when its content is not a positive integer.
 Result<int> read_pidfile(const std::string& path);
@@ -126,6 +131,7 @@ Result<int> read_pidfile(const std::string& path);
 struct TreeStats {
   int main_pid = 0;
   WallMs main_start_ms = 0;  // wall time the main process started
+  char main_state = 0;       // its state letter in stat: R, S, D, T (stopped), t (traced), Z
   std::int64_t processes = 0;
   std::int64_t children = 0;  // processes in the tree other than the roots
   std::int64_t zombies = 0;

@@ -34,10 +34,11 @@ void sql_glob(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   sqlite3_result_int(ctx, glob_match(text_of(argv[0]), text_of(argv[1])) ? 1 : 0);
 }
 
-Severity parse_severity(std::string_view text) {
-  if (text == "warning") return Severity::kWarning;
-  if (text == "critical") return Severity::kCritical;
-  return Severity::kInfo;
+// A name this build does not know (a newer vigild wrote it) reads as the
+// kind's fallback rather than failing the whole query.
+template <Kind E>
+E kind_or(std::string_view name, E fallback) {
+  return parse_kind<E>(name).value_or(fallback);
 }
 
 bool has_labels(const Labels& labels, const Labels& wanted) {
@@ -121,22 +122,24 @@ class ReadTransaction {
 
 constexpr const char* kIncidentColumns =
     "SELECT id, target, \"trigger\", started, detected, recovered, root_cause, summary, evidence, given_up, "
-    "dry_run, updated FROM incidents";
+    "dry_run, updated, check_name FROM incidents";
 
 IncidentRow incident_from(sqlite3_stmt* s) {
   IncidentRow row;
   row.id = sqlite3_column_int64(s, 0);
   row.target = column_text(s, 1);
-  row.trigger = column_text(s, 2);
+  const std::string trigger = column_text(s, 2);
+  row.trigger = Trigger::parse(trigger).value_or(Trigger{TriggerKind::kCheck, trigger});
   row.started_ms = sqlite3_column_int64(s, 3);
   row.detected_ms = sqlite3_column_int64(s, 4);
   row.recovered_ms = sqlite3_column_int64(s, 5);
-  row.root_cause = column_text(s, 6);
+  row.root_cause = kind_or(column_text(s, 6), RootCause::kUnknown);
   row.summary = column_text(s, 7);
   row.evidence = column_text(s, 8);
   row.given_up = sqlite3_column_int(s, 9) != 0;
   row.dry_run = sqlite3_column_int(s, 10) != 0;
   row.updated_ms = sqlite3_column_int64(s, 11);
+  row.check = column_text(s, 12);
   return row;
 }
 
@@ -161,9 +164,9 @@ Result<void> load_actions(sqlite3* db, std::vector<IncidentRow>& incidents) {
       IncidentAction a;
       a.started_ms = sqlite3_column_int64(s, 0);
       a.finished_ms = sqlite3_column_int64(s, 1);
-      a.action = column_text(s, 2);
+      a.action = kind_or(column_text(s, 2), ActionKind::kRestart);
       a.detail = column_text(s, 3);
-      a.result = column_text(s, 4);
+      a.result = kind_or(column_text(s, 4), ActionStatus::kFailed);
       a.message = column_text(s, 5);
       incident.actions.push_back(std::move(a));
     }
@@ -434,10 +437,10 @@ Result<std::vector<Event>> StoreReader::events(const EventQuery& q) const {
     if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read events"));
     Event e;
     e.ts_ms = sqlite3_column_int64(s, 0);
-    e.kind = column_text(s, 1);
+    e.kind = kind_or(column_text(s, 1), EventKind::kUnknown);
     e.target = column_text(s, 2);
     e.check = column_text(s, 3);
-    e.severity = parse_severity(column_text(s, 4));
+    e.severity = kind_or(column_text(s, 4), Severity::kInfo);
     e.message = column_text(s, 5);
     e.details = column_text(s, 6);
     out.push_back(std::move(e));
@@ -461,7 +464,7 @@ Result<std::vector<AlertRow>> StoreReader::alerts() const {
     AlertRow a;
     a.rule = column_text(s, 0);
     a.labels = column_text(s, 1);
-    a.phase = sqlite3_column_int(s, 2);
+    a.phase = static_cast<AlertPhase>(std::clamp(sqlite3_column_int(s, 2), 0, 3));
     a.active_since_ms = sqlite3_column_int64(s, 3);
     a.fired_ms = sqlite3_column_int64(s, 4);
     a.resolved_ms = sqlite3_column_int64(s, 5);

@@ -99,6 +99,11 @@ CREATE TABLE incident_actions(
   message TEXT NOT NULL,
   PRIMARY KEY(incident_id, seq)) WITHOUT ROWID;
 )sql",
+    // 3 -> 4: an incident of a check that belongs to no target (a remote
+    // endpoint) names its check; target is '' then.
+    R"sql(
+ALTER TABLE incidents ADD COLUMN check_name TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr const char* kCreateMeta = "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)";

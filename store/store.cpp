@@ -162,14 +162,15 @@ Result<void> StoreWriter::Impl::prepare_statements() {
   if (!delete_outbox) return tl::unexpected(delete_outbox.error());
   auto upsert_incident = prepare(h,
                                  "INSERT INTO incidents(id, target, \"trigger\", started, detected, recovered, "
-                                 "root_cause, summary, evidence, given_up, dry_run, updated) "
-                                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                                 "root_cause, summary, evidence, given_up, dry_run, updated, check_name) "
+                                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
                                  "ON CONFLICT(id) DO UPDATE SET target = excluded.target, "
                                  "\"trigger\" = excluded.\"trigger\", started = excluded.started, "
                                  "detected = excluded.detected, recovered = excluded.recovered, "
                                  "root_cause = excluded.root_cause, summary = excluded.summary, "
                                  "evidence = excluded.evidence, given_up = excluded.given_up, "
-                                 "dry_run = excluded.dry_run, updated = excluded.updated",
+                                 "dry_run = excluded.dry_run, updated = excluded.updated, "
+                                 "check_name = excluded.check_name",
                                  path);
   if (!upsert_incident) return tl::unexpected(upsert_incident.error());
   auto delete_actions = prepare(h, "DELETE FROM incident_actions WHERE incident_id = ?1", path);
@@ -283,7 +284,7 @@ Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
   for (const Event& event : retained_events) {
     StmtReset reset(event_stmt);
     sqlite3_bind_int64(event_stmt, 1, event.ts_ms);
-    bind_text(event_stmt, 2, event.kind);
+    bind_text(event_stmt, 2, to_string(event.kind));
     bind_text(event_stmt, 3, event.target);
     bind_text(event_stmt, 4, event.check);
     bind_text(event_stmt, 5, to_string(event.severity));
@@ -331,7 +332,7 @@ Result<void> StoreWriter::Impl::apply(const AlertOp& op) {
       stmt = stmts.upsert_alert.get();
       bind_text(stmt, 1, a.rule);
       bind_text(stmt, 2, a.labels);
-      sqlite3_bind_int(stmt, 3, a.phase);
+      sqlite3_bind_int(stmt, 3, static_cast<int>(a.phase));
       sqlite3_bind_int64(stmt, 4, a.active_since_ms);
       sqlite3_bind_int64(stmt, 5, a.fired_ms);
       sqlite3_bind_int64(stmt, 6, a.resolved_ms);
@@ -380,22 +381,24 @@ Result<void> StoreWriter::Impl::apply(const AlertOp& op) {
 Result<void> StoreWriter::Impl::apply(const IncidentRow& incident) {
   sqlite3* h = db.get();
   const std::string& path = options.path;
-  const std::string where = " of incident " + std::to_string(incident.id) + " (" + incident.target + ")";
+  const std::string where = " of incident " + std::to_string(incident.id) + " (" +
+                            (incident.target.empty() ? "check " + incident.check : incident.target) + ")";
   {
     sqlite3_stmt* stmt = stmts.upsert_incident.get();
     StmtReset reset(stmt);
     sqlite3_bind_int64(stmt, 1, incident.id);
     bind_text(stmt, 2, incident.target);
-    bind_text(stmt, 3, incident.trigger);
+    bind_text(stmt, 3, incident.trigger.text());
     sqlite3_bind_int64(stmt, 4, incident.started_ms);
     sqlite3_bind_int64(stmt, 5, incident.detected_ms);
     sqlite3_bind_int64(stmt, 6, incident.recovered_ms);
-    bind_text(stmt, 7, incident.root_cause);
+    bind_text(stmt, 7, to_string(incident.root_cause));
     bind_text(stmt, 8, incident.summary);
     bind_text(stmt, 9, incident.evidence);
     sqlite3_bind_int(stmt, 10, incident.given_up ? 1 : 0);
     sqlite3_bind_int(stmt, 11, incident.dry_run ? 1 : 0);
     sqlite3_bind_int64(stmt, 12, incident.updated_ms);
+    bind_text(stmt, 13, incident.check);
     if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) {
       return tl::unexpected(sqlite_error(h, rc, "cannot write the state" + where, path));
     }
@@ -416,9 +419,9 @@ Result<void> StoreWriter::Impl::apply(const IncidentRow& incident) {
     sqlite3_bind_int64(stmt, 2, ++seq);
     sqlite3_bind_int64(stmt, 3, action.started_ms);
     sqlite3_bind_int64(stmt, 4, action.finished_ms);
-    bind_text(stmt, 5, action.action);
+    bind_text(stmt, 5, to_string(action.action));
     bind_text(stmt, 6, action.detail);
-    bind_text(stmt, 7, action.result);
+    bind_text(stmt, 7, to_string(action.result));
     bind_text(stmt, 8, action.message);
     if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) {
       return tl::unexpected(sqlite_error(h, rc, "cannot write action " + std::to_string(seq) + where, path));
@@ -608,7 +611,7 @@ void StoreWriter::enqueue(Event event) {
   std::lock_guard lock(s.mu);
   if (s.stopping) {
     log_warning("store writer closed: event not recorded",
-                {{"path", s.options.path}, {"kind", event.kind}, {"message", event.message}});
+                {{"path", s.options.path}, {"kind", to_string(event.kind)}, {"message", event.message}});
     return;
   }
   s.queued_events.push_back(std::move(event));

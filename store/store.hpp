@@ -1,6 +1,6 @@
 // store/store.hpp: the only code that touches SQLite.
 //
-// On-disk rules (schema version 3):
+// On-disk rules (schema version 4):
 // - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
 //   of vigild (not necessarily a power loss of the host). The writer keeps
 //   -wal (emptied) and -shm when it closes, so that a reader that may not
@@ -25,7 +25,8 @@
 //   written in the commit that records its event; it leaves only when the
 //   receiver answered (or the delivery was given up and recorded).
 // - incidents(id, target, trigger, started, detected, recovered, root_cause,
-//   summary, evidence, given_up, dry_run, updated): one row per incident,
+//   summary, evidence, given_up, dry_run, updated, check_name): one row per
+//   incident (check_name: the check of a target-less check's incident),
 //   id assigned by vigild (after max_incident_id()); recovered is 0 while
 //   the incident is open; evidence is a JSON object; given_up and dry_run
 //   are 0 or 1. Indexed by (target, started), and the open ones by a
@@ -39,6 +40,9 @@
 //   in its own transaction. Only the writer migrates: StoreReader opens
 //   nothing but kSchemaVersion, so its queries never meet a missing table
 //   (an older store is refused with "start vigild once to migrate it").
+// - Kinds (events.kind, incidents.trigger and root_cause, incident_actions'
+//   action and result) are stored by their names in core/kinds.hpp;
+//   alerts.phase by its AlertPhase number.
 // - Times are int64 milliseconds since the epoch.
 //
 // One writer thread commits everything queued, at most once per flush
@@ -59,6 +63,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/kinds.hpp"
 #include "core/result.hpp"
 #include "core/sample.hpp"
 #include "core/time.hpp"
@@ -67,14 +72,14 @@ struct sqlite3;
 
 namespace vigil {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // One alert's stored state (alerting/alert_state.hpp's AlertStatus, plus
 // what identifies and describes it).
 struct AlertRow {
   std::string rule;
   std::string labels;  // canonical {a="1",b="2"} of the alert's labels
-  int phase = 0;       // AlertPhase: 0 inactive, 1 pending, 2 firing, 3 resolved
+  AlertPhase phase = AlertPhase::kInactive;
   WallMs active_since_ms = 0;
   WallMs fired_ms = 0;
   WallMs resolved_ms = 0;
@@ -108,21 +113,23 @@ struct AlertOp {
 struct IncidentAction {
   WallMs started_ms = 0;
   WallMs finished_ms = 0;  // 0 while it runs
-  std::string action;      // restart, signal, exec, http
-  std::string detail;      // "SIGUSR1", the argv, the URL, the unit
-  std::string result;      // running, ok, failed, timeout, would (dry run), skipped
+  ActionKind action = ActionKind::kRestart;
+  std::string detail;  // "SIGUSR1", the argv, the URL, the unit
+  ActionStatus result = ActionStatus::kRunning;
   std::string message;     // what happened, for people
 };
 
-// One incident: a target's failure, from its true start to its recovery.
+// One incident: a target's failure (or a target-less check's), from its true
+// start to its recovery.
 struct IncidentRow {
   std::int64_t id = 0;       // assigned by vigild, ascending
-  std::string target;
-  std::string trigger;       // "check:health", "crash", "rule:MemoryHigh"
+  std::string target;        // "" for a check that belongs to no target
+  std::string check;         // that check; "" for a target's incident
+  Trigger trigger;           // stored as "check:health", "crash", "rule:MemoryHigh"
   WallMs started_ms = 0;     // the first failing probe result, or the crash itself
   WallMs detected_ms = 0;    // when vigild declared it (fail_after reached, the exit seen)
   WallMs recovered_ms = 0;   // the check ok again after recover_after; 0 while open
-  std::string root_cause;    // crashed, oom_killed, hung, resource_exhausted, dependency_down, unknown
+  RootCause root_cause = RootCause::kUnknown;
   std::string summary;       // the classifier's one line
   std::string evidence;      // a JSON object: the last samples, the check's reason, exit status, OOM counters
   std::vector<IncidentAction> actions;  // in the order taken

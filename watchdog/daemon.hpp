@@ -1,14 +1,16 @@
-// watchdog/daemon.hpp: vigild's event loop.
+// watchdog/daemon.hpp: vigild, the rooms wired together around one loop.
 //
-// One thread runs sd-event and owns every piece of monitoring state: the
-// process table, per-target state, timers, signals and the systemd
-// watchdog. Nothing on it waits for the disk: samples go to the store's
-// writer thread through its bounded queue.
+// Contract of watchdog/: wiring and the event loop, not logic. The loop
+// thread owns every piece of monitoring state: targets and checks keyed by
+// name (each owning its timers), the alert engine, the remediator. Nothing
+// on it waits for the disk (samples and events go to the store writer's
+// queue; reads of the store happen before the loop turns, or on a worker
+// thread) or for the network (curl's multi handle on the loop).
 #pragma once
 
 #include <memory>
 
-#include "watchdog/config.hpp"
+#include "config/config.hpp"
 
 namespace vigil {
 

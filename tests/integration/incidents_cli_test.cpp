@@ -19,9 +19,9 @@ vigil::IncidentAction action(vigil::WallMs started, vigil::WallMs finished, cons
   vigil::IncidentAction a;
   a.started_ms = started;
   a.finished_ms = finished;
-  a.action = "restart";
+  a.action = vigil::ActionKind::kRestart;
   a.detail = "systemctl restart gateway.service";
-  a.result = result;
+  a.result = *vigil::parse_kind<vigil::ActionStatus>(result);
   a.message = message;
   return a;
 }
@@ -31,11 +31,11 @@ vigil::IncidentRow incident(std::int64_t id, const std::string& target, const st
   vigil::IncidentRow r;
   r.id = id;
   r.target = target;
-  r.trigger = trigger;
+  r.trigger = *vigil::Trigger::parse(trigger);
   r.started_ms = started;
   r.detected_ms = detected;
   r.recovered_ms = recovered;
-  r.root_cause = "crashed";
+  r.root_cause = vigil::RootCause::kCrashed;
   r.summary = "the main process exited with status 1";
   r.evidence = R"({"exit_status":1,"last":{"rss_bytes":1024}})";
   r.updated_ms = recovered != 0 ? recovered : detected;
@@ -45,7 +45,7 @@ vigil::IncidentRow incident(std::int64_t id, const std::string& target, const st
 vigil::Event event(vigil::WallMs ts, const std::string& kind, const std::string& target, const std::string& message) {
   vigil::Event e;
   e.ts_ms = ts;
-  e.kind = kind;
+  e.kind = *vigil::parse_kind<vigil::EventKind>(kind);
   e.target = target;
   e.message = message;
   return e;
@@ -78,7 +78,7 @@ struct Store {
                      action(kT0 + 130'000, kT0 + 131'000, "failed", "exit status 1")};
     three.given_up = true;
     vigil::IncidentRow four = incident(4, "worker", "rule:MemoryHigh", kT0 + 180'000, kT0 + 181'200, kT0 + 190'000);
-    four.root_cause = "resource_exhausted";
+    four.root_cause = vigil::RootCause::kResourceExhausted;
     four.dry_run = true;
     four.evidence = "not json";
     four.actions = {action(kT0 + 181'300, 0, "would", "dry run")};

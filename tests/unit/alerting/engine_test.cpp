@@ -54,7 +54,7 @@ struct Harness {
     }
     return out;
   }
-  std::vector<Event> events_of(const std::string& kind) const {
+  std::vector<Event> events_of(EventKind kind) const {
     std::vector<Event> out;
     for (const auto& e : events) {
       if (e.kind == kind) out.push_back(e);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(threshold_goes_pending_then_fires_after_for_then_resolves) 
   Harness h({load_rule()});
   h.observe("node_load1", {{"target", "web"}}, kT0, 5);
   BOOST_REQUIRE(h.upserts().size() == 1u);
-  BOOST_TEST(h.upserts()[0].phase == static_cast<int>(AlertPhase::kPending));
+  BOOST_TEST((h.upserts()[0].phase == AlertPhase::kPending));
   BOOST_TEST(h.outbox().empty());  // pending is not sent
   BOOST_TEST(h.events.empty());
   h.observe("node_load1", {{"target", "web"}}, kT0 + kMin, 6);
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(threshold_goes_pending_then_fires_after_for_then_resolves) 
   BOOST_TEST(rows[0].receiver == "am");
   BOOST_TEST(rows[1].receiver == "hook");
   BOOST_TEST(rows[0].alert_key == h.upserts().back().labels);
-  BOOST_TEST(h.upserts().back().phase == static_cast<int>(AlertPhase::kFiring));
+  BOOST_TEST((h.upserts().back().phase == AlertPhase::kFiring));
   const AlertMessage fired = parse(rows[0]);
   const Labels want = {{"alertname", "HighLoad"}, {"instance", "host1"}, {"job", "vigil"},
                        {"severity", "warning"},   {"target", "web"},     {"team", "ops"}};
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(threshold_goes_pending_then_fires_after_for_then_resolves) 
   BOOST_TEST(annotation(fired, "description") == "load 7 over 4 on web");
   BOOST_TEST(contains(annotation(fired, "summary"), "node_load1 7 > 4"), annotation(fired, "summary"));
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_firing");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertFiring));
   BOOST_TEST(h.events[0].target == "web");
   BOOST_TEST((h.events[0].severity == Severity::kWarning));
   BOOST_TEST(contains(h.events[0].message, "HighLoad"));
@@ -164,8 +164,8 @@ BOOST_AUTO_TEST_CASE(threshold_goes_pending_then_fires_after_for_then_resolves) 
   BOOST_TEST(resolved.starts_ms == kT0 + 2 * kMin);
   BOOST_TEST(resolved.ends_ms.value() == kT0 + 4 * kMin);
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_resolved");
-  BOOST_TEST(h.upserts().back().phase == static_cast<int>(AlertPhase::kResolved));
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertResolved));
+  BOOST_TEST((h.upserts().back().phase == AlertPhase::kResolved));
   BOOST_TEST(h.engine.queue("am")->stats().pending == 2u);
 }
 
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(rules_select_series_by_label_and_each_series_is_an_alert) {
   BOOST_TEST(rows[0].alert_key != rows[2].alert_key);
   BOOST_TEST(label(parse(rows[0]), "mountpoint") == "/");
   BOOST_TEST(label(parse(rows[2]), "mountpoint") == "/var");
-  BOOST_TEST(h.events_of("alert_firing").size() == 2u);
+  BOOST_TEST(h.events_of(EventKind::kAlertFiring).size() == 2u);
   BOOST_TEST(h.engine.alerts().size() == 4u);  // a, / , /var and /home (inactive)
 }
 
@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(check_alerts_fire_at_once_resolve_on_ok_and_ignore_unknown)
   rows = h.outbox();
   BOOST_REQUIRE(rows.size() == 2u);
   BOOST_TEST(parse(rows[0]).ends_ms.value() == kT0 + 4 * kSec);
-  BOOST_TEST(h.events_of("alert_resolved").size() == 1u);
+  BOOST_TEST(h.events_of(EventKind::kAlertResolved).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_check_rule_restyles_the_checks_it_matches) {
@@ -279,7 +279,7 @@ BOOST_AUTO_TEST_CASE(growth_fires_over_the_baseline_and_a_restart_starts_a_new_o
   BOOST_TEST(h.ops.empty());  // flat, then one high point is not growth
   h.observe(leak.metric, web, kT0 + 32 * kMin, 120 * kMiB);
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_firing");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertFiring));
   BOOST_TEST(contains(h.events[0].message, "baseline"), h.events[0].message);
   BOOST_TEST(contains(annotation(parse(h.outbox()[0]), "summary"), "20 %"),
              annotation(parse(h.outbox()[0]), "summary"));
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(growth_fires_over_the_baseline_and_a_restart_starts_a_new_o
   BOOST_TEST(h.events.empty());  // no decision while the new baseline window runs
   h.observe(leak.metric, web, kT0 + 70 * kMin, 120 * kMiB);
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_resolved");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertResolved));
   BOOST_TEST(contains(h.events[0].message, "0 % above its baseline 120 MiB"), h.events[0].message);
 }
 
@@ -315,7 +315,7 @@ BOOST_AUTO_TEST_CASE(forecast_waits_for_its_limit_metric_then_fires) {
   BOOST_TEST(h.ops.empty());                                // decided at the next point of the series
   h.observe(oom.metric, web, kT0 + 65 * kMin, 630 * kMiB);  // 120 MiB/h: 1 GiB in about 3.3 h
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_firing");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertFiring));
   BOOST_TEST(contains(h.events[0].message, "1 GiB"), h.events[0].message);
   BOOST_TEST(label(parse(h.outbox()[0]), "target") == "web");
 }
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(absence_fires_at_tick_and_a_sample_resolves_it) {
   h.engine.tick(kT0 + 5 * kMin);
   BOOST_REQUIRE(h.outbox().size() == 2u);
   BOOST_TEST(label(parse(h.outbox()[0]), "target") == "backup");
-  BOOST_TEST(h.events_of("alert_firing").size() == 1u);
+  BOOST_TEST(h.events_of(EventKind::kAlertFiring).size() == 1u);
 
   h.clear();
   h.observe(silent.metric, {{"target", "backup"}}, kT0 + 6 * kMin, 1.8e9);
@@ -342,7 +342,7 @@ BOOST_AUTO_TEST_CASE(absence_fires_at_tick_and_a_sample_resolves_it) {
   h.engine.tick(kT0 + 6 * kMin + kSec);
   BOOST_REQUIRE(h.outbox().size() == 2u);
   BOOST_TEST(parse(h.outbox()[0]).ends_ms.value() == kT0 + 6 * kMin + kSec);
-  BOOST_TEST(h.events_of("alert_resolved").size() == 1u);
+  BOOST_TEST(h.events_of(EventKind::kAlertResolved).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_series_resolves_its_firing_alert) {
@@ -356,7 +356,7 @@ BOOST_AUTO_TEST_CASE(a_silent_series_resolves_its_firing_alert) {
   BOOST_REQUIRE(h.outbox().size() == 2u);
   BOOST_TEST(parse(h.outbox()[0]).ends_ms.value() == kT0 + 10 * kMin);
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_resolved");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertResolved));
   BOOST_TEST(contains(h.events[0].message, "no samples of node_load1"), h.events[0].message);
 }
 
@@ -367,7 +367,7 @@ AlertRow fired_row(const RuleSpec& rule, const Labels& series, WallMs at) {
   Harness first({rule});
   first.observe(rule.metric, series, at, 9);
   BOOST_REQUIRE(!first.upserts().empty());
-  BOOST_REQUIRE(first.upserts().back().phase == static_cast<int>(AlertPhase::kFiring));
+  BOOST_REQUIRE((first.upserts().back().phase == AlertPhase::kFiring));
   return first.upserts().back();
 }
 
@@ -424,7 +424,7 @@ BOOST_AUTO_TEST_CASE(a_stored_alert_of_a_removed_rule_is_resolved_at_restore) {
   const AlertRow stored = fired_row(load_rule(Millis(0)), {{"target", "web"}}, kT0);
   AlertRow was_resolved = stored;  // of a removed rule too, but already over: nothing to say
   was_resolved.labels = "{alertname=\"HighLoad\",target=\"db\"}";
-  was_resolved.phase = static_cast<int>(AlertPhase::kResolved);
+  was_resolved.phase = AlertPhase::kResolved;
   Harness h({});
   h.engine.restore({stored, was_resolved}, {}, kT0 + kMin);
   const auto rows = h.outbox();
@@ -436,9 +436,9 @@ BOOST_AUTO_TEST_CASE(a_stored_alert_of_a_removed_rule_is_resolved_at_restore) {
   BOOST_TEST(m.starts_ms == kT0);
   BOOST_TEST(m.ends_ms.value() == kT0 + kMin);
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_resolved");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertResolved));
   BOOST_TEST(contains(h.events[0].message, "no longer configured"), h.events[0].message);
-  BOOST_TEST(h.upserts().back().phase == static_cast<int>(AlertPhase::kResolved));
+  BOOST_TEST((h.upserts().back().phase == AlertPhase::kResolved));
 }
 
 BOOST_AUTO_TEST_CASE(restored_outbox_rows_go_to_their_queue_or_are_dropped_and_ids_continue) {
@@ -456,7 +456,7 @@ BOOST_AUTO_TEST_CASE(restored_outbox_rows_go_to_their_queue_or_are_dropped_and_i
   BOOST_TEST((h.ops[0].kind == AlertOp::Kind::kDeleteOutbox));
   BOOST_TEST(h.ops[0].outbox.id == 41);
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_delivery_dropped");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertDeliveryDropped));
   BOOST_TEST(contains(h.events[0].message, "\"gone\""), h.events[0].message);
   BOOST_TEST(h.engine.queue("am")->stats().pending == 1u);
   BOOST_TEST(h.engine.queue("hook")->stats().pending == 0u);
@@ -484,7 +484,7 @@ BOOST_AUTO_TEST_CASE(a_restored_check_alert_never_reported_is_resolved_by_tick) 
   BOOST_REQUIRE(rows.size() == 2u);
   BOOST_TEST(label(parse(rows[0]), "check") == "http");
   BOOST_REQUIRE(h.events.size() == 1u);
-  BOOST_TEST(h.events[0].kind == "alert_resolved");
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertResolved));
   BOOST_TEST(contains(h.events[0].message, "no longer configured"), h.events[0].message);
   // tcp waits for its state; a failing report does not fire it again.
   h.clear();
@@ -502,7 +502,7 @@ BOOST_AUTO_TEST_CASE(report_dropped_records_an_event) {
   h.engine.report_dropped("am", row, "HTTP 400 from http://am/api/v2/alerts", kT0);
   BOOST_REQUIRE(h.events.size() == 1u);
   const Event& e = h.events[0];
-  BOOST_TEST(e.kind == "alert_delivery_dropped");
+  BOOST_TEST((e.kind == EventKind::kAlertDeliveryDropped));
   BOOST_TEST(e.ts_ms == kT0);
   BOOST_TEST((e.severity == Severity::kWarning));
   BOOST_TEST(contains(e.message, "am"));

@@ -23,7 +23,7 @@ AlertOp upsert(const std::string& rule, int phase, WallMs now) {
   op.kind = AlertOp::Kind::kUpsertAlert;
   op.alert.rule = rule;
   op.alert.labels = "{target=\"gateway\"}";
-  op.alert.phase = phase;
+  op.alert.phase = static_cast<AlertPhase>(phase);
   op.alert.active_since_ms = now - 1000;
   op.alert.fired_ms = phase == 2 ? now : 0;
   op.alert.value = 42.5;
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(state_is_upserted_and_the_outbox_applied_in_order) {
   BOOST_REQUIRE(alerts->size() == 2u);
   BOOST_TEST((*alerts)[0].rule == "DiskFull");  // by rule
   const AlertRow& gw = (*alerts)[1];
-  BOOST_TEST(gw.phase == 2);
+  BOOST_TEST((gw.phase == AlertPhase::kFiring));
   BOOST_TEST(gw.fired_ms == 6000);
   BOOST_TEST(gw.value == 42.5);
   BOOST_TEST(gw.labels == "{target=\"gateway\"}");
@@ -116,10 +116,10 @@ BOOST_AUTO_TEST_CASE(outbox_and_event_commit_together_and_survive_a_kill) {
     OpenReport report;
     auto writer = StoreWriter::open(options_for(path), &report);
     if (!writer) _exit(3);
-    (*writer)->enqueue(event(1000, "alert_firing", "gateway"));
+    (*writer)->enqueue(event(1000, EventKind::kAlertFiring, "gateway"));
     (*writer)->enqueue(add(7, "am", "{\"firing\":true}"));
     if (!(*writer)->flush()) _exit(4);
-    (*writer)->enqueue(event(2000, "alert_resolved", "gateway"));  // never flushed
+    (*writer)->enqueue(event(2000, EventKind::kAlertResolved, "gateway"));  // never flushed
     (*writer)->enqueue(add(8, "am", "{\"resolved\":true}"));
     _exit(0);  // no close(): what was flushed must be there, the rest must not
   }
@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(outbox_and_event_commit_together_and_survive_a_kill) {
   auto events = reader->events({});
   BOOST_REQUIRE(events);
   BOOST_REQUIRE(events->size() == 1u);
-  BOOST_TEST((*events)[0].kind == "alert_firing");
+  BOOST_TEST(((*events)[0].kind == EventKind::kAlertFiring));
 }
 
 BOOST_AUTO_TEST_CASE(a_version_1_store_is_migrated_and_keeps_its_events) {
@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_migrated_and_keeps_its_events) {
     OpenReport report;
     auto writer = StoreWriter::open(options_for(path), &report);
     BOOST_REQUIRE(writer);
-    (*writer)->enqueue(event(500, "daemon_start", ""));
+    (*writer)->enqueue(event(500, EventKind::kDaemonStart, ""));
     BOOST_REQUIRE((*writer)->flush());
   }
   // Take it back to version 1: drop what migrations 2 and 3 added.

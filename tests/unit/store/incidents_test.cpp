@@ -14,13 +14,13 @@ using vigil::test::TempDir;
 
 namespace {
 
-IncidentAction action(WallMs started, WallMs finished, std::string what, std::string result, std::string message = "") {
+IncidentAction action(WallMs started, WallMs finished, ActionKind what, ActionStatus result, std::string message = "") {
   IncidentAction a;
   a.started_ms = started;
   a.finished_ms = finished;
-  a.action = std::move(what);
+  a.action = what;
   a.detail = "systemctl restart gateway.service";
-  a.result = std::move(result);
+  a.result = result;
   a.message = std::move(message);
   return a;
 }
@@ -29,11 +29,11 @@ IncidentRow incident(std::int64_t id, std::string target, WallMs started, WallMs
   IncidentRow row;
   row.id = id;
   row.target = std::move(target);
-  row.trigger = "check:health";
+  row.trigger = Trigger{TriggerKind::kCheck, "health"};
   row.started_ms = started;
   row.detected_ms = started + 2000;
   row.recovered_ms = recovered;
-  row.root_cause = "crashed";
+  row.root_cause = RootCause::kCrashed;
   row.summary = "the main process exited with status 1";
   row.evidence = R"({"exit_status":1})";
   row.updated_ms = recovered != 0 ? recovered : started + 2000;
@@ -78,8 +78,8 @@ BOOST_AUTO_TEST_CASE(an_empty_store_has_no_incidents) {
 BOOST_AUTO_TEST_CASE(an_incident_and_its_actions_read_back_field_for_field) {
   TempDir dir;
   IncidentRow row = incident(7, "gateway", 10'000, 15'100);
-  row.actions = {action(12'015, 12'500, "restart", "failed", "unit failed again"),
-                 action(13'000, 13'400, "restart", "ok", "active after 400ms")};
+  row.actions = {action(12'015, 12'500, ActionKind::kRestart, ActionStatus::kFailed, "unit failed again"),
+                 action(13'000, 13'400, ActionKind::kRestart, ActionStatus::kOk, "active after 400ms")};
   row.actions[1].detail = "second";
   row.given_up = true;
   row.dry_run = true;
@@ -91,11 +91,11 @@ BOOST_AUTO_TEST_CASE(an_incident_and_its_actions_read_back_field_for_field) {
   const IncidentRow& r = **got;
   BOOST_TEST(r.id == 7);
   BOOST_TEST(r.target == "gateway");
-  BOOST_TEST(r.trigger == "check:health");
+  BOOST_TEST((r.trigger == Trigger{TriggerKind::kCheck, "health"}));
   BOOST_TEST(r.started_ms == 10'000);
   BOOST_TEST(r.detected_ms == 12'000);
   BOOST_TEST(r.recovered_ms == 15'100);
-  BOOST_TEST(r.root_cause == "crashed");
+  BOOST_TEST((r.root_cause == RootCause::kCrashed));
   BOOST_TEST(r.summary == "the main process exited with status 1");
   BOOST_TEST(r.evidence == R"({"exit_status":1})");
   BOOST_TEST(r.given_up);
@@ -104,12 +104,12 @@ BOOST_AUTO_TEST_CASE(an_incident_and_its_actions_read_back_field_for_field) {
   BOOST_REQUIRE(r.actions.size() == 2u);
   BOOST_TEST(r.actions[0].started_ms == 12'015);
   BOOST_TEST(r.actions[0].finished_ms == 12'500);
-  BOOST_TEST(r.actions[0].action == "restart");
+  BOOST_TEST((r.actions[0].action == ActionKind::kRestart));
   BOOST_TEST(r.actions[0].detail == "systemctl restart gateway.service");
-  BOOST_TEST(r.actions[0].result == "failed");
+  BOOST_TEST((r.actions[0].result == ActionStatus::kFailed));
   BOOST_TEST(r.actions[0].message == "unit failed again");
   BOOST_TEST(r.actions[1].detail == "second");  // in the order taken
-  BOOST_TEST(r.actions[1].result == "ok");
+  BOOST_TEST((r.actions[1].result == ActionStatus::kOk));
 
   auto listed = reader.incidents({});
   BOOST_REQUIRE(listed);
@@ -125,15 +125,15 @@ BOOST_AUTO_TEST_CASE(a_rewrite_replaces_the_row_and_all_its_actions) {
   auto writer = StoreWriter::open(options_for(path), nullptr);
   BOOST_REQUIRE(writer);
   IncidentRow open = incident(3, "gateway", 1000, 0);
-  open.actions = {action(3000, 0, "restart", "running"), action(2500, 2600, "signal", "ok"),
-                  action(2700, 2800, "exec", "ok")};
+  open.actions = {action(3000, 0, ActionKind::kRestart, ActionStatus::kRunning), action(2500, 2600, ActionKind::kSignal, ActionStatus::kOk),
+                  action(2700, 2800, ActionKind::kExec, ActionStatus::kOk)};
   (*writer)->enqueue(open);
   BOOST_REQUIRE((*writer)->flush());
 
   // Fewer actions than before: the old ones must not survive the rewrite.
   IncidentRow closed = incident(3, "gateway", 1000, 9000);
-  closed.root_cause = "hung";
-  closed.actions = {action(3000, 3500, "restart", "ok")};
+  closed.root_cause = RootCause::kHung;
+  closed.actions = {action(3000, 3500, ActionKind::kRestart, ActionStatus::kOk)};
   (*writer)->enqueue(closed);
   BOOST_REQUIRE((*writer)->flush());
 
@@ -143,9 +143,9 @@ BOOST_AUTO_TEST_CASE(a_rewrite_replaces_the_row_and_all_its_actions) {
   BOOST_REQUIRE(got);
   BOOST_REQUIRE(got->has_value());
   BOOST_TEST((*got)->recovered_ms == 9000);
-  BOOST_TEST((*got)->root_cause == "hung");
+  BOOST_TEST(((*got)->root_cause == RootCause::kHung));
   BOOST_REQUIRE((*got)->actions.size() == 1u);
-  BOOST_TEST((*got)->actions[0].result == "ok");
+  BOOST_TEST(((*got)->actions[0].result == ActionStatus::kOk));
   BOOST_TEST((*got)->actions[0].finished_ms == 3500);
   BOOST_TEST(reader->incidents({})->size() == 1u);
 }
@@ -153,21 +153,21 @@ BOOST_AUTO_TEST_CASE(a_rewrite_replaces_the_row_and_all_its_actions) {
 BOOST_AUTO_TEST_CASE(versions_queued_in_one_flush_apply_in_queue_order) {
   TempDir dir;
   IncidentRow first = incident(5, "gateway", 1000, 0);
-  first.actions = {action(2000, 0, "restart", "running")};
+  first.actions = {action(2000, 0, ActionKind::kRestart, ActionStatus::kRunning)};
   IncidentRow second = first;
   second.actions[0].finished_ms = 2400;
-  second.actions[0].result = "ok";
+  second.actions[0].result = ActionStatus::kOk;
   IncidentRow third = second;
   third.recovered_ms = 6000;
-  third.actions.push_back(action(5000, 5100, "http", "ok"));
+  third.actions.push_back(action(5000, 5100, ActionKind::kHttp, ActionStatus::kOk));
   StoreReader reader = write_all(dir.file("vigil.db"), {first, second, third});
   auto got = reader.incident(5);
   BOOST_REQUIRE(got);
   BOOST_REQUIRE(got->has_value());
   BOOST_TEST((*got)->recovered_ms == 6000);
   BOOST_REQUIRE((*got)->actions.size() == 2u);
-  BOOST_TEST((*got)->actions[0].result == "ok");
-  BOOST_TEST((*got)->actions[1].action == "http");
+  BOOST_TEST(((*got)->actions[0].result == ActionStatus::kOk));
+  BOOST_TEST(((*got)->actions[1].action == ActionKind::kHttp));
 }
 
 BOOST_AUTO_TEST_CASE(incidents_are_committed_with_the_events_of_their_flush_and_never_dropped) {
@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(incidents_are_committed_with_the_events_of_their_flush_and_
     auto writer = StoreWriter::open(options_for(path, Millis(3600 * 1000), 1), nullptr);
     BOOST_REQUIRE(writer);
     (*writer)->enqueue({vigil::test::sample("m", {}, 1, 1), vigil::test::sample("m", {}, 2, 2)});
-    (*writer)->enqueue(event(1500, "incident_opened", "gateway"));
+    (*writer)->enqueue(event(1500, EventKind::kIncidentOpened, "gateway"));
     (*writer)->enqueue(incident(1, "gateway", 1000, 0));
     // No flush: close() commits what is queued.
     (*writer)->close();
@@ -255,11 +255,11 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_is_migrated_and_keeps_its_data) {
     auto writer = StoreWriter::open(options_for(path), nullptr);
     BOOST_REQUIRE(writer);
     (*writer)->enqueue({vigil::test::sample("m", {{"k", "v"}}, 100, 1)});
-    (*writer)->enqueue(event(500, "daemon_start", ""));
+    (*writer)->enqueue(event(500, EventKind::kDaemonStart, ""));
     AlertOp op;
     op.alert.rule = "GatewayDown";
     op.alert.labels = "{target=\"gateway\"}";
-    op.alert.phase = 2;
+    op.alert.phase = AlertPhase::kFiring;
     op.alert.annotations = "{}";
     (*writer)->enqueue(op);
     BOOST_REQUIRE((*writer)->flush());
@@ -281,14 +281,14 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_is_migrated_and_keeps_its_data) {
   BOOST_REQUIRE_MESSAGE(writer, vigil::test::why(writer));
   BOOST_TEST(report.migrated_from == 2);
   IncidentRow row = incident(1, "gateway", 1000, 0);
-  row.actions = {action(3000, 3100, "restart", "ok")};
+  row.actions = {action(3000, 3100, ActionKind::kRestart, ActionStatus::kOk)};
   (*writer)->enqueue(row);
   BOOST_REQUIRE((*writer)->flush());
   (*writer)->close();
 
   auto reader = StoreReader::open(path);
   BOOST_REQUIRE_MESSAGE(reader, vigil::test::why(reader));
-  BOOST_TEST(reader->schema_version() == 3);
+  BOOST_TEST(reader->schema_version() == kSchemaVersion);
   BOOST_TEST(reader->sample_count().value_or(0) == 1u);
   BOOST_TEST(reader->events({})->size() == 1u);
   BOOST_TEST(reader->alerts()->size() == 1u);

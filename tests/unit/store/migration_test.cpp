@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
               std::vector<std::string>{"id INTEGER 0 1", "target TEXT 1 0", "trigger TEXT 1 0", "started INTEGER 1 0",
                                        "detected INTEGER 1 0", "recovered INTEGER 1 0", "root_cause TEXT 1 0",
                                        "summary TEXT 1 0", "evidence TEXT 1 0", "given_up INTEGER 1 0",
-                                       "dry_run INTEGER 1 0", "updated INTEGER 1 0"}));
+                                       "dry_run INTEGER 1 0", "updated INTEGER 1 0", "check_name TEXT 1 0"}));
   BOOST_TEST((columns(path, "incident_actions") ==
               std::vector<std::string>{"incident_id INTEGER 1 1", "seq INTEGER 1 2", "started INTEGER 1 0",
                                        "finished INTEGER 1 0", "action TEXT 1 0", "detail TEXT 1 0", "result TEXT 1 0",

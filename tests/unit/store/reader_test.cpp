@@ -30,7 +30,7 @@ void write_then_get_killed(const std::string& path, int n) {
     std::vector<Sample> samples;
     for (int i = 0; i < n; ++i) samples.push_back(sample("m", {{"s", std::to_string(i % 4)}}, i, i));
     (*writer)->enqueue(std::move(samples));
-    (*writer)->enqueue(event(1, "daemon_start", ""));
+    (*writer)->enqueue(event(1, EventKind::kDaemonStart, ""));
     if (!(*writer)->flush()) ::_exit(3);
     ::raise(SIGKILL);
     ::_exit(4);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(reads_a_cleanly_closed_store) {
     std::vector<Sample> samples;
     for (int i = 0; i < 100; ++i) samples.push_back(sample("m", {{"s", std::to_string(i % 4)}}, i, i));
     (*writer)->enqueue(std::move(samples));
-    (*writer)->enqueue(event(1, "daemon_stop", ""));
+    (*writer)->enqueue(event(1, EventKind::kDaemonStop, ""));
   }
   check_everything_readable(path, 100);
 }

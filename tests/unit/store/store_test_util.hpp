@@ -51,10 +51,10 @@ inline Sample sample(std::string metric, Labels labels, WallMs ts, double value)
   return Sample{SeriesKey(std::move(metric), std::move(labels)), ts, value};
 }
 
-inline Event event(WallMs ts, std::string kind, std::string target, std::string message = "m") {
+inline Event event(WallMs ts, EventKind kind, std::string target, std::string message = "m") {
   Event e;
   e.ts_ms = ts;
-  e.kind = std::move(kind);
+  e.kind = kind;
   e.target = std::move(target);
   e.message = std::move(message);
   return e;

@@ -135,16 +135,16 @@ BOOST_AUTO_TEST_CASE(write_and_read_back_events) {
   auto writer = StoreWriter::open(options_for(path), nullptr);
   BOOST_REQUIRE(writer);
 
-  Event start = event(100, "daemon_start", "", "vigild started");
+  Event start = event(100, EventKind::kDaemonStart, "", "vigild started");
   start.details = R"({"version":"0.1.0"})";
-  Event restart = event(300, "target_restarted", "gateway", "pid changed");
+  Event restart = event(300, EventKind::kTargetRestarted, "gateway", "pid changed");
   restart.check = "process";
   restart.severity = Severity::kWarning;
   (*writer)->enqueue(start);
-  (*writer)->enqueue(event(200, "target_appeared", "gateway"));
+  (*writer)->enqueue(event(200, EventKind::kTargetAppeared, "gateway"));
   (*writer)->enqueue(restart);
-  (*writer)->enqueue(event(300, "target_vanished", "db"));
-  Event crit = event(400, "store_recovered", "", "moved aside");
+  (*writer)->enqueue(event(300, EventKind::kTargetVanished, "db"));
+  Event crit = event(400, EventKind::kStoreRecovered, "", "moved aside");
   crit.severity = Severity::kCritical;
   (*writer)->enqueue(crit);
   BOOST_REQUIRE((*writer)->flush());
@@ -156,15 +156,15 @@ BOOST_AUTO_TEST_CASE(write_and_read_back_events) {
   auto all = reader->events({});
   BOOST_REQUIRE(all);
   BOOST_REQUIRE_EQUAL(all->size(), 5u);
-  BOOST_TEST((*all)[0].kind == "daemon_start");
+  BOOST_TEST(((*all)[0].kind == EventKind::kDaemonStart));
   BOOST_TEST((*all)[0].details == R"({"version":"0.1.0"})");
   BOOST_TEST((*all)[0].message == "vigild started");
   // Equal timestamps keep insertion order.
-  BOOST_TEST((*all)[2].kind == "target_restarted");
+  BOOST_TEST(((*all)[2].kind == EventKind::kTargetRestarted));
   BOOST_TEST((*all)[2].check == "process");
   BOOST_TEST((*all)[2].target == "gateway");
   BOOST_TEST(((*all)[2].severity == Severity::kWarning));
-  BOOST_TEST((*all)[3].kind == "target_vanished");
+  BOOST_TEST(((*all)[3].kind == EventKind::kTargetVanished));
   BOOST_TEST(((*all)[4].severity == Severity::kCritical));
 
   EventQuery range;
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(write_and_read_back_events) {
   auto gw = reader->events(gateway);
   BOOST_REQUIRE(gw);
   BOOST_REQUIRE_EQUAL(gw->size(), 2u);
-  BOOST_TEST((*gw)[0].kind == "target_appeared");
+  BOOST_TEST(((*gw)[0].kind == EventKind::kTargetAppeared));
 
   // The newest two, returned oldest first.
   EventQuery newest;
@@ -194,8 +194,8 @@ BOOST_AUTO_TEST_CASE(write_and_read_back_events) {
   auto last_two = reader->events(newest);
   BOOST_REQUIRE(last_two);
   BOOST_REQUIRE_EQUAL(last_two->size(), 2u);
-  BOOST_TEST((*last_two)[0].kind == "target_vanished");
-  BOOST_TEST((*last_two)[1].kind == "store_recovered");
+  BOOST_TEST(((*last_two)[0].kind == EventKind::kTargetVanished));
+  BOOST_TEST(((*last_two)[1].kind == EventKind::kStoreRecovered));
 }
 
 BOOST_AUTO_TEST_CASE(series_ids_are_stable_across_reopen) {
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(queue_overflow_drops_the_oldest_samples_never_events) {
     std::vector<Sample> samples;
     for (int i = 0; i < 6; ++i) samples.push_back(sample("m", l, batch * 6 + i, batch * 6 + i));
     (*writer)->enqueue(std::move(samples));
-    (*writer)->enqueue(event(batch, "e", "t"));
+    (*writer)->enqueue(event(batch, EventKind::kDaemonStart, "t"));
   }
   // One batch larger than the whole queue keeps its newest samples.
   WriterStats before = (*writer)->stats();
@@ -324,7 +324,7 @@ BOOST_AUTO_TEST_CASE(commit_failure_keeps_a_bounded_batch_and_retries) {
   std::vector<Sample> first;
   for (int i = 0; i < 8; ++i) first.push_back(sample("m", l, i, i));
   (*writer)->enqueue(std::move(first));
-  (*writer)->enqueue(event(1, "e", "t"));
+  (*writer)->enqueue(event(1, EventKind::kDaemonStart, "t"));
   auto failed = (*writer)->flush();
   BOOST_REQUIRE(!failed);
   BOOST_TEST((failed.error().kind == ErrorKind::kStore));
@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(close_is_idempotent_and_flushes) {
   auto writer = StoreWriter::open(options_for(path), nullptr);
   BOOST_REQUIRE(writer);
   (*writer)->enqueue({sample("m", {}, 1, 1), sample("m", {}, 2, 2)});
-  (*writer)->enqueue(event(1, "daemon_stop", ""));
+  (*writer)->enqueue(event(1, EventKind::kDaemonStop, ""));
   (*writer)->close();
   (*writer)->close();
   BOOST_TEST((*writer)->stats().samples_committed == 2u);
@@ -404,7 +404,7 @@ BOOST_AUTO_TEST_CASE(enqueue_from_many_threads) {
       for (int i = 0; i < 200; ++i) {
         w->enqueue({sample("m", {{"thread", std::to_string(t)}}, i, i)});
         if (i % 50 == 0) {
-          w->enqueue(event(i, "tick", std::to_string(t)));
+          w->enqueue(event(i, EventKind::kDaemonStart, std::to_string(t)));
           (void)w->flush();
         }
       }
@@ -435,7 +435,7 @@ BOOST_AUTO_TEST_CASE(flushed_data_survives_the_writer_dying) {
     std::vector<Sample> samples;
     for (int i = 0; i < 1000; ++i) samples.push_back(sample("m", {{"i", std::to_string(i % 10)}}, i, i));
     (*writer)->enqueue(std::move(samples));
-    (*writer)->enqueue(event(5, "daemon_start", ""));
+    (*writer)->enqueue(event(5, EventKind::kDaemonStart, ""));
     if (!(*writer)->flush()) ::_exit(3);
     // Queued but never flushed: lost, and that is fine.
     (*writer)->enqueue({sample("m", {{"i", "0"}}, 5000, 1)});

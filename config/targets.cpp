@@ -1,0 +1,90 @@
+#include "config/targets.hpp"
+
+#include <array>
+
+namespace vigil {
+
+namespace {
+
+void validate_unit(const TargetConfig& t, KeyProblems& p) {
+  const std::string& unit = t.finder.as<UnitTarget>().unit;
+  if (unit.find('.') == std::string::npos) {
+    p.bad("systemd_unit",
+          "\"" + unit + "\" is not a unit name: write it with its type, e.g. \"" + unit + ".service\"");
+  }
+}
+
+void validate_start(const TargetConfig& t, KeyProblems& p) {
+  const StartTarget& s = t.finder.as<StartTarget>();
+  if (s.argv.empty()) {
+    p.bad("start", "an empty command: write the program and its arguments, e.g. [\"/usr/local/bin/worker\"]");
+  } else if (s.argv[0].empty()) {
+    p.bad("start", "the program (the first element) is empty");
+  }
+}
+
+}  // namespace
+
+std::span<const TargetKindInfo> target_kinds() {
+  static const std::array<Key<KindSettings>, 1> pidfile_keys = {
+      kind_key<&PidfileTarget::path>("pidfile", ValueType::kPath, 0, 0, "a file path, e.g. \"/run/gateway.pid\""),
+  };
+  static const std::array<Key<KindSettings>, 1> match_keys = {
+      kind_key<&MatchTarget::pattern>("match", ValueType::kRegex, 0, 0,
+                                      "an ECMAScript regular expression over the command line"),
+  };
+  static const std::array<Key<KindSettings>, 1> pid_keys = {
+      kind_key<&PidTarget::pid>("pid", ValueType::kCount, 1, 4'194'304, "a process ID from 1 to 4194304"),
+  };
+  static const std::array<Key<KindSettings>, 1> unit_keys = {
+      kind_key<&UnitTarget::unit>("systemd_unit", ValueType::kText, 0, 0, "a unit name, e.g. \"gateway.service\""),
+  };
+  static const std::array<Key<KindSettings>, 3> start_keys = {
+      kind_key<&StartTarget::argv>("start", ValueType::kStringList, 0, 0,
+                                   "a command as an array, e.g. [\"/usr/local/bin/worker\", \"--port\", \"9000\"]"),
+      kind_key<&StartTarget::stop_signal>("stop_signal", ValueType::kSignal, 0, 0,
+                                          "a signal name, e.g. \"SIGTERM\" (default): sent to its process group"),
+      kind_key<&StartTarget::stop_timeout>("stop_timeout", ValueType::kDuration, 100, 3'600'000,
+                                           "a duration from 100ms to 1h, then SIGKILL (default 10s)"),
+  };
+  static const std::array<TargetKindInfo, 5> kinds = {{
+      {TargetKind::kPidfile, "Its main process is the PID a file holds (read every round).", pidfile_keys,
+       [] { return KindSettings::of(PidfileTarget{}); }, nullptr, false, false},
+      {TargetKind::kMatch,
+       "Its processes are those whose command line the pattern matches; a match whose parent matches too belongs "
+       "to that parent's tree.",
+       match_keys, [] { return KindSettings::of(MatchTarget{}); }, nullptr, false, false},
+      {TargetKind::kPid, "Its main process is this PID.", pid_keys, [] { return KindSettings::of(PidTarget{}); },
+       nullptr, false, false},
+      {TargetKind::kSystemdUnit,
+       "A systemd unit, watched over D-Bus: MainPID, ControlGroup, ActiveState, SubState, NRestarts and its exit "
+       "status; a crash is seen at once; restarted with RestartUnit.",
+       unit_keys, [] { return KindSettings::of(UnitTarget{}); }, &validate_unit, true, false},
+      {TargetKind::kStart,
+       "vigild starts the command in its own session (stdin /dev/null, stdout and stderr appended to "
+       "<state_dir>/logs/NAME.log) and is its parent; a restarted vigild adopts the process named in "
+       "<state_dir>/run/NAME.pid. Stopped with stop_signal to its process group, SIGKILL after stop_timeout.",
+       start_keys, [] { return KindSettings::of(StartTarget{}); }, &validate_start, true, true},
+  }};
+  static_assert(kinds.size() == kind_names<TargetKind>().size());
+  return kinds;
+}
+
+const TargetKindInfo& target_kind(TargetKind kind) { return target_kinds()[static_cast<std::size_t>(kind)]; }
+
+std::span<const Key<TargetConfig>> common_target_keys() {
+  static const std::array<Key<TargetConfig>, 4> keys = {
+      field_key<&TargetConfig::name>("name", ValueType::kName, 1, 64, "1 to 64 characters of [A-Za-z0-9_.-]"),
+      field_key<&TargetConfig::cgroup>("cgroup", ValueType::kPath, 0, 0,
+                                       "a cgroup path such as \"/system.slice/gateway.service\""),
+      field_key<&TargetConfig::interval>("interval", ValueType::kDuration, 100, 86'400'000,
+                                         "a duration from 100ms to 24h, e.g. \"1s\""),
+      field_key<&TargetConfig::depends_on>("depends_on", ValueType::kStringList, 0, 0,
+                                           "a list of target names, e.g. [\"postgres\"]"),
+  };
+  return keys;
+}
+
+bool TargetConfig::can_restart() const { return target_kind(kind).can_restart; }
+
+}  // namespace vigil

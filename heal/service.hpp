@@ -1,0 +1,159 @@
+// heal/service.hpp: the processes of a target, as vigild sees and controls them.
+//
+// - PidWatch: one process's exit, seen at once through a pidfd that sd-event
+//   polls (the kernel makes it readable when the process exits), whatever
+//   the sampling interval. When vigild is the parent it reaps the child and
+//   knows the exit code or signal; for any other process only the exit.
+// - ServiceController: what remediation needs from a target it may restart:
+//   its main PID and an asynchronous restart with a timeout. ChildService
+//   implements it for `start = [argv]` targets; UnitService
+//   (heal/systemd_unit.hpp) for `systemd_unit` targets.
+// - ChildService starts argv detached in its own session (a process group
+//   of its own, no controlling terminal, stdin /dev/null, stdout and stderr
+//   appended to a log file under the state directory, default signal
+//   dispositions, no inherited descriptors), and stops it with its stop
+//   signal sent to the whole group, then SIGCONT (a stopped process acts on
+//   the signal only once continued, as systemd does), then SIGKILL after
+//   stop_timeout. It
+//   writes "<pid> <start time>" to a run file, so that a restarted vigild
+//   adopts the running process instead of starting a second one (it then
+//   sees the exit but not the status: it is no longer the parent).
+#pragma once
+
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/time.hpp"
+#include "core/unique_fd.hpp"
+#include "core/kinds.hpp"
+#include "core/sd_handles.hpp"
+
+namespace vigil {
+
+struct ExitInfo {
+  int pid = 0;
+  bool status_known = false;  // vigild was the parent (or systemd told)
+  std::optional<int> code;    // exited with this code
+  std::optional<int> signal;  // killed by this signal
+  std::string start_error;    // not an exit: it could not be (re)started at all
+  // "exited with code 3", "killed by SIGKILL", "exited (status unknown: not vigild's child)"
+  std::string describe() const;
+};
+
+class PidWatch {
+ public:
+  using OnExit = std::function<void(const ExitInfo&)>;
+  // `child`: vigild is the parent and reaps it (waitid on the pidfd).
+  static Result<std::unique_ptr<PidWatch>> open(sd_event* event, int pid, bool child, OnExit on_exit);
+  ~PidWatch() = default;
+  PidWatch(const PidWatch&) = delete;
+  PidWatch& operator=(const PidWatch&) = delete;
+
+  int pid() const { return pid_; }
+  bool exited() const { return exited_; }
+  // Sends `sig` to the process (through the pidfd: never to a recycled PID).
+  bool send(int sig) const;
+  // A child leading its own process group: at its exit, SIGKILL the rest of
+  // the group before reaping it.
+  void kill_group_on_exit() { kill_group_ = true; }
+
+ private:
+  PidWatch() = default;
+  static int on_io(sd_event_source* source, int fd, std::uint32_t revents, void* self);
+
+  int pid_ = 0;
+  bool child_ = false;
+  bool exited_ = false;
+  bool kill_group_ = false;
+  UniqueFd pidfd_;
+  SdEventSourcePtr source_;
+  OnExit on_exit_;
+};
+
+struct ActionResult {
+  ActionStatus status = ActionStatus::kFailed;  // ok, failed, timeout (would: a dry run's)
+  std::string message;                          // for people
+  bool ok() const { return status == ActionStatus::kOk; }
+};
+using ActionDone = std::function<void(ActionResult)>;
+
+class ServiceController {
+ public:
+  virtual ~ServiceController() = default;
+  // The main process now; 0 when it is not running.
+  virtual int main_pid() const = 0;
+  // Stops (if running) and starts it again; `done` runs once, on the loop.
+  virtual void restart(Millis timeout, ActionDone done) = 0;
+  // For messages: the unit name, or the command.
+  virtual std::string what() const = 0;
+};
+
+struct ChildSpec {
+  std::string target;
+  std::vector<std::string> argv;
+  std::string log_path;  // stdout and stderr, appended
+  std::string run_path;  // "<pid> <start time in clock ticks>"
+  std::string proc_root = "/proc";
+  int stop_signal = 15;
+  Millis stop_timeout{10'000};
+  // The target's `cgroup`: each started process is moved into it (its
+  // cgroup.procs) in every hierarchy where that directory exists.
+  std::vector<std::string> cgroup_dirs;
+};
+
+class ChildService : public ServiceController {
+ public:
+  using OnExit = std::function<void(const ExitInfo&)>;
+  ChildService(sd_event* event, ChildSpec spec, OnExit on_exit);
+  ~ChildService() override;
+
+  // At vigild's start: adopts the process the run file names when it still
+  // runs (same PID, same start time), else starts one. Returns what it did,
+  // for the log; an error when it could not start it.
+  Result<std::string> start_or_adopt();
+
+  int main_pid() const override;
+  void restart(Millis timeout, ActionDone done) override;
+  std::string what() const override;
+  bool adopted() const { return adopted_; }
+  // `sig` to the main process, through its pidfd.
+  bool send(int sig) const { return watch_ && watch_->send(sig); }
+
+ private:
+  Result<void> spawn();
+  void exited(const ExitInfo& info);
+  void finish_restart(ActionResult r);
+  static int on_kill_timer(sd_event_source*, std::uint64_t, void* self);
+  static int on_restart_timeout(sd_event_source*, std::uint64_t, void* self);
+
+  sd_event* event_;
+  ChildSpec spec_;
+  OnExit on_exit_;
+  std::unique_ptr<PidWatch> watch_;
+  bool adopted_ = false;
+  bool stopping_after_timeout_ = false;  // a restart timed out; SIGKILLed, waiting for its exit
+  // A restart in flight: waiting for the old process to exit.
+  ActionDone restart_done_;
+  SdEventSourcePtr kill_timer_;
+  SdEventSourcePtr restart_timer_;
+};
+
+// `sig` to `pid` through a pidfd opened now (for a PID that is current:
+// systemd's MainPID as just read). Returns an error for people.
+Result<void> send_signal(int pid, int sig);
+
+// Spawns argv detached (see ChildService). Returns the PID and its pidfd.
+struct Spawned {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+};
+Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::string& log_path);
+
+}  // namespace vigil

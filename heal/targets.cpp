@@ -1,0 +1,312 @@
+#include "heal/targets.hpp"
+
+#include <filesystem>
+#include <regex>
+
+#include "config/targets.hpp"
+#include "core/text.hpp"
+
+namespace vigil {
+
+namespace fs = std::filesystem;
+
+TargetContext::TargetContext(sd_event* event, std::string state_dir, std::string proc_root, std::string cgroup_root)
+    : event_(event),
+      state_dir_(std::move(state_dir)),
+      proc_root_(std::move(proc_root)),
+      cgroup_root_(std::move(cgroup_root)) {}
+
+Result<SystemdBus*> TargetContext::bus() {
+  if (!bus_) {
+    auto opened = SystemdBus::open(event_);
+    if (!opened) return tl::unexpected(opened.error());
+    bus_ = std::move(*opened);
+  }
+  return bus_.get();
+}
+
+namespace {
+
+bool alive(const ProcessTable& table, int pid) {
+  const ProcessEntry* e = table.find(pid);
+  return e != nullptr && e->stat.state != 'Z';
+}
+
+// pid, pidfile and match targets: vigild only finds their processes. A
+// pidfd on the main process reports its exit at once rather than at the
+// next round.
+class FoundProcesses : public TargetProcesses {
+ public:
+  FoundProcesses(sd_event* event, OnExit on_exit) : event_(event), on_exit_(std::move(on_exit)) {}
+
+  void seen(int main_pid) override {
+    if (main_pid == 0) {
+      watch_.reset();
+      return;
+    }
+    if (watch_ && watch_->pid() == main_pid && !watch_->exited()) return;
+    auto w = PidWatch::open(event_, main_pid, false, [this](const ExitInfo& info) {
+      OnExit cb = on_exit_;
+      watch_.reset();  // the watch goes; `info` is a copy held by the caller's frame
+      cb(info);
+    });
+    watch_ = w ? std::move(*w) : nullptr;
+  }
+
+  int main_pid() const override { return watch_ && !watch_->exited() ? watch_->pid() : 0; }
+
+  Result<int> signal(int sig) override {
+    if (watch_ && !watch_->exited() && watch_->send(sig)) return watch_->pid();
+    return fail(ErrorKind::kNotFound, "not running: no process to signal");
+  }
+
+ private:
+  sd_event* event_;
+  OnExit on_exit_;
+  std::unique_ptr<PidWatch> watch_;
+};
+
+class PidProcesses : public FoundProcesses {
+ public:
+  PidProcesses(sd_event* event, OnExit on_exit, int pid) : FoundProcesses(event, std::move(on_exit)), pid_(pid) {}
+  FoundRoots roots(ProcessTable& table) override {
+    if (alive(table, pid_)) return {{pid_}, {}, false};
+    return {{}, "process " + std::to_string(pid_) + " is not running", false};
+  }
+
+ private:
+  int pid_;
+};
+
+class PidfileProcesses : public FoundProcesses {
+ public:
+  PidfileProcesses(sd_event* event, OnExit on_exit, std::string path)
+      : FoundProcesses(event, std::move(on_exit)), path_(std::move(path)) {}
+  FoundRoots roots(ProcessTable& table) override {
+    auto pid = read_pidfile(path_);
+    if (!pid) {
+      return {{},
+              "cannot read the pidfile (" + pid.error().message + "): the target counts as not running until it can",
+              pid.error().kind != ErrorKind::kNotFound};
+    }
+    if (!alive(table, *pid)) {
+      return {{}, "pidfile " + path_ + " names PID " + std::to_string(*pid) + ", which is not running", false};
+    }
+    return {{*pid}, {}, false};
+  }
+
+ private:
+  std::string path_;
+};
+
+class MatchProcesses : public FoundProcesses {
+ public:
+  MatchProcesses(sd_event* event, OnExit on_exit, const std::string& pattern)
+      : FoundProcesses(event, std::move(on_exit)),
+        pattern_(pattern),
+        matcher_(std::regex(pattern, std::regex::ECMAScript | std::regex::optimize)) {}
+  FoundRoots roots(ProcessTable& table) override {
+    auto found = roots_of(table, matcher_.matching(table));
+    if (found.empty()) return {{}, "no process matches /" + pattern_ + "/", false};
+    return {std::move(found), {}, false};
+  }
+
+ private:
+  std::string pattern_;
+  ProcessMatcher matcher_;
+};
+
+// start = [argv]: vigild runs it (heal/service.hpp ChildService).
+class StartedProcesses : public TargetProcesses {
+ public:
+  StartedProcesses(const TargetConfig& t, TargetContext& context, OnExit on_exit) {
+    const StartTarget& s = t.finder.as<StartTarget>();
+    ChildSpec spec;
+    spec.target = t.name;
+    spec.argv = s.argv;
+    spec.log_path = (fs::path(context.state_dir()) / "logs" / (t.name + ".log")).string();
+    spec.run_path = (fs::path(context.state_dir()) / "run" / (t.name + ".pid")).string();
+    spec.proc_root = context.proc_root();
+    spec.stop_signal = s.stop_signal;
+    spec.stop_timeout = s.stop_timeout;
+    if (t.cgroup) {
+      // v1 controllers under <root>/<controller>, v2 at <root> or <root>/unified (hybrid).
+      for (const char* h : {"memory", "pids", "cpu", "cpuacct", "unified", ""}) {
+        fs::path dir = fs::path(context.cgroup_root()) / h;
+        dir += *t.cgroup;
+        spec.cgroup_dirs.push_back(dir.lexically_normal().string());
+      }
+    }
+    log_path_ = spec.log_path;
+    child_ = std::make_unique<ChildService>(context.event(), std::move(spec), std::move(on_exit));
+  }
+
+  Result<std::string> start() override {
+    auto r = child_->start_or_adopt();
+    if (r) return *r + " (output in " + log_path_ + ")";
+    return r;
+  }
+  FoundRoots roots(ProcessTable& table) override {
+    const int pid = child_->main_pid();
+    if (pid != 0 && alive(table, pid)) return {{pid}, {}, false};
+    return {{}, "the process vigild starts for it is not running", false};
+  }
+  int main_pid() const override { return child_->main_pid(); }
+  Result<int> signal(int sig) override {
+    const int pid = child_->main_pid();
+    if (pid != 0 && child_->send(sig)) return pid;
+    return fail(ErrorKind::kNotFound, "not running: no process to signal");
+  }
+  ServiceController* controller() override { return child_.get(); }
+
+ private:
+  std::string log_path_;
+  std::unique_ptr<ChildService> child_;
+};
+
+// systemd_unit = "...": systemd runs it; vigild reads it over D-Bus.
+class UnitProcesses : public TargetProcesses {
+ public:
+  UnitProcesses(const TargetConfig& t, TargetContext& context, OnExit on_exit, OnUnitChange on_change)
+      : unit_name_(t.finder.as<UnitTarget>().unit), cgroup_root_(context.cgroup_root()) {
+    auto bus = context.bus();
+    if (!bus) {
+      bus_problem_ = "systemd_unit targets cannot be watched: " + bus.error().message;
+      return;
+    }
+    unit_ = std::make_unique<UnitService>(**bus, unit_name_, std::move(on_exit), std::move(on_change));
+  }
+
+  Result<std::string> start() override {
+    if (!unit_) return fail(ErrorKind::kNotAvailable, bus_problem_);
+    unit_->start();
+    return std::string();
+  }
+
+  FoundRoots roots(ProcessTable& table) override {
+    if (!unit_) return {{}, bus_problem_, false};
+    const int pid = unit_->main_pid();
+    if (pid != 0 && alive(table, pid)) return {cgroup_roots(table, pid), {}, false};
+    if (!unit_->problem().empty()) return {{}, unit_->problem(), false};
+    if (!unit_->state().known) return {{}, "unit " + unit_name_ + ": waiting for systemd's answer over D-Bus", false};
+    return {{},
+            "unit " + unit_name_ + " has no main process (" + unit_->state().active_state + "/" +
+                unit_->state().sub_state + ")",
+            false};
+  }
+  int main_pid() const override { return unit_ ? unit_->main_pid() : 0; }
+  Result<int> signal(int sig) override {
+    const int pid = main_pid();  // systemd's, kept current by PropertiesChanged
+    if (pid == 0) return fail(ErrorKind::kNotFound, "not running: no process to signal");
+    if (auto r = send_signal(pid, sig); !r) return tl::unexpected(r.error());
+    return pid;
+  }
+  ServiceController* controller() override { return unit_.get(); }
+
+ private:
+  // A unit's process tree is its cgroup: the main process first, then the
+  // roots of every other process in the unit's cgroup (a helper the unit
+  // started that is not the main process's child).
+  std::vector<int> cgroup_roots(const ProcessTable& table, int main_pid) const {
+    std::vector<int> roots = {main_pid};
+    const std::string& cg = unit_->state().control_group;
+    if (cg.empty()) return roots;
+    for (const char* h : {"unified", "", "systemd"}) {
+      fs::path procs = fs::path(cgroup_root_) / h;
+      procs += cg;
+      auto text = read_file((procs / "cgroup.procs").string(), 1 << 20);
+      if (!text) continue;
+      std::vector<int> pids;
+      for (auto line : split(*text, '\n')) {
+        if (auto p = to_u64(trim(line)); p && *p > 0 && static_cast<int>(*p) != main_pid) {
+          pids.push_back(static_cast<int>(*p));
+        }
+      }
+      pids.push_back(main_pid);
+      for (int r : roots_of(table, pids)) {
+        if (r != main_pid) roots.push_back(r);
+      }
+      break;
+    }
+    return roots;
+  }
+
+  std::string unit_name_;
+  std::string cgroup_root_;
+  std::string bus_problem_;
+  std::unique_ptr<UnitService> unit_;
+};
+
+}  // namespace
+
+std::unique_ptr<TargetProcesses> make_target_processes(const TargetConfig& t, TargetContext& context,
+                                                       TargetProcesses::OnExit on_exit,
+                                                       TargetProcesses::OnUnitChange on_unit_change) {
+  switch (t.kind) {
+    case TargetKind::kPid:
+      return std::make_unique<PidProcesses>(context.event(), std::move(on_exit), t.finder.as<PidTarget>().pid);
+    case TargetKind::kPidfile:
+      return std::make_unique<PidfileProcesses>(context.event(), std::move(on_exit),
+                                                t.finder.as<PidfileTarget>().path);
+    case TargetKind::kMatch:
+      return std::make_unique<MatchProcesses>(context.event(), std::move(on_exit),
+                                              t.finder.as<MatchTarget>().pattern);
+    case TargetKind::kStart:
+      return std::make_unique<StartedProcesses>(t, context, std::move(on_exit));
+    case TargetKind::kSystemdUnit:
+      return std::make_unique<UnitProcesses>(t, context, std::move(on_exit), std::move(on_unit_change));
+  }
+  return nullptr;
+}
+
+TargetTransition classify_transition(const std::optional<TargetObservation>& previous,
+                                     const TargetObservation& current) {
+  const bool was_present = previous && previous->present;
+  if (!was_present) return current.present ? TargetTransition::kAppeared : TargetTransition::kNone;
+  if (!current.present) return TargetTransition::kVanished;
+  if (previous->main_pid != current.main_pid || previous->main_start_ms != current.main_start_ms) {
+    return TargetTransition::kRestarted;
+  }
+  return TargetTransition::kNone;
+}
+
+std::optional<Event> transition_event(const std::string& target, TargetTransition tr,
+                                      const std::optional<TargetObservation>& previous,
+                                      const TargetObservation& seen, WallMs now) {
+  if (tr == TargetTransition::kNone) return std::nullopt;
+  Event e;
+  e.ts_ms = now;
+  e.target = target;
+  const std::string pid = std::to_string(seen.main_pid);
+  const std::string started = format_rfc3339_ms(seen.main_start_ms);
+  const int previous_pid = previous ? previous->main_pid : 0;
+  switch (tr) {
+    case TargetTransition::kAppeared:
+      e.kind = EventKind::kTargetAppeared;
+      e.message = "target " + target + ": process " + pid + " found (started " + started + ")";
+      break;
+    case TargetTransition::kRestarted:
+      e.kind = EventKind::kTargetRestarted;
+      e.severity = Severity::kWarning;
+      e.message = "target " + target + " restarted: process " + std::to_string(previous_pid) + " replaced by " + pid +
+                  " (started " + started + ")";
+      break;
+    case TargetTransition::kVanished:
+      e.kind = EventKind::kTargetVanished;
+      e.severity = Severity::kWarning;
+      e.message = "target " + target + ": process " + std::to_string(previous_pid) + " is gone";
+      break;
+    case TargetTransition::kNone: break;
+  }
+  std::string details = "{\"pid\":" + std::to_string(seen.present ? seen.main_pid : previous_pid);
+  if (previous && previous->present) details += ",\"previous_pid\":" + std::to_string(previous_pid);
+  if (seen.present) {
+    details += ",\"start_time\":\"";
+    append_json_escaped(details, started);
+    details += "\"";
+  }
+  e.details = details + "}";
+  return e;
+}
+
+}  // namespace vigil

@@ -1,0 +1,180 @@
+// [[target]] start/systemd_unit/depends_on and [target.remediate]: defaults,
+// the escalation keys, and every refusal with its kind, line and key.
+#define BOOST_TEST_MODULE config_remediation
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+#include <string>
+
+#include "tests/unit/config/config_helpers.hpp"
+#include "config/config.hpp"
+#include "config/targets.hpp"
+
+using namespace vigil;
+using namespace vigil::config_test;
+
+namespace {
+
+LoadResult load(const std::string& toml) {
+  return load_toml(toml);
+}
+
+const TargetConfig& target(const LoadResult& r, const std::string& name) {
+  for (const auto& t : r.config.targets) {
+    if (t.name == name) return t;
+  }
+  BOOST_FAIL("no target " << name);
+  return r.config.targets.front();
+}
+
+// Line 1-4: a started target with one check (line 5-9), then line 10+: the test's own lines.
+const std::string kWorker =
+    "[[target]]\n"
+    "name = \"worker\"\n"
+    "start = [\"/usr/local/bin/worker\", \"--port\", \"9000\"]\n"
+    "stop_signal = \"SIGINT\"\n"
+    "  [[target.check]]\n"
+    "  name = \"health\"\n"
+    "  kind = \"http\"\n"
+    "  url = \"http://127.0.0.1:9000/health\"\n"
+    "\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_issue_example_loads_with_its_values) {
+  auto r = load(
+      "[[target]]\nname = \"postgres\"\nmatch = \"postgres\"\n"
+      "[[target]]\nname = \"gateway\"\nsystemd_unit = \"gateway.service\"\ndepends_on = [\"postgres\"]\n"
+      "  [[target.check]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:8080/health\"\n"
+      "  [target.remediate]\n  on = [\"health\"]\n  actions = [\"restart\"]\n  max = 5\n  window = \"10m\"\n"
+      "  backoff = \"10s\"\n  max_backoff = \"5m\"\n  grace = \"30s\"\n  dry_run = false\n" +
+      kWorker + "  [target.remediate]\n  on = [\"health\", \"crash\"]\n  actions = [\"restart\"]\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  const auto& gw = target(r, "gateway");
+  BOOST_TEST(gw.finder.as<UnitTarget>().unit == "gateway.service");
+  BOOST_TEST(gw.depends_on == std::vector<std::string>{"postgres"});
+  BOOST_REQUIRE(gw.remediate.has_value());
+  BOOST_TEST(gw.remediate->max == 5);
+  BOOST_TEST(gw.remediate->window.count() == 600'000);
+  BOOST_TEST(gw.remediate->backoff.count() == 10'000);
+  BOOST_TEST(gw.remediate->max_backoff.count() == 300'000);
+  BOOST_TEST(gw.remediate->grace.count() == 30'000);
+  BOOST_TEST(!gw.remediate->dry_run);
+  BOOST_TEST(gw.can_restart());
+  const auto& w = target(r, "worker");
+  BOOST_TEST(w.finder.as<StartTarget>().argv.size() == 3u);
+  BOOST_TEST(w.finder.as<StartTarget>().stop_signal == SIGINT);
+  BOOST_TEST(w.remediate->on == (std::vector<std::string>{"health", "crash"}));
+  BOOST_TEST(!target(r, "postgres").can_restart());
+}
+
+BOOST_AUTO_TEST_CASE(on_defaults_to_every_check_and_crash_when_restartable) {
+  auto r = load(kWorker + "  [target.remediate]\n  actions = [\"signal\", \"restart\"]\n  signal = \"usr1\"\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  const auto& w = target(r, "worker");
+  BOOST_TEST(w.remediate->on == (std::vector<std::string>{"health", "crash"}));
+  BOOST_TEST(w.remediate->signal == SIGUSR1);
+  BOOST_TEST(w.remediate->timeout.count() == 60'000);  // default
+  // A process vigild only finds: no crash trigger by default, and nothing
+  // to trigger when it has no check.
+  auto found = load(
+      "[[target]]\nname = \"p\"\nmatch = \"x\"\n  [target.remediate]\n  actions = [\"signal\"]\n"
+      "  signal = \"SIGHUP\"\n");
+  BOOST_TEST(has_error(found, ConfigErrorKind::kMissingKey, 0, "target[p].remediate.on"), dump(found));
+}
+
+BOOST_AUTO_TEST_CASE(signal_names_and_numbers) {
+  BOOST_TEST(signal_number("SIGTERM") == SIGTERM);
+  BOOST_TEST(signal_number("term") == SIGTERM);
+  BOOST_TEST(signal_number(" USR2 ") == SIGUSR2);
+  BOOST_TEST(signal_number("9") == SIGKILL);
+  BOOST_TEST(signal_number("SIGNOPE") == 0);
+  BOOST_TEST(signal_number("0") == 0);
+  BOOST_TEST(signal_number("") == 0);
+  BOOST_TEST(signal_name(SIGUSR1) == "SIGUSR1");
+}
+
+BOOST_AUTO_TEST_CASE(bad_remediation_configs_name_kind_line_and_key) {
+  struct Case {
+    std::string toml;
+    ConfigErrorKind kind;
+    int line;
+    std::string key;
+  };
+  const std::string rem = "  [target.remediate]\n";  // line 10
+  const std::vector<Case> cases = {
+      {kWorker + rem + "  actions = [\"reboot\"]\n", ConfigErrorKind::kBadValue, 11,
+       "target[worker].remediate.actions"},
+      {kWorker + rem + "  actions = [\"signal\"]\n", ConfigErrorKind::kMissingKey, 10,
+       "target[worker].remediate.signal"},
+      {kWorker + rem + "  actions = [\"exec\"]\n", ConfigErrorKind::kMissingKey, 10, "target[worker].remediate.exec"},
+      {kWorker + rem + "  actions = [\"http\"]\n", ConfigErrorKind::kMissingKey, 10, "target[worker].remediate.url"},
+      {kWorker + rem + "  signal = \"SIGFOO\"\n", ConfigErrorKind::kBadValue, 11, "target[worker].remediate.signal"},
+      {kWorker + rem + "  on = [\"helth\"]\n", ConfigErrorKind::kBadValue, 11, "target[worker].remediate.on"},
+      {kWorker + rem + "  max = 0\n", ConfigErrorKind::kOutOfRange, 11, "target[worker].remediate.max"},
+      {kWorker + rem + "  backoff = \"10m\"\n  max_backoff = \"1m\"\n", ConfigErrorKind::kOutOfRange, 11,
+       "target[worker].remediate.backoff"},
+      {kWorker + rem + "  grace = 30\n", ConfigErrorKind::kWrongType, 11, "target[worker].remediate.grace"},
+      {kWorker + rem + "  retries = 3\n", ConfigErrorKind::kUnknownKey, 11, "target[worker].remediate.retries"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\nremediate = true\n", ConfigErrorKind::kWrongType, 4,
+       "target[p].remediate"},
+      {kWorker + rem + "  url = \"ftp://x\"\n", ConfigErrorKind::kBadValue, 11, "target[worker].remediate.url"},
+      // restart of a process vigild cannot start again
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\n  [target.remediate]\n  on = [\"crash\"]\n",
+       ConfigErrorKind::kConflict, 4, "target[p].remediate.actions"},
+      // two ways to find one target
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstart = [\"/bin/true\"]\n", ConfigErrorKind::kConflict, 1,
+       "target[p]"},
+      {"[[target]]\nname = \"p\"\nstart = []\n", ConfigErrorKind::kBadValue, 3, "target[p].start"},
+      {"[[target]]\nname = \"p\"\nstart = [\"\"]\n", ConfigErrorKind::kBadValue, 3, "target[p].start"},
+      {kWorker + rem + "  on = []\n", ConfigErrorKind::kBadValue, 11, "target[worker].remediate.on"},
+      {"[[target]]\nname = \"u\"\nsystemd_unit = \"gateway\"\n", ConfigErrorKind::kBadValue, 3,
+       "target[u].systemd_unit"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstop_signal = \"NOPE\"\n", ConfigErrorKind::kBadValue, 4,
+       "target[p].stop_signal"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstop_timeout = \"1ms\"\n", ConfigErrorKind::kOutOfRange, 4,
+       "target[p].stop_timeout"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"dbb\"]\n[[target]]\nname = \"db\"\nmatch = \"y\"\n",
+       ConfigErrorKind::kBadValue, 1, "target[p].depends_on"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"p\"]\n", ConfigErrorKind::kBadValue, 1,
+       "target[p].depends_on"},
+      {"[[target]]\nname = \"a\"\nmatch = \"x\"\ndepends_on = [\"b\"]\n[[target]]\nname = \"b\"\nmatch = \"y\"\n"
+       "depends_on = [\"a\"]\n",
+       ConfigErrorKind::kBadValue, 0, ""},
+  };
+  for (const auto& c : cases) {
+    auto r = load(c.toml);
+    BOOST_TEST(!r.ok(), c.toml);
+    BOOST_TEST(has_error(r, c.kind, c.line, c.key), "expected " << to_string(c.kind) << " at line " << c.line << " for "
+                                                                << c.key << " in:\n"
+                                                                << c.toml << "got:\n"
+                                                                << dump(r));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(did_you_mean_for_triggers_and_dependencies) {
+  auto r = load(kWorker + "  [target.remediate]\n  on = [\"helth\"]\n");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(dump(r).find("health") != std::string::npos, dump(r));
+  auto d = load(
+      "[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"dbb\"]\n[[target]]\nname = \"db\"\nmatch = \"y\"\n");
+  BOOST_TEST(dump(d).find("\"db\"") != std::string::npos, dump(d));
+}
+
+BOOST_AUTO_TEST_CASE(rule_names_are_triggers) {
+  auto r = load(kWorker +
+                "  [target.remediate]\n  on = [\"MemoryHigh\"]\n  actions = [\"signal\", \"restart\"]\n"
+                "  signal = \"SIGUSR1\"\n"
+                "[[rule]]\nname = \"MemoryHigh\"\nkind = \"threshold\"\nmetric = \"cgroup_memory_usage_bytes\"\n"
+                "target = \"worker\"\nop = \">\"\nvalue = 1000\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  BOOST_TEST(target(r, "worker").remediate->on == std::vector<std::string>{"MemoryHigh"});
+}
+
+BOOST_AUTO_TEST_CASE(stop_keys_on_a_target_vigild_does_not_start_are_a_warning) {
+  auto r = load("[[target]]\nname = \"p\"\nmatch = \"x\"\nstop_timeout = \"5s\"\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  bool warned = false;
+  for (const auto& w : r.warnings) warned = warned || (w.key == "target[p].stop_timeout" && w.where.line == 4);
+  BOOST_TEST(warned, dump(r));
+}

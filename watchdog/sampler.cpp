@@ -1,0 +1,150 @@
+#include "watchdog/sampler.hpp"
+
+#include <algorithm>
+
+#include "core/log.hpp"
+#include "probes/procfs.hpp"
+
+namespace vigil {
+
+Sampler::Sampler(const Config& cfg, Recorder& recorder, Listener listener)
+    : recorder_(recorder),
+      listener_(std::move(listener)),
+      host_(cfg.daemon.proc_root, cfg.host.rootfs),
+      processes_(cfg.daemon.proc_root),
+      cgroups_(cfg.daemon.cgroup_root) {
+  // Processes outside every target's tree are re-read every 10th refresh
+  // (see ProcessTable::refresh): the scan of every stat file was half of
+  // vigild's CPU on a host of ~270 processes.
+  processes_.set_cold_every(10);
+}
+
+void Sampler::set_table_max_age(Millis age) {
+  table_max_age_usec_ = std::max<std::uint64_t>(table_max_age_usec_, static_cast<std::uint64_t>(age.count()) * 1000);
+}
+
+void Sampler::probe_result(Collection& out, std::string_view probe, const std::string& target,
+                           std::uint64_t started_usec, bool ok, WallMs now) {
+  Labels labels{{"probe", std::string(probe)}};
+  if (!target.empty()) labels.emplace_back("target", target);
+  const double seconds = static_cast<double>(mono_now_usec() - started_usec) / 1e6;
+  out.add("vigil_probe_duration_seconds", labels, seconds, now);
+  out.add("vigil_probe_success", std::move(labels), ok ? 1 : 0, now);
+}
+
+void Sampler::sample_host() {
+  const std::uint64_t started = mono_now_usec();
+  const WallMs now = wall_now_ms();
+  auto collected = host_.collect(now);
+  Collection out;
+  std::string problem_now;
+  if (collected) {
+    out = std::move(*collected);
+    for (const auto& w : out.warnings) problem_now += (problem_now.empty() ? "" : "; ") + w.message;
+  } else {
+    problem_now = collected.error().message;
+  }
+  if (problem_now != host_problem_) {
+    if (!problem_now.empty()) log_warning("the host probe could not read everything", {{"error", problem_now}});
+    host_problem_ = std::move(problem_now);
+  }
+  probe_result(out, "host", {}, started, collected.has_value(), now);
+  recorder_.publish(std::move(out.samples));
+}
+
+void Sampler::refresh_processes() {
+  const std::uint64_t now = mono_now_usec();
+  if (table_refreshed_usec_ != 0 && now - table_refreshed_usec_ < table_max_age_usec_) return;
+  Collection out;
+  auto refreshed = processes_.refresh();
+  std::string problem_now = refreshed ? std::string() : refreshed.error().message;
+  if (problem_now != table_problem_) {
+    if (!problem_now.empty()) log_warning("cannot list processes", {{"error", problem_now}});
+    table_problem_ = std::move(problem_now);
+  }
+  table_refreshed_usec_ = now;
+  const WallMs wall = wall_now_ms();
+  probe_result(out, "process_table", {}, now, refreshed.has_value(), wall);
+  out.add("vigil_processes_scanned", {}, static_cast<double>(processes_.entries().size()), wall);
+  recorder_.publish(std::move(out.samples));
+}
+
+void Sampler::problem(WatchedTarget& t, std::string text) {
+  if (text == t.last_problem) return;
+  t.last_problem = std::move(text);
+  if (!t.last_problem.empty()) log_warning(t.last_problem, {{"target", t.cfg.name}});
+}
+
+void Sampler::sample_target(WatchedTarget& t) {
+  refresh_processes();
+  const std::uint64_t started = mono_now_usec();
+  const WallMs now = wall_now_ms();
+  Collection out;
+  TargetObservation seen;
+  FoundRoots found = t.processes->roots(processes_);
+  problem(t, found.problem);
+  bool read_failed = found.read_failed;
+  t.main_state = 0;
+  if (!found.roots.empty()) {
+    std::vector<int> pids = processes_.tree(found.roots);
+    processes_.mark_hot(pids);
+    TreeStats stats = collect_tree(processes_, pids, found.roots.size());
+    if (stats.processes > 0) {
+      seen = TargetObservation{true, stats.main_pid, stats.main_start_ms};
+      t.main_state = stats.main_state;
+      append_tree_samples(stats, t.cfg.name, now, out);
+      sample_cgroup(t, stats.main_pid, now, out, read_failed);
+    }
+  }
+  if (!seen.present) out.add("process_count", {{"target", t.cfg.name}}, 0, now);
+  t.processes->seen(seen.present ? seen.main_pid : 0);
+  note_transition(t, seen, now);
+  probe_result(out, "process", t.cfg.name, started, !read_failed, now);
+  recorder_.publish(std::move(out.samples));
+}
+
+void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed) {
+  CgroupPaths paths;
+  if (t.cfg.cgroup) {
+    paths = cgroup_paths_everywhere(*t.cfg.cgroup);
+  } else {
+    auto text = processes_.read_pid_file(main_pid, PidFile::kCgroup);
+    if (!text) return;  // the process just exited
+    auto lines = procfs::parse_pid_cgroup(*text);
+    if (!lines) return;
+    paths = cgroup_paths_from(*lines);
+    // The root cgroup's counters are the whole host's, not the target's.
+    if (paths.v2 == "/") paths.v2.reset();
+    std::erase_if(paths.v1, [](const auto& kv) { return kv.second == "/"; });
+  }
+  if (paths.empty()) return;
+  t.last_paths = paths;
+  auto stats = cgroups_.read(paths);
+  if (!stats) {
+    if (stats.error().kind != ErrorKind::kNotFound) {
+      read_failed = true;
+      problem(t, "cgroup: " + stats.error().message);
+    }
+    return;
+  }
+  append_cgroup_samples(*stats, t.cfg.name, now, out);
+}
+
+void Sampler::note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now) {
+  const TargetTransition tr = classify_transition(t.last, seen);
+  if (auto e = transition_event(t.cfg.name, tr, t.last, seen, now)) recorder_.record(std::move(*e));
+  t.last = seen;
+  if (tr != TargetTransition::kNone) listener_(t, tr, seen, now);
+}
+
+Remediator::TargetHooks::CgroupNow Sampler::cgroup_now(const WatchedTarget& t) const {
+  Remediator::TargetHooks::CgroupNow out;
+  if (t.last_paths.empty()) return out;
+  auto stats = cgroups_.read(t.last_paths);
+  if (!stats) return out;
+  if (stats->oom_kill_events) out.oom_kills = static_cast<double>(*stats->oom_kill_events);
+  if (stats->memory_max_usage_bytes) out.memory_peak_bytes = static_cast<double>(*stats->memory_max_usage_bytes);
+  return out;
+}
+
+}  // namespace vigil

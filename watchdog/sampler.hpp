@@ -1,0 +1,76 @@
+// watchdog/sampler.hpp: one sampling round of the host or of a target.
+//
+// The sampler owns the readers (the process table, the cgroup reader, the
+// host probe) and turns what they read into samples for the Recorder: a
+// target's process tree (found the way its kind says, heal/targets.hpp),
+// its cgroup, each probe's own duration and success. What the round saw of
+// the main process is handed to the Listener (appeared, restarted, gone),
+// which the daemon wires to the alert engine and the remediator.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "heal/remediator.hpp"
+#include "heal/targets.hpp"
+#include "probes/cgroup.hpp"
+#include "probes/host.hpp"
+#include "probes/process.hpp"
+#include "watchdog/loop.hpp"
+#include "watchdog/recorder.hpp"
+
+namespace vigil {
+
+// One watched target: its config, its processes and what the last round saw.
+struct WatchedTarget {
+  TargetConfig cfg;
+  Millis interval{1000};
+  std::unique_ptr<TargetProcesses> processes;
+  std::optional<TargetObservation> last;
+  std::string last_problem;  // logged once per change
+  CgroupPaths last_paths;    // where its cgroup counters were read last
+  char main_state = 0;       // the main process's state letter in the last round
+  std::unique_ptr<Timer> timer;
+};
+
+class Sampler {
+ public:
+  // A round saw the target's main process change (or a first round saw it).
+  using Listener = std::function<void(WatchedTarget& target, TargetTransition transition,
+                                      const TargetObservation& seen, WallMs now)>;
+
+  Sampler(const Config& cfg, Recorder& recorder, Listener listener);
+
+  void sample_host();
+  void sample_target(WatchedTarget& t);
+  // The target's cgroup now (at a crash): OOM kills and the memory peak.
+  Remediator::TargetHooks::CgroupNow cgroup_now(const WatchedTarget& t) const;
+  // Rounds between two targets' samples share one refresh of the table.
+  void set_table_max_age(Millis age);
+  // Closes the kept fds of cgroups no target reads any more.
+  void forget_unused() { cgroups_.forget_unused(); }
+  std::size_t processes_scanned() const { return processes_.entries().size(); }
+
+ private:
+  void refresh_processes();
+  void sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed);
+  void note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now);
+  void problem(WatchedTarget& t, std::string text);
+  void probe_result(Collection& out, std::string_view probe, const std::string& target, std::uint64_t started_usec,
+                    bool ok, WallMs now);
+
+  Recorder& recorder_;
+  Listener listener_;
+  HostProbe host_;
+  ProcessTable processes_;
+  CgroupReader cgroups_;
+  std::uint64_t table_refreshed_usec_ = 0;
+  std::uint64_t table_max_age_usec_ = 0;
+  std::string host_problem_;  // the last one logged, so that each is logged once
+  std::string table_problem_;
+};
+
+}  // namespace vigil

@@ -1,0 +1,83 @@
+#include "watchdog/self_metrics.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+
+#include "probes/probe.hpp"
+
+namespace vigil {
+
+namespace {
+
+// "0.0005", "1": the le label of a histogram bucket, as Prometheus writes it.
+std::string format_value_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator, std::size_t targets,
+                         std::size_t running) {
+  const WallMs now = wall_now_ms();
+  const WriterStats s = recorder_.store().stats();
+  LoopStats& loop = loop_.stats();
+  Collection out;
+  out.add("vigil_samples_dropped_total", {}, static_cast<double>(s.samples_dropped), now);
+  out.add("vigil_store_queued_samples", {}, static_cast<double>(s.queued), now);
+  out.add("vigil_store_commits_total", {}, static_cast<double>(s.commits), now);
+  out.add("vigil_store_commit_failures_total", {}, static_cast<double>(s.commit_failures), now);
+  out.add("vigil_store_last_commit_duration_seconds", {}, s.last_commit_seconds, now);
+  out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
+  out.add("vigil_ticks_skipped_total", {}, static_cast<double>(loop.ticks_skipped), now);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < loop.lag_buckets.size(); ++i) {
+    cumulative += loop.lag_buckets[i];
+    const std::string le = i < LoopStats::kLagBounds.size() ? format_value_text(LoopStats::kLagBounds[i]) : "+Inf";
+    out.add("vigil_loop_lag_seconds_bucket", {{"le", le}}, static_cast<double>(cumulative), now);
+  }
+  out.add("vigil_loop_lag_seconds_sum", {}, loop.lag_sum_seconds, now);
+  out.add("vigil_loop_lag_seconds_count", {}, static_cast<double>(loop.lag_count), now);
+  loop.max_lag_usec = 0;
+  if (alerts != nullptr) {
+    std::size_t firing = 0;
+    for (const auto& a : alerts->alerts()) firing += a.status.phase == AlertPhase::kFiring ? 1 : 0;
+    out.add("vigil_alerts_firing", {}, static_cast<double>(firing), now);
+    for (const auto& q : alerts->queues()) {
+      const QueueStats qs = q.stats();
+      const Labels l{{"receiver", q.name()}};
+      out.add("vigil_alert_queue_pending", l, static_cast<double>(qs.pending), now);
+      out.add("vigil_alert_queue_oldest_age_seconds", l,
+              qs.oldest_created_ms == 0 ? 0.0 : static_cast<double>(now - qs.oldest_created_ms) / 1000, now);
+      out.add("vigil_alert_delivered_total", l, static_cast<double>(qs.delivered), now);
+      out.add("vigil_alert_delivery_failures_total", l, static_cast<double>(qs.failed_attempts), now);
+      out.add("vigil_alert_dropped_total", l, static_cast<double>(qs.dropped), now);
+    }
+  }
+  if (remediator != nullptr) {
+    out.add("vigil_incidents_open", {}, static_cast<double>(remediator->open_incidents()), now);
+  }
+  recorder_.publish(std::move(out.samples));
+  if (s.samples_dropped > dropped_reported_) {
+    const std::uint64_t lost = s.samples_dropped - dropped_reported_;
+    dropped_reported_ = s.samples_dropped;
+    recorder_.record(Event{now, EventKind::kSamplesDropped, {}, {}, Severity::kWarning,
+                           std::to_string(lost) + " samples dropped: the store writer is not keeping up (" +
+                               (s.last_error.empty() ? std::string("queue full") : s.last_error) + ")",
+                           "{\"dropped\":" + std::to_string(lost) + "}"});
+  }
+  notify_status(targets, running);
+}
+
+void SelfMetrics::notify_status(std::size_t targets, std::size_t running) const {
+  const WriterStats s = recorder_.store().stats();
+  const std::string status = "STATUS=watching " + std::to_string(targets) + " targets (" + std::to_string(running) +
+                             " running); " + std::to_string(s.series) + " series, " +
+                             std::to_string(s.samples_committed) + " samples stored, " +
+                             std::to_string(s.samples_dropped) + " dropped";
+  sd_notify(0, status.c_str());
+}
+
+}  // namespace vigil
