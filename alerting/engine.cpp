@@ -309,9 +309,14 @@ void AlertEngine::evaluate(Instance& in, WallMs now) {
     case RuleKind::kThreshold:
       c = eval_threshold(in.points, r.metric, r.op, r.threshold, now, r.max_age);
       break;
-    case RuleKind::kGrowth:
-      c = eval_growth(in.points, r.metric, in.started_ms, r.growth, now);
+    case RuleKind::kGrowth: {
+      // Without the history of the start (a process older than this vigild
+      // whose store has no samples of it), the baseline is the first window
+      // of what was seen: the earliest point, live or read back.
+      const WallMs from = in.points.empty() ? in.started_ms : std::max(in.started_ms, in.points.front().ts_ms);
+      c = eval_growth(in.points, r.metric, from, r.growth, now);
       break;
+    }
     case RuleKind::kForecast: {
       auto limit = limit_for(r, in.series);
       if (!limit) {

@@ -125,7 +125,8 @@ class AlertEngine {
   // report again resolve at the first tick: a restarted vigild resumes.
   void given_up(const std::string& target, bool active, const std::string& reason, WallMs now);
   // A target's main process started (found at start-up, or restarted):
-  // growth baselines of its series start again from `start_ms`.
+  // growth baselines of its series start again from `start_ms` (or from
+  // their earliest point, when none is as old as the start).
   void target_started(const std::string& target, WallMs start_ms);
   // Stored history of a series (ascending), for rules that need more than
   // vigild has seen since it started: a growth rule's baseline window of a

@@ -79,9 +79,9 @@ json incident_json(const IncidentRow& r) {
   std::int64_t seq = 0;
   for (const auto& a : r.actions) {
     json ja = {{"seq", ++seq},
-               {"action", a.action},
+               {"action", to_string(a.action)},
                {"detail", a.detail},
-               {"result", a.result},
+               {"result", to_string(a.result)},
                {"message", a.message},
                {"started", time_json(a.started_ms)},
                {"started_ms", a.started_ms}};

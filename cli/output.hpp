@@ -6,8 +6,20 @@
 #include <string_view>
 #include <vector>
 
+#include "core/kinds.hpp"
 #include "core/sample.hpp"
 #include "core/time.hpp"
+
+namespace vigil {
+
+// A kind in JSON is its stored name, never the enum's number (found by
+// argument-dependent lookup for every enum of core/kinds.hpp).
+template <Kind E>
+void to_json(nlohmann::json& j, E e) {
+  j = std::string(to_string(e));
+}
+
+}  // namespace vigil
 
 namespace vigil::cli {
 

@@ -78,7 +78,7 @@ int cmd_status(const Options& c) {
     if (pid) j["pid"] = *pid;
     j["database"] = path;
     if (!last_daemon.empty()) {
-      j["last_daemon_event"] = {{"kind", last_daemon[0].kind}, {"ts", last_daemon[0].ts_ms}, {"time", format_rfc3339_ms(last_daemon[0].ts_ms)}};
+      j["last_daemon_event"] = {{"kind", to_string(last_daemon[0].kind)}, {"ts", last_daemon[0].ts_ms}, {"time", format_rfc3339_ms(last_daemon[0].ts_ms)}};
     }
     j["samples"] = count;
     j["series"] = all_series.size();

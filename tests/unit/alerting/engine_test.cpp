@@ -295,6 +295,26 @@ BOOST_AUTO_TEST_CASE(growth_fires_over_the_baseline_and_a_restart_starts_a_new_o
   BOOST_TEST(contains(h.events[0].message, "0 % above its baseline 120 MiB"), h.events[0].message);
 }
 
+// A process that started before the first sample (vigild started after it,
+// with no history of it in the store): the baseline is the first window of
+// what was seen, not a window almost empty of samples that never decides.
+BOOST_AUTO_TEST_CASE(growth_of_a_process_older_than_its_first_sample_uses_the_first_window_seen) {
+  RuleSpec leak;
+  leak.name = "MemoryLeak";
+  leak.kind = RuleKind::kGrowth;
+  leak.metric = "process_resident_memory_bytes";
+  leak.growth = GrowthParams{Millis(3 * kSec), 10.0};
+  Harness h({leak});
+  h.engine.target_started("hog", kT0);
+  const Labels hog = {{"target", "hog"}};
+  // First seen 2 s after its start: one sample would fall in [start, start + 3 s].
+  for (int s = 2; s <= 6; ++s) h.observe(leak.metric, hog, kT0 + s * kSec, 3 * kMiB);
+  BOOST_TEST(h.events.empty());
+  for (int s = 7; s <= 10; ++s) h.observe(leak.metric, hog, kT0 + s * kSec, 3 * kMiB + (s - 6) * 8 * kMiB);
+  BOOST_REQUIRE(h.events.size() == 1u);
+  BOOST_TEST((h.events[0].kind == EventKind::kAlertFiring));
+}
+
 BOOST_AUTO_TEST_CASE(forecast_waits_for_its_limit_metric_then_fires) {
   RuleSpec oom;
   oom.name = "MemoryLimitSoon";
