@@ -10,6 +10,8 @@
 using namespace harness;
 using nlohmann::json;
 
+VIGIL_REQUIREMENT("alertmanager", alertmanager_missing);
+
 namespace {
 
 std::size_t count_status(const std::vector<std::pair<std::string, std::string>>& v, const std::string& status) {
@@ -44,7 +46,7 @@ const std::string kAlerting = "[alerting]\nresend_interval = \"2s\"\n";
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_failed_check_reaches_alertmanager_and_the_webhook_and_resolves,
-                     *boost::unit_test::precondition(have_alertmanager())) {
+                     *boost::unit_test::label("alertmanager")) {
   Httpd service, am_sink, direct;
   Alertmanager am(am_sink.url("/hook"));
   Vigil v(kAlerting + alertmanager(am.url()) + webhook(direct) + health_check(service));
@@ -88,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_failed_check_reaches_alertmanager_and_the_webhook_and_res
 }
 
 BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition,
-                     *boost::unit_test::precondition(have_alertmanager())) {
+                     *boost::unit_test::label("alertmanager")) {
   Httpd service, am_sink, direct;
   set_hook_status(direct, 503);     // the webhook is down too
   const int am_port = free_port();  // Alertmanager starts later, on this port
@@ -112,11 +114,13 @@ BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition,
   v.start();
   set_health_mode(service, "status-503");
   BOOST_REQUIRE(wait_for(15s, [&] { return v.events("alert_firing").size() == 2; }));
-  std::this_thread::sleep_for(1500ms);  // some failed retries during the outage
-  auto q = v.cli_json({"alerts", "queue"});
-  bool saw_error = false;
-  for (const auto& r : q) saw_error = saw_error || !r["last_error"].get<std::string>().empty();
-  BOOST_TEST(saw_error);
+  // Failed retries during the outage, with their error.
+  BOOST_TEST(wait_for(15s, [&] {
+    for (const auto& r : v.cli_json({"alerts", "queue"})) {
+      if (!r["last_error"].get<std::string>().empty()) return true;
+    }
+    return false;
+  }));
 
   // The receivers come back.
   set_hook_status(direct, 200);
@@ -142,21 +146,24 @@ BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition,
 }
 
 BOOST_AUTO_TEST_CASE(two_clustered_alertmanagers_both_get_the_alert_and_notify_once,
-                     *boost::unit_test::precondition(have_alertmanager())) {
+                     *boost::unit_test::label("alertmanager")) {
   Httpd service, am_sink;
   Alertmanager am1(am_sink.url("/hook"), 0, 0, true);
   Alertmanager am2(am_sink.url("/hook"), 0, am1.cluster_port, true);
   Vigil v(kAlerting + "heartbeat = false\n" + alertmanager(am1.url(), "am1") + alertmanager(am2.url(), "am2") +
           health_check(service));
   v.start();
-  std::this_thread::sleep_for(1500ms);
+  BOOST_REQUIRE(wait_for(15s, [&] { return !v.events("check_ok").empty(); }));
   set_health_mode(service, "status-503");
   BOOST_REQUIRE(wait_for(15s, [&] { return !am1.active("CheckFailed").is_null(); }));
   BOOST_REQUIRE(wait_for(15s, [&] { return !am2.active("CheckFailed").is_null(); }));
   BOOST_REQUIRE(wait_for(15s, [&] { return count_status(accepted_alerts(am_sink, "CheckFailed"), "firing") >= 1; }));
-  // The second one waits peer_timeout (2s) before notifying, and then sees
-  // in the gossiped log that the first did.
-  std::this_thread::sleep_for(6s);
+  // Each one waits its position x peer_timeout, then looks its notification
+  // up in the gossiped log (an nflog query) before it would send: once both
+  // have looked, exactly one has notified.
+  BOOST_REQUIRE(wait_for(20s, [&] {
+    return am1.metric("alertmanager_nflog_queries_total") >= 1 && am2.metric("alertmanager_nflog_queries_total") >= 1;
+  }));
   BOOST_TEST(count_status(accepted_alerts(am_sink, "CheckFailed"), "firing") == 1u);
   BOOST_REQUIRE(v.stop() == 0);
 }
@@ -204,12 +211,19 @@ BOOST_AUTO_TEST_CASE(a_growth_rule_fires_for_a_leaking_process) {
           "target = \"hog\"\nbaseline = \"3s\"\nmax_growth = \"10%\"\nfor = \"2s\"\n"
           "annotations = { summary = \"{{target}} grew to {{value}} (fires above {{threshold}})\" }\n");
   v.start();
-  std::this_thread::sleep_for(5s);  // the baseline window passes with a flat RSS
+  // The baseline window (3 s) passes with a flat RSS: five samples, a second apart.
+  auto rss = [&] { return v.cli_json({"query", "process_resident_memory_bytes", "--target", "hog", "--since", "5m"}); };
+  auto points = [&] {
+    auto r = rss();
+    return r.is_array() && !r.empty() ? r[0]["points"] : json::array();
+  };
+  BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return points().size() >= 5; }), v.log());
   BOOST_TEST(v.events("alert_firing").empty());
-  for (int i = 0; i < 8; ++i) {  // then it leaks 8 MiB a second
+  for (int i = 0; i < 8; ++i) {  // then it leaks 8 MiB a sample
+    const std::size_t seen = points().size();
     hog.send_line("alloc 8");
     BOOST_REQUIRE(hog.read_line() == "ok");
-    std::this_thread::sleep_for(1s);
+    BOOST_REQUIRE(wait_for(10s, [&] { return points().size() > seen; }));
   }
   BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return count_status(accepted_alerts(hook, "HogLeak"), "firing") == 1; }),
                         v.log());
@@ -229,8 +243,10 @@ BOOST_AUTO_TEST_CASE(a_growth_rule_fires_for_a_leaking_process) {
   // its memory back, the alert resolves without waiting for a restart of
   // the process.
   BOOST_REQUIRE(v.stop() == 0);
+  const std::size_t before_restart = points().size();
   v.start();
-  std::this_thread::sleep_for(3s);
+  // Three new samples: the rule decided again with the read-back baseline.
+  BOOST_REQUIRE(wait_for(20s, [&] { return points().size() >= before_restart + 3; }));
   BOOST_TEST(v.events("alert_firing").size() == 1u);
   BOOST_TEST(v.events("alert_resolved").empty());
   hog.send_line("free");
@@ -250,7 +266,8 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   Vigil v("[alerting]\nresend_interval = \"2s\"\n[[webhook]]\nname = \"bearer\"\nurl = \"" + bearer.url("/hook") +
           "\"\nbearer_token_file = \"" + (secrets / "token") +
           "\"\nresend = true\n[[webhook]]\nname = \"basic\"\nurl = \"" + basic.url("/hook") +
-          "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n");
+          "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n",
+          "status_interval = \"1s\"\n");
   v.start();
   // The heartbeat is the first alert each one gets.
   BOOST_REQUIRE(wait_for(10s, [&] { return !hooks(bearer).empty() && !hooks(basic).empty(); }));
@@ -261,11 +278,16 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   BOOST_REQUIRE(wait_for(10s, [&] { return hooks(bearer).back().authorization == "Bearer_rotated"; }));
   // An unreadable token file fails the delivery with a reason, and nothing is sent.
   fs::remove(secrets / "token");
-  std::this_thread::sleep_for(3s);
+  BOOST_REQUIRE(wait_for(10s, [&] { return v.log().find("cannot read bearer_token_file") != std::string::npos; }));
   const std::size_t sent = hooks(bearer).size();
-  std::this_thread::sleep_for(3s);
+  // Two more failed sends (the self metric, every status_interval of 1 s) and nothing arrived.
+  auto failures = [&] {
+    auto r = v.cli_json({"query", "vigil_alert_delivery_failures_total", "--label", "receiver=bearer", "--since", "5m"});
+    return r.is_array() && !r.empty() && !r[0]["points"].empty() ? r[0]["points"].back()["value"].get<double>() : 0.0;
+  };
+  const double failed_before = failures();
+  BOOST_REQUIRE(wait_for(20s, [&] { return failures() >= failed_before + 2; }));
   BOOST_TEST(hooks(bearer).size() == sent);
-  BOOST_TEST(v.log().find("cannot read bearer_token_file") != std::string::npos);
   BOOST_REQUIRE(v.stop() == 0);
 }
 

@@ -91,13 +91,12 @@ BOOST_AUTO_TEST_CASE(cli_against_a_real_store) {
   BOOST_TEST(overridden.exit_code == 2);
 }
 
-boost::test_tools::assertion_result no_default_config(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result ok(!fs::exists("/etc/vigil/vigil.toml"));
-  ok.message() << "/etc/vigil/vigil.toml exists on this machine, so built-in defaults cannot be seen";
-  return ok;
-}
+VIGIL_REQUIREMENT("no_system_config", []() -> std::optional<std::string> {
+  if (!fs::exists("/etc/vigil/vigil.toml")) return std::nullopt;
+  return std::string("/etc/vigil/vigil.toml exists on this machine, so built-in defaults cannot be seen");
+});
 
-BOOST_AUTO_TEST_CASE(defaults_without_a_config_file, *boost::unit_test::precondition(no_default_config)) {
+BOOST_AUTO_TEST_CASE(defaults_without_a_config_file, *boost::unit_test::label("no_system_config")) {
   TempDir tmp;
   Child d = Child::start({env_path("VIGILD")}, {{"VIGIL_DAEMON_STATE_DIR", tmp / "state"}}, tmp / "log");
   BOOST_REQUIRE(wait_for(5s, [&] { return fs::exists(tmp / "state/vigil.db"); }));

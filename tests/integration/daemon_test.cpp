@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(samples_appear_and_memory_rise_is_seen) {
   BOOST_TEST(WEXITSTATUS(*st) == 0);
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_stops_within_two_seconds_with_daemon_stop_event) {
+BOOST_AUTO_TEST_CASE(sigterm_stops_with_a_daemon_stop_event) {
   Vigil v("");
   v.start();
   BOOST_REQUIRE(wait_for(5s, [&] { return !v.events("daemon_start").empty(); }));

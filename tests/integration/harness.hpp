@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/requirements.hpp"
+
 extern char** environ;
 
 namespace harness {

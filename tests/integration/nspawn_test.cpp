@@ -17,17 +17,11 @@ namespace {
 
 const std::string kUnit = "vigil-test-svc.service";
 
-struct containers_available {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) {
-    auto reason = Container::unavailable();
-    boost::test_tools::assertion_result r(!reason);
-    if (reason) {
-      r.message() << "SKIPPED: " << *reason;
-      BOOST_TEST_MESSAGE("SKIPPED: " << *reason);
-    }
-    return r;
-  }
-};
+}  // namespace
+
+VIGIL_REQUIREMENT("containers", [] { return Container::unavailable(); });
+
+namespace {
 
 // The status code of GET `path` ("HTTP/1.x NNN ..."), or 0 without an answer.
 int http_status(int port, const std::string& path) {
@@ -119,7 +113,7 @@ systemd_unit = "vigil-test-svc.service"
 // runs and is reachable on the shared loopback, and a restart gives it a new
 // main process.
 BOOST_AUTO_TEST_CASE(a_unit_in_the_container_starts_answers_and_restarts,
-                     *boost::unit_test::precondition(containers_available())) {
+                     *boost::unit_test::label("containers")) {
   auto t0 = Clock::now();
   Container c;
   c.boot();
@@ -156,7 +150,7 @@ BOOST_AUTO_TEST_CASE(a_unit_in_the_container_starts_answers_and_restarts,
 // vigil-test-svc.service by its unit name; the service hangs (alive, not
 // answering); vigild detects it, restarts the unit over D-Bus, sees it
 // recover, and records one incident with the restart.
-BOOST_AUTO_TEST_CASE(vigild_restarts_a_hung_systemd_unit, *boost::unit_test::precondition(containers_available())) {
+BOOST_AUTO_TEST_CASE(vigild_restarts_a_hung_systemd_unit, *boost::unit_test::label("containers")) {
   auto t0 = Clock::now();
   Container c;
   c.boot();
@@ -250,7 +244,7 @@ BOOST_AUTO_TEST_CASE(vigild_restarts_a_hung_systemd_unit, *boost::unit_test::pre
 // signal with systemd's exit status, and, with "crash" in `on`, vigild
 // restarts the unit at once (Restart=no: systemd itself would not).
 BOOST_AUTO_TEST_CASE(a_crashed_unit_is_seen_over_dbus_and_restarted,
-                     *boost::unit_test::precondition(containers_available())) {
+                     *boost::unit_test::label("containers")) {
   Container c;
   c.boot();
   int port = free_port();
