@@ -3,7 +3,7 @@
 // inside a minimal container, so it depends on nothing beyond libc and libstdc++.
 //
 //   vigil-test-svc --port N [--host ADDR] [--ready-file PATH] [--max-fds N] [--fail-start CODE]
-//                  [--start-delay MS] [--ignore-term] [--state-file PATH]
+//                  [--start-delay MS] [--exit-after MS] [--ignore-term] [--state-file PATH]
 //
 // Start-up, in this order: --state-file is opened (appended to) and gets "start PID";
 // --fail-start CODE prints why on stderr and exits CODE at once (a service that fails every
@@ -11,7 +11,8 @@
 // reaches it quickly; --start-delay MS waits that long (a slow start; SIGTERM still ends it);
 // then it listens on ADDR:N (a numeric IPv4 or IPv6 address, default 127.0.0.1; port 0 asks the
 // kernel for one) with SO_REUSEADDR, so that a restarted instance binds at once. Once listening
-// it writes "PID PORT\n" to the --ready-file (PATH.tmp, then rename: a reader never sees half a
+// it writes "PID PORT\n" to the --ready-file (with --exit-after MS it exits 1 that long
+// after it listens, appending "exit-after" to the state file: a crash loop), (PATH.tmp, then rename: a reader never sees half a
 // file), prints "vigil-test-svc pid P listening on HOST:PORT" on stdout (flushed: vigild keeps
 // that log for the targets it starts) and appends "ready PORT" to the state file.
 //
@@ -36,7 +37,7 @@
 //                              listener is left out of poll() and retried every 500 ms instead
 //                              of spinning on it, so health requests time out at ~0% CPU.
 //   /control/exit?code=N       200, then exit(N) (0..255)
-//   /control/signal?sig=S      200, then raise(S), S one of SEGV, ABRT, KILL (case and a SIG
+//   /control/signal?sig=S      200, then raise(S), S one of SEGV, ABRT, KILL, STOP (case and a SIG
 //                              prefix do not matter); core dumps are disabled first
 //   /control/oom               200, then allocates and touches 1 MiB after another, with no
 //                              limit, until the kernel kills it (tests run it in a memory cgroup)
@@ -50,7 +51,7 @@
 // happened even after the process died:
 //   start PID | fail-start CODE | ready PORT | usr1 | term | unhealthy | healthy |
 //   leak N [rate R] | leak-failed | hang [spin] | fds | fds-full OPENED ERRNO_TEXT | exit N |
-//   signal SEGV|ABRT|KILL | oom
+//   signal SEGV|ABRT|KILL|STOP | oom
 // Requests that change nothing (/health, /stats, 404s) are not logged: a watchdog polls them.
 //
 // Bad arguments: a message naming the argument on stderr, exit 2. An environment failure at
@@ -182,6 +183,7 @@ struct Options {
   std::optional<std::uint64_t> max_fds;
   std::optional<int> fail_start;
   milliseconds start_delay{0};
+  std::optional<milliseconds> exit_after;
   bool ignore_term = false;
   std::string state_file;
 };
@@ -210,7 +212,7 @@ bool is_numeric_host(const std::string& host) {
 
 constexpr std::string_view kUsage =
     "usage: vigil-test-svc --port N [--host ADDR] [--ready-file PATH] [--max-fds N] [--fail-start CODE]\n"
-    "                      [--start-delay MS] [--ignore-term] [--state-file PATH]\n";
+    "                      [--start-delay MS] [--exit-after MS] [--ignore-term] [--state-file PATH]\n";
 
 // Parses argv into `out`; on a bad argument returns the message that names it.
 std::optional<std::string> parse_args(int argc, char** argv, Options& out) {
@@ -222,7 +224,8 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& out) {
       continue;
     }
     const bool takes_value = flag == "--port" || flag == "--host" || flag == "--ready-file" || flag == "--max-fds" ||
-                             flag == "--fail-start" || flag == "--start-delay" || flag == "--state-file";
+                             flag == "--fail-start" || flag == "--start-delay" || flag == "--exit-after" ||
+                             flag == "--state-file";
     if (!takes_value) return "unknown argument '" + std::string(flag) + "'";
     if (i + 1 >= argc) return std::string(flag) + " needs a value";
     const std::string_view value = argv[++i];
@@ -257,6 +260,12 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& out) {
                std::to_string(kMaxStartDelayMs) + ")";
       }
       out.start_delay = milliseconds(*number);
+    } else if (flag == "--exit-after") {
+      if (!number || *number > kMaxStartDelayMs) {
+        return "--exit-after '" + std::string(value) + "' is not a number of milliseconds (0.." +
+               std::to_string(kMaxStartDelayMs) + ")";
+      }
+      out.exit_after = milliseconds(*number);
     }
   }
   if (!have_port) return "--port is required (0 for a port chosen by the kernel)";
@@ -413,14 +422,16 @@ struct SignalName {
   std::string_view name;
 };
 
-// SEGV, ABRT or KILL, in any case, with or without the SIG prefix.
+// SEGV, ABRT, KILL or STOP (a hang that ignores everything but SIGKILL and
+// SIGCONT), in any case, with or without the SIG prefix.
 std::optional<SignalName> parse_signal_name(std::string_view s) {
   std::string upper;
   for (char c : s) upper += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
   std::string_view name = upper;
   if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
   for (const SignalName known :
-       {SignalName{SIGSEGV, "SEGV"}, SignalName{SIGABRT, "ABRT"}, SignalName{SIGKILL, "KILL"}}) {
+       {SignalName{SIGSEGV, "SEGV"}, SignalName{SIGABRT, "ABRT"}, SignalName{SIGKILL, "KILL"},
+        SignalName{SIGSTOP, "STOP"}}) {
     if (name == known.name) return known;
   }
   return std::nullopt;
@@ -494,9 +505,15 @@ class Service {
 
   [[noreturn]] void run() {
     std::vector<pollfd> fds;
+    std::optional<Clock::time_point> exit_at;
+    if (opts_.exit_after) exit_at = Clock::now() + *opts_.exit_after;
     for (;;) {
       handle_signals();
       const auto now = Clock::now();
+      if (exit_at && now >= *exit_at) {
+        log_.line("exit-after");
+        std::exit(1);
+      }
       advance_paced_leak(now);
       expire_idle_connections(now);
 
@@ -504,6 +521,7 @@ class Service {
       const bool poll_listener = now >= listener_paused_until_;
       if (!poll_listener) wake = std::min(wake, listener_paused_until_);
       if (paced_.remaining_mib > 0) wake = std::min(wake, paced_next_due());
+      if (exit_at) wake = std::min(wake, *exit_at);
       for (const Connection& c : conns_) wake = std::min(wake, c.deadline);
 
       fds.clear();
@@ -668,7 +686,7 @@ class Service {
     }
     if (path == "/control/signal") {
       const std::optional<SignalName> sig = parse_signal_name(req.param("sig").value_or(""));
-      if (!sig) return {{400, "sig must be SEGV, ABRT or KILL\n"}};
+      if (!sig) return {{400, "sig must be SEGV, ABRT, KILL or STOP\n"}};
       log_.line("signal " + std::string(sig->name));
       return {{200, "raising SIG" + std::string(sig->name) + "\n"}, After::raise_signal, sig->number};
     }
@@ -789,6 +807,10 @@ class Service {
     ::setrlimit(RLIMIT_CORE, &no_core);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     std::fflush(stdout);
+    if (sig == SIGSTOP) {
+      ::raise(sig);  // stopped until a SIGCONT; then still hung, answering only signals
+      hang_idle();
+    }
     ::signal(sig, SIG_DFL);
     ::raise(sig);
     ::_exit(128 + sig);  // not reached: the default action of these signals ends the process

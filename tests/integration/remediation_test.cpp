@@ -298,6 +298,30 @@ BOOST_AUTO_TEST_CASE(a_hung_service_is_restarted) {
   BOOST_REQUIRE(v.stop() == 0);
 }
 
+// 1b. A service hung by SIGSTOP ignores the stop signal until it runs
+// again: vigild continues it (SIGCONT after SIGTERM, as systemd does), so
+// the restart does not wait stop_timeout for a SIGKILL, and the incident
+// says the process was stopped.
+BOOST_AUTO_TEST_CASE(a_stopped_service_is_continued_so_that_it_stops) {
+  Service s;
+  Vigil v(target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n",
+                 "stop_timeout = \"1h\"\n"));
+  v.start();
+  wait_healthy(v, "svc", s);
+  const int pid = stats_pid(s.port);
+  control(s.port, "/control/signal?sig=STOP");
+  json inc = wait_incident(v, "svc", 40s, first_action_finished, "restarted");
+  BOOST_TEST(str(inc, "root_cause") == "hung");
+  BOOST_TEST(contains(str(inc, "summary"), "stopped"), str(inc, "summary"));
+  BOOST_TEST(inc["evidence"].value("process_stopped", false));
+  BOOST_TEST(str(inc["actions"][0], "result") == "ok", inc["actions"][0].dump());
+  // Continued, it handled the SIGTERM itself: with stop_timeout 1h, a
+  // SIGKILL would never have come in time.
+  BOOST_TEST(s.line_index("term") > s.line_index("signal STOP"));
+  BOOST_REQUIRE(wait_for(10s, [&] { return stats_pid(s.port) > 0 && stats_pid(s.port) != pid; }));
+  BOOST_REQUIRE(v.stop() == 0);
+}
+
 // 2. A crash is seen through the pidfd (not at the next sample) and the
 // service restarted at once. How fast is the remediation benchmark's
 // figure (crash_to_detected_ms), not asserted here.
@@ -463,6 +487,36 @@ BOOST_AUTO_TEST_CASE(a_failed_dependency_holds_back_the_restart_of_its_dependent
   const int new_app_pid = stats_pid(app.port);
   BOOST_TEST(new_app_pid > 0);
   BOOST_TEST(new_app_pid != app_pid);
+  BOOST_REQUIRE(v.stop() == 0);
+}
+
+// 6b. A crash loop: a service that exits 0.5 s after every start, its health
+// check flapping with each restart. vigild's own restarts flipped the
+// check, so the flapping does not stop them; every crash continues the one
+// incident (none lasts the 5 s stability period); the fifth restart in the
+// window is the last, and vigild gives up with the critical alert.
+BOOST_AUTO_TEST_CASE(a_crash_loop_is_restarted_until_the_rate_limit_then_given_up) {
+  Service s;
+  Vigil v(target("svc", s,
+                 "  max = 5\n  window = \"10m\"\n  backoff = \"1s\"\n  grace = \"5s\"\n", "",
+                 {"--exit-after", "500"}));
+  v.start();
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(90s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }),
+      "no remediation_given_up; vigild's log:\n" << v.log());
+  json inc = incident_of(v, "svc");
+  BOOST_TEST_MESSAGE(describe(inc));
+  BOOST_TEST(inc["given_up"].get<bool>());
+  BOOST_TEST(inc["recovered_ms"].is_null());
+  BOOST_TEST(inc["actions"].size() == 5u);
+  BOOST_TEST(v.cli_json({"incidents", "--target", "svc"}).size() == 1u);  // one incident, not one per crash
+  BOOST_TEST(events_of(v, "incident_recovered", "svc").empty());
+  BOOST_TEST(s.started().size() == 6u);  // the first start and five restarts
+  bool alert = false;
+  for (const auto& a : v.cli_json({"alerts", "--state", "firing"})) {
+    alert = alert || (a["alertname"] == "RemediationGivenUp" && a["labels"].value("target", "") == "svc");
+  }
+  BOOST_TEST(alert, v.cli({"alerts"}).out);
   BOOST_REQUIRE(v.stop() == 0);
 }
 
