@@ -1,5 +1,7 @@
 #include "net/http.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -25,6 +27,25 @@ double seconds_of(CURL* h, CURLINFO info) {
   curl_off_t us = 0;
   if (curl_api()->easy_getinfo(h, info, &us) != CURLE_OK) return 0;
   return static_cast<double>(us) / 1e6;
+}
+
+// The URL's host is an IPv4 or IPv6 literal.
+bool host_is_address(const CurlApi& api, const std::string& url) {
+  CURLU* u = api.url();
+  if (u == nullptr) return false;
+  bool literal = false;
+  char* host = nullptr;
+  if (api.url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      api.url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != nullptr) {
+    std::string h = host;
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    in_addr v4{};
+    in6_addr v6{};
+    literal = ::inet_pton(AF_INET, h.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, h.c_str(), &v6) == 1;
+  }
+  api.free(host);
+  api.url_cleanup(u);
+  return literal;
 }
 
 }  // namespace
@@ -66,6 +87,7 @@ HttpTransfer::HttpTransfer(HttpRequest request) : request_(std::move(request)), 
     }
   };
   set(CURLOPT_URL, request_.url.c_str(), "url");
+  resolves_ = !host_is_address(*api, request_.url);
   set(CURLOPT_PROTOCOLS_STR, "http,https", "protocols");
   // A check talks to the service itself, never through http_proxy and
   // friends from vigild's (or the shell's, for `vigil check test`) environment.
@@ -182,7 +204,7 @@ HttpResult HttpTransfer::finish(CURLcode code) {
   const double tls = seconds_of(h, CURLINFO_APPCONNECT_TIME_T);
   const double first = seconds_of(h, CURLINFO_STARTTRANSFER_TIME_T);
   // Each phase's own duration (curl reports times since the start).
-  out.phases.emplace_back("dns", dns);
+  if (resolves_) out.phases.emplace_back("dns", dns);  // an address literal is not looked up
   if (connect > 0) out.phases.emplace_back("connect", connect - dns);
   if (tls > 0) out.phases.emplace_back("tls", tls - connect);
   if (first > 0) {

@@ -105,6 +105,7 @@ class HttpTransfer {
 
   HttpRequest request_;
   std::string display_url_;
+  bool resolves_ = true;  // the URL names a host (not an address literal): there is a lookup
   CurlEasyPtr easy_;
   CurlSlistPtr request_headers_;
   std::string setup_error_;

@@ -2,7 +2,10 @@
 //
 // Each ScheduledCheck owns its runner (probes/checks/), its hysteresis
 // state and its timers. A run that is still in flight when the next is due
-// is skipped and counted. A result goes through hysteresis (unless the
+// is not started again on top of itself: the round is counted as skipped,
+// and one run starts as soon as the slow one ends (a hung service is probed
+// again at once, not up to an interval later: detection is about
+// fail_after x timeout, not x (timeout + interval)). A result goes through hysteresis (unless the
 // remediation grace says failures are not judged yet), becomes samples and
 // events (probes/checks/results.hpp), the check's alert state, and a report
 // to the remediator.
@@ -79,6 +82,8 @@ class ScheduledCheck {
   CheckStatus status_;
   std::unique_ptr<CheckRunner> runner_;
   std::set<std::string> warned_;  // outcome warnings already logged
+  bool missed_ = false;           // a run came due while one was in flight
+  bool state_stored_ = false;     // check_state has a sample since vigild started
   WallMs first_failure_ms_ = 0;   // the first failing result of the current run of failures
   std::unique_ptr<Timer> timer_, soon_;
 };

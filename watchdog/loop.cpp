@@ -12,8 +12,6 @@ namespace vigil {
 
 namespace {
 
-constexpr std::uint64_t kTimerAccuracyUsec = 1000;  // sd-event's default is 250 ms
-
 std::uint64_t usec(Millis d) { return static_cast<std::uint64_t>(d.count()) * 1000; }
 
 }  // namespace
@@ -68,11 +66,15 @@ int Loop::run() {
   return r < 0 ? r : 0;
 }
 
-Timer::Timer(Loop& loop, Millis interval, Millis first_delay, std::function<void()> work)
-    : loop_(loop), interval_(interval), work_(std::move(work)) {
+Timer::Timer(Loop& loop, Millis interval, Millis first_delay, std::function<void()> work,
+             std::chrono::microseconds accuracy)
+    : loop_(loop),
+      interval_(interval),
+      accuracy_usec_(static_cast<std::uint64_t>(accuracy.count())),
+      work_(std::move(work)) {
   sd_event_source* s = nullptr;
   const int r = sd_event_add_time(loop.event(), &s, CLOCK_MONOTONIC, mono_now_usec() + usec(first_delay),
-                                  kTimerAccuracyUsec, &Timer::on_time, this);
+                                  static_cast<std::uint64_t>(accuracy.count()), &Timer::on_time, this);
   if (r < 0) {
     log_error("cannot add timer", {{"error", std::strerror(-r)}});
     return;
@@ -84,9 +86,18 @@ int Timer::on_time(sd_event_source* source, std::uint64_t due, void* self) {
   auto* t = static_cast<Timer*>(self);
   LoopStats& stats = t->loop_.stats();
   const std::uint64_t now = mono_now_usec();
-  stats.record_lag(now > due ? now - due : 0);
+  // Lag is lateness beyond what the timer allowed (its accuracy window).
+  const std::uint64_t allowed = due + t->accuracy_usec_;
+  stats.record_lag(now > allowed ? now - allowed : 0);
+  if (t->interval_.count() == 0) {
+    // One-shot (sd-event turned it off): its work may replace this very
+    // timer (a check re-armed from its own result), so it runs from a copy
+    // and nothing touches `t` after it.
+    auto work = t->work_;
+    work();
+    return 0;
+  }
   t->work_();
-  if (t->interval_.count() == 0) return 0;  // one-shot: sd-event turned it off
   // Next due time keeps the phase; a round that overran is skipped, not
   // run twice in a row.
   const std::uint64_t step = usec(t->interval_);

@@ -23,7 +23,8 @@
 
 namespace vigil {
 
-// The loop's own health, for the self metrics.
+// The loop's own health, for the self metrics. A timer's lag is how late its
+// callback ran beyond its accuracy window (time the timer allowed itself).
 struct LoopStats {
   static constexpr std::array<double, 11> kLagBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
                                                          0.05,   0.1,   0.2,   0.5,   1.0};
@@ -55,10 +56,13 @@ class Loop {
 
 // Runs `work` every `interval` (the first time after `first_delay`),
 // keeping its phase; one-shot when interval is 0. Destroying it cancels it;
-// `work` must not destroy its own timer.
+// a periodic timer's `work` must not destroy its own timer (a one-shot's may).
 class Timer {
  public:
-  Timer(Loop& loop, Millis interval, Millis first_delay, std::function<void()> work);
+  // `accuracy`: how late sd-event may run it, so that it can wake once for
+  // several timers due close together (fewer wake-ups, each handling more).
+  Timer(Loop& loop, Millis interval, Millis first_delay, std::function<void()> work,
+        std::chrono::microseconds accuracy = std::chrono::microseconds(1000));
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
   // The source could not be added (the reason was logged).
@@ -68,6 +72,7 @@ class Timer {
   static int on_time(sd_event_source* source, std::uint64_t due, void* self);
   Loop& loop_;
   Millis interval_;
+  std::uint64_t accuracy_usec_;
   std::function<void()> work_;
   SdEventSourcePtr source_;
 };

@@ -22,7 +22,7 @@ Labels check_labels(const CheckSpec& c) {
   return labels;
 }
 
-std::vector<Sample> run_samples(const CheckSpec& c, CheckOutcome&& out, CheckState state, WallMs now) {
+std::vector<Sample> run_samples(const CheckSpec& c, CheckOutcome&& out, std::optional<CheckState> state, WallMs now) {
   const Labels labels = check_labels(c);
   std::vector<Sample> samples;
   samples.reserve(out.values.size() + 3);
@@ -47,7 +47,7 @@ std::vector<Sample> run_samples(const CheckSpec& c, CheckOutcome&& out, CheckSta
     }
     add(std::move(v.metric), std::move(l), v.value);
   }
-  add("check_state", labels, static_cast<double>(state));
+  if (state) add("check_state", labels, static_cast<double>(*state));
   return samples;
 }
 

@@ -5,6 +5,7 @@
 // events that record it. The loop stores and publishes what these return.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "core/sample.hpp"
@@ -16,12 +17,15 @@ namespace vigil {
 // {check, target}, or {check} for a check of its own.
 Labels check_labels(const CheckSpec& check);
 
-// check_up, check_duration_seconds, the kind's values and check_state (the
-// state after this result). A scraped series keeps its labels and gets the
+// check_up, check_duration_seconds, the kind's values and, when `state` is
+// given (the state changed with this result, or it is the first one),
+// check_state: a step that changes a few times a day need not be stored
+// every second. A scraped series keeps its labels and gets the
 // check's target (a scraped "target" becomes "exported_target"), or, for a
 // check of its own, the check's name (a scraped "check" becomes
 // "exported_check"), as Prometheus does with honor_labels = false.
-std::vector<Sample> run_samples(const CheckSpec& check, CheckOutcome&& outcome, CheckState state, WallMs now);
+std::vector<Sample> run_samples(const CheckSpec& check, CheckOutcome&& outcome, std::optional<CheckState> state,
+                                WallMs now);
 
 // check_<state> when the state changed (with the reason and the count of
 // consecutive failures), check_flapping or check_flapping_stopped when that

@@ -10,6 +10,9 @@
 //   figure http_500_loop_lag_p99_ms      from vigild's vigil_loop_lag_seconds histogram
 //   figure http_500_checks_per_second  check results stored per second
 //   figure http_500_ok_ratio           share of those results that passed
+//   figure http_500_cpu_ms_per_probe   vigild's CPU per check run (ms), every
+//                                      sample stored; checks_cpu_ms_per_probe
+//                                      is that figure for the default settings
 // detect: the endpoint's server is killed at a random point of the 1 s
 // interval (fail_after = 1); time from the kill to the check_failed event,
 // 20 trials:
@@ -148,6 +151,10 @@ void http_500(const std::string& name, bool reuse) {
   figure(name + "_loop_lag_p99_ms", quantile(0.99, window) * 1000, 3, "ms");
   figure(name + "_checks_per_second", results / static_cast<double>(seconds), 0, "checks/s");
   figure(name + "_ok_ratio", results > 0 ? passed / results : 0.0, 4, "");
+  // vigild's CPU per check run: every result stored, the default settings.
+  const double ms_per_probe = results > 0 ? (cpu1 - cpu0) * 1000.0 / (results * elapsed / seconds) : 0.0;
+  figure(name + "_cpu_ms_per_probe", ms_per_probe, 4, "ms");
+  if (!reuse) figure("checks_cpu_ms_per_probe", ms_per_probe, 4, "ms");
   std::fflush(stdout);
   BOOST_TEST(results > 0);  // it ran at all: a broken daemon is not a fast one
 }

@@ -8,6 +8,7 @@
 #define BOOST_TEST_MODULE bench_overhead
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -64,4 +65,75 @@ BOOST_AUTO_TEST_CASE(overhead) {
   std::printf("figure overhead_samples_per_second %.0f samples/s\n", (samples1 - samples0) / elapsed);
   std::fflush(stdout);
   BOOST_TEST(samples1 > samples0);  // it sampled at all: a broken daemon is not a fast one
+}
+
+// vigild against monit (Debian's package) on one workload, run side by side
+// so that both meet the same machine at the same moments: 200 idle
+// processes, 20 of them watched by pidfile, host metrics, a 1 s interval.
+// Three rounds of a third of the measurement each; in each, both daemons'
+// CPU (utime+stime from /proc) over the same window.
+//   figure overhead_vs_monit_ratio   median of the rounds' vigild/monit CPU
+//   figure overhead_vigild_cpu_percent, overhead_monit_cpu_percent (medians)
+// Without monit installed the case says so and prints no figure.
+BOOST_AUTO_TEST_CASE(overhead_vs_monit) {
+  const char* monit = "/usr/bin/monit";
+  if (!fs::exists(monit)) {
+    std::printf("monit is not installed (apt install monit): no overhead_vs_monit_ratio\n");
+    return;
+  }
+  const int seconds = std::getenv("VIGIL_BENCH_SECONDS") ? std::atoi(std::getenv("VIGIL_BENCH_SECONDS")) : 60;
+  TempDir tmp;
+  std::vector<Child> idle;
+  std::string targets, checks;
+  for (int i = 0; i < 200; ++i) {
+    char tag[32];
+    std::snprintf(tag, sizeof tag, "ratio-%03d", i);
+    const std::string pidfile = tmp / (std::string(tag) + ".pid");
+    idle.push_back(Child::start({env_path("MEMHOG"), "--pidfile", pidfile, "--tag", tag, "--idle"}));
+    if (i < 20) {
+      targets += "[[target]]\nname = \"" + std::string(tag) + "\"\npidfile = \"" + pidfile + "\"\n";
+      checks += "check process " + std::string(tag) + " with pidfile " + pidfile + "\n";
+    }
+  }
+  const auto spawned = Clock::now();
+  const std::string rc = tmp / "monitrc";
+  write_file(rc, "set daemon 1\nset logfile " + (tmp / "monit.log") + "\nset pidfile " + (tmp / "monit.pid") +
+                     "\nset idfile " + (tmp / "monit.id") + "\nset statefile " + (tmp / "monit.state") +
+                     "\ncheck system localhost\n" + checks);
+  fs::permissions(rc, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  Child m = Child::start({monit, "-I", "-c", rc}, {}, tmp / "monit.out");
+  Vigil v(targets);
+  v.start({{"VIGIL_DAEMON_FLUSH_INTERVAL", "1s"}, {"MALLOC_PERTURB_", ""}});
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] {
+    auto j = v.cli_json({"status"});
+    return j.is_object() && j["targets"].size() == 20u;
+  }), "vigild did not see the 20 targets\n" << v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return slurp(tmp / "monit.log").find("started") != std::string::npos; }),
+                        "monit did not start: " << slurp(tmp / "monit.out") << slurp(tmp / "monit.log"));
+  std::this_thread::sleep_until(std::max(Clock::now() + 2s, spawned + 12s));  // steady state (see above)
+  std::vector<double> ratios, vigild_pct, monit_pct;
+  for (int round = 0; round < 3; ++round) {
+    const double v0 = cpu_seconds(v.daemon.pid()), m0 = cpu_seconds(m.pid());
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(std::max(1, seconds / 3)));
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double vp = (cpu_seconds(v.daemon.pid()) - v0) / elapsed * 100.0;
+    const double mp = (cpu_seconds(m.pid()) - m0) / elapsed * 100.0;
+    std::printf("round %d: vigild %.3f %%, monit %.3f %% of one core\n", round + 1, vp, mp);
+    vigild_pct.push_back(vp);
+    monit_pct.push_back(mp);
+    if (mp > 0) ratios.push_back(vp / mp);
+  }
+  m.signal(SIGTERM);
+  m.wait(5s);
+  v.stop();
+  auto median = [](std::vector<double> x) {
+    std::sort(x.begin(), x.end());
+    return x[x.size() / 2];
+  };
+  BOOST_REQUIRE(!ratios.empty());
+  std::printf("figure overhead_vigild_cpu_percent %.3f %%\n", median(vigild_pct));
+  std::printf("figure overhead_monit_cpu_percent %.3f %%\n", median(monit_pct));
+  std::printf("figure overhead_vs_monit_ratio %.3f ratio\n", median(ratios));
+  std::fflush(stdout);
 }

@@ -4,7 +4,8 @@
 // vigild starts vigil-test-svc itself (`start = [...]`, crash detection through
 // a pidfd) with one http check of /health (interval 1s, timeout 5s,
 // fail_after 2, recover_after 1) and [target.remediate] on = ["health",
-// "crash"], actions = ["restart"], max 1000 per 10m, backoff 0s, grace 30s.
+// "crash"], actions = ["restart"], max 1000 per 10m, backoff 0s, grace 3s
+// (an incident recovers once the service stayed healthy for the grace).
 // flap_threshold is raised to 100: the benchmark breaks the service on
 // purpose every few seconds, and the flap guard (more than 6 state changes in
 // 5 min blocks remediation, by design) would stop the hang trials at the third.
@@ -29,14 +30,22 @@
 // process has written its ready file.
 //
 // Hang trials (5; VIGIL_BENCH_HANG_TRIALS changes it; fewer when the time
-// budget would run out, see hang_trials): each starts at least 31 s after the
-// previous restart finished, past its 30 s grace (in the grace vigild does not
+// budget would run out, see hang_trials): each starts at least 4 s after the
+// previous restart finished, past its 3 s grace (in the grace vigild does not
 // judge failing results, so a hang there would be seen only when it ends),
 // plus a random 0..999 ms. T0 is taken just before GET /control/hang.
 //   hang_to_healthy_*     incident recovered_ms - T0 (min / median / max).
 // The path: the next check run waits 5 s for its timeout, a second run times
 // out too (fail_after 2) -> incident -> restart (SIGTERM, the service exits)
 // -> the next check passes. The issue's target is <= 15 s.
+//
+// Stopped trials (3; VIGIL_BENCH_STOPPED_TRIALS), a vigild of their own with
+// the health check at timeout 2s, fail_after 2, and the target's default
+// stop_timeout (10s): T0 just before GET /control/signal?sig=STOP (the
+// service stops itself: state T, deaf to SIGTERM until continued).
+//   hang_stopped_to_restart_ms  median of the restart action's finished_ms
+//                               - T0 (the old process gone, the new one
+//                               started). Target <= 6 s.
 #define BOOST_TEST_MODULE bench_remediation
 #include <poll.h>
 #include <signal.h>
@@ -58,11 +67,11 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::int64_t kGraceMs = 30'000;
+constexpr std::int64_t kGraceMs = 3'000;
 // The whole benchmark within meson's 600 s timeout, with room to stop vigild.
-constexpr auto kBudget = std::chrono::seconds(480);
+constexpr auto kBudget = std::chrono::seconds(400);
 // What one hang trial takes at most, roughly: the grace wait and ~13 s.
-constexpr auto kHangTrialCost = std::chrono::seconds(50);
+constexpr auto kHangTrialCost = std::chrono::seconds(25);
 
 // One figure alone on a line: "figure NAME VALUE UNIT".
 void figure(const std::string& name, double value, int decimals, const std::string& unit) {
@@ -217,7 +226,7 @@ BOOST_AUTO_TEST_CASE(remediation_latency) {
           "/health\"\n  interval = \"1s\"\n  timeout = \"5s\"\n  fail_after = 2\n  recover_after = 1\n"
           "  flap_threshold = 100\n"
           "  [target.remediate]\n  on = [\"health\", \"crash\"]\n  actions = [\"restart\"]\n  max = 1000\n"
-          "  window = \"10m\"\n  backoff = \"0s\"\n  max_backoff = \"0s\"\n  grace = \"30s\"\n");
+          "  window = \"10m\"\n  backoff = \"0s\"\n  max_backoff = \"0s\"\n  grace = \"3s\"\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(
       wait_for(10s, [&] { return ready_pid(ready_file) > 0 && http_status(port, "/health", 1s) == 200; }),
@@ -322,4 +331,60 @@ BOOST_AUTO_TEST_CASE(remediation_latency) {
     figure("hang_to_healthy_median_ms", percentile(hang_healthy, 0.5), 0, "ms");
     figure("hang_to_healthy_max_ms", *std::max_element(hang_healthy.begin(), hang_healthy.end()), 0, "ms");
   }
+}
+
+BOOST_AUTO_TEST_CASE(hang_stopped_to_restart) {
+  int trials = 3;
+  if (const char* t = std::getenv("VIGIL_BENCH_STOPPED_TRIALS")) trials = std::max(1, std::atoi(t));
+  TempDir work;
+  const std::string ready_file = work / "ready";
+  ServiceReaper reaper{ready_file};
+  const int port = free_port();
+  const std::string svc = env_path("VIGIL_TEST_SVC");
+  Vigil v("[[target]]\nname = \"svc\"\nstart = [\"" + svc + "\", \"--port\", \"" + std::to_string(port) +
+          "\", \"--ready-file\", \"" + ready_file +
+          "\"]\n"
+          "  [[target.check]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:" +
+          std::to_string(port) +
+          "/health\"\n  interval = \"1s\"\n  timeout = \"2s\"\n  fail_after = 2\n  recover_after = 1\n"
+          "  flap_threshold = 100\n"
+          "  [target.remediate]\n  on = [\"health\", \"crash\"]\n  actions = [\"restart\"]\n  max = 1000\n"
+          "  window = \"10m\"\n  backoff = \"0s\"\n  max_backoff = \"0s\"\n  grace = \"3s\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(10s, [&] { return ready_pid(ready_file) > 0 && http_status(port, "/health", 1s) == 200; }),
+      with_log("vigild did not start the service", v));
+  std::vector<double> to_restart;
+  std::int64_t last_incident = 0;
+  for (int i = 0; i < trials; ++i) {
+    // Healthy, and the previous incident closed: a new one is this trial's.
+    BOOST_REQUIRE_MESSAGE(wait_for(30s,
+                                   [&] {
+                                     auto all = v.cli_json({"incidents", "--open"});
+                                     return all.is_array() && all.empty() &&
+                                            http_status(port, "/health", 1s) == 200;
+                                   }),
+                          with_log("the service did not recover before the next trial", v));
+    const std::int64_t t0 = wall_ms();
+    const std::string answer = http_request(port, "GET", "/control/signal?sig=STOP");
+    BOOST_REQUIRE_MESSAGE(answer.find("raising") != std::string::npos, answer);
+    json incident;
+    BOOST_REQUIRE_MESSAGE(wait_for(60s,
+                                   [&] {
+                                     incident = incident_since(v, t0);
+                                     if (!incident.is_object() || incident["actions"].empty()) return false;
+                                     return incident["actions"][0].value("result", "") != "running";
+                                   }),
+                          with_log("no finished restart after the stop at " + std::to_string(t0), v));
+    BOOST_REQUIRE(incident["id"].get<std::int64_t>() > last_incident);
+    last_incident = incident["id"].get<std::int64_t>();
+    const auto [restart_start, restart_end] = restart_of(incident);
+    to_restart.push_back(static_cast<double>(restart_end - t0));
+    std::printf("stopped trial %d: detected %lld ms, restart done %lld ms (root cause %s)\n", i + 1,
+                static_cast<long long>(ms_field(incident, "detected_ms").value_or(0) - t0),
+                static_cast<long long>(restart_end - t0), incident.value("root_cause", "").c_str());
+    std::fflush(stdout);
+  }
+  BOOST_REQUIRE(v.stop() == 0);
+  figure("hang_stopped_to_restart_ms", percentile(to_restart, 0.5), 0, "ms");
 }

@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(run_samples_label_the_check_and_its_target) {
   c.target.clear();
   CheckOutcome scraped;
   scraped.values.push_back({"up", {{"check", "y"}}, 1, true});
-  auto own = run_samples(c, std::move(scraped), CheckState::kFailed, 1000);
+  auto own = run_samples(c, std::move(scraped), std::nullopt, 1000);  // no state change: no check_state
+  BOOST_TEST(own.size() == 3u);
   BOOST_TEST(own[0].key.canonical() == "check_up{check=\"health\"}");
   BOOST_TEST(own[2].key.canonical() == "up{check=\"health\",exported_check=\"y\"}");
 }
