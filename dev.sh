@@ -23,11 +23,15 @@ PACKAGES=(
   openssl redis-server postgresql monitoring-plugins-basic prometheus-alertmanager
   # The remediation test that boots Debian with systemd in a container.
   debootstrap systemd-container
+  # The man pages' render test.
+  groff-base
 )
+# What only the benchmarks use: monit, vigild's yardstick in the spine suite.
+BENCH_PACKAGES=(monit)
 
 install_missing() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$p")
     fi
@@ -110,7 +114,7 @@ case "${1:-}" in
     build
     ;;
   bench)
-    install_missing
+    install_missing "${BENCH_PACKAGES[@]}"
     build
     if [ -n "${2:-}" ]; then
       meson test -C "$BUILD_DIR" --benchmark --suite "$2" --verbose

@@ -36,7 +36,7 @@ struct RespReply {
   std::size_t end = 0;    // index just past the reply
 };
 
-RespReply bad(std::string why) {
+RespReply malformed_reply(std::string why) {
   RespReply r;
   r.step = Step::kBad;
   r.why = std::move(why);
@@ -55,13 +55,13 @@ RespReply read_line(std::string_view data, std::size_t reply_start, std::size_t 
   if (nl == std::string_view::npos) {
     // Up to kRedisMaxLine bytes and the '\r' may still complete a line.
     if (rest.size() > kRedisMaxLine + 1) {
-      return bad("a Redis reply line is longer than " + std::to_string(kRedisMaxLine) + " bytes " +
+      return malformed_reply("a Redis reply line is longer than " + std::to_string(kRedisMaxLine) + " bytes " +
                  first_bytes(data, reply_start));
     }
     return {};
   }
   if (nl == 0 || rest[nl - 1] != '\r') {
-    return bad("not a Redis reply: a line ends in \\n without \\r " + first_bytes(data, reply_start));
+    return malformed_reply("not a Redis reply: a line ends in \\n without \\r " + first_bytes(data, reply_start));
   }
   RespReply r;
   r.step = Step::kDone;
@@ -74,7 +74,7 @@ RespReply read_reply(std::string_view data, std::size_t start) {
   if (start >= data.size()) return {};
   const char type = data[start];
   if (type != '+' && type != '-' && type != ':' && type != '$' && type != '*') {
-    return bad("not a Redis reply " + first_bytes(data, start));
+    return malformed_reply("not a Redis reply " + first_bytes(data, start));
   }
   RespReply r = read_line(data, start, start + 1);
   if (r.step != Step::kDone) return r;
@@ -83,7 +83,7 @@ RespReply read_reply(std::string_view data, std::size_t start) {
 
   auto count = to_i64(r.text);
   if (!count || *count < -1) {
-    return bad(std::string("not a Redis reply: length \"") + printable_excerpt(r.text, kExcerpt) + "\" after '" + type +
+    return malformed_reply(std::string("not a Redis reply: length \"") + printable_excerpt(r.text, kExcerpt) + "\" after '" + type +
                "' is not a count " + first_bytes(data, start));
   }
   if (*count == -1) {
@@ -94,13 +94,13 @@ RespReply read_reply(std::string_view data, std::size_t start) {
   if (type == '*') return r;  // never a valid answer here; the caller names it, no need to read the elements
   const auto size = static_cast<std::size_t>(*count);
   if (size > kRedisMaxLine) {
-    return bad("a Redis bulk reply of " + std::to_string(size) + " bytes where a short status was expected " +
+    return malformed_reply("a Redis bulk reply of " + std::to_string(size) + " bytes where a short status was expected " +
                "(limit " + std::to_string(kRedisMaxLine) + " bytes)");
   }
   const std::size_t payload = r.end;
   if (data.size() < payload + size + 2) return {};
   if (data.substr(payload + size, 2) != "\r\n") {
-    return bad("not a Redis reply: a bulk string is not followed by \\r\\n " + first_bytes(data, start));
+    return malformed_reply("not a Redis reply: a bulk string is not followed by \\r\\n " + first_bytes(data, start));
   }
   r.text = data.substr(payload, size);
   r.end = payload + size + 2;
