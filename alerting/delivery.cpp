@@ -122,9 +122,7 @@ std::string message_to_json(const AlertMessage& alert) {
 }
 
 Result<AlertMessage> message_from_json(std::string_view text) {
-  auto bad = [&](const std::string& why) {
-    return tl::unexpected(Error{ErrorKind::kParse, "outbox payload: " + why});
-  };
+  auto bad = [&](const std::string& why) { return tl::unexpected(Error{ErrorKind::kParse, "outbox payload: " + why}); };
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
   AlertMessage m;

@@ -79,52 +79,63 @@ ReceiverQueue::Finish ReceiverQueue::finish(long status, std::string_view url, s
     // sending them one at a time.
     f.result.verdict = DeliveryVerdict::kRetry;
   }
-
   if (f.result.verdict == DeliveryVerdict::kDelivered) {
-    stats_.delivered += batch.resend ? 1 : k;
-    stats_.last_error.clear();
-    consecutive_failures_ = 0;
-    one_at_a_time_ = false;
-    not_before_ = 0;
-    for (std::size_t i = 0; i < k; ++i) {
-      AlertOp op;
-      op.kind = AlertOp::Kind::kDeleteOutbox;
-      op.outbox.id = rows_.front().id;
-      refusals_.erase(op.outbox.id);
-      f.ops.push_back(std::move(op));
-      rows_.pop_front();
-    }
+    delivered(k, batch, f);
     return f;
   }
-
   ++stats_.failed_attempts;
   stats_.last_error = f.result.reason;
   stats_.last_error_ms = now;
   if (f.result.verdict == DeliveryVerdict::kDrop && !batch.resend) {
-    // The receiver answered, so it is up: the next row goes at once.
-    consecutive_failures_ = 0;
-    not_before_ = now;
-    for (std::size_t i = 0; i < k; ++i) {
-      OutboxRow row = std::move(rows_.front());
-      rows_.pop_front();
-      refusals_.erase(row.id);
-      row.attempts = attempts;
-      row.last_error = f.result.reason;
-      AlertOp op;
-      op.kind = AlertOp::Kind::kDeleteOutbox;
-      op.outbox.id = row.id;
-      f.ops.push_back(std::move(op));
-      f.dropped.push_back(std::move(row));
-    }
-    stats_.dropped += k;
-    return f;
+    drop(k, attempts, now, f);
+  } else {
+    retry(k, status, batch, now, unit_random, f);
   }
+  return f;
+}
 
-  // Retry (or a resend that failed: it is not retried, but a receiver
-  // that is down delays what comes next all the same).
+void ReceiverQueue::delivered(std::size_t k, const SendBatch& batch, Finish& f) {
+  stats_.delivered += batch.resend ? 1 : k;
+  stats_.last_error.clear();
+  consecutive_failures_ = 0;
+  one_at_a_time_ = false;
+  not_before_ = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    AlertOp op;
+    op.kind = AlertOp::Kind::kDeleteOutbox;
+    op.outbox.id = rows_.front().id;
+    refusals_.erase(op.outbox.id);
+    f.ops.push_back(std::move(op));
+    rows_.pop_front();
+  }
+}
+
+void ReceiverQueue::drop(std::size_t k, int attempts, WallMs now, Finish& f) {
+  // The receiver answered, so it is up: the next row goes at once.
+  consecutive_failures_ = 0;
+  not_before_ = now;
+  for (std::size_t i = 0; i < k; ++i) {
+    OutboxRow row = std::move(rows_.front());
+    rows_.pop_front();
+    refusals_.erase(row.id);
+    row.attempts = attempts;
+    row.last_error = f.result.reason;
+    AlertOp op;
+    op.kind = AlertOp::Kind::kDeleteOutbox;
+    op.outbox.id = row.id;
+    f.ops.push_back(std::move(op));
+    f.dropped.push_back(std::move(row));
+  }
+  stats_.dropped += k;
+}
+
+// A retry (or a resend that failed: it is not retried, but a receiver that
+// is down delays what comes next all the same).
+void ReceiverQueue::retry(std::size_t k, long status, const SendBatch& batch, WallMs now, double unit_random,
+                          Finish& f) {
   ++consecutive_failures_;
   not_before_ = now + backoff_delay(consecutive_failures_ - 1, unit_random).count();
-  if (batch.resend) return f;
+  if (batch.resend) return;
   if (!retry_forever(status) && k > 1) one_at_a_time_ = true;
   for (std::size_t i = 0; i < k; ++i) {
     OutboxRow& row = rows_[i];
@@ -139,7 +150,6 @@ ReceiverQueue::Finish ReceiverQueue::finish(long status, std::string_view url, s
     op.outbox.last_error = row.last_error;
     f.ops.push_back(std::move(op));
   }
-  return f;
 }
 
 std::optional<WallMs> ReceiverQueue::next_due() const {

@@ -96,6 +96,11 @@ class ReceiverQueue {
   QueueStats stats() const;
 
  private:
+  // finish()'s three outcomes for the first k rows (the batch sent).
+  void delivered(std::size_t k, const SendBatch& batch, Finish& f);
+  void drop(std::size_t k, int attempts, WallMs now, Finish& f);
+  void retry(std::size_t k, long status, const SendBatch& batch, WallMs now, double unit_random, Finish& f);
+
   std::string name_;
   int max_4xx_attempts_;
   std::size_t max_batch_;

@@ -164,8 +164,8 @@ Condition eval_threshold(const Series& s, std::string_view metric, Comparison op
   c.value = newest.value;
   c.threshold = threshold;
   c.active = compare(newest.value, op, threshold);
-  c.reason = name + " " + format_metric_value(metric, newest.value) + (c.active ? " " : " is not ") + std::string(to_string(op)) +
-             " " + format_metric_value(metric, threshold);
+  c.reason = name + " " + format_metric_value(metric, newest.value) + (c.active ? " " : " is not ") +
+             std::string(to_string(op)) + " " + format_metric_value(metric, threshold);
   return c;
 }
 

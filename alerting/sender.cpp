@@ -143,7 +143,7 @@ void AlertSender::send(Receiver& r, ReceiverQueue& q, const SendBatch& batch) {
     request.headers.emplace_back("Authorization", "Bearer " + *token);
   }
   request.body = r.cfg.kind == ReceiverKind::kAlertmanager ? alertmanager_v2_body(messages)
-                                                          : webhook_body(messages, r.cfg.name, external_url_, now);
+                                                           : webhook_body(messages, r.cfg.name, external_url_, now);
   request.timeout = *r.cfg.timeout;
   request.connect_timeout = *r.cfg.timeout;
   request.insecure = r.cfg.insecure;

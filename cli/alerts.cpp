@@ -1,9 +1,9 @@
 // vigil alerts: alert states, and the durable outbox per receiver.
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <optional>
-#include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -13,27 +13,20 @@ namespace vigil::cli {
 namespace {
 
 // The alerts table: every alert vigild has evaluated, its phase and since when.
-int cmd_alerts(const Options& c, const std::string& state, const std::string& since_text) {
-  Format f = c.parsed_format();
-  std::optional<AlertPhase> only;
-  if (!state.empty()) {
-    only = parse_kind<AlertPhase>(state);
-    if (!only) throw UsageError{"--state: \"" + state + "\" is not one of " + kind_list<AlertPhase>()};
-  }
-  WallMs now = wall_now_ms();
-  std::optional<WallMs> since;
-  if (!since_text.empty()) since = time_arg("--since", since_text, now);
-  StoreReader store = c.open();
-  struct Row {
-    AlertRow a;
-    Labels labels;
-    WallMs since_ms;
-    std::string summary;
-  };
+struct Row {
+  AlertRow a;
+  Labels labels;
+  WallMs since_ms;
+  std::string summary;
+};
+
+// The stored alerts in one phase (or all but inactive ones, which are
+// pending alerts that never fired: noise), changed since `since`: firing
+// first, then pending, resolved; newest first within each.
+std::vector<Row> read_rows(StoreReader& store, std::optional<AlertPhase> only, std::optional<WallMs> since) {
   std::vector<Row> rows;
   for (auto& a : must(store.alerts())) {
     if (only && a.phase != *only) continue;
-    // Without --state, inactive ones (pending that never fired) are noise.
     if (!only && a.phase == AlertPhase::kInactive) continue;
     if (since && a.updated_ms < *since) continue;
     Row r;
@@ -47,7 +40,6 @@ int cmd_alerts(const Options& c, const std::string& state, const std::string& si
     r.a = std::move(a);
     rows.push_back(std::move(r));
   }
-  // Firing first, then pending, resolved; newest first within each.
   auto rank = [](AlertPhase p) {
     return p == AlertPhase::kFiring ? 0 : p == AlertPhase::kPending ? 1 : p == AlertPhase::kResolved ? 2 : 3;
   };
@@ -55,61 +47,92 @@ int cmd_alerts(const Options& c, const std::string& state, const std::string& si
     if (rank(x.a.phase) != rank(y.a.phase)) return rank(x.a.phase) < rank(y.a.phase);
     return x.since_ms > y.since_ms;
   });
-  auto own_labels = [](const Labels& labels) {
-    std::string out;
-    for (const auto& [k, v] : labels) {
-      if (k == "alertname" || k == "instance" || k == "job" || k == "severity") continue;
-      out += (out.empty() ? "" : ",") + k + "=" + v;
-    }
-    return out;
-  };
+  return rows;
+}
+
+// The alert's labels other than those every alert has.
+std::string own_labels(const Labels& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels) {
+    if (k == "alertname" || k == "instance" || k == "job" || k == "severity") continue;
+    out += (out.empty() ? "" : ",") + k + "=" + v;
+  }
+  return out;
+}
+
+void print_json(const std::vector<Row>& rows) {
+  json out = json::array();
+  for (const auto& r : rows) {
+    json j = {{"alertname", r.a.rule},
+              {"state", std::string(to_string(r.a.phase))},
+              {"labels", labels_json(r.labels)},
+              {"since", format_rfc3339_ms(r.since_ms)},
+              {"since_ms", r.since_ms},
+              {"value", r.a.value},
+              {"summary", r.summary}};
+    j["fired_ms"] = r.a.fired_ms ? json(r.a.fired_ms) : json(nullptr);
+    j["resolved_ms"] = r.a.resolved_ms ? json(r.a.resolved_ms) : json(nullptr);
+    auto ann = json::parse(r.a.annotations, nullptr, false);
+    j["annotations"] = ann.is_object() ? ann : json::object();
+    out.push_back(std::move(j));
+  }
+  std::cout << out.dump(2) << "\n";
+}
+
+void print_csv(const std::vector<Row>& rows) {
+  std::cout << "alertname,state,since_ms,severity,labels,value,summary\n";
+  for (const auto& r : rows) {
+    std::cout << csv_field(r.a.rule) << "," << std::string(to_string(r.a.phase)) << "," << r.since_ms << ","
+              << csv_field(label_of(r.labels, "severity")) << "," << csv_field(own_labels(r.labels)) << ","
+              << format_value(r.a.value) << "," << csv_field(r.summary) << "\n";
+  }
+}
+
+void print_rows_table(const std::vector<Row>& rows, WallMs now) {
+  std::vector<std::vector<std::string>> table;
+  for (const auto& r : rows) {
+    table.push_back({r.a.rule, std::string(to_string(r.a.phase)), ago(r.since_ms, now), label_of(r.labels, "severity"),
+                     own_labels(r.labels), r.summary.empty() ? "-" : r.summary});
+  }
+  print_table({"ALERT", "STATE", "SINCE", "SEVERITY", "LABELS", "SUMMARY"}, table);
+}
+
+int cmd_alerts(const Options& c, const std::string& state, const std::string& since_text) {
+  const Format f = c.parsed_format();
+  std::optional<AlertPhase> only;
+  if (!state.empty()) {
+    only = parse_kind<AlertPhase>(state);
+    if (!only) throw UsageError{"--state: \"" + state + "\" is not one of " + kind_list<AlertPhase>()};
+  }
+  const WallMs now = wall_now_ms();
+  std::optional<WallMs> since;
+  if (!since_text.empty()) since = time_arg("--since", since_text, now);
+  StoreReader store = c.open();
+  const std::vector<Row> rows = read_rows(store, only, since);
   if (f == Format::kJson) {
-    json out = json::array();
-    for (const auto& r : rows) {
-      json j = {{"alertname", r.a.rule},       {"state", std::string(to_string(r.a.phase))},
-                {"labels", labels_json(r.labels)}, {"since", format_rfc3339_ms(r.since_ms)},
-                {"since_ms", r.since_ms},        {"value", r.a.value},
-                {"summary", r.summary}};
-      j["fired_ms"] = r.a.fired_ms ? json(r.a.fired_ms) : json(nullptr);
-      j["resolved_ms"] = r.a.resolved_ms ? json(r.a.resolved_ms) : json(nullptr);
-      auto ann = json::parse(r.a.annotations, nullptr, false);
-      j["annotations"] = ann.is_object() ? ann : json::object();
-      out.push_back(std::move(j));
-    }
-    std::cout << out.dump(2) << "\n";
+    print_json(rows);
   } else if (f == Format::kCsv) {
-    std::cout << "alertname,state,since_ms,severity,labels,value,summary\n";
-    for (const auto& r : rows) {
-      std::cout << csv_field(r.a.rule) << "," << std::string(to_string(r.a.phase)) << "," << r.since_ms << ","
-                << csv_field(label_of(r.labels, "severity")) << "," << csv_field(own_labels(r.labels)) << ","
-                << format_value(r.a.value) << "," << csv_field(r.summary) << "\n";
-    }
+    print_csv(rows);
   } else if (rows.empty()) {
     std::cerr << "no " << (only ? state + " alerts" : std::string("alerts")) << " in the store\n";
   } else {
-    std::vector<std::vector<std::string>> table;
-    for (const auto& r : rows) {
-      table.push_back({r.a.rule, std::string(to_string(r.a.phase)), ago(r.since_ms, now), label_of(r.labels, "severity"),
-                       own_labels(r.labels), r.summary.empty() ? "-" : r.summary});
-    }
-    print_table({"ALERT", "STATE", "SINCE", "SEVERITY", "LABELS", "SUMMARY"}, table);
+    print_rows_table(rows, now);
   }
   return 0;
 }
 
-// The durable outbox, per receiver: what waits to be delivered.
 int cmd_alerts_queue(const Options& c) {
   Format f = c.parsed_format();
   WallMs now = wall_now_ms();
   StoreReader store = c.open();
-  struct Row {
+  struct QueueRow {
     std::size_t pending = 0;
     WallMs oldest_ms = 0;
     int max_attempts = 0;
     WallMs next_attempt_ms = 0;
     std::string last_error;
   };
-  std::map<std::string, Row> rows;
+  std::map<std::string, QueueRow> rows;
   // Receivers of the configuration are listed even with nothing waiting.
   if (c.db.empty()) {
     LoadOptions options;
@@ -121,7 +144,7 @@ int cmd_alerts_queue(const Options& c) {
     }
   }
   for (const auto& o : must(store.outbox())) {  // ascending id: the head first
-    Row& r = rows[o.receiver];
+    QueueRow& r = rows[o.receiver];
     if (r.pending++ == 0) {
       r.oldest_ms = o.created_ms;
       r.next_attempt_ms = o.next_attempt_ms;

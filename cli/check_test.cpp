@@ -1,4 +1,6 @@
 // vigil check test: one configured check, run once here, as vigild runs it.
+#include "probes/checks/check.hpp"
+
 #include <signal.h>
 
 #include <cstring>
@@ -9,7 +11,6 @@
 #include "cli/output.hpp"
 #include "core/sd_handles.hpp"
 #include "core/text.hpp"
-#include "probes/checks/check.hpp"
 
 namespace vigil::cli {
 
@@ -73,8 +74,8 @@ void print(const CheckSpec& check, const CheckOutcome& out, Format f) {
     for (const auto& v : out.values) {
       values.push_back({{"metric", v.metric}, {"labels", labels_json(v.labels)}, {"value", v.value}});
     }
-    json j = {{"target", check.target}, {"check", check.name},  {"kind", kind},
-              {"ok", out.ok},           {"reason", out.reason}, {"duration_seconds", out.total_seconds},
+    json j = {{"target", check.target}, {"check", check.name},     {"kind", kind},
+              {"ok", out.ok},           {"reason", out.reason},    {"duration_seconds", out.total_seconds},
               {"values", values},       {"warnings", out.warnings}};
     std::cout << j.dump(2) << "\n";
     return;

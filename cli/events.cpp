@@ -9,8 +9,8 @@ namespace vigil::cli {
 
 namespace {
 
-int cmd_events(const Options& c, const std::string& since_text, const std::string& until_text,
-               const std::string& kind, const std::string& target, std::size_t limit) {
+int cmd_events(const Options& c, const std::string& since_text, const std::string& until_text, const std::string& kind,
+               const std::string& target, std::size_t limit) {
   Format f = c.parsed_format();
   WallMs now = wall_now_ms();
   EventQuery q;
@@ -24,9 +24,9 @@ int cmd_events(const Options& c, const std::string& since_text, const std::strin
   if (f == Format::kJson) {
     json out = json::array();
     for (const auto& e : events) {
-      json j = {{"ts", e.ts_ms}, {"time", format_rfc3339_ms(e.ts_ms)}, {"kind", to_string(e.kind)},
-                {"target", e.target}, {"check", e.check}, {"severity", to_string(e.severity)},
-                {"message", e.message}};
+      json j = {
+          {"ts", e.ts_ms},    {"time", format_rfc3339_ms(e.ts_ms)}, {"kind", to_string(e.kind)}, {"target", e.target},
+          {"check", e.check}, {"severity", to_string(e.severity)},  {"message", e.message}};
       j["details"] = e.details.empty() ? json(nullptr) : json::parse(e.details, nullptr, false);
       out.push_back(std::move(j));
     }

@@ -40,7 +40,9 @@ std::string action_short(const IncidentAction& a) {
 }
 
 // The target, or "NAME (check)" for a check of its own.
-std::string subject(const IncidentRow& r) { return r.target.empty() ? r.check + " (check)" : r.target; }
+std::string subject(const IncidentRow& r) {
+  return r.target.empty() ? r.check + " (check)" : r.target;
+}
 
 // "restart failed, restart ok"; a long escalation is cut (the JSON has all).
 std::string actions_summary(const IncidentRow& r) {
@@ -139,8 +141,8 @@ int cmd_incidents(const Options& c, const std::string& target, const std::string
                  "summary,actions,given_up,dry_run,check\n";
     auto field = [](std::optional<WallMs> ms) { return ms ? std::to_string(*ms) : std::string(); };
     for (const auto& r : incidents) {
-      std::cout << r.id << "," << csv_field(r.target) << "," << csv_field(r.trigger.text()) << "," << r.started_ms << ","
-                << format_rfc3339_ms(r.started_ms) << "," << field(unless_zero(r.detected_ms)) << ","
+      std::cout << r.id << "," << csv_field(r.target) << "," << csv_field(r.trigger.text()) << "," << r.started_ms
+                << "," << format_rfc3339_ms(r.started_ms) << "," << field(unless_zero(r.detected_ms)) << ","
                 << field(unless_zero(r.recovered_ms)) << "," << field(detect_ms(r)) << "," << field(recover_ms(r))
                 << "," << csv_field(to_string(r.root_cause)) << "," << csv_field(r.summary) << ","
                 << csv_field(r.actions.empty() ? "" : actions_summary(r)) << "," << (r.given_up ? "true" : "false")
@@ -177,9 +179,12 @@ int cmd_incidents(const Options& c, const std::string& target, const std::string
 // What the incident's start was, by its trigger.
 std::string start_text(const IncidentRow& r) {
   switch (r.trigger.kind) {
-    case TriggerKind::kCrash: return "started (the exit)";
-    case TriggerKind::kCheck: return "started (first failing result)";
-    case TriggerKind::kRule: return "started (the rule's condition first held)";
+    case TriggerKind::kCrash:
+      return "started (the exit)";
+    case TriggerKind::kCheck:
+      return "started (first failing result)";
+    case TriggerKind::kRule:
+      return "started (the rule's condition first held)";
   }
   return "started";
 }
@@ -281,8 +286,7 @@ int cmd_incident(const Options& c, const std::string& id_text) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     std::cout << "  " << std::string(width - offsets[i].size(), ' ') << offsets[i] << "  " << entries[i].text << "\n";
   }
-  std::cout << "root cause: " << to_string(r.root_cause)
-            << (r.summary.empty() ? "" : ": " + r.summary) << "\n";
+  std::cout << "root cause: " << to_string(r.root_cause) << (r.summary.empty() ? "" : ": " + r.summary) << "\n";
   if (r.given_up) std::cout << "actions: given up (the rate limit stopped further actions)\n";
   json evidence = json::parse(r.evidence, nullptr, false);
   if (evidence.is_discarded()) {

@@ -22,7 +22,9 @@ Format Options::parsed_format(std::initializer_list<Format> allowed) const {
   }
   std::string names;
   for (Format a : allowed) {
-    names += (names.empty() ? "" : ", ") + std::string(a == Format::kTable ? "table" : a == Format::kJson ? "json" : "csv");
+    names += (names.empty() ? "" : ", ") + std::string(a == Format::kTable  ? "table"
+                                                       : a == Format::kJson ? "json"
+                                                                            : "csv");
   }
   throw UsageError{"--format: this command writes " + names + ", not " + format};
 }

@@ -37,8 +37,10 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
     json out = json::array();
     for (const auto& sp : result) {
       json points = json::array();
-      for (const auto& p : sp.points) points.push_back({{"ts", p.ts_ms}, {"time", format_rfc3339_ms(p.ts_ms)}, {"value", p.value}});
-      out.push_back({{"metric", sp.series.key.metric}, {"labels", labels_json(sp.series.key.labels)}, {"points", points}});
+      for (const auto& p : sp.points)
+        points.push_back({{"ts", p.ts_ms}, {"time", format_rfc3339_ms(p.ts_ms)}, {"value", p.value}});
+      out.push_back(
+          {{"metric", sp.series.key.metric}, {"labels", labels_json(sp.series.key.labels)}, {"points", points}});
     }
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -47,15 +49,16 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
     std::cout << "metric,labels,ts_ms,time,value\n";
     for (const auto& sp : result) {
       for (const auto& p : sp.points) {
-        std::cout << csv_field(sp.series.key.metric) << "," << csv_field(sp.series.key.labels_text()) << ","
-                  << p.ts_ms << "," << format_rfc3339_ms(p.ts_ms) << "," << format_value(p.value) << "\n";
+        std::cout << csv_field(sp.series.key.metric) << "," << csv_field(sp.series.key.labels_text()) << "," << p.ts_ms
+                  << "," << format_rfc3339_ms(p.ts_ms) << "," << format_value(p.value) << "\n";
       }
     }
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& sp : result) {
-    for (const auto& p : sp.points) rows.push_back({format_rfc3339_ms(p.ts_ms), sp.series.key.labels_text(), format_value(p.value)});
+    for (const auto& p : sp.points)
+      rows.push_back({format_rfc3339_ms(p.ts_ms), sp.series.key.labels_text(), format_value(p.value)});
   }
   if (rows.empty()) {
     std::cerr << "no samples of " << metric << " match between " << format_rfc3339_ms(since) << " and "

@@ -13,8 +13,8 @@ Result<WallMs> parse_time_arg(std::string_view text, WallMs now) {
     // Bare digits are Unix seconds; "30" without a unit is more likely a
     // forgotten unit than 1970, so small numbers are refused.
     if (secs && *secs >= 100'000'000 && *secs < 100'000'000'000) return *secs * 1000;
-    return fail(ErrorKind::kParse, "\"" + std::string(text) +
-                                       "\" is neither a duration with a unit (30m, 2h) nor Unix seconds");
+    return fail(ErrorKind::kParse,
+                "\"" + std::string(text) + "\" is neither a duration with a unit (30m, 2h) nor Unix seconds");
   }
   if (text.size() >= 10 && text[4] == '-') return parse_rfc3339(text);
   auto d = parse_duration(text);

@@ -97,7 +97,7 @@ struct RemediateConfig {
   // name (its alert firing for this target). Default: every check of the
   // target, and "crash" for a target vigild starts.
   std::vector<std::string> on;
-  std::vector<Trigger> triggers;                           // `on`, resolved by validation
+  std::vector<Trigger> triggers;                             // `on`, resolved by validation
   std::vector<ActionKind> actions = {ActionKind::kRestart};  // the escalation list; the last repeats
   int max = 5;
   Millis window{600'000};
@@ -121,8 +121,8 @@ struct TargetConfig {
   std::string name;
   TargetKind kind = TargetKind::kPid;
   KindSettings finder;
-  std::optional<std::string> cgroup;  // path inside each hierarchy; default: the process's own
-  std::optional<Millis> interval;     // default: daemon.interval
+  std::optional<std::string> cgroup;    // path inside each hierarchy; default: the process's own
+  std::optional<Millis> interval;       // default: daemon.interval
   std::vector<std::string> depends_on;  // targets that must not be failed for this one to be restarted
   std::optional<RemediateConfig> remediate;
   ConfigLocation where;
@@ -152,8 +152,8 @@ struct AlertingConfig {
 // [[alertmanager]] and [[webhook]]: where alerts go.
 struct ReceiverConfig {
   ReceiverKind kind = ReceiverKind::kAlertmanager;
-  std::string name;  // default: "<kind>-<n>", n counting from 1 in the order written
-  std::string url;   // Alertmanager: its base URL (POST <url>/api/v2/alerts); webhook: the URL posted to
+  std::string name;               // default: "<kind>-<n>", n counting from 1 in the order written
+  std::string url;                // Alertmanager: its base URL (POST <url>/api/v2/alerts); webhook: the URL posted to
   std::optional<Millis> timeout;  // default: alerting.timeout
   std::optional<bool> resend;     // default: true for alertmanager, false for webhook
   std::string username;           // basic auth, with password_file

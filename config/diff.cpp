@@ -28,10 +28,14 @@ std::vector<EntryChange> diff_entries(const std::vector<T>& before, const std::v
 
 const char* to_string(Change c) {
   switch (c) {
-    case Change::kAdded: return "added";
-    case Change::kRemoved: return "removed";
-    case Change::kChanged: return "changed";
-    case Change::kUnchanged: return "unchanged";
+    case Change::kAdded:
+      return "added";
+    case Change::kRemoved:
+      return "removed";
+    case Change::kChanged:
+      return "changed";
+    case Change::kUnchanged:
+      return "unchanged";
   }
   return "unknown";
 }

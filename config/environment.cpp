@@ -64,8 +64,9 @@ void Loader::read_environment(char** env) {
       read_target_env(var, key_part, value);
     } else if (section->array) {
       error(ConfigErrorKind::kUnknownKey, where, name,
-            "[[" + name + "]] entries cannot be set from the environment; write them in the config file or a "
-            "drop-in in vigil.d/");
+            "[[" + name +
+                "]] entries cannot be set from the environment; write them in the config file or a "
+                "drop-in in vigil.d/");
     } else {
       const std::string key_name = lower(key_part);
       const std::string dotted = name + "." + key_name;
@@ -151,9 +152,9 @@ void Loader::read_check_env(const std::string& var, const std::string& rest, con
     return;
   }
   if (const std::string kinds = kinds_with_key(key_name); !kinds.empty()) {
-    error(ConfigErrorKind::kConflict, where, dotted,
-          "\"" + key_name + "\" does not apply to kind " + std::string(to_string(c.kind)) + " (it is for " + kinds +
-              ")");
+    error(
+        ConfigErrorKind::kConflict, where, dotted,
+        "\"" + key_name + "\" does not apply to kind " + std::string(to_string(c.kind)) + " (it is for " + kinds + ")");
     return;
   }
   error(ConfigErrorKind::kUnknownKey, where, dotted,

@@ -78,7 +78,8 @@ std::string keys_man() {
   section("[[target]]", ".PP\nEvery target has a name and exactly one kind, chosen by the key written.\n" +
                             man_keys(common_target_keys()));
   for (const auto& k : target_kinds()) {
-    section("[[target]] of kind " + std::string(to_string(k.kind)), ".PP\n" + roff(k.summary) + "\n" + man_keys(k.keys));
+    section("[[target]] of kind " + std::string(to_string(k.kind)),
+            ".PP\n" + roff(k.summary) + "\n" + man_keys(k.keys));
   }
   section("[target.remediate]", man_keys(remediate_keys()));
   section("[[check]] and [[target.check]]",

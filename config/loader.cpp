@@ -23,15 +23,24 @@ std::string ConfigLocation::describe() const {
 
 const char* to_string(ConfigErrorKind kind) {
   switch (kind) {
-    case ConfigErrorKind::kFile: return "file";
-    case ConfigErrorKind::kSyntax: return "syntax";
-    case ConfigErrorKind::kUnknownKey: return "unknown_key";
-    case ConfigErrorKind::kWrongType: return "wrong_type";
-    case ConfigErrorKind::kBadValue: return "bad_value";
-    case ConfigErrorKind::kOutOfRange: return "out_of_range";
-    case ConfigErrorKind::kDuplicateName: return "duplicate_name";
-    case ConfigErrorKind::kMissingKey: return "missing_key";
-    case ConfigErrorKind::kConflict: return "conflict";
+    case ConfigErrorKind::kFile:
+      return "file";
+    case ConfigErrorKind::kSyntax:
+      return "syntax";
+    case ConfigErrorKind::kUnknownKey:
+      return "unknown_key";
+    case ConfigErrorKind::kWrongType:
+      return "wrong_type";
+    case ConfigErrorKind::kBadValue:
+      return "bad_value";
+    case ConfigErrorKind::kOutOfRange:
+      return "out_of_range";
+    case ConfigErrorKind::kDuplicateName:
+      return "duplicate_name";
+    case ConfigErrorKind::kMissingKey:
+      return "missing_key";
+    case ConfigErrorKind::kConflict:
+      return "conflict";
   }
   return "unknown";
 }
@@ -72,9 +81,13 @@ const char* limit_metric_for(std::string_view limit_name) {
 
 namespace config_detail {
 
-std::string target_label(const TargetConfig& t) { return t.name.empty() ? "target" : "target[" + t.name + "]"; }
+std::string target_label(const TargetConfig& t) {
+  return t.name.empty() ? "target" : "target[" + t.name + "]";
+}
 
-std::string check_label(const CheckSpec& c) { return c.name.empty() ? "check" : "check[" + c.name + "]"; }
+std::string check_label(const CheckSpec& c) {
+  return c.name.empty() ? "check" : "check[" + c.name + "]";
+}
 
 const Key<KindSettings>* target_kind_key(std::string_view name, TargetKind* kind) {
   for (const auto& k : target_kinds()) {
@@ -86,7 +99,9 @@ const Key<KindSettings>* target_kind_key(std::string_view name, TargetKind* kind
   return nullptr;
 }
 
-const Key<CheckSpec>* common_check_key(std::string_view name) { return find_key(common_check_keys(), name); }
+const Key<CheckSpec>* common_check_key(std::string_view name) {
+  return find_key(common_check_keys(), name);
+}
 
 const Key<KindSettings>* kind_check_key(CheckKind kind, std::string_view name) {
   return find_key(check_kind(kind).keys, name);
@@ -150,7 +165,8 @@ void Loader::read_file(const std::string& path, bool required) {
     if (section == sections.end()) {
       std::vector<std::string> names;
       for (const auto& s : sections) names.emplace_back(s.name);
-      error(ConfigErrorKind::kUnknownKey, location_of(path, k.source()), name, "unknown section" + did_you_mean(name, names));
+      error(ConfigErrorKind::kUnknownKey, location_of(path, k.source()), name,
+            "unknown section" + did_you_mean(name, names));
       continue;
     }
     if (section->array) {
@@ -296,8 +312,8 @@ void Loader::read_check(const std::string& path, const toml::table& table, const
   // The kind first: it decides which keys apply.
   std::optional<CheckKind> kind;
   if (const toml::node* k = table.get("kind")) {
-    auto v = convert_value(*common_check_key("kind"), RawValue{k, {}}, location_of(path, k->source()),
-                           label + ".kind", result.errors);
+    auto v = convert_value(*common_check_key("kind"), RawValue{k, {}}, location_of(path, k->source()), label + ".kind",
+                           result.errors);
     if (v) kind = parse_kind<CheckKind>(as<std::string>(*v));
   } else {
     error(ConfigErrorKind::kMissingKey, location_of(path, table.source()), label + ".kind", "every check needs a kind");
@@ -326,14 +342,16 @@ void Loader::read_check(const std::string& path, const toml::table& table, const
       apply(*own, check.settings, RawValue{&value, {}}, location_of(path, value.source()), dotted);
     } else if (const std::string kinds = kinds_with_key(name); !kinds.empty()) {
       if (kind) {
-        error(ConfigErrorKind::kConflict, at, dotted,
-              "\"" + name + "\" does not apply to kind " + std::string(to_string(*kind)) + " (it is for " + kinds + ")");
+        error(
+            ConfigErrorKind::kConflict, at, dotted,
+            "\"" + name + "\" does not apply to kind " + std::string(to_string(*kind)) + " (it is for " + kinds + ")");
       }
     } else {
       error(ConfigErrorKind::kUnknownKey, at, dotted, "unknown key" + did_you_mean(name, all_check_key_names()));
     }
   }
-  if (!table.contains("name")) error(ConfigErrorKind::kMissingKey, check.where, label + ".name", "every check needs a name");
+  if (!table.contains("name"))
+    error(ConfigErrorKind::kMissingKey, check.where, label + ".name", "every check needs a name");
   result.config.checks.push_back(std::move(check));
   check_keys_at.push_back(std::move(written));
 }
@@ -370,7 +388,8 @@ void Loader::read_rule(const std::string& path, const toml::table& table) {
     const auto keys = rule_keys();
     auto rk = std::find_if(keys.begin(), keys.end(), [&](const RuleKey& x) { return name == x.key.name; });
     if (rk == keys.end()) {
-      error(ConfigErrorKind::kUnknownKey, location_of(path, k.source()), dotted, "unknown key" + did_you_mean(name, names));
+      error(ConfigErrorKind::kUnknownKey, location_of(path, k.source()), dotted,
+            "unknown key" + did_you_mean(name, names));
       continue;
     }
     if (kind && !rk->applies_to(*kind)) {
@@ -384,7 +403,8 @@ void Loader::read_rule(const std::string& path, const toml::table& table) {
   }
   for (const char* required : {"name", "kind"}) {
     if (!table.contains(required)) {
-      error(ConfigErrorKind::kMissingKey, r.where, label + "." + required, std::string("every [[rule]] needs a ") + required);
+      error(ConfigErrorKind::kMissingKey, r.where, label + "." + required,
+            std::string("every [[rule]] needs a ") + required);
     }
   }
   result.config.rules.push_back(std::move(r));

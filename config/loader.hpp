@@ -51,8 +51,8 @@ class Loader {
  private:
   void read_section(const std::string& path, const std::string& name, const toml::node& node);
   void read_target(const std::string& path, const toml::table& table);
-  void read_remediate(const std::string& path, const std::string& label, const toml::node& node,
-                      TargetConfig& target, WrittenKeys& written);
+  void read_remediate(const std::string& path, const std::string& label, const toml::node& node, TargetConfig& target,
+                      WrittenKeys& written);
   void read_check(const std::string& path, const toml::table& table, const std::string* target_name);
   void read_receiver(const std::string& path, const toml::table& table, ReceiverKind kind);
   void read_rule(const std::string& path, const toml::table& table);

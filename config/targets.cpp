@@ -9,8 +9,7 @@ namespace {
 void validate_unit(const TargetConfig& t, KeyProblems& p) {
   const std::string& unit = t.finder.as<UnitTarget>().unit;
   if (unit.find('.') == std::string::npos) {
-    p.bad("systemd_unit",
-          "\"" + unit + "\" is not a unit name: write it with its type, e.g. \"" + unit + ".service\"");
+    p.bad("systemd_unit", "\"" + unit + "\" is not a unit name: write it with its type, e.g. \"" + unit + ".service\"");
   }
 }
 
@@ -70,7 +69,9 @@ std::span<const TargetKindInfo> target_kinds() {
   return kinds;
 }
 
-const TargetKindInfo& target_kind(TargetKind kind) { return target_kinds()[static_cast<std::size_t>(kind)]; }
+const TargetKindInfo& target_kind(TargetKind kind) {
+  return target_kinds()[static_cast<std::size_t>(kind)];
+}
 
 std::span<const Key<TargetConfig>> common_target_keys() {
   static const std::array<Key<TargetConfig>, 4> keys = {
@@ -85,6 +86,8 @@ std::span<const Key<TargetConfig>> common_target_keys() {
   return keys;
 }
 
-bool TargetConfig::can_restart() const { return target_kind(kind).can_restart; }
+bool TargetConfig::can_restart() const {
+  return target_kind(kind).can_restart;
+}
 
 }  // namespace vigil

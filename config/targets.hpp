@@ -55,8 +55,8 @@ struct TargetKindInfo {
   std::span<const Key<KindSettings>> keys;
   KindSettings (*defaults)();
   void (*validate)(const TargetConfig& target, KeyProblems& problems);  // nullptr: nothing beyond the keys
-  bool can_restart;  // vigild can restart it
-  bool started_by_vigild;  // its crashes trigger remediation by default
+  bool can_restart;                                                     // vigild can restart it
+  bool started_by_vigild;                                               // its crashes trigger remediation by default
 };
 
 // In TargetKind order.

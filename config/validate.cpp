@@ -58,7 +58,8 @@ namespace {
 
 bool is_label_name(std::string_view s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 bool is_metric_name(std::string_view s) {
@@ -157,13 +158,15 @@ void Loader::validate_alerting() {
                 "; set name = \"...\" on one of them");
     }
     if (!r.username.empty() && r.password_file.empty()) {
-      error(ConfigErrorKind::kMissingKey, r.where, label + ".password_file", "username is set but password_file is not");
+      error(ConfigErrorKind::kMissingKey, r.where, label + ".password_file",
+            "username is set but password_file is not");
     }
     if (!r.password_file.empty() && r.username.empty()) {
       error(ConfigErrorKind::kMissingKey, r.where, label + ".username", "password_file is set but username is not");
     }
     if (!r.username.empty() && !r.bearer_token_file.empty()) {
-      error(ConfigErrorKind::kConflict, r.where, label, "basic auth (username) and bearer_token_file exclude each other");
+      error(ConfigErrorKind::kConflict, r.where, label,
+            "basic auth (username) and bearer_token_file exclude each other");
     }
     if (!r.client_key.empty() && r.client_cert.empty()) {
       error(ConfigErrorKind::kMissingKey, r.where, label + ".client_cert", "client_key is set but client_cert is not");
@@ -201,8 +204,8 @@ void Loader::validate_rule(RuleConfig& r, KeyProblems& p) {
   if (r.severity.empty()) r.severity = r.kind == RuleKind::kCheck ? "critical" : "warning";
   if (r.kind != RuleKind::kCheck) {
     if (r.metric.empty()) {
-      p.missing("metric", "a " + std::string(to_string(r.kind)) +
-                              " rule needs a metric, e.g. \"process_resident_memory_bytes\"");
+      p.missing("metric",
+                "a " + std::string(to_string(r.kind)) + " rule needs a metric, e.g. \"process_resident_memory_bytes\"");
     } else if (!is_metric_name(r.metric)) {
       p.bad("metric", "\"" + r.metric + "\" is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
     }
@@ -229,8 +232,8 @@ void Loader::validate_rule(RuleConfig& r, KeyProblems& p) {
     p.missing("limit", "a forecast rule needs a limit: a number, cgroup_memory_limit, fd_limit or disk_size");
     if (!r.limit.empty() && !parse_number(r.limit) && limit_metric_for(r.limit) == nullptr &&
         !is_metric_name(r.limit)) {
-      p.bad("limit", "\"" + r.limit +
-                         "\" is neither a number, nor cgroup_memory_limit, fd_limit, disk_size, nor a metric name");
+      p.bad("limit",
+            "\"" + r.limit + "\" is neither a number, nor cgroup_memory_limit, fd_limit, disk_size, nor a metric name");
     }
     if (r.window < Millis(60'000) && r.horizon > r.window * 100) {
       p.warn("horizon", "horizon " + format_duration(r.horizon) + " is over 100 times window " +
@@ -301,8 +304,9 @@ void Loader::validate_remediate(TargetConfig& t, EntryProblems& p) {
   if (r.actions.empty()) p.bad("actions", "needs at least one action");
   for (ActionKind a : r.actions) {
     if (a == ActionKind::kRestart && !t.finder.empty() && !t.can_restart()) {
-      p.report(ConfigErrorKind::kConflict, "actions", "restart needs a way to start the target again: give it systemd_unit or start, not " +
-                           std::string(target_kind(t.kind).keys[0].name));
+      p.report(ConfigErrorKind::kConflict, "actions",
+               "restart needs a way to start the target again: give it systemd_unit or start, not " +
+                   std::string(target_kind(t.kind).keys[0].name));
     } else if (a == ActionKind::kSignal && r.signal == 0) {
       p.missing("signal", "the signal action needs signal = \"SIGUSR1\" (or another signal)");
     } else if (a == ActionKind::kExec && r.exec.empty()) {
@@ -312,8 +316,8 @@ void Loader::validate_remediate(TargetConfig& t, EntryProblems& p) {
     }
   }
   if (r.backoff > r.max_backoff) {
-    p.report(ConfigErrorKind::kOutOfRange, "backoff", "backoff " + format_duration(r.backoff) + " is longer than max_backoff " +
-                         format_duration(r.max_backoff));
+    p.report(ConfigErrorKind::kOutOfRange, "backoff",
+             "backoff " + format_duration(r.backoff) + " is longer than max_backoff " + format_duration(r.max_backoff));
   }
   const std::string crash(to_string(TriggerKind::kCrash));
   std::vector<std::string> own_checks, all_checks, rules;
@@ -346,15 +350,16 @@ void Loader::validate_remediate(TargetConfig& t, EntryProblems& p) {
     } else if (std::count(rules.begin(), rules.end(), name) > 0) {
       r.triggers.push_back({TriggerKind::kRule, name});
     } else if (std::count(all_checks.begin(), all_checks.end(), name) > 0) {
-      p.bad("on", "check \"" + name + "\" belongs to no target: remediation acts on a target's processes, so a "
-                  "trigger must be a check of " + t.name + " (write it as [[target.check]] or set target = \"" +
-                  t.name + "\")");
+      p.bad("on", "check \"" + name +
+                      "\" belongs to no target: remediation acts on a target's processes, so a "
+                      "trigger must be a check of " +
+                      t.name + " (write it as [[target.check]] or set target = \"" + t.name + "\")");
     } else {
       std::vector<std::string> valid = {crash};
       valid.insert(valid.end(), own_checks.begin(), own_checks.end());
       valid.insert(valid.end(), rules.begin(), rules.end());
-      p.bad("on", "\"" + name + "\" is neither \"crash\", a check of " + t.name + " nor a rule" +
-                      did_you_mean(name, valid));
+      p.bad("on",
+            "\"" + name + "\" is neither \"crash\", a check of " + t.name + " nor a rule" + did_you_mean(name, valid));
     }
   }
 }

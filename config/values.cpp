@@ -27,16 +27,26 @@ std::string join(const std::vector<std::string>& items) {
 
 const char* toml_type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -57,34 +67,50 @@ class Converter {
   // Converts and range-checks one value; reports and returns nullopt when bad.
   std::optional<Value> convert(const KeyInfo& spec, const RawValue& raw, const ConfigLocation& where,
                                const std::string& key) {
-    auto wrong_type = [&](const char* got) {
-      error(ConfigErrorKind::kWrongType, where, key,
-            std::string("expected ") + expected_type(spec.type) + ", got " + got + "; valid: " + spec.valid);
-      return std::nullopt;
-    };
-    const bool from_env = raw.node == nullptr;
-    if (is_structured(spec.type)) {
-      if (!from_env) return convert_structured(spec, *raw.node, where, key);
-      // From the environment, a list or table is written as TOML:
-      // VIGIL_CHECK_..._COMMAND='["/bin/check", "-w", "5"]'.
-      toml::table parsed;
-      try {
-        parsed = toml::parse("v = " + raw.text);
-      } catch (const toml::parse_error& e) {
-        error(ConfigErrorKind::kBadValue, where, key,
-              "\"" + raw.text + "\" is not a TOML value (" + std::string(e.description()) + "); valid: " + spec.valid);
-        return std::nullopt;
-      }
-      return convert_structured(spec, *parsed.get("v"), where, key);
+    if (is_structured(spec.type)) return structured(spec, raw, where, key);
+    if (raw.node == nullptr) return from_text(spec, raw.text, where, key);  // the environment: always text
+    const toml::node& node = *raw.node;
+    // A boolean and a count must be written as TOML's own types in a file.
+    if (!node.is_string() || spec.type == ValueType::kBool || spec.type == ValueType::kCount) {
+      return from_node(spec, node, where, key);
     }
-    if (spec.type == ValueType::kSize && !from_env && raw.node->is_integer()) {
-      std::int64_t n = *raw.node->value<std::int64_t>();
+    return from_text(spec, *node.value<std::string>(), where, key);
+  }
+
+  std::optional<Value> wrong_type(const KeyInfo& spec, const ConfigLocation& where, const std::string& key,
+                                  const char* got) {
+    error(ConfigErrorKind::kWrongType, where, key,
+          std::string("expected ") + expected_type(spec.type) + ", got " + got + "; valid: " + spec.valid);
+    return std::nullopt;
+  }
+
+  // A list or a table: a TOML node in a file; from the environment, TOML
+  // text (VIGIL_CHECK_..._COMMAND='["/bin/check", "-w", "5"]').
+  std::optional<Value> structured(const KeyInfo& spec, const RawValue& raw, const ConfigLocation& where,
+                                  const std::string& key) {
+    if (raw.node != nullptr) return convert_structured(spec, *raw.node, where, key);
+    toml::table parsed;
+    try {
+      parsed = toml::parse("v = " + raw.text);
+    } catch (const toml::parse_error& e) {
+      error(ConfigErrorKind::kBadValue, where, key,
+            "\"" + raw.text + "\" is not a TOML value (" + std::string(e.description()) + "); valid: " + spec.valid);
+      return std::nullopt;
+    }
+    return convert_structured(spec, *parsed.get("v"), where, key);
+  }
+
+  // A value written as a TOML integer, float or boolean.
+  std::optional<Value> from_node(const KeyInfo& spec, const toml::node& node, const ConfigLocation& where,
+                                 const std::string& key) {
+    if (spec.type == ValueType::kSize && node.is_integer()) {
+      const std::int64_t n = *node.value<std::int64_t>();
       return check_range(spec, where, key, Value(static_cast<std::uint64_t>(std::max<std::int64_t>(n, 0))), n);
     }
-    const bool numeric = spec.type == ValueType::kNumber || spec.type == ValueType::kPercent || spec.type == ValueType::kLimit;
-    if (numeric && !from_env && (raw.node->is_integer() || raw.node->is_floating_point())) {
-      double d = raw.node->is_integer() ? static_cast<double>(*raw.node->value<std::int64_t>())
-                                        : *raw.node->value<double>();
+    const bool numeric =
+        spec.type == ValueType::kNumber || spec.type == ValueType::kPercent || spec.type == ValueType::kLimit;
+    if (numeric && (node.is_integer() || node.is_floating_point())) {
+      const double d = node.is_integer() ? static_cast<double>(*node.value<std::int64_t>()) : *node.value<double>();
       if (spec.type == ValueType::kLimit) {
         char buf[40];
         std::snprintf(buf, sizeof buf, "%.17g", d);
@@ -92,142 +118,108 @@ class Converter {
       }
       return check_number(spec, where, key, Value(d), d, spec.type == ValueType::kPercent);
     }
-    std::string text;
-    if (!from_env) {
-      if (spec.type == ValueType::kBool) {
-        if (auto b = raw.node->value<bool>(); raw.node->is_boolean()) return Value(*b);
-        return wrong_type(toml_type_name(*raw.node));
-      }
-      if (spec.type == ValueType::kCount) {
-        if (!raw.node->is_integer()) return wrong_type(toml_type_name(*raw.node));
-        std::int64_t n = *raw.node->value<std::int64_t>();
-        return check_range(spec, where, key, Value(n), n);
-      }
-      if (!raw.node->is_string()) return wrong_type(toml_type_name(*raw.node));
-      text = *raw.node->value<std::string>();
-    } else {
-      text = raw.text;
+    if (spec.type == ValueType::kBool && node.is_boolean()) return Value(*node.value<bool>());
+    if (spec.type == ValueType::kCount && node.is_integer()) {
+      const std::int64_t n = *node.value<std::int64_t>();
+      return check_range(spec, where, key, Value(n), n);
     }
+    return wrong_type(spec, where, key, toml_type_name(node));
+  }
+
+  // A value written as text (a TOML string, or an environment variable).
+  std::optional<Value> from_text(const KeyInfo& spec, const std::string& text, const ConfigLocation& where,
+                                 const std::string& key) {
+    auto bad = [&](const std::string& why) -> std::optional<Value> {
+      error(ConfigErrorKind::kBadValue, where, key, why + "; valid: " + spec.valid);
+      return std::nullopt;
+    };
+    const std::string quoted = "\"" + text + "\"";
     switch (spec.type) {
-      case ValueType::kBool: {
+      case ValueType::kBool:
         if (text == "true" || text == "1" || text == "yes") return Value(true);
         if (text == "false" || text == "0" || text == "no") return Value(false);
-        error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not a boolean; valid: " + spec.valid);
-        return std::nullopt;
-      }
+        return bad(quoted + " is not a boolean");
       case ValueType::kCount: {
         auto n = to_i64(trim(text));
-        if (!n) {
-          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not an integer; valid: " + spec.valid);
-          return std::nullopt;
-        }
+        if (!n) return bad(quoted + " is not an integer");
         return check_range(spec, where, key, Value(*n), *n);
       }
       case ValueType::kDuration: {
         auto d = parse_duration(text);
-        if (!d) {
-          error(ConfigErrorKind::kBadValue, where, key, d.error().message + "; valid: " + spec.valid);
-          return std::nullopt;
-        }
+        if (!d) return bad(d.error().message);
         return check_range(spec, where, key, Value(*d), d->count());
       }
       case ValueType::kLogLevel: {
         LogLevel level;
-        if (!parse_log_level(text, &level)) {
-          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not a log level; valid: " + spec.valid);
-          return std::nullopt;
-        }
+        if (!parse_log_level(text, &level)) return bad(quoted + " is not a log level");
         return Value(level);
       }
-      case ValueType::kRegex: {
-        try {
-          std::regex re(text, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-          error(ConfigErrorKind::kBadValue, where, key,
-                "\"" + text + "\" is not a valid regular expression (" + e.what() + "); valid: " + spec.valid);
-          return std::nullopt;
-        }
-        if (text.empty()) {
-          error(ConfigErrorKind::kBadValue, where, key, "an empty pattern matches every process; valid: " + std::string(spec.valid));
-          return std::nullopt;
-        }
+      case ValueType::kRegex:
+        if (auto problem = regex_problem(text)) return bad(*problem);
         return Value(text);
-      }
       case ValueType::kPath:
       case ValueType::kText:
-        if (text.empty()) {
-          error(ConfigErrorKind::kBadValue, where, key, std::string("empty; valid: ") + spec.valid);
-          return std::nullopt;
-        }
-        if (text.find('\0') != std::string::npos) {
-          error(ConfigErrorKind::kBadValue, where, key, "contains a NUL byte");
-          return std::nullopt;
-        }
+        if (text.empty()) return bad("empty");
+        if (text.find('\0') != std::string::npos) return bad("contains a NUL byte");
         return Value(text);
       case ValueType::kSize: {
         auto n = parse_size(text);
-        if (!n) {
-          error(ConfigErrorKind::kBadValue, where, key, n.error().message + "; valid: " + spec.valid);
-          return std::nullopt;
-        }
+        if (!n) return bad(n.error().message);
         return check_range(spec, where, key, Value(static_cast<std::uint64_t>(*n)), static_cast<std::int64_t>(*n));
       }
-      case ValueType::kUrl: {
-        if (auto problem = url_problem(text)) {
-          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\": " + *problem + "; valid: " + spec.valid);
-          return std::nullopt;
-        }
+      case ValueType::kUrl:
+        if (auto problem = url_problem(text)) return bad(quoted + ": " + *problem);
         return Value(text);
-      }
       case ValueType::kNumber:
       case ValueType::kPercent: {
         std::string_view t = trim(text);
         if (spec.type == ValueType::kPercent && !t.empty() && t.back() == '%') t = trim(t.substr(0, t.size() - 1));
         auto d = parse_number(t);
-        if (!d) {
-          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not a number; valid: " + spec.valid);
-          return std::nullopt;
-        }
+        if (!d) return bad(quoted + " is not a number");
         return check_number(spec, where, key, Value(*d), *d, spec.type == ValueType::kPercent);
       }
       case ValueType::kLimit: {
         std::string t(trim(text));
-        if (t.empty()) {
-          error(ConfigErrorKind::kBadValue, where, key, std::string("empty; valid: ") + spec.valid);
-          return std::nullopt;
-        }
+        if (t.empty()) return bad("empty");
         if (auto d = parse_number(t)) return check_number(spec, where, key, Value(t), *d, true);
-        return Value(t);
+        return Value(t);  // a limit's name or a metric's, resolved by validation
       }
       case ValueType::kChoice:
         if (auto c = choice(spec, text, where, key)) return Value(std::move(*c));
         return std::nullopt;
       case ValueType::kSignal: {
         const int sig = signal_number(text);
-        if (sig == 0) {
-          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not a signal; valid: " + spec.valid);
-          return std::nullopt;
-        }
+        if (sig == 0) return bad(quoted + " is not a signal");
         return Value(sig);
       }
+      case ValueType::kName:
+        if (!name_ok(text, spec)) return bad(quoted + " is not allowed");
+        return Value(text);
       case ValueType::kStringList:
       case ValueType::kStringMap:
       case ValueType::kStatusList:
       case ValueType::kChoiceList:
-        break;  // handled above
-      case ValueType::kName: {
-        auto len = static_cast<std::int64_t>(text.size());
-        bool chars_ok = std::all_of(text.begin(), text.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-        });
-        if (len < spec.min || len > spec.max || !chars_ok) {
-          error(ConfigErrorKind::kBadValue, where, key, "\"" + text + "\" is not allowed; valid: " + spec.valid);
-          return std::nullopt;
-        }
-        return Value(text);
-      }
+        break;  // structured: never text
     }
     return std::nullopt;
+  }
+
+  // Why `text` cannot be a target's command-line pattern, or nullopt.
+  static std::optional<std::string> regex_problem(const std::string& text) {
+    try {
+      std::regex re(text, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return "\"" + text + "\" is not a valid regular expression (" + e.what() + ")";
+    }
+    if (text.empty()) return "an empty pattern matches every process";
+    return std::nullopt;
+  }
+
+  static bool name_ok(const std::string& text, const KeyInfo& spec) {
+    const auto len = static_cast<std::int64_t>(text.size());
+    return len >= spec.min && len <= spec.max && std::all_of(text.begin(), text.end(), [](char c) {
+             return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+           });
   }
 
   static bool is_structured(ValueType t) {
@@ -357,25 +349,44 @@ class Converter {
 
   static const char* expected_type(ValueType t) {
     switch (t) {
-      case ValueType::kDuration: return "a duration string";
-      case ValueType::kCount: return "an integer";
-      case ValueType::kBool: return "a boolean";
-      case ValueType::kName: return "a string";
-      case ValueType::kPath: return "a path string";
-      case ValueType::kRegex: return "a regular expression string";
-      case ValueType::kLogLevel: return "a log level string";
-      case ValueType::kText: return "a string";
-      case ValueType::kSize: return "a size string or an integer";
-      case ValueType::kUrl: return "a URL string";
-      case ValueType::kStringList: return "an array of strings";
-      case ValueType::kStringMap: return "a table of strings";
-      case ValueType::kChoice: return "a string";
-      case ValueType::kChoiceList: return "an array of strings";
-      case ValueType::kSignal: return "a signal name";
-      case ValueType::kStatusList: return "an array of status codes";
-      case ValueType::kNumber: return "a number";
-      case ValueType::kPercent: return "a percentage";
-      case ValueType::kLimit: return "a number or a limit name";
+      case ValueType::kDuration:
+        return "a duration string";
+      case ValueType::kCount:
+        return "an integer";
+      case ValueType::kBool:
+        return "a boolean";
+      case ValueType::kName:
+        return "a string";
+      case ValueType::kPath:
+        return "a path string";
+      case ValueType::kRegex:
+        return "a regular expression string";
+      case ValueType::kLogLevel:
+        return "a log level string";
+      case ValueType::kText:
+        return "a string";
+      case ValueType::kSize:
+        return "a size string or an integer";
+      case ValueType::kUrl:
+        return "a URL string";
+      case ValueType::kStringList:
+        return "an array of strings";
+      case ValueType::kStringMap:
+        return "a table of strings";
+      case ValueType::kChoice:
+        return "a string";
+      case ValueType::kChoiceList:
+        return "an array of strings";
+      case ValueType::kSignal:
+        return "a signal name";
+      case ValueType::kStatusList:
+        return "an array of status codes";
+      case ValueType::kNumber:
+        return "a number";
+      case ValueType::kPercent:
+        return "a percentage";
+      case ValueType::kLimit:
+        return "a number or a limit name";
     }
     return "a value";
   }
@@ -396,8 +407,8 @@ class Converter {
     return v;
   }
 
-  std::optional<Value> check_range(const KeyInfo& spec, const ConfigLocation& where,
-                                   const std::string& key, Value v, std::int64_t n) {
+  std::optional<Value> check_range(const KeyInfo& spec, const ConfigLocation& where, const std::string& key, Value v,
+                                   std::int64_t n) {
     if (n >= spec.min && n <= spec.max) return v;
     const std::string shown =
         spec.type == ValueType::kDuration ? format_duration(std::get<Millis>(v)) : std::to_string(n);

@@ -113,7 +113,7 @@ struct KeyInfo {
   ValueType type = ValueType::kText;
   std::int64_t min = 0;  // ms for durations, bytes for sizes, characters for names
   std::int64_t max = 0;
-  const char* valid = "";  // what a valid value looks like, for messages and --help
+  const char* valid = "";                          // what a valid value looks like, for messages and --help
   std::span<const std::string_view> choices = {};  // kChoice, kChoiceList
 };
 
@@ -151,7 +151,8 @@ template <auto Member>
 Key<typename member_of<decltype(Member)>::holder> field_key(const char* name, ValueType type, std::int64_t min,
                                                             std::int64_t max, const char* valid) {
   using Holder = typename member_of<decltype(Member)>::holder;
-  return make_key<Holder>(name, type, min, max, valid, +[](Holder& h, const Value& v) { assign(h.*Member, v); });
+  return make_key<Holder>(
+      name, type, min, max, valid, +[](Holder& h, const Value& v) { assign(h.*Member, v); });
 }
 
 // A key whose value is one of a kind's names.
@@ -224,8 +225,8 @@ class KindSettings {
 // A key whose value goes into the S of a KindSettings.
 template <auto Member, class S = typename member_of<decltype(Member)>::holder>
 Key<KindSettings> kind_key(const char* name, ValueType type, std::int64_t min, std::int64_t max, const char* valid) {
-  return make_key<KindSettings>(name, type, min, max, valid,
-                                +[](KindSettings& k, const Value& v) { assign(k.as<S>().*Member, v); });
+  return make_key<KindSettings>(
+      name, type, min, max, valid, +[](KindSettings& k, const Value& v) { assign(k.as<S>().*Member, v); });
 }
 
 // Where a kind's validation reports what is wrong with its settings, by key.

@@ -33,7 +33,9 @@ template <class E>
 struct KindNames;
 
 template <class E>
-concept Kind = std::is_enum_v<E> && requires { KindNames<E>::names; };
+concept Kind = std::is_enum_v<E> && requires {
+  KindNames<E>::names;
+};
 
 template <Kind E>
 constexpr std::span<const std::string_view> kind_names() {
@@ -114,8 +116,8 @@ struct KindNames<ActionStatus> {
 enum class RootCause : std::uint8_t { kUnknown, kCrashed, kOomKilled, kHung, kResourceExhausted, kDependencyDown };
 template <>
 struct KindNames<RootCause> {
-  static constexpr std::array<std::string_view, 6> names = {"unknown", "crashed",           "oom_killed",
-                                                             "hung",    "resource_exhausted", "dependency_down"};
+  static constexpr std::array<std::string_view, 6> names = {
+      "unknown", "crashed", "oom_killed", "hung", "resource_exhausted", "dependency_down"};
 };
 
 // What opened an incident, and what a [target.remediate] `on` lists.

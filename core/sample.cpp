@@ -6,8 +6,7 @@ namespace vigil {
 
 SeriesKey::SeriesKey(std::string metric_name, Labels label_set)
     : metric(std::move(metric_name)), labels(std::move(label_set)) {
-  std::sort(labels.begin(), labels.end(),
-            [](const Label& a, const Label& b) { return a.first < b.first; });
+  std::sort(labels.begin(), labels.end(), [](const Label& a, const Label& b) { return a.first < b.first; });
 }
 
 std::string SeriesKey::labels_text() const {
@@ -36,7 +35,9 @@ std::string SeriesKey::labels_text() const {
   return out;
 }
 
-std::string SeriesKey::canonical() const { return metric + labels_text(); }
+std::string SeriesKey::canonical() const {
+  return metric + labels_text();
+}
 
 Result<Labels> parse_labels_text(std::string_view text) {
   Labels out;

@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/unique_fd.hpp"
@@ -115,8 +115,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
-std::vector<std::string> close_matches(std::string_view word,
-                                       const std::vector<std::string>& candidates,
+std::vector<std::string> close_matches(std::string_view word, const std::vector<std::string>& candidates,
                                        std::size_t max_results) {
   // Allow about one edit per three characters, at least two.
   const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
@@ -126,8 +125,7 @@ std::vector<std::string> close_matches(std::string_view word,
     bool contains = word.size() >= 4 && c.find(word) != std::string::npos;
     if (d <= limit || contains) scored.emplace_back(contains ? std::min(d, limit) : d, c);
   }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<std::string> out;
   for (auto& [d, c] : scored) {
     if (out.size() == max_results) break;
@@ -144,8 +142,7 @@ bool glob_match(std::string_view pattern, std::string_view text) {
       star_t = t;
       continue;
     }
-    std::size_t close = p < pattern.size() && pattern[p] == '[' ? pattern.find(']', p + 1)
-                                                                 : std::string_view::npos;
+    std::size_t close = p < pattern.size() && pattern[p] == '[' ? pattern.find(']', p + 1) : std::string_view::npos;
     if (close != std::string_view::npos) {
       bool negate = p + 1 < close && (pattern[p + 1] == '!' || pattern[p + 1] == '^');
       bool hit = false;

@@ -13,7 +13,9 @@ WallMs wall_now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::chrono::steady_clock::time_point mono_now() { return std::chrono::steady_clock::now(); }
+std::chrono::steady_clock::time_point mono_now() {
+  return std::chrono::steady_clock::now();
+}
 
 std::uint64_t mono_now_usec() {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(mono_now().time_since_epoch()).count();
@@ -27,15 +29,14 @@ struct Unit {
   std::int64_t ms;
 };
 // Longest names first so that "ms" is not read as "m" followed by "s".
-constexpr Unit kDurationUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000},
-                                   {"d", 86'400'000}};
+constexpr Unit kDurationUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
 
 }  // namespace
 
 Result<Millis> parse_duration(std::string_view text) {
   auto bad = [&](std::string why) {
-    return fail(ErrorKind::kParse, "invalid duration \"" + std::string(text) + "\": " + why +
-                                       " (write e.g. 500ms, 5s, 2m, 1h30m, 2d)");
+    return fail(ErrorKind::kParse,
+                "invalid duration \"" + std::string(text) + "\": " + why + " (write e.g. 500ms, 5s, 2m, 1h30m, 2d)");
   };
   if (text.empty()) return bad("empty");
   std::int64_t total = 0;
@@ -76,8 +77,7 @@ std::string format_duration(Millis d) {
     out = "-";
     ms = -ms;
   }
-  constexpr Unit kOrder[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000},
-                             {"ms", 1}};
+  constexpr Unit kOrder[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
   for (const auto& u : kOrder) {
     if (ms >= u.ms) {
       out += std::to_string(ms / u.ms);
@@ -90,8 +90,8 @@ std::string format_duration(Millis d) {
 
 Result<std::uint64_t> parse_size(std::string_view text) {
   auto bad = [&](std::string why) {
-    return fail(ErrorKind::kParse, "invalid size \"" + std::string(text) + "\": " + why +
-                                       " (write e.g. 4096, 512KiB, 64MiB, 2GiB, 1GB)");
+    return fail(ErrorKind::kParse,
+                "invalid size \"" + std::string(text) + "\": " + why + " (write e.g. 4096, 512KiB, 64MiB, 2GiB, 1GB)");
   };
   std::size_t i = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
@@ -129,8 +129,8 @@ std::string format_rfc3339_ms(WallMs ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];  // sized for any int fields, so that -Wformat-truncation has nothing to say
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
 }
 
@@ -162,13 +162,12 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int* out) {
 
 Result<WallMs> parse_rfc3339(std::string_view text) {
   auto bad = [&] {
-    return fail(ErrorKind::kParse,
-                "invalid timestamp \"" + std::string(text) +
-                    "\" (write e.g. 2026-11-22T08:30:00Z, 2026-11-22 08:30:00+01:00 or 2026-11-22)");
+    return fail(ErrorKind::kParse, "invalid timestamp \"" + std::string(text) +
+                                       "\" (write e.g. 2026-11-22T08:30:00Z, 2026-11-22 08:30:00+01:00 or 2026-11-22)");
   };
   int year, month, day, hour = 0, minute = 0, second = 0;
-  if (!digits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' ||
-      !digits(text, 5, 2, &month) || text[7] != '-' || !digits(text, 8, 2, &day)) {
+  if (!digits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' || !digits(text, 5, 2, &month) ||
+      text[7] != '-' || !digits(text, 8, 2, &day)) {
     return bad();
   }
   if (month < 1 || month > 12 || day < 1 || day > 31) return bad();
@@ -176,9 +175,9 @@ Result<WallMs> parse_rfc3339(std::string_view text) {
   std::int64_t frac_ms = 0;
   std::int64_t offset_s = 0;
   if (i < text.size()) {
-    if ((text[i] != 'T' && text[i] != 't' && text[i] != ' ') || !digits(text, i + 1, 2, &hour) ||
-        text.size() < i + 9 || text[i + 3] != ':' || !digits(text, i + 4, 2, &minute) ||
-        text[i + 6] != ':' || !digits(text, i + 7, 2, &second)) {
+    if ((text[i] != 'T' && text[i] != 't' && text[i] != ' ') || !digits(text, i + 1, 2, &hour) || text.size() < i + 9 ||
+        text[i + 3] != ':' || !digits(text, i + 4, 2, &minute) || text[i + 6] != ':' ||
+        !digits(text, i + 7, 2, &second)) {
       return bad();
     }
     if (hour > 23 || minute > 59 || second > 60) return bad();

@@ -60,9 +60,9 @@ const char* to_string(RemediationVerdict v);
 struct RemediationDecision {
   RemediationVerdict verdict = RemediationVerdict::kAct;
   ActionKind action = ActionKind::kRestart;  // kAct: the action to run
-  WallMs not_before = 0;     // kBackoff: when it may act; kGivenUp: when the window frees a slot
-  bool gave_up_now = false;  // kGivenUp reached by this decision
-  std::string reason;        // for people: why it acts, waits or does nothing
+  WallMs not_before = 0;                     // kBackoff: when it may act; kGivenUp: when the window frees a slot
+  bool gave_up_now = false;                  // kGivenUp reached by this decision
+  std::string reason;                        // for people: why it acts, waits or does nothing
 };
 
 struct RemediationSituation {

@@ -17,13 +17,18 @@ namespace {
 
 // The samples kept as evidence, newest value per target.
 const std::set<std::string, std::less<>>& evidence_metrics() {
-  static const std::set<std::string, std::less<>> m = {
-      "process_open_fds",           "process_max_fds",
-      "process_threads",            "process_resident_memory_bytes",
-      "cgroup_memory_usage_bytes",  "cgroup_memory_limit_bytes",
-      kOomKillMetric,               "cgroup_memory_failcnt_total",
-      "cgroup_pids_current",        "cgroup_pids_max",
-      "process_cpu_seconds_total",  "process_count"};
+  static const std::set<std::string, std::less<>> m = {"process_open_fds",
+                                                       "process_max_fds",
+                                                       "process_threads",
+                                                       "process_resident_memory_bytes",
+                                                       "cgroup_memory_usage_bytes",
+                                                       "cgroup_memory_limit_bytes",
+                                                       kOomKillMetric,
+                                                       "cgroup_memory_failcnt_total",
+                                                       "cgroup_pids_current",
+                                                       "cgroup_pids_max",
+                                                       "process_cpu_seconds_total",
+                                                       "process_count"};
   return m;
 }
 
@@ -66,8 +71,8 @@ struct Remediator::Subject {
   };
   std::map<std::string, CheckInfo> checks;
   std::map<std::string, std::pair<bool, std::string>> rules_firing;  // rule -> (firing, reason)
-  bool down = false;        // exited, not running again
-  WallMs up_since_ms = 0;   // the main process runs again since (after a crash)
+  bool down = false;                                                 // exited, not running again
+  WallMs up_since_ms = 0;       // the main process runs again since (after a crash)
   WallMs healthy_since_ms = 0;  // an open incident's subject is healthy since (0: not)
   std::optional<ExitInfo> last_exit;
   RemediationState policy;
@@ -110,8 +115,8 @@ void Remediator::add_target(const TargetConfig& cfg, TargetHooks hooks) {
   s->hooks = std::move(hooks);
   if (cfg.remediate) {
     const RemediateConfig& r = *cfg.remediate;
-    s->rules = RemediationRules{r.actions, r.max, r.window, r.backoff, r.max_backoff, r.grace,
-                                r.reset_after.value_or(r.max_backoff)};
+    s->rules = RemediationRules{
+        r.actions, r.max, r.window, r.backoff, r.max_backoff, r.grace, r.reset_after.value_or(r.max_backoff)};
   }
   // Supervised targets (vigild or systemd runs them) always record their
   // crashes; a process vigild only finds, when remediation asks for it.
@@ -283,8 +288,8 @@ void Remediator::check_result(const std::string& target, const std::string& chec
       e.exit_code = s->last_exit->code;
       e.exit_signal = s->last_exit->signal;
     }
-    open_incident(*s, Trigger{TriggerKind::kCheck, check},
-                  report.first_failure_ms != 0 ? report.first_failure_ms : now, now, e);
+    open_incident(*s, Trigger{TriggerKind::kCheck, check}, report.first_failure_ms != 0 ? report.first_failure_ms : now,
+                  now, e);
   }
   check_healthy(*s, now);
   consider(*s, now);
@@ -346,8 +351,8 @@ void Remediator::running(const std::string& target, WallMs now) {
   check_healthy(*s, now);
 }
 
-void Remediator::rule_state(const std::string& target, const std::string& rule, bool firing,
-                            const std::string& reason, WallMs now) {
+void Remediator::rule_state(const std::string& target, const std::string& rule, bool firing, const std::string& reason,
+                            WallMs now) {
   Subject* s = find(target);
   if (s == nullptr || !s->cfg) return;
   const Trigger trigger{TriggerKind::kRule, rule};
@@ -378,9 +383,8 @@ bool Remediator::trigger_active(const Subject& s, bool* only_checks) const {
       case TriggerKind::kCheck:
         // Failed, and judged so since the last action: the state from before
         // it (failures are not judged in the grace) is no reason to act again.
-        if (auto c = s.checks.find(trigger.name);
-            c != s.checks.end() && c->second.state == CheckState::kFailed &&
-            c->second.last_fail_ms > s.last_action_end_ms) {
+        if (auto c = s.checks.find(trigger.name); c != s.checks.end() && c->second.state == CheckState::kFailed &&
+                                                  c->second.last_fail_ms > s.last_action_end_ms) {
           any = true;
         }
         break;
@@ -451,8 +455,7 @@ void Remediator::decide(Subject& s, WallMs now) {
     return;
   }
   if (d.verdict != s.last_verdict && d.verdict != RemediationVerdict::kBusy) {
-    record(s, EventKind::kRemediationWaiting, Severity::kWarning, "remediation of " + s.target + ": " + d.reason,
-           now);
+    record(s, EventKind::kRemediationWaiting, Severity::kWarning, "remediation of " + s.target + ": " + d.reason, now);
   }
   s.last_verdict = d.verdict;
 }
@@ -464,12 +467,18 @@ void Remediator::act(Subject& s, ActionKind action, WallMs now) {
   a.action = action;
   a.result = ActionStatus::kRunning;
   switch (action) {
-    case ActionKind::kRestart: a.detail = s.hooks.controller != nullptr ? s.hooks.controller->what() : s.target; break;
-    case ActionKind::kSignal: a.detail = signal_name(cfg.signal); break;
+    case ActionKind::kRestart:
+      a.detail = s.hooks.controller != nullptr ? s.hooks.controller->what() : s.target;
+      break;
+    case ActionKind::kSignal:
+      a.detail = signal_name(cfg.signal);
+      break;
     case ActionKind::kExec:
       for (const auto& arg : cfg.exec) a.detail += (a.detail.empty() ? "" : " ") + arg;
       break;
-    case ActionKind::kHttp: a.detail = "POST " + cfg.url; break;
+    case ActionKind::kHttp:
+      a.detail = "POST " + cfg.url;
+      break;
   }
   remediation_started(s.policy, s.rules, now);
   s.incident->actions.push_back(a);
@@ -477,8 +486,9 @@ void Remediator::act(Subject& s, ActionKind action, WallMs now) {
   const std::string name(to_string(action));
   if (cfg.dry_run) {
     log_info("dry run: would " + name, {{"target", s.target}, {"detail", a.detail}});
-    action_done(s, index,
-                ActionResult{ActionStatus::kWould, "dry run: would " + name + " " + a.detail + "; nothing was touched"});
+    action_done(
+        s, index,
+        ActionResult{ActionStatus::kWould, "dry run: would " + name + " " + a.detail + "; nothing was touched"});
     return;
   }
   save(s, now);
@@ -492,7 +502,8 @@ void Remediator::run_action(Subject& s, ActionKind action, std::size_t index, co
   auto done = [this, sp, index](ActionResult r) { action_done(*sp, index, std::move(r)); };
   if (action == ActionKind::kRestart) {
     if (s.hooks.controller == nullptr) {
-      return done({ActionStatus::kFailed, "vigild cannot restart " + s.target + ": it has neither systemd_unit nor start"});
+      return done(
+          {ActionStatus::kFailed, "vigild cannot restart " + s.target + ": it has neither systemd_unit nor start"});
     }
     return s.hooks.controller->restart(cfg.timeout, done);
   }
@@ -568,11 +579,12 @@ void Remediator::action_done(Subject& s, std::size_t index, ActionResult r) {
     s.up_since_ms = 0;
   }
   const bool would = r.status == ActionStatus::kWould;
-  record(s, EventKind::kRemediationAction, r.ok() || would ? Severity::kInfo : Severity::kWarning,
-         (would ? "" : std::string(to_string(a.action)) + " of " + s.target + " " + std::string(to_string(r.status)) +
-                           ": ") +
-             r.message,
-         now);
+  record(
+      s, EventKind::kRemediationAction, r.ok() || would ? Severity::kInfo : Severity::kWarning,
+      (would ? ""
+             : std::string(to_string(a.action)) + " of " + s.target + " " + std::string(to_string(r.status)) + ": ") +
+          r.message,
+      now);
   save(s, now);
   check_healthy(s, now);
 }
@@ -620,7 +632,8 @@ void Remediator::recover(Subject& s, WallMs recovered, WallMs now) {
   const std::size_t actions = s.incident->actions.size();
   record(s, EventKind::kIncidentRecovered, Severity::kInfo,
          "incident " + std::to_string(s.incident->id) + " of " + s.name() + " recovered after " +
-             format_rough_duration(seconds) + " (" + std::to_string(actions) + (actions == 1 ? " action)" : " actions)"),
+             format_rough_duration(seconds) + " (" + std::to_string(actions) +
+             (actions == 1 ? " action)" : " actions)"),
          now);
   s.incident.reset();
   s.last_exit.reset();

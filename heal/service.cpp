@@ -26,7 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string shown(const std::vector<std::string>& argv) {
   std::string out;
@@ -144,8 +146,8 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
   if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
   if (err == 0) err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   if (err == 0) {
-    err = posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                           O_WRONLY | O_CREAT | O_APPEND, 0640);  // no CLOEXEC: it is the child's stdout
+    err = posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                           0640);  // no CLOEXEC: it is the child's stdout
   }
   if (err == 0) err = posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   if (err == 0) err = posix_spawn_file_actions_addchdir_np(&actions, "/");
@@ -195,9 +197,13 @@ ChildService::ChildService(sd_event* event, ChildSpec spec, OnExit on_exit)
 
 ChildService::~ChildService() = default;
 
-std::string ChildService::what() const { return shown(spec_.argv); }
+std::string ChildService::what() const {
+  return shown(spec_.argv);
+}
 
-int ChildService::main_pid() const { return watch_ && !watch_->exited() ? watch_->pid() : 0; }
+int ChildService::main_pid() const {
+  return watch_ && !watch_->exited() ? watch_->pid() : 0;
+}
 
 Result<void> ChildService::spawn() {
   auto s = spawn_detached(spec_.argv, spec_.log_path);
@@ -247,8 +253,8 @@ Result<std::string> ChildService::start_or_adopt() {
       if (pid && ticks && *pid > 0 && *pid < 4'194'304) {
         auto now_ticks = start_ticks(spec_.proc_root, static_cast<int>(*pid));
         if (now_ticks && *now_ticks == *ticks) {
-          auto w = PidWatch::open(event_, static_cast<int>(*pid), false,
-                                  [this](const ExitInfo& info) { exited(info); });
+          auto w =
+              PidWatch::open(event_, static_cast<int>(*pid), false, [this](const ExitInfo& info) { exited(info); });
           if (w) {
             watch_ = std::move(*w);
             adopted_ = true;
@@ -290,8 +296,9 @@ void ChildService::exited(const ExitInfo& info) {
       on_exit_(failed);
       return;
     }
-    finish_restart(r ? ActionResult{ActionStatus::kOk, "stopped process " + std::to_string(info.pid) + " (" + info.describe() +
-                                              "), started process " + std::to_string(watch_->pid())}
+    finish_restart(r ? ActionResult{ActionStatus::kOk, "stopped process " + std::to_string(info.pid) + " (" +
+                                                           info.describe() + "), started process " +
+                                                           std::to_string(watch_->pid())}
                      : ActionResult{ActionStatus::kFailed, r.error().message});
     return;
   }
@@ -362,7 +369,8 @@ int ChildService::on_restart_timeout(sd_event_source*, std::uint64_t, void* self
   c->restart_timer_.reset();
   ActionDone done = std::move(c->restart_done_);
   c->restart_done_ = nullptr;
-  if (done) done(ActionResult{ActionStatus::kTimeout, "process " + std::to_string(pid) + " did not stop in time; killed it"});
+  if (done)
+    done(ActionResult{ActionStatus::kTimeout, "process " + std::to_string(pid) + " did not stop in time; killed it"});
   return 0;
 }
 

@@ -29,11 +29,11 @@
 #include <string>
 #include <vector>
 
+#include "core/kinds.hpp"
 #include "core/result.hpp"
+#include "core/sd_handles.hpp"
 #include "core/time.hpp"
 #include "core/unique_fd.hpp"
-#include "core/kinds.hpp"
-#include "core/sd_handles.hpp"
 
 namespace vigil {
 

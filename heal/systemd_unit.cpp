@@ -110,7 +110,9 @@ UnitService::UnitService(SystemdBus& bus, std::string unit, OnExit on_crash, OnC
   bus_.add(this);
 }
 
-UnitService::~UnitService() { bus_.remove(this); }
+UnitService::~UnitService() {
+  bus_.remove(this);
+}
 
 void UnitService::start() {
   sd_bus_slot* slot = nullptr;
@@ -235,8 +237,9 @@ bool UnitService::is_crash(const UnitState& before, const UnitState& next) const
   // straight X -> Y with no status is a restart whose middle we did not see.
   if (next.exec_main_code == 0) return false;
   const int status = next.exec_main_status;
-  const bool plain_stop = (next.exec_main_code == CLD_EXITED && status == 0) ||
-                          (next.exec_main_code != CLD_EXITED && (status == SIGTERM || status == SIGINT || status == SIGHUP));
+  const bool plain_stop =
+      (next.exec_main_code == CLD_EXITED && status == 0) ||
+      (next.exec_main_code != CLD_EXITED && (status == SIGTERM || status == SIGINT || status == SIGHUP));
   return !plain_stop;
 }
 
@@ -253,7 +256,8 @@ void UnitService::restart(Millis timeout, ActionDone done) {
   const std::uint64_t usec = static_cast<std::uint64_t>(timeout.count()) * 1000;
   if (r >= 0) r = sd_bus_call_async(bus_.bus(), &slot, msg.get(), &UnitService::on_restart_queued, this, usec);
   if (r < 0) {
-    done(ActionResult{ActionStatus::kFailed, std::string("cannot ask systemd to restart ") + unit_ + ": " + std::strerror(-r)});
+    done(ActionResult{ActionStatus::kFailed,
+                      std::string("cannot ask systemd to restart ") + unit_ + ": " + std::strerror(-r)});
     return;
   }
   restart_slot_.reset(slot);
@@ -270,7 +274,8 @@ int UnitService::on_restart_queued(sd_bus_message* m, void* self, sd_bus_error*)
   auto* u = static_cast<UnitService*>(self);
   const sd_bus_error* e = sd_bus_message_get_error(m);
   if (e != nullptr) {
-    u->finish_restart(ActionResult{ActionStatus::kFailed, "systemd refused to restart " + u->unit_ + ": " + bus_error_text(e, 0)});
+    u->finish_restart(
+        ActionResult{ActionStatus::kFailed, "systemd refused to restart " + u->unit_ + ": " + bus_error_text(e, 0)});
     return 0;
   }
   const char* job = nullptr;
@@ -283,7 +288,8 @@ void UnitService::job_removed(const std::string& job, const std::string& result)
   if (result == "done") {
     finish_restart(ActionResult{ActionStatus::kOk, "systemd restarted " + unit_});
   } else {
-    finish_restart(ActionResult{ActionStatus::kFailed, "systemd's restart job of " + unit_ + " ended with \"" + result + "\""});
+    finish_restart(
+        ActionResult{ActionStatus::kFailed, "systemd's restart job of " + unit_ + " ended with \"" + result + "\""});
   }
   refresh();
 }

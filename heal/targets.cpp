@@ -246,11 +246,9 @@ std::unique_ptr<TargetProcesses> make_target_processes(const TargetConfig& t, Ta
     case TargetKind::kPid:
       return std::make_unique<PidProcesses>(context.event(), std::move(on_exit), t.finder.as<PidTarget>().pid);
     case TargetKind::kPidfile:
-      return std::make_unique<PidfileProcesses>(context.event(), std::move(on_exit),
-                                                t.finder.as<PidfileTarget>().path);
+      return std::make_unique<PidfileProcesses>(context.event(), std::move(on_exit), t.finder.as<PidfileTarget>().path);
     case TargetKind::kMatch:
-      return std::make_unique<MatchProcesses>(context.event(), std::move(on_exit),
-                                              t.finder.as<MatchTarget>().pattern);
+      return std::make_unique<MatchProcesses>(context.event(), std::move(on_exit), t.finder.as<MatchTarget>().pattern);
     case TargetKind::kStart:
       return std::make_unique<StartedProcesses>(t, context, std::move(on_exit));
     case TargetKind::kSystemdUnit:
@@ -271,8 +269,8 @@ TargetTransition classify_transition(const std::optional<TargetObservation>& pre
 }
 
 std::optional<Event> transition_event(const std::string& target, TargetTransition tr,
-                                      const std::optional<TargetObservation>& previous,
-                                      const TargetObservation& seen, WallMs now) {
+                                      const std::optional<TargetObservation>& previous, const TargetObservation& seen,
+                                      WallMs now) {
   if (tr == TargetTransition::kNone) return std::nullopt;
   Event e;
   e.ts_ms = now;
@@ -296,7 +294,8 @@ std::optional<Event> transition_event(const std::string& target, TargetTransitio
       e.severity = Severity::kWarning;
       e.message = "target " + target + ": process " + std::to_string(previous_pid) + " is gone";
       break;
-    case TargetTransition::kNone: break;
+    case TargetTransition::kNone:
+      break;
   }
   std::string details = "{\"pid\":" + std::to_string(seen.present ? seen.main_pid : previous_pid);
   if (previous && previous->present) details += ",\"previous_pid\":" + std::to_string(previous_pid);

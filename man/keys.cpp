@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     }
   }
   if (placed != 1) {
-    std::cerr << "vigild-man-keys: " << argv[1] << " must hold the line @CONFIG_KEYS@ exactly once (found "
-              << placed << ")\n";
+    std::cerr << "vigild-man-keys: " << argv[1] << " must hold the line @CONFIG_KEYS@ exactly once (found " << placed
+              << ")\n";
     return 1;
   }
   std::ofstream file(argv[2], std::ios::trunc);

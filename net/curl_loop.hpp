@@ -15,8 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "net/curl_api.hpp"
 #include "core/sd_handles.hpp"
+#include "net/curl_api.hpp"
 
 namespace vigil {
 

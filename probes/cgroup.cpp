@@ -14,9 +14,9 @@ namespace vigil {
 namespace {
 
 // v1 controllers a hierarchy directory name may list ("cpu,cpuacct").
-constexpr std::array<std::string_view, 14> kV1Controllers = {
-    "blkio",  "cpu",     "cpuacct",  "cpuset",     "devices", "freezer", "hugetlb",
-    "memory", "net_cls", "net_prio", "perf_event", "pids",    "rdma",    "misc"};
+constexpr std::array<std::string_view, 14> kV1Controllers = {"blkio",      "cpu",     "cpuacct", "cpuset",  "devices",
+                                                             "freezer",    "hugetlb", "memory",  "net_cls", "net_prio",
+                                                             "perf_event", "pids",    "rdma",    "misc"};
 
 // The v1 controllers the reader takes values from.
 constexpr std::array<std::string_view, 4> kReadControllers = {"memory", "cpu", "cpuacct", "pids"};
@@ -192,6 +192,59 @@ CgroupReader::CgroupReader(std::string cgroup_root) : root_(std::move(cgroup_roo
   }
 }
 
+namespace {
+
+std::optional<std::uint64_t> limit_value(const std::optional<std::optional<std::uint64_t>>& v) {
+  return v ? *v : std::nullopt;
+}
+
+// Memory from the v1 memory controller's directory, else from v2.
+void read_memory(const std::optional<std::string>& memory, const std::optional<std::string>& v2, CgroupStats& out,
+                 std::optional<Error>* error, KeptFiles* kept) {
+  if (memory) {
+    FileReader f(*memory, error, kept);
+    out.memory_usage_bytes = f.u64("memory.usage_in_bytes");
+    out.memory_limit_bytes = limit_value(f.limit("memory.limit_in_bytes"));
+    out.memory_max_usage_bytes = f.u64("memory.max_usage_in_bytes");
+    out.memory_failcnt = f.u64("memory.failcnt");
+    out.oom_kill_events = key_of(f.keyed("memory.oom_control"), "oom_kill");
+  } else if (v2) {
+    FileReader f(*v2, error, kept);
+    out.memory_usage_bytes = f.u64("memory.current");
+    out.memory_limit_bytes = limit_value(f.limit("memory.max"));
+    out.memory_max_usage_bytes = f.u64("memory.peak");  // Linux >= 5.19
+    const auto events = f.keyed("memory.events");
+    out.oom_events = key_of(events, "oom");
+    out.oom_kill_events = key_of(events, "oom_kill");
+  }
+}
+
+// CPU usage from v1 cpuacct, throttling from v1 cpu, each else from v2's
+// cpu.stat (which always has usage_usec; nr_periods and the throttling keys
+// only where the cpu controller is enabled).
+void read_cpu(const std::optional<std::string>& cpu, const std::optional<std::string>& cpuacct,
+              const std::optional<std::string>& v2, CgroupStats& out, std::optional<Error>* error, KeptFiles* kept) {
+  std::optional<KeyedValues> v2_cpu_stat;
+  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, error, kept).keyed("cpu.stat");
+  if (cpuacct) {
+    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, error, kept).u64("cpuacct.usage"), 1e9);
+  } else {
+    out.cpu_usage_seconds = scaled(key_of(v2_cpu_stat, "usage_usec"), 1e6);
+  }
+  if (cpu) {
+    const auto stat = FileReader(*cpu, error, kept).keyed("cpu.stat");
+    out.cpu_periods = key_of(stat, "nr_periods");
+    out.cpu_throttled_periods = key_of(stat, "nr_throttled");
+    out.cpu_throttled_seconds = scaled(key_of(stat, "throttled_time"), 1e9);
+  } else {
+    out.cpu_periods = key_of(v2_cpu_stat, "nr_periods");
+    out.cpu_throttled_periods = key_of(v2_cpu_stat, "nr_throttled");
+    out.cpu_throttled_seconds = scaled(key_of(v2_cpu_stat, "throttled_usec"), 1e6);
+  }
+}
+
+}  // namespace
+
 Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   bool found = false;
   auto v1_dir = [&](const char* controller) -> std::optional<std::string> {
@@ -221,53 +274,13 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   // from v2; a file the chosen hierarchy lacks leaves the value absent.
   CgroupStats out;
   std::optional<Error> error;
-  auto limit_value = [](const std::optional<std::optional<std::uint64_t>>& v) {
-    return v ? *v : std::nullopt;
-  };
-
-  if (memory) {
-    FileReader f(*memory, &error, &kept_);
-    out.memory_usage_bytes = f.u64("memory.usage_in_bytes");
-    out.memory_limit_bytes = limit_value(f.limit("memory.limit_in_bytes"));
-    out.memory_max_usage_bytes = f.u64("memory.max_usage_in_bytes");
-    out.memory_failcnt = f.u64("memory.failcnt");
-    out.oom_kill_events = key_of(f.keyed("memory.oom_control"), "oom_kill");
-  } else if (v2) {
-    FileReader f(*v2, &error, &kept_);
-    out.memory_usage_bytes = f.u64("memory.current");
-    out.memory_limit_bytes = limit_value(f.limit("memory.max"));
-    out.memory_max_usage_bytes = f.u64("memory.peak");  // Linux >= 5.19
-    const auto events = f.keyed("memory.events");
-    out.oom_events = key_of(events, "oom");
-    out.oom_kill_events = key_of(events, "oom_kill");
-  }
-
-  // v2 cpu.stat always has usage_usec; nr_periods and the throttling keys
-  // only where the cpu controller is enabled.
-  std::optional<KeyedValues> v2_cpu_stat;
-  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, &error, &kept_).keyed("cpu.stat");
-  if (cpuacct) {
-    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, &error, &kept_).u64("cpuacct.usage"), 1e9);
-  } else {
-    out.cpu_usage_seconds = scaled(key_of(v2_cpu_stat, "usage_usec"), 1e6);
-  }
-  if (cpu) {
-    const auto stat = FileReader(*cpu, &error, &kept_).keyed("cpu.stat");
-    out.cpu_periods = key_of(stat, "nr_periods");
-    out.cpu_throttled_periods = key_of(stat, "nr_throttled");
-    out.cpu_throttled_seconds = scaled(key_of(stat, "throttled_time"), 1e9);
-  } else {
-    out.cpu_periods = key_of(v2_cpu_stat, "nr_periods");
-    out.cpu_throttled_periods = key_of(v2_cpu_stat, "nr_throttled");
-    out.cpu_throttled_seconds = scaled(key_of(v2_cpu_stat, "throttled_usec"), 1e6);
-  }
-
+  read_memory(memory, v2, out, &error, &kept_);
+  read_cpu(cpu, cpuacct, v2, out, &error, &kept_);
   if (pids || v2) {
     FileReader f(pids ? *pids : *v2, &error, &kept_);
     out.pids_current = f.u64("pids.current");
     out.pids_max = limit_value(f.limit("pids.max"));
   }
-
   if (v2) {
     FileReader f(*v2, &error, &kept_);
     out.cpu_pressure = f.psi("cpu.pressure");
@@ -283,8 +296,7 @@ Result<std::optional<std::uint64_t>> parse_cgroup_limit(std::string_view text) {
   if (t == "max") return std::optional<std::uint64_t>();
   auto v = to_u64(t);
   if (!v)
-    return fail(ErrorKind::kParse,
-                "expected a number or \"max\", found \"" + std::string(t.substr(0, 32)) + "\"");
+    return fail(ErrorKind::kParse, "expected a number or \"max\", found \"" + std::string(t.substr(0, 32)) + "\"");
   if (*v >= kUnlimitedThreshold) return std::optional<std::uint64_t>();
   return std::optional<std::uint64_t>(*v);
 }
@@ -304,8 +316,7 @@ Result<std::map<std::string, std::uint64_t>> parse_flat_keyed(std::string_view t
   return out;
 }
 
-void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now,
-                           Collection& out) {
+void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now, Collection& out) {
   const Labels labels = {{"target", target}};
   auto add_u = [&](const char* metric, const std::optional<std::uint64_t>& v) {
     if (v) out.add(metric, labels, static_cast<double>(*v), now);
@@ -329,12 +340,10 @@ void append_cgroup_samples(const CgroupStats& stats, const std::string& target, 
       {"cpu", &stats.cpu_pressure}, {"memory", &stats.memory_pressure}, {"io", &stats.io_pressure}};
   for (const auto& [resource, p] : psi) {
     if (!*p) continue;
-    out.add("cgroup_pressure_stalled_seconds_total",
-            {{"target", target}, {"resource", resource}, {"kind", "some"}},
+    out.add("cgroup_pressure_stalled_seconds_total", {{"target", target}, {"resource", resource}, {"kind", "some"}},
             static_cast<double>((*p)->some.total_us) / 1e6, now);
     if ((*p)->full) {
-      out.add("cgroup_pressure_stalled_seconds_total",
-              {{"target", target}, {"resource", resource}, {"kind", "full"}},
+      out.add("cgroup_pressure_stalled_seconds_total", {{"target", target}, {"resource", resource}, {"kind", "full"}},
               static_cast<double>((*p)->full->total_us) / 1e6, now);
     }
   }

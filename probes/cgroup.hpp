@@ -36,15 +36,15 @@ struct CgroupStats {
   std::optional<std::uint64_t> memory_usage_bytes;
   std::optional<std::uint64_t> memory_limit_bytes;  // absent when unlimited
   std::optional<std::uint64_t> memory_max_usage_bytes;
-  std::optional<std::uint64_t> memory_failcnt;  // v1 only
-  std::optional<std::uint64_t> oom_events;      // v2 memory.events "oom"
+  std::optional<std::uint64_t> memory_failcnt;   // v1 only
+  std::optional<std::uint64_t> oom_events;       // v2 memory.events "oom"
   std::optional<std::uint64_t> oom_kill_events;  // v1 memory.oom_control / v2 memory.events
   std::optional<double> cpu_usage_seconds;
   std::optional<std::uint64_t> cpu_periods;
   std::optional<std::uint64_t> cpu_throttled_periods;
   std::optional<double> cpu_throttled_seconds;
   std::optional<std::uint64_t> pids_current;
-  std::optional<std::uint64_t> pids_max;  // absent when "max"
+  std::optional<std::uint64_t> pids_max;                                  // absent when "max"
   std::optional<procfs::Psi> cpu_pressure, memory_pressure, io_pressure;  // v2 only
 };
 
@@ -68,7 +68,7 @@ class CgroupReader {
  private:
   mutable KeptFiles kept_;  // a read cache, not state
   std::string root_;
-  std::optional<std::string> v2_mount_;            // absolute directory
+  std::optional<std::string> v2_mount_;           // absolute directory
   std::map<std::string, std::string> v1_mounts_;  // controller -> absolute directory
 };
 
@@ -90,7 +90,6 @@ inline constexpr const char* kOomKillMetric = "cgroup_memory_oom_kill_events_tot
 // cgroup_cpu_throttled_periods_total, cgroup_cpu_throttled_seconds_total,
 // cgroup_pids_current, cgroup_pids_max,
 // cgroup_pressure_stalled_seconds_total{resource,kind}.
-void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now,
-                           Collection& out);
+void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now, Collection& out);
 
 }  // namespace vigil

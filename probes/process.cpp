@@ -131,6 +131,64 @@ const ProcessEntry* ProcessTable::find(int pid) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+Result<std::vector<int>> list_pids(const std::string& proc_root) {
+  UniqueDir dir(::opendir(proc_root.c_str()));
+  if (!dir) {
+    int err = errno;
+    return fail(errno_kind(err), proc_root + ": " + std::strerror(err));
+  }
+  std::vector<int> listed;
+  while (const dirent* e = ::readdir(dir.get())) {
+    if (auto pid = parse_pid_name(e->d_name)) listed.push_back(*pid);
+  }
+  return listed;
+}
+
+// Cached fds stop short of RLIMIT_NOFILE by kFdHeadroom: the table must
+// not starve the rest of the daemon (sockets, the store, children) of fds.
+long fd_ceiling() {
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) {
+    return std::numeric_limits<long>::max();
+  }
+  const auto soft = static_cast<long>(std::min<rlim_t>(nofile.rlim_cur, 1 << 30));
+  return soft > kFdHeadroom ? soft - kFdHeadroom : 0;
+}
+
+}  // namespace
+
+bool ProcessTable::open_stat(int pid, long ceiling, std::string& text) {
+  auto it = entries_.find(pid);
+  UniqueFd fd(::open((proc_root_ + "/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+      fds_exhausted_ = true;
+      return it != entries_.end();  // keep what we knew rather than report a live process as gone
+    }
+    return false;  // it exited since the listing
+  }
+  if (pread_all(fd.get(), &text) != 0) return false;
+  auto st = procfs::parse_pid_stat(text);
+  if (!st) return false;
+  if (fds_exhausted_ || fd.get() >= ceiling) {
+    fds_exhausted_ = true;
+    fd.reset();
+  }
+  if (it == entries_.end()) {
+    ProcessEntry entry;
+    entry.stat = std::move(*st);
+    entry.stat_fd = std::move(fd);
+    entries_.emplace(pid, std::move(entry));
+  } else {
+    update_entry(it->second, std::move(*st));
+    it->second.stat_fd = std::move(fd);
+  }
+  return true;
+}
+
 Result<void> ProcessTable::refresh() {
   if (boot_time_seconds_ == 0) {
     // Without btime start times are unknown, but the tree still works: try
@@ -139,31 +197,14 @@ Result<void> ProcessTable::refresh() {
       if (auto st = procfs::parse_stat(*text)) boot_time_seconds_ = st->boot_time_seconds;
     }
   }
+  auto listed = list_pids(proc_root_);
+  if (!listed) return tl::unexpected(listed.error());
 
-  UniqueDir dir(::opendir(proc_root_.c_str()));
-  if (!dir) {
-    int err = errno;
-    return fail(errno_kind(err), proc_root_ + ": " + std::strerror(err));
-  }
-  std::vector<int> listed;
-  while (const dirent* e = ::readdir(dir.get())) {
-    if (auto pid = parse_pid_name(e->d_name)) listed.push_back(*pid);
-  }
-  dir.reset();
-
-  // Cached fds stop short of RLIMIT_NOFILE by kFdHeadroom: the table must
-  // not starve the rest of the daemon (sockets, the store, children) of fds.
-  // Above that, and after EMFILE/ENFILE, a process is read with
+  // Above the fd ceiling, and after EMFILE/ENFILE, a process is read with
   // open/read/close. Each refresh tries again, so a brief shortage does not
   // leave the table on the slow path for good.
   fds_exhausted_ = false;
-  long fd_ceiling = std::numeric_limits<long>::max();
-  struct rlimit nofile {};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
-    const auto soft = static_cast<long>(std::min<rlim_t>(nofile.rlim_cur, 1 << 30));
-    fd_ceiling = soft > kFdHeadroom ? soft - kFdHeadroom : 0;
-  }
-
+  const long ceiling = fd_ceiling();
   const bool read_all = refreshes_++ % cold_every_ == 0;
   // Start times are ticks since boot (CLOCK_BOOTTIME).
   struct timespec boot {};
@@ -172,9 +213,9 @@ Result<void> ProcessTable::refresh() {
   constexpr std::uint64_t kYoungTicks = 10 * 100;  // launchers exec within milliseconds
 
   std::unordered_set<int> alive;
-  alive.reserve(listed.size());
+  alive.reserve(listed->size());
   std::string text;
-  for (int pid : listed) {
+  for (int pid : *listed) {
     auto it = entries_.find(pid);
     if (!read_all && it != entries_.end() && !hot_.contains(pid) &&
         it->second.stat.starttime_ticks + kYoungTicks < now_ticks) {
@@ -192,38 +233,8 @@ Result<void> ProcessTable::refresh() {
       // ESRCH: the process the fd was opened on exited, even if its PID
       // was reused since; a new process with this PID is read below.
       entries_.erase(it);
-      it = entries_.end();
     }
-
-    // A new process, or one whose stat we could not keep open.
-    UniqueFd fd(
-        ::open((proc_root_ + "/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-      const int err = errno;
-      if (err == EMFILE || err == ENFILE) {
-        fds_exhausted_ = true;
-        // Keep what we knew rather than report a live process as gone.
-        if (it != entries_.end()) alive.insert(pid);
-      }
-      continue;  // otherwise it exited since the listing
-    }
-    if (pread_all(fd.get(), &text) != 0) continue;
-    auto st = procfs::parse_pid_stat(text);
-    if (!st) continue;
-    if (fds_exhausted_ || fd.get() >= fd_ceiling) {
-      fds_exhausted_ = true;
-      fd.reset();
-    }
-    if (it == entries_.end()) {
-      ProcessEntry entry;
-      entry.stat = std::move(*st);
-      entry.stat_fd = std::move(fd);
-      entries_.emplace(pid, std::move(entry));
-    } else {
-      update_entry(it->second, std::move(*st));
-      it->second.stat_fd = std::move(fd);
-    }
-    alive.insert(pid);
+    if (open_stat(pid, ceiling, text)) alive.insert(pid);
   }
   std::erase_if(entries_, [&](const auto& kv) { return !alive.contains(kv.first); });
   hot_.clear();
@@ -295,99 +306,105 @@ Result<int> read_pidfile(const std::string& path) {
   if (!text) return tl::unexpected(text.error());
   auto v = to_i64(trim(*text));
   if (!v || *v <= 0 || *v > 0x7fffffff) {
-    return fail(ErrorKind::kParse, path + ": expected a process ID, found \"" +
-                                       std::string(trim(*text).substr(0, 32)) + "\"");
+    return fail(ErrorKind::kParse,
+                path + ": expected a process ID, found \"" + std::string(trim(*text).substr(0, 32)) + "\"");
   }
   return static_cast<int>(*v);
 }
 
+namespace {
+
+// What collect_tree reads of one process beyond its stat.
+struct ProcessFiles {
+  std::optional<procfs::PidStatus> status;
+  std::optional<procfs::PidIo> io;
+  std::optional<std::uint64_t> fds;
+  std::optional<procfs::PidLimits> limits;  // the main process's only
+};
+
+// Reads everything first, so that a process is counted only if it was there
+// for all of it: one that exits halfway is skipped (nullopt), not half
+// counted. A missing file of a process that still exists is just not
+// offered (no io accounting in this kernel; EACCES for other users').
+std::optional<ProcessFiles> read_process_files(const ProcessTable& table, int pid, bool main) {
+  const std::string dir = table.proc_root() + "/" + std::to_string(pid);
+  auto status_text = table.read_pid_file(pid, PidFile::kStatus);
+  if (!status_text && status_text.error().kind == ErrorKind::kNotFound) return std::nullopt;
+  bool maybe_gone = false;
+  auto note = [&](const Error& e) { maybe_gone |= e.kind == ErrorKind::kNotFound; };
+  ProcessFiles out;
+  if (status_text) {
+    if (auto s = procfs::parse_pid_status(*status_text)) out.status = *s;
+  }
+  if (auto text = table.read_pid_file(pid, PidFile::kIo)) {
+    if (auto parsed = procfs::parse_pid_io(*text)) out.io = *parsed;
+  } else {
+    note(text.error());
+  }
+  const std::string fd_dir = dir + "/fd";
+  struct stat st {};
+  if (table.on_procfs() && ::stat(fd_dir.c_str(), &st) == 0 && st.st_size > 0) {
+    // procfs in Linux >= 6.2 reports the number of open fds as the size;
+    // before, and on any other file system, the size is something else.
+    out.fds = static_cast<std::uint64_t>(st.st_size);
+  } else if (auto n = count_dir_entries(fd_dir)) {
+    out.fds = *n;
+  } else {
+    note(n.error());
+  }
+  if (main) {
+    if (auto text = table.read_pid_file(pid, PidFile::kLimits)) {
+      if (auto parsed = procfs::parse_pid_limits(*text)) out.limits = *parsed;
+    } else {
+      note(text.error());
+    }
+  }
+  struct stat dir_st {};
+  if (maybe_gone && ::stat(dir.c_str(), &dir_st) != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, std::size_t roots) {
   TreeStats out;
   static const std::uint64_t page_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  const bool on_procfs = table.on_procfs();
   for (std::size_t i = 0; i < pids.size(); ++i) {
     const int pid = pids[i];
     const ProcessEntry* entry = table.find(pid);
     if (!entry) continue;
-    const std::string dir = table.proc_root() + "/" + std::to_string(pid);
-
-    // Read everything first and count the process only if it was there for
-    // all of it: one that exits halfway is skipped, not half counted. A
-    // missing file of a process that still exists is just not offered (no
-    // io accounting in this kernel).
-    auto status_text = table.read_pid_file(pid, PidFile::kStatus);
-    if (!status_text && status_text.error().kind == ErrorKind::kNotFound) continue;
-    bool maybe_gone = false;
-    auto note = [&](const Error& e) { maybe_gone |= e.kind == ErrorKind::kNotFound; };
-    std::optional<procfs::PidStatus> status;
-    if (status_text) {
-      if (auto s = procfs::parse_pid_status(*status_text)) status = *s;
-    }
-
-    std::optional<procfs::PidIo> io;
-    if (auto text = table.read_pid_file(pid, PidFile::kIo)) {  // EACCES for other users' processes
-      if (auto parsed = procfs::parse_pid_io(*text)) io = *parsed;
-    } else {
-      note(text.error());
-    }
-
-    std::optional<std::uint64_t> fds;
-    const std::string fd_dir = dir + "/fd";
-    struct stat st {};
-    if (on_procfs && ::stat(fd_dir.c_str(), &st) == 0 && st.st_size > 0) {
-      // procfs in Linux >= 6.2 reports the number of open fds as the size;
-      // before, and on any other file system, the size is something else.
-      fds = static_cast<std::uint64_t>(st.st_size);
-    } else if (auto n = count_dir_entries(fd_dir)) {
-      fds = *n;
-    } else {
-      note(n.error());
-    }
-
-    std::optional<procfs::PidLimits> limits;
-    if (i == 0) {
-      if (auto text = table.read_pid_file(pid, PidFile::kLimits)) {
-        if (auto parsed = procfs::parse_pid_limits(*text)) limits = *parsed;
-      } else {
-        note(text.error());
-      }
-    }
-    struct stat dir_st {};
-    if (maybe_gone && ::stat(dir.c_str(), &dir_st) != 0) continue;
-
+    const auto files = read_process_files(table, pid, i == 0);
+    if (!files) continue;
     const procfs::PidStat& s = entry->stat;
     ++out.processes;
     if (i >= roots) ++out.children;
     if (s.state == 'Z') ++out.zombies;
     out.threads += s.num_threads;
-    out.resident_bytes +=
-        static_cast<std::uint64_t>(std::max<std::int64_t>(s.rss_pages, 0)) * page_bytes;
+    out.resident_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(s.rss_pages, 0)) * page_bytes;
     out.cpu_seconds += static_cast<double>(s.utime_ticks + s.stime_ticks) / procfs::kTicksPerSecond;
-    add_optional(out.open_fds, fds);
-    if (io) {
-      add_optional(out.read_bytes, io->read_bytes);
-      add_optional(out.write_bytes, io->write_bytes);
+    add_optional(out.open_fds, files->fds);
+    if (files->io) {
+      add_optional(out.read_bytes, files->io->read_bytes);
+      add_optional(out.write_bytes, files->io->write_bytes);
     }
-    if (status) {
-      add_optional(out.voluntary_ctxt_switches, status->voluntary_ctxt_switches);
-      add_optional(out.nonvoluntary_ctxt_switches, status->nonvoluntary_ctxt_switches);
+    if (files->status) {
+      add_optional(out.voluntary_ctxt_switches, files->status->voluntary_ctxt_switches);
+      add_optional(out.nonvoluntary_ctxt_switches, files->status->nonvoluntary_ctxt_switches);
     }
     if (i == 0) {
       out.main_pid = pid;
       out.main_state = s.state;
       // In integer milliseconds: going through double seconds would round
       // 123.45 s down to 123449 ms.
-      out.main_start_ms =
-          static_cast<WallMs>(table.boot_time_seconds()) * 1000 +
-          std::llround(static_cast<double>(s.starttime_ticks) * 1000.0 / procfs::kTicksPerSecond);
-      if (limits) out.max_fds = limits->max_open_files_soft;
+      out.main_start_ms = static_cast<WallMs>(table.boot_time_seconds()) * 1000 +
+                          std::llround(static_cast<double>(s.starttime_ticks) * 1000.0 / procfs::kTicksPerSecond);
+      if (files->limits) out.max_fds = files->limits->max_open_files_soft;
     }
   }
   return out;
 }
 
-void append_tree_samples(const TreeStats& stats, const std::string& target, WallMs now,
-                         Collection& out) {
+void append_tree_samples(const TreeStats& stats, const std::string& target, WallMs now, Collection& out) {
   const Labels labels = {{"target", target}};
   auto add = [&](const char* metric, double v) { out.add(metric, labels, v, now); };
   auto add_opt = [&](const char* metric, const std::optional<std::uint64_t>& v) {

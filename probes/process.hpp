@@ -82,6 +82,10 @@ class ProcessTable {
   std::uint64_t boot_time_seconds() const { return boot_time_seconds_; }
 
  private:
+  // Opens and reads the stat of `pid` (new, or one whose fd could not be
+  // kept), keeping the fd below `fd_ceiling`; returns whether it is alive.
+  bool open_stat(int pid, long fd_ceiling, std::string& text);
+
   std::string proc_root_;
   std::unordered_map<int, ProcessEntry> entries_;
   std::uint64_t boot_time_seconds_ = 0;
@@ -157,7 +161,6 @@ TreeStats collect_tree(const ProcessTable& table, const std::vector<int>& pids, 
 // process_zombies, process_read_bytes_total, process_written_bytes_total,
 // process_context_switches_total{kind=voluntary|involuntary},
 // process_start_time_seconds.
-void append_tree_samples(const TreeStats& stats, const std::string& target, WallMs now,
-                         Collection& out);
+void append_tree_samples(const TreeStats& stats, const std::string& target, WallMs now, Collection& out);
 
 }  // namespace vigil

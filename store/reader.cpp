@@ -22,8 +22,7 @@ namespace {
 // vigil_glob(pattern, text): core's glob_match, so that every glob of the
 // CLI means the same thing whether it is matched in SQL or in C++.
 void sql_glob(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  if (argc != 2 || sqlite3_value_type(argv[0]) == SQLITE_NULL ||
-      sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+  if (argc != 2 || sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
     sqlite3_result_null(ctx);
     return;
   }
@@ -42,9 +41,8 @@ E kind_or(std::string_view name, E fallback) {
 }
 
 bool has_labels(const Labels& labels, const Labels& wanted) {
-  return std::all_of(wanted.begin(), wanted.end(), [&](const Label& w) {
-    return std::find(labels.begin(), labels.end(), w) != labels.end();
-  });
+  return std::all_of(wanted.begin(), wanted.end(),
+                     [&](const Label& w) { return std::find(labels.begin(), labels.end(), w) != labels.end(); });
 }
 
 // The path is not kept by StoreReader; messages use the connection's.
@@ -84,16 +82,14 @@ bool wal_is_empty(const std::string& path) {
 Result<UniqueDb> connect_read_only(const std::string& path, bool immutable) {
   sqlite3* raw = nullptr;
   const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
-  const int rc =
-      immutable ? sqlite3_open_v2(("file:" + uri_path(path) + "?mode=ro&immutable=1").c_str(),
-                                  &raw, flags | SQLITE_OPEN_URI, nullptr)
-                : sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  const int rc = immutable ? sqlite3_open_v2(("file:" + uri_path(path) + "?mode=ro&immutable=1").c_str(), &raw,
+                                             flags | SQLITE_OPEN_URI, nullptr)
+                           : sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   UniqueDb db(raw);
   if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(raw, rc, "cannot open the store", path));
   sqlite3_extended_result_codes(db.get(), 1);
   sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  sqlite3_create_function(db.get(), "vigil_glob", 2,
-                          SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+  sqlite3_create_function(db.get(), "vigil_glob", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
                           sql_glob, nullptr, nullptr);
   return db;
 }
@@ -187,15 +183,16 @@ StoreReader& StoreReader::operator=(StoreReader&& other) noexcept {
   return *this;
 }
 
-StoreReader::~StoreReader() { UniqueDb closing(db_); }
+StoreReader::~StoreReader() {
+  UniqueDb closing(db_);
+}
 
 Result<StoreReader> StoreReader::open(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
     if (err == ENOENT) {
-      return fail(ErrorKind::kNotFound,
-                  "no vigil store at " + path + " (vigild creates it when it first starts)");
+      return fail(ErrorKind::kNotFound, "no vigil store at " + path + " (vigild creates it when it first starts)");
     }
     return fail(errno_kind(err), "cannot access the store " + path + ": " + std::strerror(err));
   }
@@ -206,8 +203,7 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
   auto db = connect_read_only(path, false);
   if (!db) return tl::unexpected(db.error());
   auto version = read_schema_version(db->get(), path);
-  if (!version && (version.error().kind == ErrorKind::kIo ||
-                   version.error().kind == ErrorKind::kPermission) &&
+  if (!version && (version.error().kind == ErrorKind::kIo || version.error().kind == ErrorKind::kPermission) &&
       wal_is_empty(path)) {
     // SQLite could neither open nor create the -wal/-shm files (a directory
     // this user may not write). With no -wal content the database file
@@ -229,12 +225,12 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
         break;
       case ErrorKind::kIo:
       case ErrorKind::kPermission:
-        e.message = "cannot read the store " + path + " read-only: " +
-                    sqlite3_errmsg(db->get()) + " (a reader needs to read " + path +
-                    "-wal and " + path + "-shm, or to create them in a directory it may write;" +
-                    " run as the store's owner or root)";
+        e.message = "cannot read the store " + path + " read-only: " + sqlite3_errmsg(db->get()) +
+                    " (a reader needs to read " + path + "-wal and " + path +
+                    "-shm, or to create them in a directory it may write;" + " run as the store's owner or root)";
         break;
-      default: break;
+      default:
+        break;
     }
     return tl::unexpected(std::move(e));
   }
@@ -245,8 +241,7 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
     return fail(ErrorKind::kInvalid,
                 "the store " + path + " has schema version " + std::to_string(*version) +
                     "; this build reads version " + std::to_string(kSchemaVersion) +
-                    (*version < kSchemaVersion ? " (start vigild once to migrate it)"
-                                               : " (use a newer vigil)"));
+                    (*version < kSchemaVersion ? " (start vigild once to migrate it)" : " (use a newer vigil)"));
   }
   return StoreReader(db->release());
 }
@@ -272,8 +267,8 @@ Result<std::vector<SeriesInfo>> StoreReader::series(const std::string& metric_gl
     if (!labels) {
       return fail(ErrorKind::kCorrupt, "series in " + db_path(db_) + ": " + labels.error().message);
     }
-    out.push_back(SeriesInfo{sqlite3_column_int64(stmt->get(), 0),
-                             SeriesKey(column_text(stmt->get(), 1), std::move(*labels))});
+    out.push_back(
+        SeriesInfo{sqlite3_column_int64(stmt->get(), 0), SeriesKey(column_text(stmt->get(), 1), std::move(*labels))});
   }
   return out;
 }
@@ -291,71 +286,77 @@ Result<std::vector<std::string>> StoreReader::metrics() const {
   return out;
 }
 
-Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric,
-                                                     const Labels& label_filter, WallMs since,
-                                                     WallMs until) const {
-  const std::string path = db_path(db_);
+namespace {
+
+// The series of `metric` that carry `label_filter`, by labels, with no points.
+Result<std::vector<SeriesPoints>> matching_series(sqlite3* db, const std::string& metric, const Labels& label_filter) {
+  const std::string path = db_path(db);
+  auto stmt = prepare(db, "SELECT id, labels FROM series WHERE metric = ?1 ORDER BY labels", path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  bind_text(stmt->get(), 1, metric);
+  std::vector<SeriesPoints> out;
+  for (;;) {
+    const int rc = sqlite3_step(stmt->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db, rc, "cannot read the series"));
+    auto labels = parse_labels_text(column_text(stmt->get(), 1));
+    if (!labels) return fail(ErrorKind::kCorrupt, "series in " + path + ": " + labels.error().message);
+    if (!has_labels(*labels, label_filter)) continue;
+    const std::int64_t id = sqlite3_column_int64(stmt->get(), 0);
+    out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}});
+  }
+  return out;
+}
+
+// The rowid ranges of the flushes whose time range overlaps [since, until],
+// merged so that no row is read twice.
+Result<std::vector<std::pair<std::int64_t, std::int64_t>>> flush_ranges(sqlite3* db, WallMs since, WallMs until) {
+  auto stmt = prepare(db,
+                      "SELECT first_rowid, last_rowid FROM head_flushes "
+                      "WHERE max_ts >= ?1 AND min_ts <= ?2 ORDER BY first_rowid",
+                      db_path(db));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_bind_int64(stmt->get(), 1, since);
+  sqlite3_bind_int64(stmt->get(), 2, until);
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (;;) {
+    const int rc = sqlite3_step(stmt->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return tl::unexpected(read_error(db, rc, "cannot read head_flushes"));
+    const std::int64_t first = sqlite3_column_int64(stmt->get(), 0);
+    const std::int64_t last = sqlite3_column_int64(stmt->get(), 1);
+    if (!ranges.empty() && first <= ranges.back().second + 1) {
+      ranges.back().second = std::max(ranges.back().second, last);
+    } else {
+      ranges.emplace_back(first, last);
+    }
+  }
+  return ranges;
+}
+
+}  // namespace
+
+Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, const Labels& label_filter,
+                                                     WallMs since, WallMs until) const {
   // One read transaction, so that series, flushes and samples agree.
   ReadTransaction txn(db_);
   if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
-
-  std::vector<SeriesPoints> out;
-  std::unordered_map<std::int64_t, std::size_t> index;  // series id -> out[i]
-  {
-    auto stmt =
-        prepare(db_, "SELECT id, labels FROM series WHERE metric = ?1 ORDER BY labels", path);
-    if (!stmt) return tl::unexpected(stmt.error());
-    bind_text(stmt->get(), 1, metric);
-    for (;;) {
-      const int rc = sqlite3_step(stmt->get());
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the series"));
-      auto labels = parse_labels_text(column_text(stmt->get(), 1));
-      if (!labels) {
-        return fail(ErrorKind::kCorrupt, "series in " + path + ": " + labels.error().message);
-      }
-      if (!has_labels(*labels, label_filter)) continue;
-      const std::int64_t id = sqlite3_column_int64(stmt->get(), 0);
-      index.emplace(id, out.size());
-      out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}});
-    }
-  }
-  if (out.empty() || since > until) return out;
-
-  // The rowid ranges of the flushes whose time range overlaps [since, until],
-  // merged so that no row is read twice.
-  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
-  {
-    auto stmt = prepare(db_,
-                        "SELECT first_rowid, last_rowid FROM head_flushes "
-                        "WHERE max_ts >= ?1 AND min_ts <= ?2 ORDER BY first_rowid",
-                        path);
-    if (!stmt) return tl::unexpected(stmt.error());
-    sqlite3_bind_int64(stmt->get(), 1, since);
-    sqlite3_bind_int64(stmt->get(), 2, until);
-    for (;;) {
-      const int rc = sqlite3_step(stmt->get());
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read head_flushes"));
-      const std::int64_t first = sqlite3_column_int64(stmt->get(), 0);
-      const std::int64_t last = sqlite3_column_int64(stmt->get(), 1);
-      if (!ranges.empty() && first <= ranges.back().second + 1) {
-        ranges.back().second = std::max(ranges.back().second, last);
-      } else {
-        ranges.emplace_back(first, last);
-      }
-    }
-  }
+  auto out = matching_series(db_, metric, label_filter);
+  if (!out || out->empty() || since > until) return out;
+  std::unordered_map<std::int64_t, std::size_t> index;  // series id -> (*out)[i]
+  for (std::size_t i = 0; i < out->size(); ++i) index.emplace((*out)[i].series.id, i);
+  auto ranges = flush_ranges(db_, since, until);
+  if (!ranges) return tl::unexpected(ranges.error());
 
   auto stmt = prepare(db_,
                       "SELECT series_id, ts, value FROM samples_head "
                       "WHERE rowid BETWEEN ?1 AND ?2 AND ts BETWEEN ?3 AND ?4",
-                      path);
+                      db_path(db_));
   if (!stmt) return tl::unexpected(stmt.error());
   sqlite3_stmt* rows = stmt->get();
   sqlite3_bind_int64(rows, 3, since);
   sqlite3_bind_int64(rows, 4, until);
-  for (const auto& [first, last] : ranges) {
+  for (const auto& [first, last] : *ranges) {
     sqlite3_bind_int64(rows, 1, first);
     sqlite3_bind_int64(rows, 2, last);
     for (;;) {
@@ -364,14 +365,13 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric,
       if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read samples"));
       auto it = index.find(sqlite3_column_int64(rows, 0));
       if (it == index.end()) continue;
-      out[it->second].points.push_back(
-          Point{sqlite3_column_int64(rows, 1), sqlite3_column_double(rows, 2)});
+      (*out)[it->second].points.push_back(Point{sqlite3_column_int64(rows, 1), sqlite3_column_double(rows, 2)});
     }
     sqlite3_reset(rows);
   }
   // Rowid order is commit order; a late sample can be older than its
   // predecessor.
-  for (auto& series : out) {
+  for (auto& series : *out) {
     std::stable_sort(series.points.begin(), series.points.end(),
                      [](const Point& a, const Point& b) { return a.ts_ms < b.ts_ms; });
   }
@@ -388,8 +388,7 @@ Result<std::optional<Point>> StoreReader::latest(std::int64_t series_id) const {
   const int rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return std::optional<Point>();
   if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the latest sample"));
-  return std::optional<Point>(
-      Point{sqlite3_column_int64(stmt->get(), 0), sqlite3_column_double(stmt->get(), 1)});
+  return std::optional<Point>(Point{sqlite3_column_int64(stmt->get(), 0), sqlite3_column_double(stmt->get(), 1)});
 }
 
 Result<std::optional<WallMs>> StoreReader::last_sample_ms() const {
@@ -411,8 +410,7 @@ Result<std::uint64_t> StoreReader::sample_count() const {
 
 Result<std::vector<Event>> StoreReader::events(const EventQuery& q) const {
   // Only the filters that are set, so that a time range can use events_ts.
-  std::string sql =
-      "SELECT ts, kind, target, check_name, severity, message, details FROM events WHERE 1";
+  std::string sql = "SELECT ts, kind, target, check_name, severity, message, details FROM events WHERE 1";
   if (q.since) sql += " AND ts >= ?1";
   if (q.until) sql += " AND ts <= ?2";
   if (q.kind) sql += " AND vigil_glob(?3, kind)";
@@ -427,8 +425,8 @@ Result<std::vector<Event>> StoreReader::events(const EventQuery& q) const {
   if (q.kind) bind_text(s, 3, *q.kind);
   if (q.target) bind_text(s, 4, *q.target);
   if (q.limit > 0) {
-    sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(
-                                 std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
+    sqlite3_bind_int64(
+        s, 5, static_cast<std::int64_t>(std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
   }
   std::vector<Event> out;
   for (;;) {

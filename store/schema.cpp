@@ -114,12 +114,12 @@ Result<void> ensure_parent_dir(const std::string& path) {
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) {
-    return fail(errno_kind(ec.value()), "cannot create directory " + parent.string() +
-                                            " for the store " + path + ": " + ec.message());
+    return fail(errno_kind(ec.value()),
+                "cannot create directory " + parent.string() + " for the store " + path + ": " + ec.message());
   }
   if (!fs::is_directory(parent, ec)) {
-    return fail(ErrorKind::kInvalid, "cannot use " + parent.string() + " for the store " + path +
-                                         ": it is not a directory");
+    return fail(ErrorKind::kInvalid,
+                "cannot use " + parent.string() + " for the store " + path + ": it is not a directory");
   }
   return {};
 }
@@ -210,8 +210,8 @@ Result<std::string> move_aside(const std::string& path) {
     if (!exists(path + suffix)) continue;
     fs::rename(path + suffix, target + suffix, ec);
     if (ec) {
-      return fail(errno_kind(ec.value()), "cannot move " + path + suffix + " to " + target +
-                                              suffix + ": " + ec.message());
+      return fail(errno_kind(ec.value()),
+                  "cannot move " + path + suffix + " to " + target + suffix + ": " + ec.message());
     }
   }
   return target;
@@ -224,8 +224,7 @@ Result<void> set_pragmas(sqlite3* db, const std::string& path) {
   if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db, rc, "cannot set WAL mode", path));
   const std::string mode = column_text(stmt->get(), 0);
   if (mode != "wal") {
-    return fail(ErrorKind::kStore, "cannot set WAL mode on the store " + path +
-                                       " (SQLite kept journal_mode=" + mode +
+    return fail(ErrorKind::kStore, "cannot set WAL mode on the store " + path + " (SQLite kept journal_mode=" + mode +
                                        "; WAL needs a local file system with shared memory)");
   }
   stmt->reset();  // finalized
@@ -240,8 +239,7 @@ Result<void> set_pragmas(sqlite3* db, const std::string& path) {
 }
 
 Result<void> set_version(sqlite3* db, const std::string& path, int version) {
-  auto stmt = prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?1)",
-                      path);
+  auto stmt = prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?1)", path);
   if (!stmt) return tl::unexpected(stmt.error());
   sqlite3_bind_int(stmt->get(), 1, version);
   const int rc = sqlite3_step(stmt->get());
@@ -262,14 +260,12 @@ Result<void> migrate(sqlite3* db, const std::string& path) {
     if (*version >= kSchemaVersion) return txn.commit();
     const int from = *version;
     if (auto r = exec(db, kMigrations[static_cast<std::size_t>(from)], path); !r) {
-      return fail(r.error().kind, "migration of the store from schema version " +
-                                      std::to_string(from) + " to " + std::to_string(from + 1) +
-                                      " failed: " + r.error().message);
+      return fail(r.error().kind, "migration of the store from schema version " + std::to_string(from) + " to " +
+                                      std::to_string(from + 1) + " failed: " + r.error().message);
     }
     if (auto r = set_version(db, path, from + 1); !r) return r;
     if (auto r = txn.commit(); !r) return r;
-    log_info("store schema migrated",
-             {{"path", path}, {"from_version", from}, {"to_version", from + 1}});
+    log_info("store schema migrated", {{"path", path}, {"from_version", from}, {"to_version", from + 1}});
   }
 }
 
@@ -285,8 +281,7 @@ std::string utc_compact_stamp(WallMs ms) {
 }
 
 Result<int> read_schema_version(sqlite3* db, std::string_view path) {
-  auto has_meta = prepare(
-      db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", path);
+  auto has_meta = prepare(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", path);
   if (!has_meta) return tl::unexpected(has_meta.error());
   int rc = sqlite3_step(has_meta->get());
   if (rc != SQLITE_ROW) {
@@ -302,14 +297,13 @@ Result<int> read_schema_version(sqlite3* db, std::string_view path) {
     return tl::unexpected(sqlite_error(db, rc, "cannot read meta.schema_version", path));
   }
   if (sqlite3_column_type(stmt->get(), 0) != SQLITE_INTEGER) {
-    return fail(ErrorKind::kCorrupt, "meta.schema_version in " + std::string(path) +
-                                         " is not an integer: '" +
+    return fail(ErrorKind::kCorrupt, "meta.schema_version in " + std::string(path) + " is not an integer: '" +
                                          column_text(stmt->get(), 0) + "'");
   }
   const std::int64_t version = sqlite3_column_int64(stmt->get(), 0);
   if (version < 0 || version > 1'000'000) {
-    return fail(ErrorKind::kCorrupt, "meta.schema_version in " + std::string(path) +
-                                         " is out of range: " + std::to_string(version));
+    return fail(ErrorKind::kCorrupt,
+                "meta.schema_version in " + std::string(path) + " is out of range: " + std::to_string(version));
   }
   return static_cast<int>(version);
 }
@@ -359,9 +353,8 @@ Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
     if (!checked) return tl::unexpected(checked.error());
   }
   if (checked->corrupt_reason) {
-    return fail(ErrorKind::kCorrupt, "the new store " + path +
-                                         " is corrupt right after creation: " +
-                                         *checked->corrupt_reason);
+    return fail(ErrorKind::kCorrupt,
+                "the new store " + path + " is corrupt right after creation: " + *checked->corrupt_reason);
   }
   UniqueDb db = std::move(checked->db);
 
@@ -369,11 +362,10 @@ Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
   auto version = read_schema_version(db.get(), path);
   if (!version) return tl::unexpected(version.error());
   if (*version > kSchemaVersion) {
-    return fail(ErrorKind::kInvalid,
-                "the store " + path + " has schema version " + std::to_string(*version) +
-                    ", newer than version " + std::to_string(kSchemaVersion) +
-                    " that this build knows; it was not touched (run a newer vigild, or "
-                    "move the file away)");
+    return fail(ErrorKind::kInvalid, "the store " + path + " has schema version " + std::to_string(*version) +
+                                         ", newer than version " + std::to_string(kSchemaVersion) +
+                                         " that this build knows; it was not touched (run a newer vigild, or "
+                                         "move the file away)");
   }
   report.migrated_from = *version;
 

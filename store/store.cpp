@@ -1,4 +1,6 @@
 // store/store.cpp: StoreWriter, the batched writer thread.
+#include "store/store.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <string_view>
@@ -8,7 +10,6 @@
 #include "core/log.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_util.hpp"
-#include "store/store.hpp"
 
 namespace vigil {
 
@@ -18,9 +19,7 @@ namespace {
 
 // Hashes a key without building its canonical string.
 struct SeriesKeyHash {
-  static std::size_t mix(std::size_t h, std::size_t x) {
-    return h ^ (x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
-  }
+  static std::size_t mix(std::size_t h, std::size_t x) { return h ^ (x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)); }
   std::size_t operator()(const SeriesKey& key) const noexcept {
     const std::hash<std::string_view> hash;
     std::size_t h = hash(key.metric);
@@ -76,10 +75,10 @@ struct StoreWriter::Impl {
   // Owned by the writer thread once it runs (by open() before).
   UniqueDb db;
   Statements stmts;
-  std::unordered_map<std::string, std::int64_t> series_ids;  // canonical -> id
+  std::unordered_map<std::string, std::int64_t> series_ids;             // canonical -> id
   std::unordered_map<SeriesKey, std::int64_t, SeriesKeyHash> id_cache;  // fast path
-  std::vector<std::string> series_added;  // in the open transaction
-  std::deque<Batch> retained;             // a batch whose commit failed, then newer ones
+  std::vector<std::string> series_added;                                // in the open transaction
+  std::deque<Batch> retained;                                           // a batch whose commit failed, then newer ones
   std::size_t retained_samples = 0;
   std::vector<Event> retained_events;
   std::vector<AlertOp> retained_alert_ops;
@@ -87,8 +86,8 @@ struct StoreWriter::Impl {
 
   // Shared; guarded by mu. The writer never holds mu while it uses SQLite.
   mutable std::mutex mu;
-  std::condition_variable wake;       // the writer waits on it
-  std::condition_variable flushed;    // flush() waits on it
+  std::condition_variable wake;     // the writer waits on it
+  std::condition_variable flushed;  // flush() waits on it
   std::deque<Batch> queue;
   std::size_t queued_samples = 0;
   std::vector<Event> queued_events;
@@ -114,6 +113,27 @@ struct StoreWriter::Impl {
   Result<void> apply(const IncidentRow& incident);
   bool holds_data() const;
   void forget_series_added();
+
+  // One cycle of the writer thread: take what the queue holds (under mu),
+  // keep it with what a failed commit left, commit it all (without mu), and
+  // publish the outcome (under mu).
+  struct Taken {
+    std::deque<Batch> batches;
+    std::size_t samples = 0;
+    std::vector<Event> events;
+    std::vector<AlertOp> alert_ops;
+    std::vector<IncidentRow> incidents;
+  };
+  struct Cycle {
+    bool work = false;  // there was something to commit
+    std::optional<Error> error;
+    std::size_t samples_written = 0, events_written = 0, alert_ops_written = 0, dropped = 0;
+    double commit_seconds = 0;
+  };
+  Taken take_queue();
+  std::size_t retain(Taken&& taken);
+  Cycle commit_retained(std::chrono::steady_clock::time_point cycle_start);
+  void publish(Cycle&& cycle, std::uint64_t serving);
   void run();
 };
 
@@ -126,8 +146,7 @@ Result<void> StoreWriter::Impl::prepare_statements() {
                         "RETURNING id",
                         path);
   if (!series) return tl::unexpected(series.error());
-  auto sample = prepare(h, "INSERT INTO samples_head(series_id, ts, value) VALUES(?1, ?2, ?3)",
-                        path);
+  auto sample = prepare(h, "INSERT INTO samples_head(series_id, ts, value) VALUES(?1, ?2, ?3)", path);
   if (!sample) return tl::unexpected(sample.error());
   auto event = prepare(h,
                        "INSERT INTO events(ts, kind, target, check_name, severity, message, "
@@ -155,8 +174,8 @@ Result<void> StoreWriter::Impl::prepare_statements() {
                                "next_attempt, last_error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                path);
   if (!insert_outbox) return tl::unexpected(insert_outbox.error());
-  auto update_outbox = prepare(h, "UPDATE outbox SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1",
-                               path);
+  auto update_outbox =
+      prepare(h, "UPDATE outbox SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1", path);
   if (!update_outbox) return tl::unexpected(update_outbox.error());
   auto delete_outbox = prepare(h, "DELETE FROM outbox WHERE id = ?1", path);
   if (!delete_outbox) return tl::unexpected(delete_outbox.error());
@@ -223,8 +242,7 @@ Result<std::int64_t> StoreWriter::Impl::resolve(const SeriesKey& key) {
     bind_text(stmt, 2, std::string_view(canonical).substr(key.metric.size()));
     const int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-      return tl::unexpected(sqlite_error(db.get(), rc, "cannot insert series " + canonical,
-                                         options.path));
+      return tl::unexpected(sqlite_error(db.get(), rc, "cannot insert series " + canonical, options.path));
     }
     id = sqlite3_column_int64(stmt, 0);
     series_ids.emplace(canonical, id);
@@ -244,8 +262,7 @@ void StoreWriter::Impl::forget_series_added() {
 
 // Writes `retained`, `retained_events`, the alert operations and the
 // incidents in one transaction.
-Result<void> StoreWriter::Impl::commit(std::size_t* samples_written,
-                                       std::size_t* events_written) {
+Result<void> StoreWriter::Impl::commit(std::size_t* samples_written, std::size_t* events_written) {
   *samples_written = 0;
   *events_written = 0;
   sqlite3* h = db.get();
@@ -434,6 +451,87 @@ bool StoreWriter::Impl::holds_data() const {
   return retained_samples > 0 || !retained_events.empty() || !retained_alert_ops.empty() || !retained_incidents.empty();
 }
 
+StoreWriter::Impl::Taken StoreWriter::Impl::take_queue() {  // under mu
+  Taken t;
+  t.batches.swap(queue);
+  t.samples = queued_samples;
+  queued_samples = 0;
+  t.events.swap(queued_events);
+  t.alert_ops.swap(queued_alert_ops);
+  t.incidents.swap(queued_incidents);
+  in_writer += t.samples;
+  return t;
+}
+
+// Appends what was taken to what a failed commit kept; returns the samples
+// dropped to stay within the queue's capacity (the oldest first).
+std::size_t StoreWriter::Impl::retain(Taken&& t) {
+  for (Batch& batch : t.batches) {
+    if (batch.size() > 0) retained.push_back(std::move(batch));
+  }
+  retained_samples += t.samples;
+  const std::size_t dropped = trim_oldest(retained, retained_samples, options.queue_capacity);
+  if (retained_events.empty()) {
+    retained_events = std::move(t.events);
+  } else {
+    std::move(t.events.begin(), t.events.end(), std::back_inserter(retained_events));
+  }
+  // In queue order after the ones a failed commit kept: an outbox row is
+  // added before it is updated or deleted.
+  std::move(t.alert_ops.begin(), t.alert_ops.end(), std::back_inserter(retained_alert_ops));
+  std::move(t.incidents.begin(), t.incidents.end(), std::back_inserter(retained_incidents));
+  return dropped;
+}
+
+StoreWriter::Impl::Cycle StoreWriter::Impl::commit_retained(std::chrono::steady_clock::time_point cycle_start) {
+  Cycle c;
+  c.work = holds_data();
+  if (!c.work) return c;
+  auto result = commit(&c.samples_written, &c.events_written);
+  if (result) {
+    retained.clear();  // frees the samples: part of the writer's cost
+    retained_samples = 0;
+    retained_events.clear();
+    c.alert_ops_written = retained_alert_ops.size();
+    retained_alert_ops.clear();
+    retained_incidents.clear();
+    c.commit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start).count();
+    return c;
+  }
+  c.error = result.error();
+  forget_series_added();
+  log_warning("store commit failed; keeping the batch for the next flush",
+              {{"path", options.path},
+               {"error", result.error().message},
+               {"samples", static_cast<std::uint64_t>(retained_samples)},
+               {"events", static_cast<std::uint64_t>(retained_events.size())},
+               {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
+  return c;
+}
+
+void StoreWriter::Impl::publish(Cycle&& c, std::uint64_t serving) {  // under mu
+  in_writer = retained_samples;
+  stats.samples_dropped += c.dropped;
+  stats.series = series_ids.size();
+  if (c.work) {
+    if (c.error) {
+      ++stats.commit_failures;
+      stats.last_error = c.error->message;
+    } else {
+      ++stats.commits;
+      stats.samples_committed += c.samples_written;
+      stats.events_committed += c.events_written;
+      stats.alert_ops_committed += c.alert_ops_written;
+      stats.last_commit_ms = wall_now_ms();
+      stats.last_commit_seconds = c.commit_seconds;
+      drop_warned = false;
+    }
+  }
+  cycle_error = std::move(c.error);
+  flush_done = serving;
+  flushed.notify_all();
+}
+
 void StoreWriter::Impl::run() {
   std::unique_lock lock(mu);
   auto next_wake = std::chrono::steady_clock::now() + options.flush_interval;
@@ -441,63 +539,14 @@ void StoreWriter::Impl::run() {
     wake.wait_until(lock, next_wake, [&] { return stopping || flush_requested > flush_done; });
     const bool last_cycle = stopping;
     const std::uint64_t serving = flush_requested;
-    std::deque<Batch> batches;
-    batches.swap(queue);
-    const std::size_t taken = queued_samples;
-    queued_samples = 0;
-    std::vector<Event> events;
-    events.swap(queued_events);
-    std::vector<AlertOp> alert_ops;
-    alert_ops.swap(queued_alert_ops);
-    std::vector<IncidentRow> incidents;
-    incidents.swap(queued_incidents);
-    in_writer += taken;
+    Taken taken = take_queue();
     lock.unlock();
 
     // Without mu from here: SQLite, and freeing the written samples.
     const auto cycle_start = std::chrono::steady_clock::now();
-    for (Batch& batch : batches) {
-      if (batch.size() > 0) retained.push_back(std::move(batch));
-    }
-    retained_samples += taken;
-    const std::size_t dropped = trim_oldest(retained, retained_samples, options.queue_capacity);
-    if (retained_events.empty()) {
-      retained_events = std::move(events);
-    } else {
-      std::move(events.begin(), events.end(), std::back_inserter(retained_events));
-    }
-    // In queue order after the ones a failed commit kept: an outbox row is
-    // added before it is updated or deleted.
-    std::move(alert_ops.begin(), alert_ops.end(), std::back_inserter(retained_alert_ops));
-    std::move(incidents.begin(), incidents.end(), std::back_inserter(retained_incidents));
-
-    std::optional<Error> error;
-    std::size_t samples_written = 0, events_written = 0;
-    double commit_seconds = 0;
-    const bool work = holds_data();
-    std::size_t alert_ops_written = 0;
-    if (work) {
-      auto result = commit(&samples_written, &events_written);
-      if (result) {
-        retained.clear();  // frees the samples: part of the writer's cost
-        retained_samples = 0;
-        retained_events.clear();
-        alert_ops_written = retained_alert_ops.size();
-        retained_alert_ops.clear();
-        retained_incidents.clear();
-        commit_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start).count();
-      } else {
-        error = result.error();
-        forget_series_added();
-        log_warning("store commit failed; keeping the batch for the next flush",
-                    {{"path", options.path},
-                     {"error", result.error().message},
-                     {"samples", static_cast<std::uint64_t>(retained_samples)},
-                     {"events", static_cast<std::uint64_t>(retained_events.size())},
-                     {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
-      }
-    }
+    const std::size_t dropped = retain(std::move(taken));
+    Cycle cycle = commit_retained(cycle_start);
+    cycle.dropped = dropped;
     if (last_cycle && holds_data()) {
       log_error("store writer stopped with uncommitted data; it is lost",
                 {{"path", options.path},
@@ -506,30 +555,9 @@ void StoreWriter::Impl::run() {
                  {"alert_ops", static_cast<std::uint64_t>(retained_alert_ops.size())},
                  {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
     }
-    const std::size_t series_count = series_ids.size();
-    const std::size_t still_held = retained_samples;
 
     lock.lock();
-    in_writer = still_held;
-    stats.samples_dropped += dropped;
-    stats.series = series_count;
-    if (work) {
-      if (error) {
-        ++stats.commit_failures;
-        stats.last_error = error->message;
-      } else {
-        ++stats.commits;
-        stats.samples_committed += samples_written;
-        stats.events_committed += events_written;
-        stats.alert_ops_committed += alert_ops_written;
-        stats.last_commit_ms = wall_now_ms();
-        stats.last_commit_seconds = commit_seconds;
-        drop_warned = false;
-      }
-    }
-    cycle_error = std::move(error);
-    flush_done = serving;
-    flushed.notify_all();
+    publish(std::move(cycle), serving);
     if (last_cycle) return;
     // A cycle that took longer than the interval is followed at once.
     next_wake = cycle_start + options.flush_interval;
@@ -538,10 +566,11 @@ void StoreWriter::Impl::run() {
 
 StoreWriter::StoreWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-StoreWriter::~StoreWriter() { close(); }
+StoreWriter::~StoreWriter() {
+  close();
+}
 
-Result<std::unique_ptr<StoreWriter>> StoreWriter::open(const StoreOptions& options,
-                                                       OpenReport* report) {
+Result<std::unique_ptr<StoreWriter>> StoreWriter::open(const StoreOptions& options, OpenReport* report) {
   if (options.path.empty()) return fail(ErrorKind::kInvalid, "the store path is empty");
   if (options.flush_interval <= Millis(0)) {
     return fail(ErrorKind::kInvalid, "the store flush interval must be positive, not " +
@@ -599,10 +628,8 @@ void StoreWriter::enqueue(std::vector<Sample> samples) {
     closed = s.stopping;
   }
   if (warn) {
-    log_warning(closed ? "store writer closed: dropping samples"
-                       : "store queue full: dropping the oldest samples",
-                {{"path", s.options.path},
-                 {"capacity", static_cast<std::uint64_t>(s.options.queue_capacity)}});
+    log_warning(closed ? "store writer closed: dropping samples" : "store queue full: dropping the oldest samples",
+                {{"path", s.options.path}, {"capacity", static_cast<std::uint64_t>(s.options.queue_capacity)}});
   }
 }
 

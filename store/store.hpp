@@ -95,7 +95,7 @@ struct OutboxRow {
   std::string receiver;   // the receiver's name in the config
   std::string alert_key;  // rule + labels, to keep each alert's transitions in order
   WallMs created_ms = 0;
-  std::string payload;    // the message as JSON
+  std::string payload;  // the message as JSON
   int attempts = 0;
   WallMs next_attempt_ms = 0;
   std::string last_error;
@@ -116,24 +116,24 @@ struct IncidentAction {
   ActionKind action = ActionKind::kRestart;
   std::string detail;  // "SIGUSR1", the argv, the URL, the unit
   ActionStatus result = ActionStatus::kRunning;
-  std::string message;     // what happened, for people
+  std::string message;  // what happened, for people
 };
 
 // One incident: a target's failure (or a target-less check's), from its true
 // start to its recovery.
 struct IncidentRow {
-  std::int64_t id = 0;       // assigned by vigild, ascending
-  std::string target;        // "" for a check that belongs to no target
-  std::string check;         // that check; "" for a target's incident
-  Trigger trigger;           // stored as "check:health", "crash", "rule:MemoryHigh"
-  WallMs started_ms = 0;     // the first failing probe result, or the crash itself
-  WallMs detected_ms = 0;    // when vigild declared it (fail_after reached, the exit seen)
-  WallMs recovered_ms = 0;   // the check ok again after recover_after; 0 while open
+  std::int64_t id = 0;      // assigned by vigild, ascending
+  std::string target;       // "" for a check that belongs to no target
+  std::string check;        // that check; "" for a target's incident
+  Trigger trigger;          // stored as "check:health", "crash", "rule:MemoryHigh"
+  WallMs started_ms = 0;    // the first failing probe result, or the crash itself
+  WallMs detected_ms = 0;   // when vigild declared it (fail_after reached, the exit seen)
+  WallMs recovered_ms = 0;  // the start of the healthy stretch that closed it; 0 while open
   RootCause root_cause = RootCause::kUnknown;
-  std::string summary;       // the classifier's one line
-  std::string evidence;      // a JSON object: the last samples, the check's reason, exit status, OOM counters
+  std::string summary;   // the classifier's one line
+  std::string evidence;  // a JSON object: the last samples, the check's reason, exit status, OOM counters
   std::vector<IncidentAction> actions;  // in the order taken
-  bool given_up = false;     // the rate limit stopped further actions
+  bool given_up = false;                // the rate limit stopped further actions
   bool dry_run = false;
   WallMs updated_ms = 0;
 };
@@ -172,8 +172,7 @@ class StoreWriter {
   // Opens (creating, migrating, or recovering a corrupt file) and starts the
   // writer thread. Fails when the directory is unusable or the schema is
   // newer than this build knows.
-  static Result<std::unique_ptr<StoreWriter>> open(const StoreOptions& options,
-                                                   OpenReport* report);
+  static Result<std::unique_ptr<StoreWriter>> open(const StoreOptions& options, OpenReport* report);
   ~StoreWriter();  // close()
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -247,8 +246,8 @@ class StoreReader {
   Result<std::vector<std::string>> metrics() const;
   // Points of every series of `metric` whose labels include all of
   // `label_filter`, within [since, until].
-  Result<std::vector<SeriesPoints>> query(const std::string& metric, const Labels& label_filter,
-                                          WallMs since, WallMs until) const;
+  Result<std::vector<SeriesPoints>> query(const std::string& metric, const Labels& label_filter, WallMs since,
+                                          WallMs until) const;
   // The newest point of a series, if any.
   Result<std::optional<Point>> latest(std::int64_t series_id) const;
   // Newest sample time over all series.

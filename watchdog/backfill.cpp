@@ -86,8 +86,8 @@ std::vector<Backfill::Found> Backfill::read(const Job& job) const {
     Labels filter = r.select;
     filter.emplace_back("target", job.target);
     // The baseline window, and the last minutes for the current value and slope.
-    for (auto [from, to] : {std::pair{job.start_ms, job.start_ms + r.baseline.count()},
-                            std::pair{job.now - 600'000, job.now}}) {
+    for (auto [from, to] :
+         {std::pair{job.start_ms, job.start_ms + r.baseline.count()}, std::pair{job.now - 600'000, job.now}}) {
       auto series = reader->query(r.metric, filter, from, to);
       if (!series) continue;  // an unknown metric: nothing stored yet
       for (const auto& s : *series) {

@@ -44,8 +44,9 @@ bool ScheduledCheck::schedule(Loop& loop) {
   // window. With 500 checks a second, the wake-ups, not the probes, were
   // most of vigild's CPU.
   const auto accuracy = std::min<std::chrono::microseconds>(interval_ / 100, std::chrono::milliseconds(10));
-  timer_ = std::make_unique<Timer>(loop, interval_, offset, [this] { start(); },
-                                   std::max<std::chrono::microseconds>(accuracy, std::chrono::microseconds(1000)));
+  timer_ = std::make_unique<Timer>(
+      loop, interval_, offset, [this] { start(); },
+      std::max<std::chrono::microseconds>(accuracy, std::chrono::microseconds(1000)));
   return !timer_->failed();
 }
 
@@ -60,7 +61,13 @@ void ScheduledCheck::start() {
 
 void ScheduledCheck::start_after(Millis delay) {
   soon_ = std::make_unique<Timer>(scheduler_.loop_, Millis(0), delay, [this] {
-    if (!runner_->busy()) start();
+    // A run still out began before what asked for this one (a restart): its
+    // answer is stale, so a fresh run follows as soon as it returns.
+    if (runner_->busy()) {
+      missed_ = true;
+    } else {
+      start();
+    }
   });
 }
 
@@ -88,8 +95,8 @@ void CheckScheduler::finished(ScheduledCheck& c, CheckOutcome out) {
   // knows the state from vigild's start on).
   const bool state_news = (t && t->state_changed) || !c.state_stored_;
   c.state_stored_ = true;
-  recorder_.publish(run_samples(spec, std::move(out),
-                                state_news ? std::optional<CheckState>(c.status_.state) : std::nullopt, now));
+  recorder_.publish(
+      run_samples(spec, std::move(out), state_news ? std::optional<CheckState>(c.status_.state) : std::nullopt, now));
   if (t) {
     for (auto& e : transition_events(spec, *t, c.status_, report.reason, now)) recorder_.record(std::move(e));
   }

@@ -68,8 +68,13 @@ class ScheduledCheck {
   const CheckSpec& spec() const { return spec_; }
   const CheckStatus& status() const { return status_; }
   Millis interval() const { return interval_; }
-  // Starts a run now, unless one is in flight (then it is counted as skipped).
+  // A run came due while one was in flight: it starts when that one returns.
+  bool catch_up_pending() const { return missed_; }
+  // Starts a run now, unless one is in flight (then the round is counted as
+  // skipped, and a run starts as soon as that one returns).
   void start();
+  // Starts a run after `delay` (the early check after a restart); when one
+  // is in flight then, a run follows as soon as it returns.
   void start_after(Millis delay);
   bool schedule(Loop& loop);
 

@@ -131,11 +131,15 @@ struct Daemon::Impl {
     if (report.recovered) {
       log_warning("the store was corrupt: moved it aside and started a new one",
                   {{"path", options.path}, {"moved_to", report.moved_to}, {"reason", report.corrupt_reason}});
-      recorder->record(Event{wall_now_ms(), EventKind::kStoreRecovered, {}, {}, Severity::kCritical,
-                             "store " + options.path + " was corrupt (" + report.corrupt_reason + "); moved to " +
-                                 report.moved_to + " and started a new one",
-                             "{\"moved_to\":" + json_string(report.moved_to) + ",\"reason\":" +
-                                 json_string(report.corrupt_reason) + "}"});
+      recorder->record(Event{
+          wall_now_ms(),
+          EventKind::kStoreRecovered,
+          {},
+          {},
+          Severity::kCritical,
+          "store " + options.path + " was corrupt (" + report.corrupt_reason + "); moved to " + report.moved_to +
+              " and started a new one",
+          "{\"moved_to\":" + json_string(report.moved_to) + ",\"reason\":" + json_string(report.corrupt_reason) + "}"});
     }
     return true;
   }
@@ -144,10 +148,10 @@ struct Daemon::Impl {
     check_context = std::make_unique<CheckContext>(loop->event());
     target_context = std::make_unique<TargetContext>(loop->event(), cfg.daemon.state_dir, cfg.daemon.proc_root,
                                                      cfg.daemon.cgroup_root);
-    sampler = std::make_unique<Sampler>(cfg, *recorder, [this](WatchedTarget& t, TargetTransition tr,
-                                                               const TargetObservation& seen, WallMs now) {
-      target_seen(t, tr, seen, now);
-    });
+    sampler = std::make_unique<Sampler>(
+        cfg, *recorder, [this](WatchedTarget& t, TargetTransition tr, const TargetObservation& seen, WallMs now) {
+          target_seen(t, tr, seen, now);
+        });
     checks = std::make_unique<CheckScheduler>(*loop, *check_context, *recorder);
     self = std::make_unique<SelfMetrics>(*loop, *recorder);
   }
@@ -320,7 +324,8 @@ struct Daemon::Impl {
     if (!trigger_rules.empty()) {
       for (const auto& a : alerts->alerts()) {
         if (!trigger_rules.count(a.rule)) continue;
-        auto target = std::find_if(a.labels.begin(), a.labels.end(), [](const Label& l) { return l.first == "target"; });
+        auto target =
+            std::find_if(a.labels.begin(), a.labels.end(), [](const Label& l) { return l.first == "target"; });
         if (target == a.labels.end()) continue;
         remediator->rule_state(target->second, a.rule, a.status.phase == AlertPhase::kFiring, a.reason, now);
       }
@@ -330,9 +335,8 @@ struct Daemon::Impl {
   }
 
   std::size_t running_targets() const {
-    return static_cast<std::size_t>(std::count_if(targets.begin(), targets.end(), [](const auto& kv) {
-      return kv.second->last && kv.second->last->present;
-    }));
+    return static_cast<std::size_t>(std::count_if(
+        targets.begin(), targets.end(), [](const auto& kv) { return kv.second->last && kv.second->last->present; }));
   }
 
   void sample_self() {
@@ -346,7 +350,11 @@ struct Daemon::Impl {
     std::string names = "[";
     for (const auto& [name, t] : targets) names += (names.size() > 1 ? "," : "") + json_string(name);
     names += "]";
-    recorder->record(Event{wall_now_ms(), EventKind::kDaemonStart, {}, {}, Severity::kInfo,
+    recorder->record(Event{wall_now_ms(),
+                           EventKind::kDaemonStart,
+                           {},
+                           {},
+                           Severity::kInfo,
                            "vigild " + std::string(kVersion) + " started (PID " + std::to_string(getpid()) + ")",
                            "{\"pid\":" + std::to_string(getpid()) + ",\"version\":" + json_string(kVersion) +
                                ",\"targets\":" + names + "}"});
@@ -356,9 +364,8 @@ struct Daemon::Impl {
   bool schedule() {
     if (cfg.host.enabled) {
       sampler->sample_host();
-      host_timer = std::make_unique<Timer>(*loop, cfg.host_interval(), cfg.host_interval(), [this] {
-        sampler->sample_host();
-      });
+      host_timer =
+          std::make_unique<Timer>(*loop, cfg.host_interval(), cfg.host_interval(), [this] { sampler->sample_host(); });
       if (host_timer->failed()) return false;
     }
     for (auto& [name, t] : targets) {
@@ -416,7 +423,12 @@ struct Daemon::Impl {
     const int r = loop->run();
     sd_notify(0, "STOPPING=1");
     if (r < 0) log_error("event loop failed", {{"error", std::strerror(-r)}});
-    recorder->record(Event{wall_now_ms(), EventKind::kDaemonStop, {}, {}, Severity::kInfo, "vigild stopped",
+    recorder->record(Event{wall_now_ms(),
+                           EventKind::kDaemonStop,
+                           {},
+                           {},
+                           Severity::kInfo,
+                           "vigild stopped",
                            "{\"pid\":" + std::to_string(getpid()) + "}"});
     store->close();
     const WriterStats final_stats = store->stats();
@@ -428,6 +440,8 @@ struct Daemon::Impl {
 
 Daemon::Daemon(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Daemon::~Daemon() = default;
-int Daemon::run() { return impl_->run(); }
+int Daemon::run() {
+  return impl_->run();
+}
 
 }  // namespace vigil

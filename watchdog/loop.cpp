@@ -12,7 +12,9 @@ namespace vigil {
 
 namespace {
 
-std::uint64_t usec(Millis d) { return static_cast<std::uint64_t>(d.count()) * 1000; }
+std::uint64_t usec(Millis d) {
+  return static_cast<std::uint64_t>(d.count()) * 1000;
+}
 
 }  // namespace
 

@@ -27,11 +27,11 @@ namespace vigil {
 // callback ran beyond its accuracy window (time the timer allowed itself).
 struct LoopStats {
   static constexpr std::array<double, 11> kLagBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                                         0.05,   0.1,   0.2,   0.5,   1.0};
+                                                        0.05,   0.1,   0.2,   0.5,   1.0};
   std::array<std::uint64_t, kLagBounds.size() + 1> lag_buckets{};  // the last one is +Inf
   std::uint64_t lag_count = 0;
   double lag_sum_seconds = 0;
-  std::uint64_t max_lag_usec = 0;  // since the last take_max_lag()
+  std::uint64_t max_lag_usec = 0;   // since the last take_max_lag()
   std::uint64_t ticks_skipped = 0;  // periodic rounds skipped, and check runs skipped while busy
 
   void record_lag(std::uint64_t lag_usec);

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/log.hpp"
 #include "config/config.hpp"
 #include "config/help.hpp"
+#include "core/log.hpp"
 #include "core/version.hpp"
 #include "watchdog/daemon.hpp"
 

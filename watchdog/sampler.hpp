@@ -39,8 +39,8 @@ struct WatchedTarget {
 class Sampler {
  public:
   // A round saw the target's main process change (or a first round saw it).
-  using Listener = std::function<void(WatchedTarget& target, TargetTransition transition,
-                                      const TargetObservation& seen, WallMs now)>;
+  using Listener = std::function<void(WatchedTarget& target, TargetTransition transition, const TargetObservation& seen,
+                                      WallMs now)>;
 
   Sampler(const Config& cfg, Recorder& recorder, Listener listener);
 

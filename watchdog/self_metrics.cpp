@@ -63,7 +63,11 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   if (s.samples_dropped > dropped_reported_) {
     const std::uint64_t lost = s.samples_dropped - dropped_reported_;
     dropped_reported_ = s.samples_dropped;
-    recorder_.record(Event{now, EventKind::kSamplesDropped, {}, {}, Severity::kWarning,
+    recorder_.record(Event{now,
+                           EventKind::kSamplesDropped,
+                           {},
+                           {},
+                           Severity::kWarning,
                            std::to_string(lost) + " samples dropped: the store writer is not keeping up (" +
                                (s.last_error.empty() ? std::string("queue full") : s.last_error) + ")",
                            "{\"dropped\":" + std::to_string(lost) + "}"});

@@ -95,6 +95,99 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
+// The program to run: with PATH in the check's env, a bare name is looked
+// up there (posix_spawnp would use vigild's own PATH); `search_path` says
+// whether posix_spawnp must still search.
+Result<std::string> resolve_program(const std::string& program, const ExecSpec& spec, bool* search_path) {
+  *search_path = program.find('/') == std::string::npos;
+  if (!*search_path) return program;
+  for (const auto& [key, value] : spec.env) {
+    if (key != "PATH") continue;
+    auto found = find_in_path(program, value);
+    if (!found) {
+      return fail(ErrorKind::kNotFound,
+                  "cannot run " + program + ": " + errno_text(ENOENT) + " (searched PATH=" + value + ")");
+    }
+    *search_path = false;
+    return *found;
+  }
+  return program;
+}
+
+struct OutputPipe {
+  UniqueFd read_end, write_end;
+};
+
+// The child's stdout and stderr: a pipe whose read end is non-blocking.
+Result<OutputPipe> output_pipe(const std::string& shown) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return fail(ErrorKind::kIo, "cannot create a pipe to run " + shown + ": " + errno_text(errno));
+  }
+  OutputPipe p{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  // A daemon started with fd 1 or 2 closed could get the write end there:
+  // dup2 onto itself would keep its close-on-exec flag and the child would
+  // start with no stdout. Move it out of the way.
+  if (p.write_end.get() <= STDERR_FILENO) {
+    p.write_end.reset(::fcntl(p.write_end.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+    if (!p.write_end) return fail(ErrorKind::kIo, "cannot create a pipe to run " + shown + ": " + errno_text(errno));
+  }
+  const int flags = ::fcntl(p.read_end.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(p.read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return fail(ErrorKind::kIo, "cannot make the output pipe of " + shown + " non-blocking: " + errno_text(errno));
+  }
+  return p;
+}
+
+// How the child starts; returns 0 or the first error.
+int prepare_spawn(SpawnAttr& attr, SpawnActions& actions, int output_fd, const std::string& cwd) {
+  // The daemon blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD to receive them
+  // through sd-event (signalfd), and a spawned child inherits both the mask
+  // and ignored dispositions: a plugin with SIGTERM blocked could not be
+  // terminated at its timeout. Start it with an empty mask and every
+  // catchable signal at its default.
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t all;
+  sigfillset(&all);
+  // Its own process group (pgid = its pid), so that one kill(-pid) reaches
+  // every descendant that stays in it. posix_spawn returns only after the
+  // exec (it waits, vfork-style), so the group exists before we can signal it.
+  int err =
+      posix_spawnattr_setflags(&attr.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (err == 0) err = posix_spawnattr_setpgroup(&attr.attr, 0);
+  if (err == 0) err = posix_spawnattr_setsigmask(&attr.attr, &empty);
+  if (err == 0) err = posix_spawnattr_setsigdefault(&attr.attr, &all);
+  if (err == 0) err = posix_spawn_file_actions_addopen(&actions.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (err == 0) err = posix_spawn_file_actions_adddup2(&actions.actions, output_fd, STDOUT_FILENO);
+  if (err == 0) err = posix_spawn_file_actions_adddup2(&actions.actions, output_fd, STDERR_FILENO);
+  if (err == 0) err = posix_spawn_file_actions_addchdir_np(&actions.actions, cwd.c_str());
+  // The daemon's own descriptors (the database, sockets, other checks'
+  // pipes) must not leak into plugins, whether or not whoever opened them
+  // remembered O_CLOEXEC.
+  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&actions.actions, STDERR_FILENO + 1);
+  return err;
+}
+
+// Why posix_spawn failed with `err`: a failed chdir and a missing
+// executable both come back as ENOENT, so the directory is looked at to
+// tell which one to name.
+Error spawn_failure(int err, const std::string& cwd, const std::string& shown) {
+  int cwd_err = 0;
+  struct stat st {};
+  if (::stat(cwd.c_str(), &st) != 0) {
+    cwd_err = errno;
+  } else if (!S_ISDIR(st.st_mode)) {
+    cwd_err = ENOTDIR;
+  } else if (::access(cwd.c_str(), X_OK) != 0) {
+    cwd_err = errno;
+  }
+  if (cwd_err != 0) {
+    return Error{errno_kind(cwd_err),
+                 "cannot change to directory \"" + cwd + "\" to run " + shown + ": " + errno_text(cwd_err)};
+  }
+  return Error{errno_kind(err), "cannot run " + shown + ": " + errno_text(err)};
+}
 
 }  // namespace
 
@@ -115,94 +208,24 @@ Result<void> ExecAttempt::spawn(const ExecSpec& spec) {
   std::vector<std::string> args = spec.shell ? std::vector<std::string>{"/bin/sh", "-c", spec.argv[0]} : spec.argv;
   const std::string shown = spec.shell ? "/bin/sh -c \"" + spec.argv[0] + "\"" : spec.argv[0];
   const std::string cwd = spec.cwd.empty() ? "/" : spec.cwd;
-
-  std::vector<std::string> env = child_environment(spec.env);
-  std::string program = args[0];
-  bool search_path = program.find('/') == std::string::npos;
-  for (const auto& [key, value] : spec.env) {
-    if (key != "PATH" || !search_path) continue;
-    auto found = find_in_path(program, value);
-    if (!found) {
-      return fail(ErrorKind::kNotFound,
-                  "cannot run " + program + ": " + errno_text(ENOENT) + " (searched PATH=" + value + ")");
-    }
-    program = *found;
-    search_path = false;
-  }
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return fail(ErrorKind::kIo, "cannot create a pipe to run " + shown + ": " + errno_text(errno));
-  }
-  UniqueFd read_end(fds[0]);
-  UniqueFd write_end(fds[1]);
-  // A daemon started with fd 1 or 2 closed could get the write end there:
-  // dup2 onto itself would keep its close-on-exec flag and the child would
-  // start with no stdout. Move it out of the way.
-  if (write_end.get() <= STDERR_FILENO) {
-    write_end.reset(::fcntl(write_end.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
-    if (!write_end) return fail(ErrorKind::kIo, "cannot create a pipe to run " + shown + ": " + errno_text(errno));
-  }
-  const int flags = ::fcntl(read_end.get(), F_GETFL);
-  if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
-    return fail(ErrorKind::kIo, "cannot make the output pipe of " + shown + " non-blocking: " + errno_text(errno));
-  }
+  bool search_path = false;
+  auto program = resolve_program(args[0], spec, &search_path);
+  if (!program) return tl::unexpected(program.error());
+  auto pipe = output_pipe(shown);
+  if (!pipe) return tl::unexpected(pipe.error());
 
   SpawnAttr attr;
-  // The daemon blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD to receive them
-  // through sd-event (signalfd), and a spawned child inherits both the mask
-  // and ignored dispositions: a plugin with SIGTERM blocked could not be
-  // terminated at its timeout. Start it with an empty mask and every
-  // catchable signal at its default.
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t all;
-  sigfillset(&all);
-  // Its own process group (pgid = its pid), so that one kill(-pid) reaches
-  // every descendant that stays in it. posix_spawn returns only after the
-  // exec (it waits, vfork-style), so the group exists before we can signal it.
-  int err =
-      posix_spawnattr_setflags(&attr.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  if (err == 0) err = posix_spawnattr_setpgroup(&attr.attr, 0);
-  if (err == 0) err = posix_spawnattr_setsigmask(&attr.attr, &empty);
-  if (err == 0) err = posix_spawnattr_setsigdefault(&attr.attr, &all);
-
   SpawnActions actions;
-  if (err == 0) err = posix_spawn_file_actions_addopen(&actions.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  if (err == 0) err = posix_spawn_file_actions_adddup2(&actions.actions, write_end.get(), STDOUT_FILENO);
-  if (err == 0) err = posix_spawn_file_actions_adddup2(&actions.actions, write_end.get(), STDERR_FILENO);
-  if (err == 0) err = posix_spawn_file_actions_addchdir_np(&actions.actions, cwd.c_str());
-  // The daemon's own descriptors (the database, sockets, other checks'
-  // pipes) must not leak into plugins, whether or not whoever opened them
-  // remembered O_CLOEXEC.
-  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&actions.actions, STDERR_FILENO + 1);
+  int err = prepare_spawn(attr, actions, pipe->write_end.get(), cwd);
   if (err != 0) return fail(ErrorKind::kIo, "cannot prepare to run " + shown + ": " + errno_text(err));
-
+  std::vector<std::string> env = child_environment(spec.env);
   std::vector<char*> argv = c_strings(args);
   std::vector<char*> envp = c_strings(env);
   pid_t pid = 0;
-  err = search_path ? posix_spawnp(&pid, program.c_str(), &actions.actions, &attr.attr, argv.data(), envp.data())
-                    : posix_spawn(&pid, program.c_str(), &actions.actions, &attr.attr, argv.data(), envp.data());
-  // Our copy of the write end must go, or EOF would never come.
-  write_end.reset();
-  if (err != 0) {
-    // A failed chdir and a missing executable both come back as ENOENT;
-    // look at the directory to tell which one to name.
-    int cwd_err = 0;
-    struct stat st {};
-    if (::stat(cwd.c_str(), &st) != 0) {
-      cwd_err = errno;
-    } else if (!S_ISDIR(st.st_mode)) {
-      cwd_err = ENOTDIR;
-    } else if (::access(cwd.c_str(), X_OK) != 0) {
-      cwd_err = errno;
-    }
-    if (cwd_err != 0) {
-      return fail(errno_kind(cwd_err),
-                  "cannot change to directory \"" + cwd + "\" to run " + shown + ": " + errno_text(cwd_err));
-    }
-    return fail(errno_kind(err), "cannot run " + shown + ": " + errno_text(err));
-  }
+  err = search_path ? posix_spawnp(&pid, program->c_str(), &actions.actions, &attr.attr, argv.data(), envp.data())
+                    : posix_spawn(&pid, program->c_str(), &actions.actions, &attr.attr, argv.data(), envp.data());
+  pipe->write_end.reset();  // our copy of the write end must go, or EOF would never come
+  if (err != 0) return tl::unexpected(spawn_failure(err, cwd, shown));
 
   // The child cannot be reaped before we call waitid, so until then its pid
   // stays taken (at worst by a zombie) and pidfd_open cannot pick up a
@@ -216,7 +239,7 @@ Result<void> ExecAttempt::spawn(const ExecSpec& spec) {
     pid_ = 0;
     return fail(ErrorKind::kIo, "cannot watch " + shown + " (pidfd_open): " + errno_text(open_err));
   }
-  output_ = std::move(read_end);
+  output_ = std::move(pipe->read_end);
   return {};
 }
 
@@ -375,8 +398,7 @@ CheckOutcome nagios_outcome(const ExecResult& r, Millis timeout, bool warning_is
   std::string text = parsed.status_text.empty() ? std::string("no output") : printable_excerpt(parsed.status_text, 200);
   out.values.push_back({"exec_output_bytes", {}, static_cast<double>(r.output_bytes)});
   if (r.timed_out) {
-    out.reason = "timed out after " + format_duration(timeout) + "; process group killed (output so far: " +
-                 text + ")";
+    out.reason = "timed out after " + format_duration(timeout) + "; process group killed (output so far: " + text + ")";
     out.timed_out = true;
     return out;
   }
@@ -496,7 +518,9 @@ class ExecRunner : public CheckRunner {
   std::optional<std::string> problem_;  // start() could not watch the child
 };
 
-const ExecSettings& exec_settings(const CheckSpec& c) { return c.settings.as<ExecSettings>(); }
+const ExecSettings& exec_settings(const CheckSpec& c) {
+  return c.settings.as<ExecSettings>();
+}
 
 void validate_exec(const CheckSpec& c, KeyProblems& p) {
   const ExecSettings& s = exec_settings(c);

@@ -32,8 +32,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/result.hpp"
 #include "core/keys.hpp"
+#include "core/result.hpp"
 #include "core/unique_fd.hpp"
 
 namespace vigil {

@@ -62,9 +62,8 @@ class HttpRunner : public CheckRunner {
     transfer_.begin();
     done_ = std::move(done);
     busy_ = true;
-    if (!curl_.add(transfer_.handle(), [this](CURLcode code, const std::string& watch_error) {
-          finish(code, watch_error);
-        })) {
+    if (!curl_.add(transfer_.handle(),
+                   [this](CURLcode code, const std::string& watch_error) { finish(code, watch_error); })) {
       busy_ = false;
       Done d = std::move(done_);
       d(checks_detail::failed_outcome("cannot start the HTTP transfer (out of memory or no event loop timer)"));
@@ -94,7 +93,9 @@ class HttpRunner : public CheckRunner {
   bool busy_ = false;
 };
 
-const HttpCheckSettings& http(const CheckSpec& c) { return c.settings.as<HttpCheckSettings>(); }
+const HttpCheckSettings& http(const CheckSpec& c) {
+  return c.settings.as<HttpCheckSettings>();
+}
 
 void validate_http(const CheckSpec& c, KeyProblems& p) {
   const HttpCheckSettings& s = http(c);
@@ -172,8 +173,8 @@ Reply judge_http_response(const HttpCheckSettings& spec, const std::string& url,
     }
   }
   if (!spec.expect_body.empty() && r.body.find(spec.expect_body) == std::string_view::npos) {
-    return Reply::fail("body did not contain \"" + printable_excerpt(spec.expect_body, 40) + "\" (first 80 bytes: " +
-                       printable_excerpt(r.body) + ")");
+    return Reply::fail("body did not contain \"" + printable_excerpt(spec.expect_body, 40) +
+                       "\" (first 80 bytes: " + printable_excerpt(r.body) + ")");
   }
   if (!spec.expect_body_regex.empty()) {
     regex_t local;

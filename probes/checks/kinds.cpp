@@ -55,13 +55,16 @@ std::unique_ptr<CheckRunner> CheckContext::make(const CheckSpec& check) {
 
 std::span<const CheckKindInfo> check_kinds() {
   // In CheckKind order: check_kind() indexes it.
-  static const std::array<CheckKindInfo, 6> kinds = {tcp_check_kind(),   http_check_kind(),     exec_check_kind(),
-                                                     redis_check_kind(), postgres_check_kind(), prometheus_check_kind()};
+  static const std::array<CheckKindInfo, 6> kinds = {tcp_check_kind(),      http_check_kind(),
+                                                     exec_check_kind(),     redis_check_kind(),
+                                                     postgres_check_kind(), prometheus_check_kind()};
   static_assert(kinds.size() == kind_names<CheckKind>().size());
   return kinds;
 }
 
-const CheckKindInfo& check_kind(CheckKind kind) { return check_kinds()[static_cast<std::size_t>(kind)]; }
+const CheckKindInfo& check_kind(CheckKind kind) {
+  return check_kinds()[static_cast<std::size_t>(kind)];
+}
 
 std::span<const Key<CheckSpec>> common_check_keys() {
   static const std::array<Key<CheckSpec>, 10> keys = {

@@ -7,7 +7,9 @@ namespace vigil {
 
 namespace {
 
-const PrometheusSettings& prometheus(const CheckSpec& c) { return c.settings.as<PrometheusSettings>(); }
+const PrometheusSettings& prometheus(const CheckSpec& c) {
+  return c.settings.as<PrometheusSettings>();
+}
 
 void validate_prometheus(const CheckSpec& c, KeyProblems& p) {
   const PrometheusSettings& s = prometheus(c);
@@ -24,8 +26,7 @@ void validate_prometheus(const CheckSpec& c, KeyProblems& p) {
 // The scraped series become the check's values; a malformed exposition
 // fails the run, naming the line.
 void scrape(const PrometheusSettings& s, const std::string& display_url, const HttpResult& r, CheckOutcome& out) {
-  if (Reply status = judge_http_response(HttpCheckSettings{}, display_url, r);
-      status.verdict != Reply::Verdict::kOk) {
+  if (Reply status = judge_http_response(HttpCheckSettings{}, display_url, r); status.verdict != Reply::Verdict::kOk) {
     out.ok = false;
     out.reason = std::move(status.reason);
     return;

@@ -56,7 +56,7 @@ RespReply read_line(std::string_view data, std::size_t reply_start, std::size_t 
     // Up to kRedisMaxLine bytes and the '\r' may still complete a line.
     if (rest.size() > kRedisMaxLine + 1) {
       return malformed_reply("a Redis reply line is longer than " + std::to_string(kRedisMaxLine) + " bytes " +
-                 first_bytes(data, reply_start));
+                             first_bytes(data, reply_start));
     }
     return {};
   }
@@ -83,8 +83,8 @@ RespReply read_reply(std::string_view data, std::size_t start) {
 
   auto count = to_i64(r.text);
   if (!count || *count < -1) {
-    return malformed_reply(std::string("not a Redis reply: length \"") + printable_excerpt(r.text, kExcerpt) + "\" after '" + type +
-               "' is not a count " + first_bytes(data, start));
+    return malformed_reply(std::string("not a Redis reply: length \"") + printable_excerpt(r.text, kExcerpt) +
+                           "\" after '" + type + "' is not a count " + first_bytes(data, start));
   }
   if (*count == -1) {
     r.null = true;
@@ -94,8 +94,9 @@ RespReply read_reply(std::string_view data, std::size_t start) {
   if (type == '*') return r;  // never a valid answer here; the caller names it, no need to read the elements
   const auto size = static_cast<std::size_t>(*count);
   if (size > kRedisMaxLine) {
-    return malformed_reply("a Redis bulk reply of " + std::to_string(size) + " bytes where a short status was expected " +
-               "(limit " + std::to_string(kRedisMaxLine) + " bytes)");
+    return malformed_reply("a Redis bulk reply of " + std::to_string(size) +
+                           " bytes where a short status was expected " + "(limit " + std::to_string(kRedisMaxLine) +
+                           " bytes)");
   }
   const std::size_t payload = r.end;
   if (data.size() < payload + size + 2) return {};
@@ -167,7 +168,9 @@ Reply judge_redis_replies(std::string_view received, bool with_auth) {
 
 namespace {
 
-const RedisSettings& redis(const CheckSpec& c) { return c.settings.as<RedisSettings>(); }
+const RedisSettings& redis(const CheckSpec& c) {
+  return c.settings.as<RedisSettings>();
+}
 
 // AUTH and PING for one run: the password file is read now, so that a
 // rotated password is picked up without a restart.

@@ -30,7 +30,7 @@ std::vector<Sample> run_samples(const CheckSpec& check, CheckOutcome&& outcome, 
 // check_<state> when the state changed (with the reason and the count of
 // consecutive failures), check_flapping or check_flapping_stopped when that
 // changed.
-std::vector<Event> transition_events(const CheckSpec& check, const Transition& transition,
-                                     const CheckStatus& status, const std::string& reason, WallMs now);
+std::vector<Event> transition_events(const CheckSpec& check, const Transition& transition, const CheckStatus& status,
+                                     const std::string& reason, WallMs now);
 
 }  // namespace vigil

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <sys/epoll.h>
 
 #include "core/text.hpp"
 #include "core/time.hpp"
@@ -200,8 +200,8 @@ class TcpRunner : public CheckRunner {
     if (!dialog) return deliver(failed_outcome(dialog.error().message));
     attempt_.emplace(address_, std::move(*dialog), mono_now());
     if (attempt_->done()) return deliver(*attempt_->done());
-    auto problem = watch_fd(event_, io_, attempt_->fd(), attempt_->want_write() ? EPOLLOUT : EPOLLIN,
-                            &TcpRunner::on_io, this);
+    auto problem =
+        watch_fd(event_, io_, attempt_->fd(), attempt_->want_write() ? EPOLLOUT : EPOLLIN, &TcpRunner::on_io, this);
     if (!problem) problem = add_deadline(event_, deadline_, mono_now() + timeout_, &TcpRunner::on_deadline, this);
     if (problem) {
       attempt_->on_timeout(Millis(0), mono_now());
@@ -215,8 +215,8 @@ class TcpRunner : public CheckRunner {
  private:
   static int on_io(sd_event_source* source, int, std::uint32_t revents, void* userdata) {
     auto& self = *static_cast<TcpRunner*>(userdata);
-    self.attempt_->on_ready((revents & EPOLLIN) != 0, (revents & EPOLLOUT) != 0,
-                            (revents & (EPOLLERR | EPOLLHUP)) != 0, mono_now());
+    self.attempt_->on_ready((revents & EPOLLIN) != 0, (revents & EPOLLOUT) != 0, (revents & (EPOLLERR | EPOLLHUP)) != 0,
+                            mono_now());
     if (self.attempt_->done()) {
       self.deliver(*self.attempt_->done());
     } else {
@@ -251,12 +251,13 @@ class TcpRunner : public CheckRunner {
   Done done_;
 };
 
-const TcpSettings& tcp(const CheckSpec& c) { return c.settings.as<TcpSettings>(); }
+const TcpSettings& tcp(const CheckSpec& c) {
+  return c.settings.as<TcpSettings>();
+}
 
 }  // namespace
 
-void validate_tcp_address(const std::string& address, const char* kind, const char* example,
-                          KeyProblems& problems) {
+void validate_tcp_address(const std::string& address, const char* kind, const char* example, KeyProblems& problems) {
   if (address.empty()) {
     problems.missing("address", std::string("a ") + kind + " check needs an address, e.g. \"" + example + "\"");
   } else if (auto a = parse_tcp_address(address); !a) {
@@ -264,8 +265,8 @@ void validate_tcp_address(const std::string& address, const char* kind, const ch
   }
 }
 
-std::unique_ptr<CheckRunner> make_tcp_runner(CheckContext& context, const CheckSpec& check,
-                                             const std::string& address, DialogMaker make_dialog) {
+std::unique_ptr<CheckRunner> make_tcp_runner(CheckContext& context, const CheckSpec& check, const std::string& address,
+                                             DialogMaker make_dialog) {
   // The address was validated with the config.
   return std::make_unique<TcpRunner>(context.event(), check.timeout, *parse_tcp_address(address),
                                      std::move(make_dialog));

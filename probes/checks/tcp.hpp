@@ -16,9 +16,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/keys.hpp"
 #include "core/result.hpp"
 #include "core/unique_fd.hpp"
-#include "core/keys.hpp"
 #include "probes/checks/check.hpp"
 #include "probes/checks/outcome.hpp"
 
@@ -87,10 +87,9 @@ struct TcpSettings {
 // What tcp, redis and postgres checks share: the address key's validation,
 // and a runner that builds each run's dialog with `make_dialog` (a redis
 // password is read at each run, so that a rotated one is picked up).
-void validate_tcp_address(const std::string& address, const char* kind, const char* example,
-                          KeyProblems& problems);
+void validate_tcp_address(const std::string& address, const char* kind, const char* example, KeyProblems& problems);
 using DialogMaker = std::function<Result<TcpDialog>()>;
-std::unique_ptr<CheckRunner> make_tcp_runner(CheckContext& context, const CheckSpec& check,
-                                             const std::string& address, DialogMaker make_dialog);
+std::unique_ptr<CheckRunner> make_tcp_runner(CheckContext& context, const CheckSpec& check, const std::string& address,
+                                             DialogMaker make_dialog);
 
 }  // namespace vigil

@@ -23,8 +23,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -107,14 +107,19 @@ void http_500(const std::string& name, bool reuse) {
   Server server = Server::start(tmp);
   std::string checks;
   for (int i = 0; i < 500; ++i) {
-    checks += "[[check]]\nname = \"h" + std::to_string(i) + "\"\ntarget = \"bench\"\nkind = \"http\"\n"
-              "url = \"http://127.0.0.1:" + std::to_string(server.port) + "/health\"\ninterval = \"1s\"\n"
-              "timeout = \"5s\"\n" + (reuse ? "reuse_connection = true\n" : "");
+    checks += "[[check]]\nname = \"h" + std::to_string(i) +
+              "\"\ntarget = \"bench\"\nkind = \"http\"\n"
+              "url = \"http://127.0.0.1:" +
+              std::to_string(server.port) +
+              "/health\"\ninterval = \"1s\"\n"
+              "timeout = \"5s\"\n" +
+              (reuse ? "reuse_connection = true\n" : "");
   }
   Vigil v(checks, "status_interval = \"1s\"\n[host]\nenabled = false\n");
   v.start({{"VIGIL_DAEMON_FLUSH_INTERVAL", "1s"}, {"MALLOC_PERTURB_", ""}});
   BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return sum_latest(v, "check_up", "5s") > 500; }),
-                        "vigild did not run the checks\n" << v.log());
+                        "vigild did not run the checks\n"
+                            << v.log());
   std::this_thread::sleep_for(3s);  // past start-up
   auto lag0 = lag_buckets(v);
   double cpu0 = cpu_seconds(v.daemon.pid());
@@ -161,10 +166,14 @@ void http_500(const std::string& name, bool reuse) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(http_500_new_connections) { http_500("http_500", false); }
+BOOST_AUTO_TEST_CASE(http_500_new_connections) {
+  http_500("http_500", false);
+}
 
 // The same with reuse_connection = true: the cost of opening a connection per run.
-BOOST_AUTO_TEST_CASE(http_500_reused_connections) { http_500("http_500_reuse", true); }
+BOOST_AUTO_TEST_CASE(http_500_reused_connections) {
+  http_500("http_500_reuse", true);
+}
 
 BOOST_AUTO_TEST_CASE(detect) {
   const int trials = std::getenv("VIGIL_BENCH_TRIALS") ? std::atoi(std::getenv("VIGIL_BENCH_TRIALS")) : 20;
@@ -172,7 +181,8 @@ BOOST_AUTO_TEST_CASE(detect) {
   Server server = Server::start(tmp);
   const int port = server.port;
   Vigil v("[[check]]\nname = \"health\"\ntarget = \"gw\"\nkind = \"http\"\nurl = \"http://127.0.0.1:" +
-              std::to_string(port) + "/health\"\ninterval = \"1s\"\ntimeout = \"900ms\"\nfail_after = 1\n"
+              std::to_string(port) +
+              "/health\"\ninterval = \"1s\"\ntimeout = \"900ms\"\nfail_after = 1\n"
               "recover_after = 1\n",
           "[host]\nenabled = false\n");
   v.start({{"MALLOC_PERTURB_", ""}});

@@ -40,10 +40,13 @@ BOOST_AUTO_TEST_CASE(overhead) {
   // default. meson test sets MALLOC_PERTURB_, which makes glibc fill every
   // allocation (it doubled the CPU figure): not what a host runs.
   v.start({{"VIGIL_DAEMON_FLUSH_INTERVAL", "1s"}, {"MALLOC_PERTURB_", ""}});
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] {
-    auto j = v.cli_json({"status"});
-    return j.is_object() && j["targets"].size() == 20u;
-  }), "vigild did not see the 20 targets\n" << v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s,
+                                 [&] {
+                                   auto j = v.cli_json({"status"});
+                                   return j.is_object() && j["targets"].size() == 20u;
+                                 }),
+                        "vigild did not see the 20 targets\n"
+                            << v.log());
   std::this_thread::sleep_until(std::max(Clock::now() + 2s, spawned + 12s));
 
   auto samples = [&] { return v.cli_json({"status"})["samples"].get<double>(); };
@@ -104,10 +107,13 @@ BOOST_AUTO_TEST_CASE(overhead_vs_monit) {
   Child m = Child::start({monit, "-I", "-c", rc}, {}, tmp / "monit.out");
   Vigil v(targets);
   v.start({{"VIGIL_DAEMON_FLUSH_INTERVAL", "1s"}, {"MALLOC_PERTURB_", ""}});
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] {
-    auto j = v.cli_json({"status"});
-    return j.is_object() && j["targets"].size() == 20u;
-  }), "vigild did not see the 20 targets\n" << v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s,
+                                 [&] {
+                                   auto j = v.cli_json({"status"});
+                                   return j.is_object() && j["targets"].size() == 20u;
+                                 }),
+                        "vigild did not see the 20 targets\n"
+                            << v.log());
   BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return slurp(tmp / "monit.log").find("started") != std::string::npos; }),
                         "monit did not start: " << slurp(tmp / "monit.out") << slurp(tmp / "monit.log"));
   std::this_thread::sleep_until(std::max(Clock::now() + 2s, spawned + 12s));  // steady state (see above)

@@ -205,6 +205,22 @@ struct ServiceReaper {
   }
 };
 
+// The test service, started by vigild, with an http health check of
+// `timeout` at 1 s and restarts without backoff or rate limit.
+std::string service_config(const std::string& svc, int port, const std::string& ready_file,
+                           const std::string& timeout) {
+  const std::string p = std::to_string(port);
+  return "[[target]]\nname = \"svc\"\nstart = [\"" + svc + "\", \"--port\", \"" + p + "\", \"--ready-file\", \"" +
+         ready_file +
+         "\"]\n"
+         "  [[target.check]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:" +
+         p + "/health\"\n  interval = \"1s\"\n  timeout = \"" + timeout +
+         "\"\n  fail_after = 2\n  recover_after = 1\n"
+         "  flap_threshold = 100\n"
+         "  [target.remediate]\n  on = [\"health\", \"crash\"]\n  actions = [\"restart\"]\n  max = 1000\n"
+         "  window = \"10m\"\n  backoff = \"0s\"\n  max_backoff = \"0s\"\n  grace = \"3s\"\n";
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(remediation_latency) {
@@ -218,15 +234,7 @@ BOOST_AUTO_TEST_CASE(remediation_latency) {
   ServiceReaper reaper{ready_file};
   const int port = free_port();
   const std::string svc = env_path("VIGIL_TEST_SVC");
-  Vigil v("[[target]]\nname = \"svc\"\nstart = [\"" + svc + "\", \"--port\", \"" + std::to_string(port) +
-          "\", \"--ready-file\", \"" + ready_file +
-          "\"]\n"
-          "  [[target.check]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:" +
-          std::to_string(port) +
-          "/health\"\n  interval = \"1s\"\n  timeout = \"5s\"\n  fail_after = 2\n  recover_after = 1\n"
-          "  flap_threshold = 100\n"
-          "  [target.remediate]\n  on = [\"health\", \"crash\"]\n  actions = [\"restart\"]\n  max = 1000\n"
-          "  window = \"10m\"\n  backoff = \"0s\"\n  max_backoff = \"0s\"\n  grace = \"3s\"\n");
+  Vigil v(service_config(svc, port, ready_file, "5s"));
   v.start();
   BOOST_REQUIRE_MESSAGE(
       wait_for(10s, [&] { return ready_pid(ready_file) > 0 && http_status(port, "/health", 1s) == 200; }),
@@ -341,15 +349,7 @@ BOOST_AUTO_TEST_CASE(hang_stopped_to_restart) {
   ServiceReaper reaper{ready_file};
   const int port = free_port();
   const std::string svc = env_path("VIGIL_TEST_SVC");
-  Vigil v("[[target]]\nname = \"svc\"\nstart = [\"" + svc + "\", \"--port\", \"" + std::to_string(port) +
-          "\", \"--ready-file\", \"" + ready_file +
-          "\"]\n"
-          "  [[target.check]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:" +
-          std::to_string(port) +
-          "/health\"\n  interval = \"1s\"\n  timeout = \"2s\"\n  fail_after = 2\n  recover_after = 1\n"
-          "  flap_threshold = 100\n"
-          "  [target.remediate]\n  on = [\"health\", \"crash\"]\n  actions = [\"restart\"]\n  max = 1000\n"
-          "  window = \"10m\"\n  backoff = \"0s\"\n  max_backoff = \"0s\"\n  grace = \"3s\"\n");
+  Vigil v(service_config(svc, port, ready_file, "2s"));
   v.start();
   BOOST_REQUIRE_MESSAGE(
       wait_for(10s, [&] { return ready_pid(ready_file) > 0 && http_status(port, "/health", 1s) == 200; }),
@@ -361,8 +361,7 @@ BOOST_AUTO_TEST_CASE(hang_stopped_to_restart) {
     BOOST_REQUIRE_MESSAGE(wait_for(30s,
                                    [&] {
                                      auto all = v.cli_json({"incidents", "--open"});
-                                     return all.is_array() && all.empty() &&
-                                            http_status(port, "/health", 1s) == 200;
+                                     return all.is_array() && all.empty() && http_status(port, "/health", 1s) == 200;
                                    }),
                           with_log("the service did not recover before the next trial", v));
     const std::int64_t t0 = wall_ms();

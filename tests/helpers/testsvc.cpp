@@ -12,9 +12,9 @@
 // then it listens on ADDR:N (a numeric IPv4 or IPv6 address, default 127.0.0.1; port 0 asks the
 // kernel for one) with SO_REUSEADDR, so that a restarted instance binds at once. Once listening
 // it writes "PID PORT\n" to the --ready-file (with --exit-after MS it exits 1 that long
-// after it listens, appending "exit-after" to the state file: a crash loop), (PATH.tmp, then rename: a reader never sees half a
-// file), prints "vigil-test-svc pid P listening on HOST:PORT" on stdout (flushed: vigild keeps
-// that log for the targets it starts) and appends "ready PORT" to the state file.
+// after it listens, appending "exit-after" to the state file: a crash loop), (PATH.tmp, then rename: a reader never
+// sees half a file), prints "vigil-test-svc pid P listening on HOST:PORT" on stdout (flushed: vigild keeps that log for
+// the targets it starts) and appends "ready PORT" to the state file.
 //
 // One thread, one poll() loop. HTTP/1.0 style: the request head is read (partial reads are
 // fine, headers are ignored, a body is not read), the answer carries "Connection: close" and the
@@ -429,9 +429,8 @@ std::optional<SignalName> parse_signal_name(std::string_view s) {
   for (char c : s) upper += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
   std::string_view name = upper;
   if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
-  for (const SignalName known :
-       {SignalName{SIGSEGV, "SEGV"}, SignalName{SIGABRT, "ABRT"}, SignalName{SIGKILL, "KILL"},
-        SignalName{SIGSTOP, "STOP"}}) {
+  for (const SignalName known : {SignalName{SIGSEGV, "SEGV"}, SignalName{SIGABRT, "ABRT"}, SignalName{SIGKILL, "KILL"},
+                                 SignalName{SIGSTOP, "STOP"}}) {
     if (name == known.name) return known;
   }
   return std::nullopt;

@@ -89,8 +89,7 @@ BOOST_AUTO_TEST_CASE(a_failed_check_reaches_alertmanager_and_the_webhook_and_res
   for (const auto& r : queue) BOOST_TEST(r["pending"] == 0);
 }
 
-BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition,
-                     *boost::unit_test::label("alertmanager")) {
+BOOST_AUTO_TEST_CASE(an_outage_with_a_kill_9_loses_no_transition, *boost::unit_test::label("alertmanager")) {
   Httpd service, am_sink, direct;
   set_hook_status(direct, 503);     // the webhook is down too
   const int am_port = free_port();  // Alertmanager starts later, on this port
@@ -264,9 +263,9 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   write_file(secrets / "token", "s3cret-token\n");
   write_file(secrets / "password", "pa:ss\n");
   Vigil v("[alerting]\nresend_interval = \"2s\"\n[[webhook]]\nname = \"bearer\"\nurl = \"" + bearer.url("/hook") +
-          "\"\nbearer_token_file = \"" + (secrets / "token") +
-          "\"\nresend = true\n[[webhook]]\nname = \"basic\"\nurl = \"" + basic.url("/hook") +
-          "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n",
+              "\"\nbearer_token_file = \"" + (secrets / "token") +
+              "\"\nresend = true\n[[webhook]]\nname = \"basic\"\nurl = \"" + basic.url("/hook") +
+              "\"\nusername = \"vigil\"\npassword_file = \"" + (secrets / "password") + "\"\n",
           "status_interval = \"1s\"\n");
   v.start();
   // The heartbeat is the first alert each one gets.
@@ -282,7 +281,8 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   const std::size_t sent = hooks(bearer).size();
   // Two more failed sends (the self metric, every status_interval of 1 s) and nothing arrived.
   auto failures = [&] {
-    auto r = v.cli_json({"query", "vigil_alert_delivery_failures_total", "--label", "receiver=bearer", "--since", "5m"});
+    auto r =
+        v.cli_json({"query", "vigil_alert_delivery_failures_total", "--label", "receiver=bearer", "--since", "5m"});
     return r.is_array() && !r.empty() && !r[0]["points"].empty() ? r[0]["points"].back()["value"].get<double>() : 0.0;
   };
   const double failed_before = failures();

@@ -5,7 +5,9 @@
 using namespace harness;
 
 namespace {
-std::string fixture(const std::string& rel) { return env_path("VIGIL_TEST_FIXTURES") + "/config/" + rel; }
+std::string fixture(const std::string& rel) {
+  return env_path("VIGIL_TEST_FIXTURES") + "/config/" + rel;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(check_config_good) {
@@ -86,8 +88,8 @@ BOOST_AUTO_TEST_CASE(cli_against_a_real_store) {
   BOOST_TEST(via_config.exit_code == 0);
   BOOST_TEST(via_config.out.find("daemon_stop") != std::string::npos);
   // The same VIGIL_ overrides as vigild: pointing the state dir elsewhere finds no store.
-  RunResult overridden = run({env_path("VIGIL"), "events", "--config", v.config_path},
-                             {{"VIGIL_DAEMON_STATE_DIR", v.dir / "elsewhere"}});
+  RunResult overridden =
+      run({env_path("VIGIL"), "events", "--config", v.config_path}, {{"VIGIL_DAEMON_STATE_DIR", v.dir / "elsewhere"}});
   BOOST_TEST(overridden.exit_code == 2);
 }
 

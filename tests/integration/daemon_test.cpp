@@ -30,7 +30,8 @@ BOOST_AUTO_TEST_CASE(samples_appear_and_memory_rise_is_seen) {
 
   auto t0 = Clock::now();
   BOOST_REQUIRE_MESSAGE(wait_for(3s, [&] { return !v.values("process_resident_memory_bytes", "app").empty(); }),
-                        "no process sample within 3 s\n" << v.log());
+                        "no process sample within 3 s\n"
+                            << v.log());
   BOOST_TEST_MESSAGE("first sample visible after "
                      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count() << " ms");
   // Host samples too.
@@ -44,7 +45,7 @@ BOOST_AUTO_TEST_CASE(samples_appear_and_memory_rise_is_seen) {
     return !vals.empty() && vals.back() - before >= 60.0 * 1024 * 1024;
   });
   BOOST_TEST(rose, "RSS did not rise by 64 MiB: last " << v.values("process_resident_memory_bytes", "app").back()
-                                                        << " before " << before);
+                                                       << " before " << before);
   // The table form of the same query works and shows the target.
   RunResult table = v.cli({"query", "process_resident_memory_bytes", "--target", "app", "--since", "5m"});
   BOOST_TEST(table.exit_code == 0);
@@ -124,11 +125,13 @@ BOOST_AUTO_TEST_CASE(match_target_covers_the_process_tree) {
   app.send_line("child");
   BOOST_REQUIRE(app.read_line() == "ok");
   v.start();
-  BOOST_TEST(wait_for(5s, [&] {
-    auto n = v.values("process_count", "tree", "1m");
-    auto kids = v.values("process_children", "tree", "1m");
-    return !n.empty() && n.back() == 3 && !kids.empty() && kids.back() == 2;
-  }), v.log());
+  BOOST_TEST(wait_for(5s,
+                      [&] {
+                        auto n = v.values("process_count", "tree", "1m");
+                        auto kids = v.values("process_children", "tree", "1m");
+                        return !n.empty() && n.back() == 3 && !kids.empty() && kids.back() == 2;
+                      }),
+             v.log());
   v.stop();
 }
 
@@ -137,14 +140,16 @@ BOOST_AUTO_TEST_CASE(unreadable_pidfile_is_a_probe_failure_not_running_is_not) {
   std::string good = v.dir / "good.pid", garbage = v.dir / "garbage.pid";
   write_file(garbage, "not a pid\n");
   Child app = start_memhog(good);
-  write_file(v.config_path, slurp(v.config_path) + target_by_pidfile("good", good) +
-                                target_by_pidfile("bad", garbage) +
+  write_file(v.config_path, slurp(v.config_path) + target_by_pidfile("good", good) + target_by_pidfile("bad", garbage) +
                                 target_by_pidfile("stopped", v.dir / "absent.pid"));
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] {
-    return !v.values("vigil_probe_success", "good").empty() && !v.values("vigil_probe_success", "bad").empty() &&
-           !v.values("vigil_probe_success", "stopped").empty();
-  }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(5s,
+                                 [&] {
+                                   return !v.values("vigil_probe_success", "good").empty() &&
+                                          !v.values("vigil_probe_success", "bad").empty() &&
+                                          !v.values("vigil_probe_success", "stopped").empty();
+                                 }),
+                        v.log());
   BOOST_TEST(v.values("vigil_probe_success", "good").back() == 1);
   BOOST_TEST(v.values("vigil_probe_success", "bad").back() == 0);      // malformed pidfile
   BOOST_TEST(v.values("vigil_probe_success", "stopped").back() == 1);  // absent: nothing running, read fine

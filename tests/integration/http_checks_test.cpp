@@ -29,9 +29,8 @@ std::string target_header() {
 // One [[target.check]] of target "svc"; `extra` holds more "  key = value\n" lines.
 std::string check(const std::string& name, const std::string& url, const std::string& extra = "",
                   const std::string& kind = "http", const std::string& timeout = "1s") {
-  return "\n  [[target.check]]\n  name = \"" + name + "\"\n  kind = \"" + kind + "\"\n  url = \"" +
-         url + "\"\n  interval = \"300ms\"\n  timeout = \"" + timeout +
-         "\"\n  fail_after = 1\n  recover_after = 2\n" + extra;
+  return "\n  [[target.check]]\n  name = \"" + name + "\"\n  kind = \"" + kind + "\"\n  url = \"" + url +
+         "\"\n  interval = \"300ms\"\n  timeout = \"" + timeout + "\"\n  fail_after = 1\n  recover_after = 2\n" + extra;
 }
 
 std::vector<json> events_of(Vigil& v, const std::string& kind, const std::string& check_name) {
@@ -48,18 +47,15 @@ json wait_event(Vigil& v, const std::string& kind, const std::string& check_name
     found = events_of(v, kind, check_name);
     return !found.empty();
   });
-  BOOST_REQUIRE_MESSAGE(ok, "no " << kind << " event for check " << check_name << "; log:\n"
-                                  << v.log());
-  BOOST_TEST_MESSAGE(check_name << ": " << kind << ": "
-                                << found.front()["message"].get<std::string>());
+  BOOST_REQUIRE_MESSAGE(ok, "no " << kind << " event for check " << check_name << "; log:\n" << v.log());
+  BOOST_TEST_MESSAGE(check_name << ": " << kind << ": " << found.front()["message"].get<std::string>());
   return found.front();
 }
 
 std::string reason_of(const json& event) {
   const auto& d = event["details"];
-  return d.is_object() && d.contains("reason") && d["reason"].is_string()
-             ? d["reason"].get<std::string>()
-             : std::string();
+  return d.is_object() && d.contains("reason") && d["reason"].is_string() ? d["reason"].get<std::string>()
+                                                                          : std::string();
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -77,8 +73,7 @@ json query(Vigil& v, const std::string& metric, const std::map<std::string, std:
   return j.is_array() ? j : json::array();
 }
 
-std::vector<double> values_of(Vigil& v, const std::string& metric,
-                              const std::map<std::string, std::string>& labels) {
+std::vector<double> values_of(Vigil& v, const std::string& metric, const std::map<std::string, std::string>& labels) {
   std::vector<double> out;
   for (const auto& s : query(v, metric, labels)) {
     for (const auto& p : s["points"]) out.push_back(p["value"].get<double>());
@@ -87,8 +82,7 @@ std::vector<double> values_of(Vigil& v, const std::string& metric,
 }
 
 // The newest value of `metric` in the series matching `labels`; NaN when there is none.
-double last_value(Vigil& v, const std::string& metric,
-                  const std::map<std::string, std::string>& labels) {
+double last_value(Vigil& v, const std::string& metric, const std::map<std::string, std::string>& labels) {
   auto all = values_of(v, metric, labels);
   return all.empty() ? std::nan("") : all.back();
 }
@@ -100,8 +94,7 @@ BOOST_AUTO_TEST_CASE(healthy_then_503_then_recovers) {
   // The same endpoint by name: its transfer has a lookup phase.
   std::string by_name = h.url("/health");
   by_name.replace(by_name.find("127.0.0.1"), 9, "localhost");
-  Vigil v(target_header() + check("health", h.url("/health"), "  expect_body = \"ok\"\n") +
-          check("named", by_name));
+  Vigil v(target_header() + check("health", h.url("/health"), "  expect_body = \"ok\"\n") + check("named", by_name));
   v.start();
   auto ok = wait_event(v, "check_ok", "health");
   BOOST_TEST(ok["target"] == "svc");
@@ -124,13 +117,12 @@ BOOST_AUTO_TEST_CASE(healthy_then_503_then_recovers) {
   // An address literal is not looked up: no dns phase is stored for it; a name is.
   BOOST_TEST(values_of(v, "http_phase_seconds", {{"check", "health"}, {"phase", "dns"}}).empty());
   wait_event(v, "check_ok", "named");
-  BOOST_REQUIRE_MESSAGE(wait_for(3s,
-                                 [&] {
-                                   return !values_of(v, "http_phase_seconds",
-                                                     {{"check", "named"}, {"phase", "dns"}})
-                                               .empty();
-                                 }),
-                        v.log());
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(3s,
+               [&] {
+                 return !values_of(v, "http_phase_seconds", {{"check", "named"}, {"phase", "dns"}}).empty();
+               }),
+      v.log());
 
   set_health_mode(h, "status-503");
   auto failed = wait_event(v, "check_failed", "health");
@@ -144,11 +136,9 @@ BOOST_AUTO_TEST_CASE(healthy_then_503_then_recovers) {
   set_health_mode(h, "ok");
   auto recovering = wait_event(v, "check_recovering", "health");
   BOOST_TEST(recovering["details"]["from"] == "failed");
-  BOOST_REQUIRE_MESSAGE(
-      wait_for(5s, [&] { return events_of(v, "check_ok", "health").size() == 2u; }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return events_of(v, "check_ok", "health").size() == 2u; }), v.log());
   BOOST_TEST(events_of(v, "check_ok", "health").back()["details"]["from"] == "recovering");
-  BOOST_TEST(
-      events_of(v, "check_failing", "health").empty());  // fail_after = 1: straight to failed
+  BOOST_TEST(events_of(v, "check_failing", "health").empty());           // fail_after = 1: straight to failed
   BOOST_TEST(last_value(v, "check_state", {{"check", "health"}}) == 1);  // CheckState::kOk
   auto st = v.stop();
   BOOST_REQUIRE(st.has_value());
@@ -182,8 +172,7 @@ BOOST_AUTO_TEST_CASE(delay_body_status_and_redirects) {
           check("body", h.url("/health"), "  expect_body = \"healthy\"\n") +
           check("notfound", h.url("/status/404"), "  expect_status = [\"404\"]\n") +
           check("teapot", h.url("/status/418")) +  // default: 2xx only
-          check("loop", h.url("/redirect-loop")) +
-          check("loop3", h.url("/redirect-loop"), "  follow_redirects = 3\n") +
+          check("loop", h.url("/redirect-loop")) + check("loop3", h.url("/redirect-loop"), "  follow_redirects = 3\n") +
           check("followed", h.url("/redirect?to=/health"), "  follow_redirects = 1\n"));
   v.start();
 
@@ -191,8 +180,7 @@ BOOST_AUTO_TEST_CASE(delay_body_status_and_redirects) {
   auto delay_took = values_of(v, "check_duration_seconds", {{"check", "delay"}});
   BOOST_REQUIRE(!delay_took.empty());
   BOOST_TEST(delay_took.front() >= 0.29, "a 300 ms delay took " << delay_took.front() << " s");
-  auto first_byte =
-      values_of(v, "http_phase_seconds", {{"check", "delay"}, {"phase", "first_byte"}});
+  auto first_byte = values_of(v, "http_phase_seconds", {{"check", "delay"}, {"phase", "first_byte"}});
   BOOST_REQUIRE(!first_byte.empty());
   BOOST_TEST(first_byte.front() >= 0.25, "first byte after " << first_byte.front() << " s");
 
@@ -229,8 +217,7 @@ BOOST_AUTO_TEST_CASE(oversized_bodies_fail_without_growing_memory) {
   Vigil v(target_header() +  //
           check("big", h.url("/big?bytes=104857600"), max) +
           check("chunked", h.url("/big?bytes=104857600&chunked=1"), max) +
-          check("chunked_regex", h.url("/big?bytes=104857600&chunked=1"),
-                max + "  expect_body_regex = \"^y\"\n"));
+          check("chunked_regex", h.url("/big?bytes=104857600&chunked=1"), max + "  expect_body_regex = \"^y\"\n"));
   v.start();
   for (const char* name : {"big", "chunked", "chunked_regex"}) {
     std::string reason = reason_of(wait_event(v, "check_failed", name));
@@ -277,9 +264,8 @@ BOOST_AUTO_TEST_CASE(closed_mid_response_and_connection_refused) {
 BOOST_AUTO_TEST_CASE(tls_verification) {
   TempDir certs;
   const std::string cert = certs / "cert.pem", key = certs / "key.pem";
-  RunResult gen = run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                       "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
-                       "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  RunResult gen = run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                       "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
   BOOST_REQUIRE_MESSAGE(gen.exit_code == 0, "openssl: " << gen.err);
   Httpd h({"--tls", cert, key});
   const std::string url = h.url("/health", "https");
@@ -301,14 +287,11 @@ BOOST_AUTO_TEST_CASE(tls_verification) {
 
 BOOST_AUTO_TEST_CASE(expected_headers) {
   Httpd h;
-  Vigil v(
-      target_header() +  //
-      check("content_type", h.url("/metrics"),
-            "  expect_header = [\"Content-Type: text/plain\"]\n") +
-      check("present", h.url("/header?name=X-Foo&value=bar"), "  expect_header = [\"x-foo\"]\n") +
-      check("wrong_value", h.url("/header?name=X-Foo&value=bar"),
-            "  expect_header = [\"X-Foo: baz\"]\n") +
-      check("missing", h.url("/health"), "  expect_header = [\"X-Missing\"]\n"));
+  Vigil v(target_header() +  //
+          check("content_type", h.url("/metrics"), "  expect_header = [\"Content-Type: text/plain\"]\n") +
+          check("present", h.url("/header?name=X-Foo&value=bar"), "  expect_header = [\"x-foo\"]\n") +
+          check("wrong_value", h.url("/header?name=X-Foo&value=bar"), "  expect_header = [\"X-Foo: baz\"]\n") +
+          check("missing", h.url("/health"), "  expect_header = [\"X-Missing\"]\n"));
   v.start();
   wait_event(v, "check_ok", "content_type");
   wait_event(v, "check_ok", "present");
@@ -324,21 +307,15 @@ BOOST_AUTO_TEST_CASE(prometheus_scrape) {
   Httpd h;
   TempDir files;
   // A target label in the service's own exposition must not replace the check's target.
-  write_file(files / "expo.txt",
-             "# TYPE app_up gauge\napp_up{target=\"db\",shard=\"2\"} 1\napp_other 5\n");
+  write_file(files / "expo.txt", "# TYPE app_up gauge\napp_up{target=\"db\",shard=\"2\"} 1\napp_other 5\n");
   Vigil v(target_header() +  //
-          check("scrape", h.url("/metrics"),
-                "  metrics = [\"test_up\", \"test_latency_seconds\"]\n", "prometheus") +
-          check("own_target", h.url("/metrics-file?path=" + (files / "expo.txt")),
-                "  metrics = [\"app_up\"]\n", "prometheus") +
+          check("scrape", h.url("/metrics"), "  metrics = [\"test_up\", \"test_latency_seconds\"]\n", "prometheus") +
+          check("own_target", h.url("/metrics-file?path=" + (files / "expo.txt")), "  metrics = [\"app_up\"]\n",
+                "prometheus") +
           check("bad", h.url("/metrics-bad"), "  metrics = [\"*\"]\n", "prometheus"));
   v.start();
   wait_event(v, "check_ok", "scrape");
-  BOOST_REQUIRE_MESSAGE(wait_for(3s,
-                                 [&] {
-                                   return !query(v, "test_up", {{"target", "svc"}}).empty();
-                                 }),
-                        v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(3s, [&] { return !query(v, "test_up", {{"target", "svc"}}).empty(); }), v.log());
   auto up = query(v, "test_up", {{"target", "svc"}});
   BOOST_REQUIRE_EQUAL(up.size(), 1u);
   BOOST_TEST(up[0]["labels"]["target"] == "svc");
@@ -401,20 +378,18 @@ BOOST_AUTO_TEST_CASE(hung_transfers_neither_block_the_loop_nor_shutdown) {
 
   // The healthy check kept running on time while the others waited.
   auto runs_before = values_of(v, "check_up", {{"check", "healthy"}}).size();
-  BOOST_REQUIRE_MESSAGE(
-      wait_for(3s,
-               [&] {
-                 return values_of(v, "check_up", {{"check", "healthy"}}).size() >= runs_before + 3;
-               }),
-      v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(3s,
+                                 [&] {
+                                   return values_of(v, "check_up", {{"check", "healthy"}}).size() >= runs_before + 3;
+                                 }),
+                        v.log());
   BOOST_TEST(events_of(v, "check_failed", "healthy").empty());
   BOOST_TEST(values_of(v, "check_up", {{"check", "hang_long"}}).empty());  // still in flight
 
   auto asked = Clock::now();
   auto st = v.stop(2s);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked);
-  BOOST_REQUIRE_MESSAGE(st.has_value(), "vigild still running 2 s after SIGTERM; log:\n"
-                                            << v.log());
+  BOOST_REQUIRE_MESSAGE(st.has_value(), "vigild still running 2 s after SIGTERM; log:\n" << v.log());
   BOOST_TEST_MESSAGE("vigild stopped " << took.count() << " ms after SIGTERM");
   BOOST_TEST(WIFEXITED(*st));
   BOOST_TEST(WEXITSTATUS(*st) == 0);

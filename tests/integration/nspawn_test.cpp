@@ -112,8 +112,7 @@ systemd_unit = "vigil-test-svc.service"
 // Validates the harness: the container boots, a unit installed from the host
 // runs and is reachable on the shared loopback, and a restart gives it a new
 // main process.
-BOOST_AUTO_TEST_CASE(a_unit_in_the_container_starts_answers_and_restarts,
-                     *boost::unit_test::label("containers")) {
+BOOST_AUTO_TEST_CASE(a_unit_in_the_container_starts_answers_and_restarts, *boost::unit_test::label("containers")) {
   auto t0 = Clock::now();
   Container c;
   c.boot();
@@ -243,8 +242,7 @@ BOOST_AUTO_TEST_CASE(vigild_restarts_a_hung_systemd_unit, *boost::unit_test::lab
 // A crash of the unit's main process is seen through its PropertiesChanged
 // signal with systemd's exit status, and, with "crash" in `on`, vigild
 // restarts the unit at once (Restart=no: systemd itself would not).
-BOOST_AUTO_TEST_CASE(a_crashed_unit_is_seen_over_dbus_and_restarted,
-                     *boost::unit_test::label("containers")) {
+BOOST_AUTO_TEST_CASE(a_crashed_unit_is_seen_over_dbus_and_restarted, *boost::unit_test::label("containers")) {
   Container c;
   c.boot();
   int port = free_port();

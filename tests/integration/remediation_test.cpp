@@ -304,8 +304,8 @@ BOOST_AUTO_TEST_CASE(a_hung_service_is_restarted) {
 // says the process was stopped.
 BOOST_AUTO_TEST_CASE(a_stopped_service_is_continued_so_that_it_stops) {
   Service s;
-  Vigil v(target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n",
-                 "stop_timeout = \"1h\"\n"));
+  Vigil v(
+      target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n", "stop_timeout = \"1h\"\n"));
   v.start();
   wait_healthy(v, "svc", s);
   const int pid = stats_pid(s.port);
@@ -364,8 +364,7 @@ BOOST_AUTO_TEST_CASE(a_crash_is_detected_through_the_pidfd_and_restarted) {
 // 3. A service that runs into its memory cgroup's limit is killed by the
 // kernel's OOM killer: the root cause is oom_killed (the cgroup's oom_kill
 // counter rose), not a plain crash.
-BOOST_AUTO_TEST_CASE(an_oom_kill_in_the_cgroup_is_classified_and_restarted,
-                     *boost::unit_test::label("memory_cgroup")) {
+BOOST_AUTO_TEST_CASE(an_oom_kill_in_the_cgroup_is_classified_and_restarted, *boost::unit_test::label("memory_cgroup")) {
   MemoryCgroup cg;  // first: removed after the service is killed
   Service s;
   Vigil v(target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n",
@@ -497,13 +496,12 @@ BOOST_AUTO_TEST_CASE(a_failed_dependency_holds_back_the_restart_of_its_dependent
 // window is the last, and vigild gives up with the critical alert.
 BOOST_AUTO_TEST_CASE(a_crash_loop_is_restarted_until_the_rate_limit_then_given_up) {
   Service s;
-  Vigil v(target("svc", s,
-                 "  max = 5\n  window = \"10m\"\n  backoff = \"1s\"\n  grace = \"5s\"\n", "",
+  Vigil v(target("svc", s, "  max = 5\n  window = \"10m\"\n  backoff = \"1s\"\n  grace = \"5s\"\n", "",
                  {"--exit-after", "500"}));
   v.start();
-  BOOST_REQUIRE_MESSAGE(
-      wait_for(90s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }),
-      "no remediation_given_up; vigild's log:\n" << v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(90s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }),
+                        "no remediation_given_up; vigild's log:\n"
+                            << v.log());
   json inc = incident_of(v, "svc");
   BOOST_TEST_MESSAGE(describe(inc));
   BOOST_TEST(inc["given_up"].get<bool>());
@@ -815,11 +813,12 @@ BOOST_AUTO_TEST_CASE(the_grace_ends_when_the_checks_pass) {
 // rule resolves and the incident recovers.
 BOOST_AUTO_TEST_CASE(a_firing_rule_escalates_from_signal_to_restart) {
   Service s;
-  Vigil v("[[rule]]\nname = \"MemoryHigh\"\nkind = \"threshold\"\nmetric = \"process_resident_memory_bytes\"\n"
-          "target = \"svc\"\nop = \">\"\nvalue = 62914560\n" +  // 60 MiB
-          target("svc", s,
-                 "  on = [\"MemoryHigh\"]\n  actions = [\"signal\", \"restart\"]\n  signal = \"SIGUSR1\"\n"
-                 "  backoff = \"2s\"\n  grace = \"1s\"\n"));
+  Vigil v(
+      "[[rule]]\nname = \"MemoryHigh\"\nkind = \"threshold\"\nmetric = \"process_resident_memory_bytes\"\n"
+      "target = \"svc\"\nop = \">\"\nvalue = 62914560\n" +  // 60 MiB
+      target("svc", s,
+             "  on = [\"MemoryHigh\"]\n  actions = [\"signal\", \"restart\"]\n  signal = \"SIGUSR1\"\n"
+             "  backoff = \"2s\"\n  grace = \"1s\"\n"));
   v.start();
   wait_healthy(v, "svc", s);
   const int pid = stats_pid(s.port);

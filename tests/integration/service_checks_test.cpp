@@ -97,8 +97,7 @@ bool accepts_connections(int port) {
 
 // Starts a server on a fresh port until one binds: `start(port)` returns the
 // child, which is up once it accepts on the port while still running.
-Child start_listening_server(const std::function<Child(int)>& start, int& port,
-                             const std::string& log_path) {
+Child start_listening_server(const std::function<Child(int)>& start, int& port, const std::string& log_path) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     port = free_port();
     Child c = start(port);
@@ -164,15 +163,14 @@ std::string address(int port) {
 }
 
 // One [[check]] of `kind` for `target`, every 200 ms, failed at the first failure.
-std::string check(const std::string& target, const std::string& name, const std::string& kind,
-                  const std::string& keys, const std::string& interval = "200ms") {
-  return "[[check]]\ntarget = \"" + target + "\"\nname = \"" + name + "\"\nkind = \"" + kind +
-         "\"\ninterval = \"" + interval + "\"\nfail_after = 1\nrecover_after = 1\n" + keys + "\n";
+std::string check(const std::string& target, const std::string& name, const std::string& kind, const std::string& keys,
+                  const std::string& interval = "200ms") {
+  return "[[check]]\ntarget = \"" + target + "\"\nname = \"" + name + "\"\nkind = \"" + kind + "\"\ninterval = \"" +
+         interval + "\"\nfail_after = 1\nrecover_after = 1\n" + keys + "\n";
 }
 
 // The events of `kind` for one check.
-std::vector<nlohmann::json> events_of(Vigil& v, const std::string& kind,
-                                      const std::string& check_name) {
+std::vector<nlohmann::json> events_of(Vigil& v, const std::string& kind, const std::string& check_name) {
   std::vector<nlohmann::json> out;
   for (auto& e : v.events(kind)) {
     if (e["check"] == check_name) out.push_back(e);
@@ -188,8 +186,7 @@ nlohmann::json wait_event(Vigil& v, const std::string& kind, const std::string& 
     found = events_of(v, kind, check_name);
     return !found.empty();
   });
-  BOOST_REQUIRE_MESSAGE(ok, "no " << kind << " event for check " << check_name
-                                  << " within the timeout; log:\n"
+  BOOST_REQUIRE_MESSAGE(ok, "no " << kind << " event for check " << check_name << " within the timeout; log:\n"
                                   << v.log());
   return found.front();
 }
@@ -212,8 +209,7 @@ struct Series {
 std::vector<Series> series_of(Vigil& v, const std::string& metric, const std::string& target,
                               const std::string& check_name) {
   std::vector<Series> out;
-  auto j = v.cli_json(
-      {"query", metric, "--target", target, "--label", "check=" + check_name, "--since", "10m"});
+  auto j = v.cli_json({"query", metric, "--target", target, "--label", "check=" + check_name, "--since", "10m"});
   if (!j.is_array()) return out;
   for (const auto& s : j) {
     Series one{s["labels"], {}};
@@ -226,8 +222,7 @@ std::vector<Series> series_of(Vigil& v, const std::string& metric, const std::st
 std::vector<double> values_of(Vigil& v, const std::string& metric, const std::string& target,
                               const std::string& check_name) {
   std::vector<double> out;
-  for (auto& s : series_of(v, metric, target, check_name))
-    out.insert(out.end(), s.values.begin(), s.values.end());
+  for (auto& s : series_of(v, metric, target, check_name)) out.insert(out.end(), s.values.begin(), s.values.end());
   return out;
 }
 
@@ -239,8 +234,7 @@ std::string label_of(const nlohmann::json& labels, const std::string& name) {
 
 void expect_clean_exit(Vigil& v) {
   auto st = v.stop();
-  BOOST_REQUIRE_MESSAGE(st.has_value(), "vigild did not exit within 5 s of SIGTERM; log:\n"
-                                            << v.log());
+  BOOST_REQUIRE_MESSAGE(st.has_value(), "vigild did not exit within 5 s of SIGTERM; log:\n" << v.log());
   BOOST_TEST(WIFEXITED(*st));
   BOOST_TEST(WEXITSTATUS(*st) == 0);
 }
@@ -256,11 +250,9 @@ struct Redis {
     const std::string log = dir / "redis.log";
     server = start_listening_server(
         [&](int p) {
-          std::vector<std::string> argv = {kRedisServer, "--port",          std::to_string(p),
-                                           "--bind",     "127.0.0.1",       "--save",
-                                           "",           "--appendonly",    "no",
-                                           "--dir",      dir.path.string(), "--daemonize",
-                                           "no",         "--logfile",       log};
+          std::vector<std::string> argv = {
+              kRedisServer, "--port", std::to_string(p), "--bind",      "127.0.0.1", "--save",    "", "--appendonly",
+              "no",         "--dir",  dir.path.string(), "--daemonize", "no",        "--logfile", log};
           if (!requirepass.empty()) {
             argv.push_back("--requirepass");
             argv.push_back(requirepass);
@@ -290,8 +282,7 @@ struct Postgres {
       BOOST_REQUIRE(::chown(data.c_str(), pw->pw_uid, pw->pw_gid) == 0);
     }
     // -N: no fsync, a throwaway cluster.
-    RunResult r = run(
-        as_server_user({kPgBin + "/initdb", "-D", data, "-A", "trust", "-N", "-U", "postgres"}));
+    RunResult r = run(as_server_user({kPgBin + "/initdb", "-D", data, "-A", "trust", "-N", "-U", "postgres"}));
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "initdb failed: " << r.out << r.err);
   }
 
@@ -301,8 +292,7 @@ struct Postgres {
     if (::geteuid() != 0) return argv;
     // setpriv execs the server (runuser would stay as its parent), so the
     // child's pid is the postmaster's and signals reach it directly.
-    std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
-                                    "--init-groups", "--"};
+    std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"};
     out.insert(out.end(), argv.begin(), argv.end());
     return out;
   }
@@ -316,10 +306,9 @@ struct Postgres {
   void start() {
     server = start_listening_server(
         [&](int p) {
-          return Child::start(
-              as_server_user({kPgBin + "/postgres", "-D", data, "-k", data, "-c",
-                              "listen_addresses=127.0.0.1", "-p", std::to_string(p)}),
-              {}, log);
+          return Child::start(as_server_user({kPgBin + "/postgres", "-D", data, "-k", data, "-c",
+                                              "listen_addresses=127.0.0.1", "-p", std::to_string(p)}),
+                              {}, log);
         },
         port, log);
   }
@@ -335,8 +324,7 @@ struct Postgres {
   void stop() {
     if (server.pid() <= 0 || server.wait(0ms)) return;
     server.signal(SIGINT);
-    BOOST_CHECK_MESSAGE(server.wait(15s).has_value(),
-                        "postgres did not stop within 15 s of SIGINT");
+    BOOST_CHECK_MESSAGE(server.wait(15s).has_value(), "postgres did not stop within 15 s of SIGINT");
   }
 
   RunResult isready(const std::string& user = "postgres") const {
@@ -352,8 +340,7 @@ bool process_gone(pid_t pid) {
   std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
   auto close_paren = stat.rfind(')');
   if (stat.empty() || close_paren == std::string::npos) return true;  // gone between the two looks
-  return stat.size() > close_paren + 2 &&
-         (stat[close_paren + 2] == 'Z' || stat[close_paren + 2] == 'X');
+  return stat.size() > close_paren + 2 && (stat[close_paren + 2] == 'Z' || stat[close_paren + 2] == 'X');
 }
 
 void write_script(const std::string& path, const std::string& body) {
@@ -365,16 +352,14 @@ void write_script(const std::string& path, const std::string& body) {
 
 // ---- redis --------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(redis_up_is_ok_and_killed_is_connection_refused,
-                     *boost::unit_test::label("redis")) {
+BOOST_AUTO_TEST_CASE(redis_up_is_ok_and_killed_is_connection_refused, *boost::unit_test::label("redis")) {
   Redis redis;
   Vigil v(check("cache", "ping", "redis", "address = \"" + address(redis.port) + "\""));
   v.start();
   auto ok = wait_event(v, "check_ok", "ping");
   BOOST_TEST(ok["target"] == "cache");
   BOOST_TEST(contains(reason_of(ok), "PONG"), reason_of(ok));
-  BOOST_REQUIRE(
-      wait_for(3s, [&] { return !values_of(v, "tcp_connect_seconds", "cache", "ping").empty(); }));
+  BOOST_REQUIRE(wait_for(3s, [&] { return !values_of(v, "tcp_connect_seconds", "cache", "ping").empty(); }));
   auto connect = values_of(v, "tcp_connect_seconds", "cache", "ping");
   BOOST_TEST(connect.back() >= 0.0);
   BOOST_TEST(values_of(v, "check_up", "cache", "ping").back() == 1);
@@ -444,8 +429,7 @@ BOOST_AUTO_TEST_CASE(postgres_up_is_ok_for_any_user_and_stopped_is_connection_re
   // (an unknown role is refused only after that): up, as pg_isready says.
   auto anyone = wait_event(v, "check_ok", "anyone");
   BOOST_TEST(contains(reason_of(anyone), "accepting connections"), reason_of(anyone));
-  BOOST_REQUIRE(
-      wait_for(3s, [&] { return !values_of(v, "tcp_connect_seconds", "db", "pg").empty(); }));
+  BOOST_REQUIRE(wait_for(3s, [&] { return !values_of(v, "tcp_connect_seconds", "db", "pg").empty(); }));
   BOOST_TEST(values_of(v, "check_up", "db", "pg").back() == 1);
 
   pg.stop();  // returns once the postmaster has exited
@@ -469,8 +453,7 @@ BOOST_AUTO_TEST_CASE(postgres_up_is_ok_for_any_user_and_stopped_is_connection_re
 
 // A standby without a primary and with hot_standby = off stays in recovery
 // and answers every client with SQLSTATE 57P03, as a server starting up does.
-BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails,
-                     *boost::unit_test::label("postgres")) {
+BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails, *boost::unit_test::label("postgres")) {
   Postgres pg;
   write_file(pg.data + "/standby.signal", "");
   if (::geteuid() == 0) {
@@ -480,23 +463,20 @@ BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails,
   pg.append_conf("hot_standby = off");
   pg.start();
   // From here on it waits for WAL forever and turns every client away.
-  BOOST_REQUIRE_MESSAGE(
-      wait_for(15s, [&] { return contains(slurp(pg.log), "entering standby mode"); }),
-      "postgres did not enter standby mode: " << slurp(pg.log));
+  BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return contains(slurp(pg.log), "entering standby mode"); }),
+                        "postgres did not enter standby mode: " << slurp(pg.log));
   RunResult ready = pg.isready();
   BOOST_TEST(ready.exit_code == 1, ready.out);  // 1: the server rejects connections
   BOOST_TEST(contains(ready.out, "rejecting connections"), ready.out);
 
-  Vigil v(
-      check("db", "pg", "postgres", "address = \"" + address(pg.port) + "\"\nuser = \"postgres\""));
+  Vigil v(check("db", "pg", "postgres", "address = \"" + address(pg.port) + "\"\nuser = \"postgres\""));
   v.start();
   auto failed = wait_event(v, "check_failed", "pg");
   BOOST_TEST(failed["details"]["from"] == "unknown");
   BOOST_TEST(contains(reason_of(failed), "not accepting connections"), reason_of(failed));
   BOOST_TEST(events_of(v, "check_ok", "pg").empty());
   // It connected: the failure is the server's answer, not the network.
-  BOOST_REQUIRE(
-      wait_for(3s, [&] { return !values_of(v, "tcp_connect_seconds", "db", "pg").empty(); }));
+  BOOST_REQUIRE(wait_for(3s, [&] { return !values_of(v, "tcp_connect_seconds", "db", "pg").empty(); }));
   BOOST_TEST(values_of(v, "check_up", "db", "pg").back() == 0);
   BOOST_TEST(values_of(v, "check_state", "db", "pg").back() == 3);  // CheckState::kFailed
   expect_clean_exit(v);
@@ -504,12 +484,10 @@ BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails,
 
 // ---- exec -----------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state,
-                     *boost::unit_test::label("plugins")) {
-  Vigil v(check("host", "fine", "exec",
-                "command = [\"" + kPlugins + "/check_dummy\", \"0\", \"all good\"]") +
-          check("host", "disk", "exec",
-                "command = [\"" + kPlugins + "/check_dummy\", \"2\", \"CRITICAL - disk 97 %\"]"));
+BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state, *boost::unit_test::label("plugins")) {
+  Vigil v(
+      check("host", "fine", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"0\", \"all good\"]") +
+      check("host", "disk", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"2\", \"CRITICAL - disk 97 %\"]"));
   v.start();
   auto ok = wait_event(v, "check_ok", "fine");
   BOOST_TEST(contains(reason_of(ok), "all good"), reason_of(ok));
@@ -524,8 +502,7 @@ BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state,
   expect_clean_exit(v);
 }
 
-BOOST_AUTO_TEST_CASE(plugin_perfdata_becomes_samples_in_base_units,
-                     *boost::unit_test::label("plugins")) {
+BOOST_AUTO_TEST_CASE(plugin_perfdata_becomes_samples_in_base_units, *boost::unit_test::label("plugins")) {
   Listener listener;
   Vigil v(check("host", "port", "exec",
                 "command = [\"" + kPlugins + "/check_tcp\", \"-H\", \"127.0.0.1\", \"-p\", \"" +
@@ -570,8 +547,7 @@ BOOST_AUTO_TEST_CASE(check_disk_perfdata_is_in_bytes, *boost::unit_test::label("
 BOOST_AUTO_TEST_CASE(hundred_mib_of_output_is_counted_not_kept) {
   TempDir scripts;
   write_script(scripts / "loud", "head -c 104857600 /dev/zero\n");
-  Vigil v(check("host", "loud", "exec",
-                "command = [\"" + (scripts / "loud") + "\"]\ntimeout = \"20s\"", "30s"));
+  Vigil v(check("host", "loud", "exec", "command = [\"" + (scripts / "loud") + "\"]\ntimeout = \"20s\"", "30s"));
   v.start();
   wait_event(v, "check_ok", "loud", 25s);
   std::vector<double> bytes;
@@ -582,8 +558,7 @@ BOOST_AUTO_TEST_CASE(hundred_mib_of_output_is_counted_not_kept) {
   BOOST_TEST(bytes.back() == 104857600.0);
   // What is kept is bounded (max_output, tests/unit/checks/exec_test.cpp);
   // vigild's memory is a benchmark figure, not asserted here.
-  BOOST_TEST_MESSAGE("vigild VmHWM after 100 MiB of plugin output: "
-                     << status_kib(v.daemon.pid(), "VmHWM") << " KiB");
+  BOOST_TEST_MESSAGE("vigild VmHWM after 100 MiB of plugin output: " << status_kib(v.daemon.pid(), "VmHWM") << " KiB");
   expect_clean_exit(v);
 }
 
@@ -599,10 +574,8 @@ BOOST_AUTO_TEST_CASE(timeout_kills_a_grandchild_that_ignores_sigterm) {
   write_script(scripts / "orphaning", grandchild(scripts / "orphaning.pids"));
   write_script(scripts / "stubborn", "trap '' TERM\n" + grandchild(scripts / "stubborn.pids"));
   const std::string keys = "timeout = \"500ms\"\nkill_grace = \"300ms\"\n";
-  Vigil v(check("host", "orphaning", "exec",
-                "command = [\"" + (scripts / "orphaning") + "\"]\n" + keys, "5s") +
-          check("host", "stubborn", "exec",
-                "command = [\"" + (scripts / "stubborn") + "\"]\n" + keys, "5s"));
+  Vigil v(check("host", "orphaning", "exec", "command = [\"" + (scripts / "orphaning") + "\"]\n" + keys, "5s") +
+          check("host", "stubborn", "exec", "command = [\"" + (scripts / "stubborn") + "\"]\n" + keys, "5s"));
   v.start();
   for (const std::string name : {"orphaning", "stubborn"}) {
     auto failed = wait_event(v, "check_failed", name);
@@ -611,8 +584,7 @@ BOOST_AUTO_TEST_CASE(timeout_kills_a_grandchild_that_ignores_sigterm) {
     std::vector<pid_t> grandchildren;
     std::istringstream in(slurp(scripts / (name + ".pids")));
     for (long pid; in >> pid;) grandchildren.push_back(static_cast<pid_t>(pid));
-    BOOST_REQUIRE_MESSAGE(!grandchildren.empty(),
-                          "the script " << name << " did not start its grandchild");
+    BOOST_REQUIRE_MESSAGE(!grandchildren.empty(), "the script " << name << " did not start its grandchild");
     for (pid_t pid : grandchildren) {
       BOOST_TEST(wait_for(3s, [&] { return process_gone(pid); }),
                  "grandchild " << pid << " of " << name << " still runs");
@@ -640,9 +612,7 @@ BOOST_AUTO_TEST_CASE(missing_executable_fails_the_check_not_the_daemon) {
   // The daemon goes on: the tcp check on the side keeps reporting after the failure.
   wait_event(v, "check_ok", "side");
   const std::size_t before = values_of(v, "check_up", "host", "side").size();
-  BOOST_TEST(
-      wait_for(5s, [&] { return values_of(v, "check_up", "host", "side").size() >= before + 3; }),
-      v.log());
+  BOOST_TEST(wait_for(5s, [&] { return values_of(v, "check_up", "host", "side").size() >= before + 3; }), v.log());
   BOOST_TEST(values_of(v, "check_up", "host", "side").back() == 1);
   BOOST_TEST(!v.daemon.wait(0ms).has_value());  // still running
   expect_clean_exit(v);

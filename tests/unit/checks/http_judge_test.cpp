@@ -2,8 +2,8 @@
 #define BOOST_TEST_MODULE checks_http
 #include <boost/test/unit_test.hpp>
 
-#include "probes/checks/outcome.hpp"
 #include "probes/checks/http.hpp"
+#include "probes/checks/outcome.hpp"
 
 using namespace vigil;
 
@@ -15,7 +15,8 @@ HttpCheckSettings spec_for(const std::string& url = "http://127.0.0.1:8080/healt
   return s;
 }
 
-HttpResult response(long status, std::string_view body = "", std::vector<std::pair<std::string, std::string>> headers = {}) {
+HttpResult response(long status, std::string_view body = "",
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
   HttpResult r;
   r.answered = true;
   r.status = status;
@@ -26,11 +27,19 @@ HttpResult response(long status, std::string_view body = "", std::vector<std::pa
 }
 
 // As a run judges: the URL shown with its password hidden.
-Reply judge(const HttpCheckSettings& s, const HttpResult& r) { return judge_http_response(s, redact_url(s.url), r); }
+Reply judge(const HttpCheckSettings& s, const HttpResult& r) {
+  return judge_http_response(s, redact_url(s.url), r);
+}
 
-bool ok(const Reply& r) { return r.verdict == Reply::Verdict::kOk; }
-bool failed(const Reply& r) { return r.verdict == Reply::Verdict::kFail; }
-bool says(const Reply& r, const std::string& text) { return r.reason.find(text) != std::string::npos; }
+bool ok(const Reply& r) {
+  return r.verdict == Reply::Verdict::kOk;
+}
+bool failed(const Reply& r) {
+  return r.verdict == Reply::Verdict::kFail;
+}
+bool says(const Reply& r, const std::string& text) {
+  return r.reason.find(text) != std::string::npos;
+}
 
 }  // namespace
 
@@ -87,8 +96,7 @@ BOOST_AUTO_TEST_CASE(body_substring_and_regex) {
 BOOST_AUTO_TEST_CASE(headers_by_name_any_case_and_by_value) {
   auto s = spec_for();
   s.expect_header = {"content-type: json", "X-Request-Id"};
-  BOOST_TEST(ok(judge(
-      s, response(200, "", {{"Content-Type", "application/json"}, {"X-Request-ID", "1"}}))));
+  BOOST_TEST(ok(judge(s, response(200, "", {{"Content-Type", "application/json"}, {"X-Request-ID", "1"}}))));
   auto r = judge(s, response(200, "", {{"Content-Type", "text/html"}, {"X-Request-Id", "1"}}));
   BOOST_TEST(failed(r));
   BOOST_TEST(says(r, "does not contain \"json\""), r.reason);

@@ -1,9 +1,9 @@
 #define BOOST_TEST_MODULE check_state
+#include "probes/checks/hysteresis.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
-
-#include "probes/checks/hysteresis.hpp"
 
 using namespace vigil;
 

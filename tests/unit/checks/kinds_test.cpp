@@ -1,12 +1,13 @@
 // The table of check kinds: one row per kind, in CheckKind order, each with
 // keys of its own, defaults, and a runner on a real loop.
 #define BOOST_TEST_MODULE checks_kinds
+#include "probes/checks/kinds.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <set>
 
 #include "core/sd_handles.hpp"
 #include "probes/checks/exec.hpp"
-#include "probes/checks/kinds.hpp"
 #include "probes/checks/results.hpp"
 #include "probes/checks/tcp.hpp"
 

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE cli_timearg
-#include <boost/test/unit_test.hpp>
-
 #include "cli/timearg.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace vigil;
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/config/config_helpers.hpp"
 #include "config/config.hpp"
 #include "config/help.hpp"
+#include "tests/unit/config/config_helpers.hpp"
 
 using namespace vigil;
 using namespace vigil::config_test;

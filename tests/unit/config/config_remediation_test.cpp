@@ -6,9 +6,9 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
-#include "tests/unit/config/config_helpers.hpp"
 #include "config/config.hpp"
 #include "config/targets.hpp"
+#include "tests/unit/config/config_helpers.hpp"
 
 using namespace vigil;
 using namespace vigil::config_test;

@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE config
+#include "config/config.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -6,14 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/config/config_helpers.hpp"
-#include "config/config.hpp"
 #include "config/targets.hpp"
 #include "probes/checks/exec.hpp"
 #include "probes/checks/postgres.hpp"
 #include "probes/checks/prometheus.hpp"
 #include "probes/checks/redis.hpp"
 #include "probes/checks/tcp.hpp"
+#include "tests/unit/config/config_helpers.hpp"
 
 using namespace vigil;
 using namespace vigil::config_test;
@@ -86,18 +87,17 @@ BOOST_AUTO_TEST_CASE(missing_explicit_file_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(environment_overrides_and_is_validated) {
-  auto r = load(fixture("good/full.toml"), {"VIGIL_DAEMON_INTERVAL=7s", "VIGIL_HOST_ENABLED=true",
-                                            "VIGIL_TARGET_WORKER_1_INTERVAL=3s", "VIGIL_TEST_FIXTURES=/x",
-                                            "UNRELATED=1"});
+  auto r =
+      load(fixture("good/full.toml"), {"VIGIL_DAEMON_INTERVAL=7s", "VIGIL_HOST_ENABLED=true",
+                                       "VIGIL_TARGET_WORKER_1_INTERVAL=3s", "VIGIL_TEST_FIXTURES=/x", "UNRELATED=1"});
   BOOST_TEST_MESSAGE(dump(r));
   BOOST_REQUIRE(r.ok());
   BOOST_TEST(r.config.daemon.interval.count() == 7000);
   BOOST_TEST(r.config.host.enabled);
   BOOST_TEST(r.config.targets[1].interval->count() == 3000);
 
-  auto bad = load(fixture("good/full.toml"),
-                  {"VIGIL_DAEMON_INTERVAL=soon", "VIGIL_DAEMON_INTERVL=1s", "VIGIL_STORE_QUEUE_CAPACITY=ten",
-                   "VIGIL_TARGET_NOPE_PID=3"});
+  auto bad = load(fixture("good/full.toml"), {"VIGIL_DAEMON_INTERVAL=soon", "VIGIL_DAEMON_INTERVL=1s",
+                                              "VIGIL_STORE_QUEUE_CAPACITY=ten", "VIGIL_TARGET_NOPE_PID=3"});
   BOOST_TEST(bad.errors.size() == 4u);
   BOOST_TEST(has_error(bad, ConfigErrorKind::kBadValue, 0, "daemon.interval"));
   BOOST_TEST(has_error(bad, ConfigErrorKind::kUnknownKey, 0, "daemon.intervl"));
@@ -214,10 +214,10 @@ BOOST_AUTO_TEST_CASE(checks_are_read_with_defaults) {
 BOOST_AUTO_TEST_CASE(bad_checks_each_reported) {
   auto r = load(fixture("bad/checks.toml"));
   BOOST_TEST_MESSAGE(dump(r));
-  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 7, "check[health].kind"));      // unknown kind
-  BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 9, "check[web].url"));        // http needs a url
-  BOOST_TEST(has_error(r, ConfigErrorKind::kUnknownKey, 16, "check[port].target"));   // nested check names no target
-  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 17, "check[port].address"));    // a host name
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 7, "check[health].kind"));     // unknown kind
+  BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 9, "check[web].url"));       // http needs a url
+  BOOST_TEST(has_error(r, ConfigErrorKind::kUnknownKey, 16, "check[port].target"));  // nested check names no target
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 17, "check[port].address"));   // a host name
   BOOST_TEST(has_error(r, ConfigErrorKind::kDuplicateName, 19, "check[port].name"));
   BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 19, "check[port].address"));
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 26, "check[orphan].address"));  // port 99999
@@ -243,7 +243,7 @@ BOOST_AUTO_TEST_CASE(every_kind_reads_its_keys) {
   BOOST_TEST(health.expect_status[0].first == 200);
   BOOST_TEST(health.expect_status[0].second == 299);
   BOOST_TEST(health.max_body == 1024u * 1024u);  // the default
-  BOOST_TEST(health.follow_redirects == 0);          // off unless asked
+  BOOST_TEST(health.follow_redirects == 0);      // off unless asked
   BOOST_TEST(!health.insecure);
   const auto& metrics = by_name("metrics").settings.as<PrometheusSettings>();
   BOOST_TEST(metrics.metrics.size() == 2u);
@@ -274,16 +274,16 @@ BOOST_AUTO_TEST_CASE(every_kind_reads_its_keys) {
 BOOST_AUTO_TEST_CASE(bad_kind_keys_each_reported) {
   auto r = load(fixture("bad/check_kinds.toml"));
   BOOST_TEST_MESSAGE(dump(r));
-  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 5, "check[a].url"));         // not http(s)
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 5, "check[a].url"));             // not http(s)
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 12, "check[b].expect_status"));  // 200-199
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 18, "check[c].command"));        // empty argv
-  BOOST_TEST(has_error(r, ConfigErrorKind::kConflict, 25, "check[d].url"));             // not a tcp key
+  BOOST_TEST(has_error(r, ConfigErrorKind::kConflict, 25, "check[d].url"));            // not a tcp key
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 32, "check[e].expect_body_regex"));
   BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 34, "check[f].metrics"));
-  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 44, "check[g].command"));       // shell needs one string
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 44, "check[g].command"));  // shell needs one string
   BOOST_TEST(has_error(r, ConfigErrorKind::kOutOfRange, 52, "check[h].max_body"));
-  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 58, "check[i].url"));            // no host
-  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 65, "check[j].headers"));        // an empty value
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 58, "check[i].url"));      // no host
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 65, "check[j].headers"));  // an empty value
   BOOST_TEST(r.errors.size() == 10u);
 }
 
@@ -300,9 +300,9 @@ BOOST_AUTO_TEST_CASE(check_keys_from_the_environment) {
     }
     if (c.name == "disk") BOOST_TEST(c.settings.as<ExecSettings>().command.size() == 1u);
   }
-  auto r2 = load(fixture("good/check_kinds.toml"), {"VIGIL_CHECK_GATEWAY_HEALTH_COMMAND=[\"x\"]",
-                                                     "VIGIL_CHECK_NOPE_X_TIMEOUT=1s",
-                                                     "VIGIL_CHECK_GATEWAY_HEALTH_MAX_BODY=lots"});
+  auto r2 = load(fixture("good/check_kinds.toml"),
+                 {"VIGIL_CHECK_GATEWAY_HEALTH_COMMAND=[\"x\"]", "VIGIL_CHECK_NOPE_X_TIMEOUT=1s",
+                  "VIGIL_CHECK_GATEWAY_HEALTH_MAX_BODY=lots"});
   BOOST_TEST_MESSAGE(dump(r2));
   BOOST_TEST(has_error(r2, ConfigErrorKind::kConflict, 0, "check[health].command"));  // an exec key on http
   BOOST_TEST(has_error(r2, ConfigErrorKind::kUnknownKey, 0, "check"));

@@ -1,9 +1,10 @@
 // diff(old, new): added, removed, changed and unchanged, entry by entry.
 #define BOOST_TEST_MODULE config_diff
+#include "config/diff.hpp"
+
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 
-#include "config/diff.hpp"
 #include "tests/unit/config/config_helpers.hpp"
 
 using namespace vigil;
@@ -61,10 +62,10 @@ BOOST_AUTO_TEST_CASE(each_entry_is_added_removed_changed_or_unchanged) {
   const Config a = load_ok(kBefore);
   std::string after = kBefore;
   after.replace(after.find("http://127.0.0.1:8080/health"), 28, "http://127.0.0.1:8081/health");  // check changed
-  after.replace(after.find("name = \"db\"\npid = 1\n"), 19, "name = \"cache\"\npid = 2\n");           // db -> cache
-  after.replace(after.find("value = 1e9"), 11, "value = 2e9");                                       // rule changed
-  after += "[[alertmanager]]\nurl = \"http://127.0.0.1:9093\"\n";                                   // receiver added
-  after.replace(after.find("interval = \"1s\""), 15, "interval = \"2s\"");                           // daemon changed
+  after.replace(after.find("name = \"db\"\npid = 1\n"), 19, "name = \"cache\"\npid = 2\n");       // db -> cache
+  after.replace(after.find("value = 1e9"), 11, "value = 2e9");                                    // rule changed
+  after += "[[alertmanager]]\nurl = \"http://127.0.0.1:9093\"\n";                                 // receiver added
+  after.replace(after.find("interval = \"1s\""), 15, "interval = \"2s\"");                        // daemon changed
   const ConfigDiff d = diff(a, load_ok(after));
   BOOST_TEST(!d.empty());
   BOOST_TEST(d.daemon);
@@ -84,6 +85,7 @@ BOOST_AUTO_TEST_CASE(a_kind_setting_or_a_remediation_key_is_a_change) {
   const Config a = load_ok(base);
   const Config b = load_ok(base + "grace = \"3s\"\n");
   BOOST_TEST(ConfigDiff::names(diff(a, b).targets, Change::kChanged) == std::vector<std::string>({"w"}));
-  const Config c = load_ok("[[target]]\nname = \"w\"\nstart = [\"/bin/w\", \"-v\"]\n[target.remediate]\nbackoff = \"1s\"\n");
+  const Config c =
+      load_ok("[[target]]\nname = \"w\"\nstart = [\"/bin/w\", \"-v\"]\n[target.remediate]\nbackoff = \"1s\"\n");
   BOOST_TEST(ConfigDiff::names(diff(a, c).targets, Change::kChanged) == std::vector<std::string>({"w"}));
 }

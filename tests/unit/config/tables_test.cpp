@@ -26,25 +26,44 @@ std::string sample(const KeyInfo& k) {
   if (name == "command" || name == "exec" || name == "start") return "[\"/bin/true\"]";
   auto clamp = [&](std::int64_t v) { return std::min(std::max(v, k.min), k.max); };
   switch (k.type) {
-    case ValueType::kDuration: return "\"" + std::to_string(clamp(1000)) + "ms\"";
-    case ValueType::kCount: return std::to_string(clamp(1));
-    case ValueType::kBool: return "true";
-    case ValueType::kName: return "\"x\"";
-    case ValueType::kPath: return "\"/tmp/x\"";
-    case ValueType::kRegex: return "\"x\"";
-    case ValueType::kLogLevel: return "\"info\"";
-    case ValueType::kText: return "\"x\"";
-    case ValueType::kSize: return "\"" + std::to_string(clamp(1024)) + "\"";
-    case ValueType::kStringList: return "[\"x\"]";
-    case ValueType::kStringMap: return "{ A = \"b\" }";
-    case ValueType::kStatusList: return "[\"200\"]";
-    case ValueType::kUrl: return "\"http://127.0.0.1:1/\"";
-    case ValueType::kNumber: return "1.5";
-    case ValueType::kPercent: return "\"10%\"";
-    case ValueType::kLimit: return "\"100\"";
-    case ValueType::kSignal: return "\"SIGUSR1\"";
-    case ValueType::kChoice: return "\"" + std::string(k.choices.front()) + "\"";
-    case ValueType::kChoiceList: return "[\"" + std::string(k.choices.front()) + "\"]";
+    case ValueType::kDuration:
+      return "\"" + std::to_string(clamp(1000)) + "ms\"";
+    case ValueType::kCount:
+      return std::to_string(clamp(1));
+    case ValueType::kBool:
+      return "true";
+    case ValueType::kName:
+      return "\"x\"";
+    case ValueType::kPath:
+      return "\"/tmp/x\"";
+    case ValueType::kRegex:
+      return "\"x\"";
+    case ValueType::kLogLevel:
+      return "\"info\"";
+    case ValueType::kText:
+      return "\"x\"";
+    case ValueType::kSize:
+      return "\"" + std::to_string(clamp(1024)) + "\"";
+    case ValueType::kStringList:
+      return "[\"x\"]";
+    case ValueType::kStringMap:
+      return "{ A = \"b\" }";
+    case ValueType::kStatusList:
+      return "[\"200\"]";
+    case ValueType::kUrl:
+      return "\"http://127.0.0.1:1/\"";
+    case ValueType::kNumber:
+      return "1.5";
+    case ValueType::kPercent:
+      return "\"10%\"";
+    case ValueType::kLimit:
+      return "\"100\"";
+    case ValueType::kSignal:
+      return "\"SIGUSR1\"";
+    case ValueType::kChoice:
+      return "\"" + std::string(k.choices.front()) + "\"";
+    case ValueType::kChoiceList:
+      return "[\"" + std::string(k.choices.front()) + "\"]";
   }
   return "\"x\"";
 }
@@ -72,8 +91,8 @@ void no_value_errors(const LoadResult& r) {
 
 BOOST_AUTO_TEST_CASE(every_section_key_takes_a_value_of_its_type) {
   std::string toml = "[daemon]\n" + lines(daemon_keys(), {"flush_interval"}) + "[store]\n" + lines(store_keys()) +
-                     "[host]\n" + lines(host_keys()) + "[alerting]\n" + lines(alerting_keys()) +
-                     "[[webhook]]\n" + lines(receiver_keys(), {"username", "password_file"});
+                     "[host]\n" + lines(host_keys()) + "[alerting]\n" + lines(alerting_keys()) + "[[webhook]]\n" +
+                     lines(receiver_keys(), {"username", "password_file"});
   no_value_errors(load_toml(toml));
 }
 
@@ -111,7 +130,11 @@ BOOST_AUTO_TEST_CASE(every_rule_key_takes_a_value_of_its_type) {
       for (const auto& rk : rule_keys()) {
         const std::string name = rk.key.name;
         if (name == "name" || name == "kind" || !rk.applies_to(*parse_kind<RuleKind>(kind))) continue;
-        toml += name + " = " + (name == "metric" ? "\"m\"" : name == "annotations" ? "{ summary = \"x\" }" : sample(rk.key)) + "\n";
+        toml += name + " = " +
+                (name == "metric"        ? "\"m\""
+                 : name == "annotations" ? "{ summary = \"x\" }"
+                                         : sample(rk.key)) +
+                "\n";
       }
       no_value_errors(load_toml(toml));
     }

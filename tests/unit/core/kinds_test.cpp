@@ -1,8 +1,8 @@
 // The catalogue of kinds: names round-trip, stored numbers stay, triggers parse.
 #define BOOST_TEST_MODULE core_kinds
-#include <boost/test/unit_test.hpp>
-
 #include "core/kinds.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace vigil;
 

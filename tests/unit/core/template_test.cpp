@@ -1,14 +1,16 @@
 // Annotation templates: {{name}} placeholders (core/template.hpp).
 #define BOOST_TEST_MODULE core_template
-#include <boost/test/unit_test.hpp>
-
 #include "core/template.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace vigil;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 

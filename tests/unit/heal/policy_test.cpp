@@ -1,11 +1,12 @@
 // The pure parts of remediation: the root-cause classifier over evidence,
 // and the safety rules (rate limit, backoff, escalation, dependencies).
 #define BOOST_TEST_MODULE remediation
+#include "heal/policy.hpp"
+
 #include <signal.h>
 
 #include <boost/test/unit_test.hpp>
 
-#include "heal/policy.hpp"
 #include "heal/root_cause.hpp"
 
 using namespace vigil;

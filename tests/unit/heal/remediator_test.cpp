@@ -2,12 +2,13 @@
 // is passed in (and the clock that stamps an action's end is the test's), so
 // every decision is checked without a process or a loop.
 #define BOOST_TEST_MODULE heal_remediator
+#include "heal/remediator.hpp"
+
 #include <signal.h>
 
 #include <boost/test/unit_test.hpp>
 
 #include "config/targets.hpp"
-#include "heal/remediator.hpp"
 #include "probes/cgroup.hpp"
 #include "probes/checks/kinds.hpp"
 
@@ -143,7 +144,7 @@ BOOST_AUTO_TEST_CASE(an_oom_kill_is_compared_with_the_count_at_the_start) {
 BOOST_AUTO_TEST_CASE(the_first_sample_is_the_baseline_when_the_start_could_not_be_read) {
   Harness h;
   h.add_started(rules(5, Millis(600'000), Millis(1000), Millis(5000)));
-  h.r.running("svc", h.now);  // no cgroup reading at the start
+  h.r.running("svc", h.now);                                                      // no cgroup reading at the start
   h.r.observe(Sample{SeriesKey(kOomKillMetric, {{"target", "svc"}}), h.now, 3});  // three kills long ago
   h.now += 1000;
   h.oom_kills_now = 3;  // no new one: a plain SIGKILL

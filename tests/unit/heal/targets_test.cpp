@@ -1,13 +1,13 @@
 #define BOOST_TEST_MODULE heal_targets
-#include <boost/test/unit_test.hpp>
+#include "config/targets.hpp"
 
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
-#include "config/targets.hpp"
 #include "heal/targets.hpp"
 
 using namespace vigil;
@@ -28,7 +28,6 @@ BOOST_AUTO_TEST_CASE(transitions) {
   BOOST_TEST(is(classify_transition(a, absent), TargetTransition::kVanished));
   BOOST_TEST(is(classify_transition(absent, absent), TargetTransition::kNone));
 }
-
 
 BOOST_AUTO_TEST_CASE(transition_events_name_the_processes) {
   const WallMs now = 1'800'000'000'000;
@@ -84,7 +83,8 @@ struct Resolution {
     t.name = "gw";
     t.kind = kind;
     t.finder = std::move(finder);
-    auto p = make_target_processes(t, *context, [](const ExitInfo&) {}, nullptr);
+    auto p = make_target_processes(
+        t, *context, [](const ExitInfo&) {}, nullptr);
     BOOST_TEST_REQUIRE(p != nullptr);
     return p->roots(table);
   }

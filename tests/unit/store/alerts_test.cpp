@@ -12,9 +12,9 @@
 #include "store_test_util.hpp"
 
 using namespace vigil;
-using vigil::test::TempDir;
 using vigil::test::event;
 using vigil::test::options_for;
+using vigil::test::TempDir;
 
 namespace {
 
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(state_is_upserted_and_the_outbox_applied_in_order) {
   (*writer)->enqueue(remove(1));  // acknowledged in the same flush as its add
   BOOST_REQUIRE((*writer)->flush());
   BOOST_TEST((*writer)->stats().alert_ops_committed == 8u);
-  (*writer)->enqueue(remove(42));  // an ack for a row that is not there: nothing
+  (*writer)->enqueue(remove(42));                      // an ack for a row that is not there: nothing
   (*writer)->enqueue(add(2, "am", "{\"dup\":true}"));  // re-queued after a failed commit: kept as first written
   BOOST_REQUIRE((*writer)->flush());
 
@@ -150,8 +150,9 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_migrated_and_keeps_its_events) {
     BOOST_REQUIRE((*writer)->flush());
   }
   // Take it back to version 1: drop what migrations 2 and 3 added.
-  vigil::test::run_sql(path, "DROP TABLE alerts; DROP TABLE outbox; DROP TABLE incident_actions; "
-                             "DROP TABLE incidents; UPDATE meta SET value = 1 WHERE key = 'schema_version';");
+  vigil::test::run_sql(path,
+                       "DROP TABLE alerts; DROP TABLE outbox; DROP TABLE incident_actions; "
+                       "DROP TABLE incidents; UPDATE meta SET value = 1 WHERE key = 'schema_version';");
   OpenReport report;
   auto writer = StoreWriter::open(options_for(path), &report);
   BOOST_REQUIRE_MESSAGE(writer, vigil::test::why(writer));

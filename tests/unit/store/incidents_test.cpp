@@ -119,13 +119,37 @@ BOOST_AUTO_TEST_CASE(an_incident_and_its_actions_read_back_field_for_field) {
   BOOST_TEST(!reader.incident(8)->has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_check_of_its_own_keeps_its_incident_under_the_check) {
+  TempDir dir;
+  IncidentRow row = incident(4, "", 10'000, 0);
+  row.check = "payments-api";
+  row.trigger = Trigger{TriggerKind::kCheck, "payments-api"};
+  row.root_cause = RootCause::kHung;
+  StoreReader reader = write_all(dir.file("vigil.db"), {row, incident(5, "gateway", 11'000, 0)});
+  auto got = reader.incident(4);
+  BOOST_REQUIRE(got);
+  BOOST_REQUIRE(got->has_value());
+  BOOST_TEST((*got)->target == "");
+  BOOST_TEST((*got)->check == "payments-api");
+  BOOST_TEST(((*got)->root_cause == RootCause::kHung));
+  auto target_one = reader.incident(5);
+  BOOST_REQUIRE(target_one && target_one->has_value());
+  BOOST_TEST((*target_one)->check == "");  // a target's incident names no check of its own
+  IncidentQuery q;
+  q.target = "gateway";
+  auto gateway = reader.incidents(q);
+  BOOST_REQUIRE(gateway);
+  BOOST_TEST(ids(*gateway) == std::vector<std::int64_t>{5});
+}
+
 BOOST_AUTO_TEST_CASE(a_rewrite_replaces_the_row_and_all_its_actions) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
   auto writer = StoreWriter::open(options_for(path), nullptr);
   BOOST_REQUIRE(writer);
   IncidentRow open = incident(3, "gateway", 1000, 0);
-  open.actions = {action(3000, 0, ActionKind::kRestart, ActionStatus::kRunning), action(2500, 2600, ActionKind::kSignal, ActionStatus::kOk),
+  open.actions = {action(3000, 0, ActionKind::kRestart, ActionStatus::kRunning),
+                  action(2500, 2600, ActionKind::kSignal, ActionStatus::kOk),
                   action(2700, 2800, ActionKind::kExec, ActionStatus::kOk)};
   (*writer)->enqueue(open);
   BOOST_REQUIRE((*writer)->flush());

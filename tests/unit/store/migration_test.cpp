@@ -7,11 +7,11 @@
 #include "store_test_util.hpp"
 
 using namespace vigil;
-using vigil::test::TempDir;
 using vigil::test::options_for;
 using vigil::test::read_bytes;
 using vigil::test::run_sql;
 using vigil::test::sample;
+using vigil::test::TempDir;
 
 namespace {
 
@@ -21,13 +21,11 @@ std::vector<std::string> columns(const std::string& path, const std::string& tab
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   sqlite3_stmt* stmt = nullptr;
   std::vector<std::string> out;
-  if (sqlite3_prepare_v2(db, ("PRAGMA table_info(" + table + ")").c_str(), -1, &stmt, nullptr) ==
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, ("PRAGMA table_info(" + table + ")").c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
     while (sqlite3_step(stmt) == SQLITE_ROW) {
-      out.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1))) +
-                    " " + reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2)) + " " +
-                    std::to_string(sqlite3_column_int(stmt, 3)) + " " +
-                    std::to_string(sqlite3_column_int(stmt, 5)));
+      out.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1))) + " " +
+                    reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2)) + " " +
+                    std::to_string(sqlite3_column_int(stmt, 3)) + " " + std::to_string(sqlite3_column_int(stmt, 5)));
     }
   }
   sqlite3_finalize(stmt);
@@ -87,25 +85,33 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
   (*writer)->close();
 
   BOOST_TEST(journal_mode(path) == "wal");
-  const std::set<std::string> expected{
-      "table series", "index sqlite_autoindex_series_1", "table samples_head",
-      "table head_flushes", "table events", "index events_ts", "table meta",
-      "index sqlite_autoindex_meta_1", "table alerts", "index sqlite_autoindex_alerts_1", "table outbox",
-      "table incidents", "index incidents_target_started", "index incidents_open", "table incident_actions"};
+  const std::set<std::string> expected{"table series",
+                                       "index sqlite_autoindex_series_1",
+                                       "table samples_head",
+                                       "table head_flushes",
+                                       "table events",
+                                       "index events_ts",
+                                       "table meta",
+                                       "index sqlite_autoindex_meta_1",
+                                       "table alerts",
+                                       "index sqlite_autoindex_alerts_1",
+                                       "table outbox",
+                                       "table incidents",
+                                       "index incidents_target_started",
+                                       "index incidents_open",
+                                       "table incident_actions"};
   BOOST_TEST((schema_objects(path) == expected));
-  BOOST_TEST((columns(path, "series") ==
-              std::vector<std::string>{"id INTEGER 0 1", "metric TEXT 1 0", "labels TEXT 1 0"}));
+  BOOST_TEST(
+      (columns(path, "series") == std::vector<std::string>{"id INTEGER 0 1", "metric TEXT 1 0", "labels TEXT 1 0"}));
   BOOST_TEST((columns(path, "samples_head") ==
-              std::vector<std::string>{"series_id INTEGER 1 0", "ts INTEGER 1 0",
-                                       "value REAL 1 0"}));
-  BOOST_TEST((columns(path, "head_flushes") ==
-              std::vector<std::string>{"first_rowid INTEGER 1 0", "last_rowid INTEGER 1 0",
-                                       "min_ts INTEGER 1 0", "max_ts INTEGER 1 0"}));
-  BOOST_TEST((columns(path, "events") ==
-              std::vector<std::string>{"id INTEGER 0 1", "ts INTEGER 1 0", "kind TEXT 1 0",
-                                       "target TEXT 1 0", "check_name TEXT 1 0",
-                                       "severity TEXT 1 0", "message TEXT 1 0",
-                                       "details TEXT 1 0"}));
+              std::vector<std::string>{"series_id INTEGER 1 0", "ts INTEGER 1 0", "value REAL 1 0"}));
+  BOOST_TEST(
+      (columns(path, "head_flushes") == std::vector<std::string>{"first_rowid INTEGER 1 0", "last_rowid INTEGER 1 0",
+                                                                 "min_ts INTEGER 1 0", "max_ts INTEGER 1 0"}));
+  BOOST_TEST(
+      (columns(path, "events") ==
+       std::vector<std::string>{"id INTEGER 0 1", "ts INTEGER 1 0", "kind TEXT 1 0", "target TEXT 1 0",
+                                "check_name TEXT 1 0", "severity TEXT 1 0", "message TEXT 1 0", "details TEXT 1 0"}));
   BOOST_TEST((columns(path, "meta") == std::vector<std::string>{"key TEXT 0 1", "value  0 0"}));
   BOOST_TEST((columns(path, "incidents") ==
               std::vector<std::string>{"id INTEGER 0 1", "target TEXT 1 0", "trigger TEXT 1 0", "started INTEGER 1 0",

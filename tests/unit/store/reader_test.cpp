@@ -10,12 +10,12 @@
 #include "store_test_util.hpp"
 
 using namespace vigil;
-using vigil::test::TempDir;
 using vigil::test::event;
 using vigil::test::file_exists;
 using vigil::test::options_for;
 using vigil::test::read_bytes;
 using vigil::test::sample;
+using vigil::test::TempDir;
 
 namespace {
 
@@ -124,7 +124,9 @@ BOOST_AUTO_TEST_CASE(reads_a_cleanly_closed_store) {
 
 namespace {
 
-bool is_root() { return ::geteuid() == 0; }
+bool is_root() {
+  return ::geteuid() == 0;
+}
 
 // Reads the store as user nobody in a child process (the CLI run by another
 // user than vigild's). Returns 0 when all `n` samples were read, 1 for a
@@ -154,9 +156,7 @@ int read_as_nobody(const std::string& dir, const std::string& path, std::uint64_
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(another_user_reads_a_cleanly_closed_store,
-                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       return is_root();
-                     })) {
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) { return is_root(); })) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
   {
@@ -172,9 +172,7 @@ BOOST_AUTO_TEST_CASE(another_user_reads_a_cleanly_closed_store,
 }
 
 BOOST_AUTO_TEST_CASE(another_user_reads_after_a_kill,
-                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
-                       return is_root();
-                     })) {
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) { return is_root(); })) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
   write_then_get_killed(path, 300);
@@ -183,8 +181,8 @@ BOOST_AUTO_TEST_CASE(another_user_reads_after_a_kill,
   // a clear error, never a silently incomplete read.
   std::filesystem::remove(path + "-shm");
   const int result = read_as_nobody(dir.path(), path, 300);
-  BOOST_TEST((result == 10 + static_cast<int>(ErrorKind::kIo) ||
-              result == 10 + static_cast<int>(ErrorKind::kPermission)));
+  BOOST_TEST(
+      (result == 10 + static_cast<int>(ErrorKind::kIo) || result == 10 + static_cast<int>(ErrorKind::kPermission)));
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_not_found) {

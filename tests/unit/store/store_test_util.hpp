@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <thread>

@@ -11,10 +11,10 @@
 #include "store_test_util.hpp"
 
 using namespace vigil;
-using vigil::test::TempDir;
 using vigil::test::event;
 using vigil::test::options_for;
 using vigil::test::sample;
+using vigil::test::TempDir;
 
 namespace {
 
@@ -228,8 +228,7 @@ BOOST_AUTO_TEST_CASE(series_ids_are_stable_across_reopen) {
     BOOST_TEST(report.migrated_from == kSchemaVersion);
     BOOST_TEST((*writer)->stats().series == 2u);
     // Labels given in another order name the same series.
-    (*writer)->enqueue({sample("m", b, 2, 3), sample("m", a, 2, 4),
-                        sample("m", {{"x", "1"}, {"target", "a"}}, 2, 5)});
+    (*writer)->enqueue({sample("m", b, 2, 3), sample("m", a, 2, 4), sample("m", {{"x", "1"}, {"target", "a"}}, 2, 5)});
     BOOST_REQUIRE((*writer)->flush());
     BOOST_TEST((*writer)->stats().series == 3u);
   }

@@ -3,10 +3,12 @@
 // whose run is still in flight is not started again on top of itself; a
 // timer's owner going away cancels it.
 #define BOOST_TEST_MODULE watchdog_loop
-#include <boost/test/unit_test.hpp>
+#include "watchdog/loop.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,7 +16,6 @@
 #include "probes/checks/exec.hpp"
 #include "probes/checks/kinds.hpp"
 #include "watchdog/checks.hpp"
-#include "watchdog/loop.hpp"
 
 using namespace vigil;
 
@@ -39,6 +40,47 @@ void busy_for(Millis d) {
   while (mono_now() < until) {
   }
 }
+
+// A check scheduler on a real loop, with a store in a temporary directory
+// and an exec check named `name` to configure.
+class SchedulerBench {
+ public:
+  explicit SchedulerBench(const std::string& name)
+      : loop_(make_loop()),
+        dir_(std::filesystem::temp_directory_path() / ("vigil-loop-test-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir_);
+    OpenReport report;
+    auto store = StoreWriter::open(StoreOptions{(dir_ / "vigil.db").string(), Millis(1000), 1000}, &report);
+    BOOST_TEST_REQUIRE(store.has_value());
+    store_ = std::move(*store);
+    recorder_ = std::make_unique<Recorder>(*store_);
+    context_ = std::make_unique<CheckContext>(loop_->event());
+    scheduler_ = std::make_unique<CheckScheduler>(*loop_, *context_, *recorder_);
+    static_cast<CheckSpec&>(check_) = default_check(CheckKind::kExec);
+    check_.name = name;
+  }
+  ~SchedulerBench() {
+    scheduler_.reset();
+    store_->close();
+    std::filesystem::remove_all(dir_);
+  }
+  struct Parts {
+    Loop& loop;
+    const std::filesystem::path& dir;
+    CheckScheduler& scheduler;
+    CheckConfig& check;
+  };
+  Parts parts() { return {*loop_, dir_, *scheduler_, check_}; }
+
+ private:
+  std::unique_ptr<Loop> loop_;
+  std::filesystem::path dir_;
+  std::unique_ptr<StoreWriter> store_;
+  std::unique_ptr<Recorder> recorder_;
+  std::unique_ptr<CheckContext> context_;
+  std::unique_ptr<CheckScheduler> scheduler_;
+  CheckConfig check_;
+};
 
 }  // namespace
 
@@ -74,18 +116,8 @@ BOOST_AUTO_TEST_CASE(splay_is_stable_and_inside_its_window) {
 // A check that takes longer than its interval: the runs due meanwhile are
 // skipped and counted, and only one child runs at a time.
 BOOST_AUTO_TEST_CASE(a_check_still_running_is_not_started_again) {
-  auto loop = make_loop();
-  const auto dir = std::filesystem::temp_directory_path() / ("vigil-loop-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  OpenReport report;
-  auto store = StoreWriter::open(StoreOptions{(dir / "vigil.db").string(), Millis(1000), 1000}, &report);
-  BOOST_REQUIRE(store.has_value());
-  Recorder recorder(**store);
-  CheckContext context(loop->event());
-  CheckScheduler scheduler(*loop, context, recorder);
-  CheckConfig check;
-  static_cast<CheckSpec&>(check) = default_check(CheckKind::kExec);
-  check.name = "slow";
+  SchedulerBench b("slow");
+  auto [loop, dir, scheduler, check] = b.parts();
   check.timeout = Millis(10'000);
   // Each run appends a line, then takes 300 ms.
   const std::string runs_file = (dir / "runs").string();
@@ -96,12 +128,48 @@ BOOST_AUTO_TEST_CASE(a_check_still_running_is_not_started_again) {
     std::ifstream in(runs_file);
     return static_cast<int>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
   };
-  run_until(*loop, [&] { return loop->stats().ticks_skipped >= 4; });
+  run_until(loop, [&] { return loop.stats().ticks_skipped >= 4; });
   // Every started run is in the file; at 100 ms with runs of 300 ms, at
   // least two of every three rounds were skipped.
   const int started = lines();
   BOOST_TEST(started >= 1);
-  BOOST_TEST(static_cast<int>(loop->stats().ticks_skipped) >= 2 * (started - 1));
-  (*store)->close();
-  std::filesystem::remove_all(dir);
+  BOOST_TEST(static_cast<int>(loop.stats().ticks_skipped) >= 2 * (started - 1));
+}
+
+// A run asked for while one is in flight (the early check after a restart)
+// is not dropped: it starts as soon as the stale run returns. The interval
+// is an hour, so no scheduled round can stand in for it.
+BOOST_AUTO_TEST_CASE(a_run_asked_for_while_one_is_out_follows_it) {
+  SchedulerBench b("held");
+  auto [loop, dir, scheduler, check] = b.parts();
+  check.target = "svc";
+  check.timeout = Millis(60'000);
+  // The first run waits until the test releases it; later runs return at once.
+  const std::string runs_file = (dir / "runs").string(), release = (dir / "release").string();
+  check.settings.as<ExecSettings>().command = {"/bin/sh", "-c",
+                                               "echo run >> " + runs_file + "; [ \"$(wc -l < " + runs_file +
+                                                   ")\" -gt 1 ] && exit 0; while [ ! -e " + release +
+                                                   " ]; do sleep 0.01; done"};
+  scheduler.add(check, Millis(3'600'000));
+  BOOST_REQUIRE(scheduler.schedule());
+  auto lines = [&] {
+    std::ifstream in(runs_file);
+    return static_cast<int>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
+  };
+  run_until(
+      loop, [&] { return lines() == 1; }, 60);  // the first round started (within its 2 s splay)
+  scheduler.run_soon("svc", Millis(0));
+  // The request meets the run in flight and waits for it.
+  run_until(
+      loop,
+      [&] {
+        bool pending = false;
+        scheduler.for_each([&](const ScheduledCheck& c) { pending = c.catch_up_pending(); });
+        return pending;
+      },
+      60);
+  BOOST_TEST(lines() == 1);
+  std::ofstream(release).put('\n');
+  run_until(
+      loop, [&] { return lines() == 2; }, 60);
 }
