@@ -40,7 +40,7 @@ inline tl::unexpected<Error> fail(ErrorKind kind, std::string message) {
 
 // Maps an errno value after a failed read of procfs/sysfs to the error kind:
 // a process or cgroup that vanished is kNotFound, which callers treat as
-// "no value".
+// "no value"; EOPNOTSUPP (a pressure file under psi=0) is kNotAvailable.
 ErrorKind errno_kind(int err);
 
 }  // namespace vigil

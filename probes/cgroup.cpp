@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "core/text.hpp"
-#include "probes/read_psi.hpp"
 
 namespace vigil {
 
@@ -99,7 +98,7 @@ class FileReader {
 
   std::optional<procfs::Psi> psi(const char* name) const {
     const std::string path = dir_ + "/" + name;
-    auto r = detail::read_pressure_file(path);
+    auto r = kept_->read(path);
     if (!r) {
       const ErrorKind kind = r.error().kind;
       if (kind != ErrorKind::kNotFound && kind != ErrorKind::kNotAvailable) record(r.error());

@@ -25,6 +25,7 @@ struct CgroupPaths {
   std::optional<std::string> v2;
   std::map<std::string, std::string> v1;  // controller ("memory", "cpu", "cpuacct", "pids") -> path
   bool empty() const { return !v2 && v1.empty(); }
+  auto operator<=>(const CgroupPaths&) const = default;
 };
 CgroupPaths cgroup_paths_from(const std::vector<procfs::CgroupLine>& lines);
 // The same path in every hierarchy (a configured `cgroup = "..."`).

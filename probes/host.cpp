@@ -1,7 +1,9 @@
 #include "probes/host.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -12,50 +14,21 @@
 #include "core/text.hpp"
 #include "core/unique_fd.hpp"
 #include "probes/procfs.hpp"
-#include "probes/read_psi.hpp"
 
 namespace vigil {
-
-namespace detail {
-
-Result<std::string> read_pressure_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  int err = 0;
-  std::string out;
-  if (fd) {
-    char buf[512];
-    while (true) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n > 0) {
-        out.append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0) {
-        return out;
-      } else if (errno != EINTR) {
-        break;
-      }
-    }
-    err = errno;
-  } else {
-    err = errno;
-  }
-  if (err == EOPNOTSUPP) {
-    return fail(ErrorKind::kNotAvailable, path + ": pressure stall information is switched off");
-  }
-  return fail(errno_kind(err), path + ": " + std::strerror(err));
-}
-
-}  // namespace detail
 
 namespace {
 
 constexpr double kSectorBytes = 512.0;  // diskstats counts 512-byte sectors on every device
+// mountinfo on a host with hundreds of container mounts runs to 100s of KiB.
+constexpr std::size_t kHostFileLimitBytes = 4 << 20;
 
 // Reads and parses one procfs file; an unreadable or malformed file becomes
 // a warning and nullopt, so one bad file does not cost the other metrics.
 template <typename Parser>
-auto read_part(const std::string& path, Parser parse, Collection& out)
+auto read_part(KeptFiles& kept, const std::string& path, Parser parse, Collection& out)
     -> std::optional<typename decltype(parse(std::string_view{}))::value_type> {
-  auto text = read_file(path);
+  auto text = kept.read(path, kHostFileLimitBytes);
   if (!text) {
     out.warnings.push_back(text.error());
     return std::nullopt;
@@ -81,8 +54,7 @@ void add_cpu(const procfs::CpuTimes& t, WallMs now, Collection& out) {
       {"iowait", t.iowait}, {"irq", t.irq},   {"softirq", t.softirq}, {"steal", t.steal},
   };
   for (const auto& [mode, ticks] : modes) {
-    out.add("host_cpu_seconds_total", {{"mode", mode}},
-            static_cast<double>(ticks) / procfs::kTicksPerSecond, now);
+    out.add("host_cpu_seconds_total", {{"mode", mode}}, static_cast<double>(ticks) / procfs::kTicksPerSecond, now);
   }
 }
 
@@ -98,12 +70,10 @@ void add_memory(const procfs::MemInfo& m, WallMs now, Collection& out) {
   out.add("host_memory_buffers_bytes", {}, d(m.buffers), now);
   out.add("host_memory_cached_bytes", {}, d(m.cached), now);
   out.add("host_swap_total_bytes", {}, d(m.swap_total), now);
-  out.add("host_swap_used_bytes", {},
-          d(m.swap_total > m.swap_free ? m.swap_total - m.swap_free : 0), now);
+  out.add("host_swap_used_bytes", {}, d(m.swap_total > m.swap_free ? m.swap_total - m.swap_free : 0), now);
 }
 
-void add_filesystems(const std::vector<procfs::Mount>& mounts, const std::string& rootfs,
-                     WallMs now, Collection& out) {
+void add_filesystems(const std::vector<procfs::Mount>& mounts, const std::string& rootfs, WallMs now, Collection& out) {
   // A later mount on the same point hides the earlier one, and statvfs sees
   // the visible one: keep the last entry per mount point.
   std::map<std::string, const procfs::Mount*> visible;
@@ -136,29 +106,21 @@ void add_disks(const std::vector<procfs::DiskStat>& disks, WallMs now, Collectio
   for (const auto& d : disks) {
     if (!procfs::is_whole_disk_name(d.device)) continue;
     Labels labels = {{"device", d.device}};
-    out.add("host_disk_read_bytes_total", labels,
-            static_cast<double>(d.sectors_read) * kSectorBytes, now);
-    out.add("host_disk_written_bytes_total", labels,
-            static_cast<double>(d.sectors_written) * kSectorBytes, now);
+    out.add("host_disk_read_bytes_total", labels, static_cast<double>(d.sectors_read) * kSectorBytes, now);
+    out.add("host_disk_written_bytes_total", labels, static_cast<double>(d.sectors_written) * kSectorBytes, now);
     out.add("host_disk_reads_completed_total", labels, static_cast<double>(d.reads_completed), now);
-    out.add("host_disk_writes_completed_total", labels, static_cast<double>(d.writes_completed),
-            now);
-    out.add("host_disk_io_time_seconds_total", std::move(labels),
-            static_cast<double>(d.io_time_ms) / 1000.0, now);
+    out.add("host_disk_writes_completed_total", labels, static_cast<double>(d.writes_completed), now);
+    out.add("host_disk_io_time_seconds_total", std::move(labels), static_cast<double>(d.io_time_ms) / 1000.0, now);
   }
 }
 
 void add_network(const std::vector<procfs::NetDev>& devs, WallMs now, Collection& out) {
   for (const auto& n : devs) {
     const std::pair<const char*, std::uint64_t> values[] = {
-        {"host_network_receive_bytes_total", n.rx_bytes},
-        {"host_network_receive_packets_total", n.rx_packets},
-        {"host_network_receive_errors_total", n.rx_errors},
-        {"host_network_receive_drop_total", n.rx_dropped},
-        {"host_network_transmit_bytes_total", n.tx_bytes},
-        {"host_network_transmit_packets_total", n.tx_packets},
-        {"host_network_transmit_errors_total", n.tx_errors},
-        {"host_network_transmit_drop_total", n.tx_dropped},
+        {"host_network_receive_bytes_total", n.rx_bytes},    {"host_network_receive_packets_total", n.rx_packets},
+        {"host_network_receive_errors_total", n.rx_errors},  {"host_network_receive_drop_total", n.rx_dropped},
+        {"host_network_transmit_bytes_total", n.tx_bytes},   {"host_network_transmit_packets_total", n.tx_packets},
+        {"host_network_transmit_errors_total", n.tx_errors}, {"host_network_transmit_drop_total", n.tx_dropped},
     };
     for (const auto& [metric, v] : values) {
       out.add(metric, {{"device", n.interface}}, static_cast<double>(v), now);
@@ -166,14 +128,13 @@ void add_network(const std::vector<procfs::NetDev>& devs, WallMs now, Collection
   }
 }
 
-void add_pressure(const std::string& dir, WallMs now, Collection& out) {
-  struct stat st {};
-  // No pressure/ directory: a kernel without CONFIG_PSI. Not available, not failed.
-  if (::stat(dir.c_str(), &st) != 0) return;
+void add_pressure(KeptFiles& kept, const std::string& dir, WallMs now, Collection& out) {
   for (const char* resource : {"cpu", "memory", "io"}) {
     const std::string path = dir + "/" + resource;
-    auto text = detail::read_pressure_file(path);
+    auto text = kept.read(path);
     if (!text) {
+      // Absent (a kernel without CONFIG_PSI) or switched off (psi=0, the
+      // read fails with EOPNOTSUPP): not offered here, not failed.
       const ErrorKind kind = text.error().kind;
       if (kind == ErrorKind::kNotFound || kind == ErrorKind::kNotAvailable) continue;
       out.warnings.push_back(text.error());
@@ -186,8 +147,7 @@ void add_pressure(const std::string& dir, WallMs now, Collection& out) {
     }
     auto add = [&](const char* kind, const procfs::PsiLine& line) {
       Labels labels = {{"resource", resource}, {"kind", kind}};
-      out.add("host_pressure_stalled_seconds_total", labels,
-              static_cast<double>(line.total_us) / 1e6, now);
+      out.add("host_pressure_stalled_seconds_total", labels, static_cast<double>(line.total_us) / 1e6, now);
       out.add("host_pressure_avg10_ratio", std::move(labels), line.avg10 / 100.0, now);
     };
     add("some", psi->some);
@@ -196,6 +156,36 @@ void add_pressure(const std::string& dir, WallMs now, Collection& out) {
 }
 
 }  // namespace
+
+const std::vector<procfs::Mount>* HostProbe::mounts(Collection& out) const {
+  if (mounts_ && mountinfo_fd_ && mountinfo_pollable_) {
+    // procfs reports a change of the mount namespace's table as POLLPRI
+    // (and POLLERR) once per change, to each open file.
+    struct pollfd p {
+      mountinfo_fd_.get(), POLLPRI, 0
+    };
+    if (::poll(&p, 1, 0) == 0) return &*mounts_;
+  }
+  const std::string path = proc_root_ + "/self/mountinfo";
+  const bool opening = !mountinfo_fd_;
+  auto text = read_kept(mountinfo_fd_, path, true, OnGone::kReopen, kHostFileLimitBytes);
+  if (opening && mountinfo_fd_) {
+    struct statfs fs {};
+    mountinfo_pollable_ = ::fstatfs(mountinfo_fd_.get(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+  }
+  mounts_.reset();
+  if (!text) {
+    out.warnings.push_back(text.error());
+    return nullptr;
+  }
+  auto parsed = procfs::parse_mountinfo(*text);
+  if (!parsed) {
+    out.warnings.push_back(Error{parsed.error().kind, path + ": " + parsed.error().message});
+    return nullptr;
+  }
+  mounts_ = std::move(*parsed);
+  return &*mounts_;
+}
 
 HostProbe::HostProbe(std::string proc_root, std::string rootfs)
     : proc_root_(std::move(proc_root)), rootfs_(std::move(rootfs)) {}
@@ -206,7 +196,7 @@ Result<Collection> HostProbe::collect(WallMs now) const {
 
   // /proc/stat is the one part without which the host cannot be described:
   // failing here says "this is not a procfs" rather than "one file was odd".
-  auto stat_text = read_file(p + "/stat");
+  auto stat_text = kept_.read(p + "/stat", kHostFileLimitBytes);
   if (!stat_text) return tl::unexpected(stat_text.error());
   auto stat = procfs::parse_stat(*stat_text);
   if (!stat) return fail(stat.error().kind, p + "/stat: " + stat.error().message);
@@ -215,31 +205,28 @@ Result<Collection> HostProbe::collect(WallMs now) const {
   out.add("host_procs_running", {}, static_cast<double>(stat->procs_running), now);
   out.add("host_procs_blocked", {}, static_cast<double>(stat->procs_blocked), now);
 
-  if (auto load = read_part(p + "/loadavg", procfs::parse_loadavg, out)) {
+  if (auto load = read_part(kept_, p + "/loadavg", procfs::parse_loadavg, out)) {
     out.add("host_load1", {}, load->load1, now);
     out.add("host_load5", {}, load->load5, now);
     out.add("host_load15", {}, load->load15, now);
   }
-  if (auto mem = read_part(p + "/meminfo", procfs::parse_meminfo, out)) add_memory(*mem, now, out);
-  if (auto mounts = read_part(p + "/self/mountinfo", procfs::parse_mountinfo, out)) {
-    add_filesystems(*mounts, rootfs_, now, out);
-  }
-  if (auto disks = read_part(p + "/diskstats", procfs::parse_diskstats, out)) {
+  if (auto mem = read_part(kept_, p + "/meminfo", procfs::parse_meminfo, out)) add_memory(*mem, now, out);
+  if (const auto* mounts = this->mounts(out)) add_filesystems(*mounts, rootfs_, now, out);
+  if (auto disks = read_part(kept_, p + "/diskstats", procfs::parse_diskstats, out)) {
     add_disks(*disks, now, out);
   }
-  if (auto devs = read_part(p + "/net/dev", procfs::parse_net_dev, out)) {
+  if (auto devs = read_part(kept_, p + "/net/dev", procfs::parse_net_dev, out)) {
     add_network(*devs, now, out);
   }
-  add_pressure(p + "/pressure", now, out);
-  if (auto files = read_part(p + "/sys/fs/file-nr", procfs::parse_file_nr, out)) {
+  add_pressure(kept_, p + "/pressure", now, out);
+  if (auto files = read_part(kept_, p + "/sys/fs/file-nr", procfs::parse_file_nr, out)) {
     // Since Linux 2.6 "unused" is always 0, but subtracting keeps older
     // kernels right.
-    const std::uint64_t open =
-        files->allocated > files->unused ? files->allocated - files->unused : 0;
+    const std::uint64_t open = files->allocated > files->unused ? files->allocated - files->unused : 0;
     out.add("host_open_files", {}, static_cast<double>(open), now);
     out.add("host_open_files_max", {}, static_cast<double>(files->max), now);
   }
-  if (auto up = read_part(p + "/uptime", procfs::parse_uptime, out)) {
+  if (auto up = read_part(kept_, p + "/uptime", procfs::parse_uptime, out)) {
     out.add("host_uptime_seconds", {}, *up, now);
   }
   return out;

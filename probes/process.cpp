@@ -126,6 +126,31 @@ Result<std::string> ProcessTable::read_pid_file(int pid, PidFile which) const {
   return read_kept(entry->detail_fds[index], path, !fds_exhausted_, OnGone::kAbsent);
 }
 
+Result<std::uint64_t> ProcessTable::open_fds(int pid) const {
+  const std::string dir = proc_root_ + "/" + std::to_string(pid) + "/fd";
+  const ProcessEntry* entry = find(pid);
+  if (entry == nullptr) return fail(ErrorKind::kNotFound, dir + ": no such process");
+  if (on_procfs_) {
+    // procfs in Linux >= 6.2 reports the number of open fds as the size of
+    // the directory, computed at each fstat, also through an O_PATH fd kept
+    // from the first time (no path walk); before 6.2 the size is 0, which
+    // is also what a process without fds shows: then count the entries.
+    UniqueFd& kept = entry->fd_dir;
+    if (!kept) kept.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat st {};
+    if (!kept || ::fstat(kept.get(), &st) != 0) {
+      // The fd belongs to the process: ENOENT means this one is gone, even
+      // if its PID was taken again since.
+      const int err = errno;
+      kept.reset();
+      return fail(errno_kind(err), dir + ": " + std::strerror(err));
+    }
+    if (fds_exhausted_) kept.reset();
+    if (st.st_size > 0) return static_cast<std::uint64_t>(st.st_size);
+  }
+  return count_dir_entries(dir);
+}
+
 const ProcessEntry* ProcessTable::find(int pid) const {
   auto it = entries_.find(pid);
   return it == entries_.end() ? nullptr : &it->second;
@@ -238,6 +263,7 @@ Result<void> ProcessTable::refresh() {
   }
   std::erase_if(entries_, [&](const auto& kv) { return !alive.contains(kv.first); });
   hot_.clear();
+  children_built_ = false;
   return {};
 }
 
@@ -274,9 +300,13 @@ std::vector<int> ProcessMatcher::matching(ProcessTable& table) {
 }
 
 std::vector<int> ProcessTable::tree(const std::vector<int>& roots) const {
-  std::unordered_map<int, std::vector<int>> children;
-  for (const auto& [pid, entry] : entries_) children[entry.stat.ppid].push_back(pid);
-  for (auto& [ppid, kids] : children) std::sort(kids.begin(), kids.end());
+  if (!children_built_) {
+    children_.clear();
+    for (const auto& [pid, entry] : entries_) children_[entry.stat.ppid].push_back(pid);
+    for (auto& [ppid, kids] : children_) std::sort(kids.begin(), kids.end());
+    children_built_ = true;
+  }
+  const auto& children = children_;
 
   // Roots stay in front even if they are gone, so that collect_tree can
   // tell roots from children by position.
@@ -341,13 +371,7 @@ std::optional<ProcessFiles> read_process_files(const ProcessTable& table, int pi
   } else {
     note(text.error());
   }
-  const std::string fd_dir = dir + "/fd";
-  struct stat st {};
-  if (table.on_procfs() && ::stat(fd_dir.c_str(), &st) == 0 && st.st_size > 0) {
-    // procfs in Linux >= 6.2 reports the number of open fds as the size;
-    // before, and on any other file system, the size is something else.
-    out.fds = static_cast<std::uint64_t>(st.st_size);
-  } else if (auto n = count_dir_entries(fd_dir)) {
+  if (auto n = table.open_fds(pid)) {
     out.fds = *n;
   } else {
     note(n.error());

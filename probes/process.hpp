@@ -33,6 +33,9 @@ struct ProcessEntry {
   // Kept fds of the PidFile files (see kept_file.hpp): they belong to this
   // process and go with its entry. Mutable: a read cache, not state.
   mutable std::array<UniqueFd, 4> detail_fds;
+  // An O_PATH fd of /proc/PID/fd, whose fstat gives the number of open fds
+  // without a path walk (Linux >= 6.2); bound to the process as the others.
+  mutable UniqueFd fd_dir;
 };
 
 class ProcessTable {
@@ -71,6 +74,8 @@ class ProcessTable {
   // Reads one of a known process's files through a kept fd. kNotFound when
   // the process is gone (or unknown to the table).
   Result<std::string> read_pid_file(int pid, PidFile which) const;
+  // The number of fds a known process has open. kNotFound when it is gone.
+  Result<std::uint64_t> open_fds(int pid) const;
 
   const std::string& proc_root() const { return proc_root_; }
   // Whether proc_root is a real procfs (fixture trees are not), where the
@@ -95,6 +100,10 @@ class ProcessTable {
   unsigned cold_every_ = 1;
   std::uint64_t refreshes_ = 0;
   std::unordered_set<int> hot_;
+  // Children by parent (ascending PIDs), built by the first tree() after a
+  // refresh and shared by every target's tree until the next.
+  mutable std::unordered_map<int, std::vector<int>> children_;
+  mutable bool children_built_ = false;
 };
 
 // Finds the processes whose command line matches a regex

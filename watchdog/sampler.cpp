@@ -63,6 +63,7 @@ void Sampler::refresh_processes() {
     table_problem_ = std::move(problem_now);
   }
   table_refreshed_usec_ = now;
+  std::erase_if(cgroup_round_, [&](const auto& kv) { return now - kv.second.read_usec >= table_max_age_usec_; });
   const WallMs wall = wall_now_ms();
   probe_result(out, "process_table", {}, now, refreshed.has_value(), wall);
   out.add("vigil_processes_scanned", {}, static_cast<double>(processes_.entries().size()), wall);
@@ -119,7 +120,12 @@ void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collecti
   }
   if (paths.empty()) return;
   t.last_paths = paths;
-  auto stats = cgroups_.read(paths);
+  const std::uint64_t now_usec = mono_now_usec();
+  auto round = cgroup_round_.find(paths);
+  if (round == cgroup_round_.end() || now_usec - round->second.read_usec >= table_max_age_usec_) {
+    round = cgroup_round_.insert_or_assign(paths, CgroupRead{now_usec, cgroups_.read(paths)}).first;
+  }
+  const Result<CgroupStats>& stats = round->second.stats;
   if (!stats) {
     if (stats.error().kind != ErrorKind::kNotFound) {
       read_failed = true;

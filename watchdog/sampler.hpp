@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +70,14 @@ class Sampler {
   CgroupReader cgroups_;
   std::uint64_t table_refreshed_usec_ = 0;
   std::uint64_t table_max_age_usec_ = 0;
+  // Cgroups read in this round, for targets that share one (processes
+  // outside any service's cgroup, in one session or container): read once
+  // per round, as the process table is. Emptied at each table refresh.
+  struct CgroupRead {
+    std::uint64_t read_usec = 0;
+    Result<CgroupStats> stats;
+  };
+  std::map<CgroupPaths, CgroupRead> cgroup_round_;
   std::string host_problem_;  // the last one logged, so that each is logged once
   std::string table_problem_;
 };

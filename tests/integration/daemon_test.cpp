@@ -156,3 +156,57 @@ BOOST_AUTO_TEST_CASE(unreadable_pidfile_is_a_probe_failure_not_running_is_not) {
   BOOST_TEST(v.values("process_count", "stopped").back() == 0);
   v.stop();
 }
+
+VIGIL_REQUIREMENT("memory_cgroup", []() -> std::optional<std::string> {
+  if (auto problem = memory_cgroup_problem()) return *problem + ": the test cannot put targets in cgroups of their own";
+  return std::nullopt;
+});
+
+// Targets whose processes share a cgroup (one session, one container)
+// each carry its counters, read once per round for all of them; a target in
+// another cgroup carries that one's. Told apart by their memory limits.
+BOOST_AUTO_TEST_CASE(targets_sharing_a_cgroup_each_carry_its_counters, *boost::unit_test::label("memory_cgroup")) {
+  MemoryCgroup shared("96M");  // first: removed after the processes are killed
+  MemoryCgroup own("48M");
+  Vigil v("");
+  const std::string a_pid = v.dir / "a.pid", b_pid = v.dir / "b.pid", c_pid = v.dir / "c.pid";
+  Child a = start_memhog(a_pid, "a"), b = start_memhog(b_pid, "b"), c = start_memhog(c_pid, "c");
+  shared.add(a.pid());
+  shared.add(b.pid());
+  own.add(c.pid());
+  write_file(v.config_path, slurp(v.config_path) + target_by_pidfile("a", a_pid) + target_by_pidfile("b", b_pid) +
+                                target_by_pidfile("c", c_pid));
+  v.start();
+  auto limit_of = [&](const std::string& target) {
+    auto vals = v.values("cgroup_memory_limit_bytes", target);
+    return vals.empty() ? 0.0 : vals.back();
+  };
+  BOOST_REQUIRE_MESSAGE(wait_for(10s,
+                                 [&] {
+                                   return limit_of("a") > 0 && limit_of("b") > 0 && limit_of("c") > 0 &&
+                                          !v.values("cgroup_memory_usage_bytes", "b").empty();
+                                 }),
+                        "no cgroup samples for all three targets\n"
+                            << v.log());
+  BOOST_TEST(limit_of("a") == 96.0 * 1024 * 1024);
+  BOOST_TEST(limit_of("b") == 96.0 * 1024 * 1024);
+  BOOST_TEST(limit_of("c") == 48.0 * 1024 * 1024);
+  // Memory charged to the shared cgroup shows in both of its targets.
+  const double before = v.values("cgroup_memory_usage_bytes", "b").back();
+  a.send_line("alloc 32");
+  BOOST_REQUIRE(a.read_line() == "ok");
+  BOOST_TEST(wait_for(10s,
+                      [&] {
+                        auto vals = v.values("cgroup_memory_usage_bytes", "b");
+                        return !vals.empty() && vals.back() - before >= 30.0 * 1024 * 1024;
+                      }),
+             "b's cgroup usage did not show a's 32 MiB\n"
+                 << v.log());
+  a.signal(SIGKILL);
+  b.signal(SIGKILL);
+  c.signal(SIGKILL);
+  a.wait(5s);
+  b.wait(5s);
+  c.wait(5s);
+  v.stop();
+}

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -458,5 +459,54 @@ struct Vigil {
 
   std::string log() const { return slurp(log_path); }
 };
+
+// A v1 memory cgroup of its own ("/vigil-test-PID-N" under
+// /sys/fs/cgroup/memory) with a memory limit (and no swap), removed at the
+// end, after the processes in it were killed: declare it first. Cases that
+// make one carry a requirement label (root and a writable v1 memory
+// hierarchy; see memory_cgroup_problem()).
+struct MemoryCgroup {
+  std::string name;  // "/vigil-test-...": a target's `cgroup`
+  std::string dir;
+  explicit MemoryCgroup(const std::string& limit) {
+    static int made = 0;
+    name = "/vigil-test-" + std::to_string(getpid()) + "-" + std::to_string(++made);
+    dir = "/sys/fs/cgroup/memory" + name;
+    BOOST_REQUIRE_MESSAGE(::mkdir(dir.c_str(), 0755) == 0, "mkdir " << dir << ": " << std::strerror(errno));
+    std::ofstream file(dir + "/memory.limit_in_bytes");
+    file << limit << "\n";
+    file.close();
+    if (!file.good()) {
+      ::rmdir(dir.c_str());  // the destructor does not run for a failed constructor
+      BOOST_FAIL("cannot set " << dir << "/memory.limit_in_bytes");
+    }
+    // Without swap the limit is reached at once; these files may be
+    // missing (no swap accounting) or read-only: then the limit alone holds.
+    if (fs::exists(dir + "/memory.memsw.limit_in_bytes")) {
+      std::ofstream(dir + "/memory.memsw.limit_in_bytes") << limit << "\n";
+    }
+    std::ofstream(dir + "/memory.swappiness") << "0\n";
+  }
+  MemoryCgroup(const MemoryCgroup&) = delete;
+  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
+  ~MemoryCgroup() {
+    // The kernel refuses rmdir until the last task left (EBUSY for a moment).
+    wait_for(std::chrono::seconds(5), [&] { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; });
+  }
+  // Moves a process in.
+  void add(int pid) const {
+    std::ofstream procs(dir + "/cgroup.procs");
+    procs << pid << "\n";
+    procs.close();
+    BOOST_REQUIRE_MESSAGE(procs.good(), "cannot move " << pid << " into " << dir);
+  }
+};
+
+// Why a MemoryCgroup cannot be made here, or nullopt.
+inline std::optional<std::string> memory_cgroup_problem() {
+  const char* root = "/sys/fs/cgroup/memory";
+  if (fs::exists(std::string(root) + "/cgroup.procs") && ::access(root, W_OK) == 0) return std::nullopt;
+  return std::string(root) + " is not a writable cgroup v1 memory hierarchy (needs root and cgroup v1 memory)";
+}
 
 }  // namespace harness

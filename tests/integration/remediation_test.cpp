@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <random>
 
 #include "tests/integration/alertmanager.hpp"
 
@@ -207,46 +206,12 @@ json wait_incident(Vigil& v, const std::string& target, std::chrono::millisecond
   return inc;
 }
 
-// A v1 memory cgroup of its own with a 64 MiB limit (and no swap), removed
-// at the end (after the processes in it were killed: declare it first).
-struct MemoryCgroup {
-  std::string name;  // "/vigil-test-oom-...": the target's `cgroup`
-  std::string dir;
-  MemoryCgroup() {
-    std::random_device rd;
-    name = "/vigil-test-oom-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000);
-    dir = "/sys/fs/cgroup/memory" + name;
-    BOOST_REQUIRE_MESSAGE(::mkdir(dir.c_str(), 0755) == 0, "mkdir " << dir << ": " << std::strerror(errno));
-    std::ofstream limit(dir + "/memory.limit_in_bytes");
-    limit << "64M\n";
-    limit.close();
-    if (!limit.good()) {
-      ::rmdir(dir.c_str());  // the destructor does not run for a failed constructor
-      BOOST_FAIL("cannot set " << dir << "/memory.limit_in_bytes");
-    }
-    // Without swap the limit is reached at once; these files may be
-    // missing (no swap accounting) or read-only: then the limit alone holds.
-    if (fs::exists(dir + "/memory.memsw.limit_in_bytes")) {
-      std::ofstream(dir + "/memory.memsw.limit_in_bytes") << "64M\n";
-    }
-    std::ofstream(dir + "/memory.swappiness") << "0\n";
-  }
-  MemoryCgroup(const MemoryCgroup&) = delete;
-  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
-  ~MemoryCgroup() {
-    // The kernel refuses rmdir until the last task left (EBUSY for a moment).
-    wait_for(5s, [&] { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; });
-  }
-};
-
 }  // namespace
 
 VIGIL_REQUIREMENT("memory_cgroup", []() -> std::optional<std::string> {
-  const char* root = "/sys/fs/cgroup/memory";
-  if (fs::exists(std::string(root) + "/cgroup.procs") && ::access(root, W_OK) == 0) return std::nullopt;
-  return std::string(root) +
-         " is not a writable cgroup v1 memory hierarchy (needs root and cgroup v1 memory): the test cannot put the "
-         "service under a memory limit";
+  if (auto problem = memory_cgroup_problem())
+    return *problem + ": the test cannot put the service under a memory limit";
+  return std::nullopt;
 });
 
 // 1. A service that stops answering (sleeps, ~0 % CPU) is classified hung
@@ -365,7 +330,7 @@ BOOST_AUTO_TEST_CASE(a_crash_is_detected_through_the_pidfd_and_restarted) {
 // kernel's OOM killer: the root cause is oom_killed (the cgroup's oom_kill
 // counter rose), not a plain crash.
 BOOST_AUTO_TEST_CASE(an_oom_kill_in_the_cgroup_is_classified_and_restarted, *boost::unit_test::label("memory_cgroup")) {
-  MemoryCgroup cg;  // first: removed after the service is killed
+  MemoryCgroup cg("64M");  // first: removed after the service is killed
   Service s;
   Vigil v(target("svc", s, "  actions = [\"restart\"]\n  backoff = \"1s\"\n  grace = \"5s\"\n",
                  "cgroup = \"" + cg.name + "\"\n"));

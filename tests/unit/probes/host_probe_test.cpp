@@ -1,4 +1,8 @@
 #define BOOST_TEST_MODULE probes_host
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -65,22 +69,17 @@ BOOST_AUTO_TEST_CASE(whole_disks_only) {
   BOOST_TEST((devices == std::set<std::string>{"sda", "nvme0n1", "mmcblk0"}));
   // sda is the first line of the fixture: 8 sectors read, 16 written.
   BOOST_TEST(value_of(c, "host_disk_read_bytes_total", {{"device", "sda"}}).value() == 8.0 * 512);
-  BOOST_TEST(value_of(c, "host_disk_written_bytes_total", {{"device", "sda"}}).value() ==
-             16.0 * 512);
+  BOOST_TEST(value_of(c, "host_disk_written_bytes_total", {{"device", "sda"}}).value() == 16.0 * 512);
   BOOST_TEST(value_of(c, "host_disk_io_time_seconds_total", {{"device", "sda"}}).value() == 0.5);
-  BOOST_TEST(value_of(c, "host_disk_writes_completed_total", {{"device", "nvme0n1"}}).value() ==
-             25.0);
+  BOOST_TEST(value_of(c, "host_disk_writes_completed_total", {{"device", "nvme0n1"}}).value() == 25.0);
 }
 
 BOOST_AUTO_TEST_CASE(network_devices) {
   const Collection c = collect_fixture();
-  BOOST_TEST(value_of(c, "host_network_receive_bytes_total", {{"device", "eth0"}}).value() ==
-             123456789.0);
+  BOOST_TEST(value_of(c, "host_network_receive_bytes_total", {{"device", "eth0"}}).value() == 123456789.0);
   BOOST_TEST(value_of(c, "host_network_receive_drop_total", {{"device", "eth0"}}).value() == 2.0);
-  BOOST_TEST(value_of(c, "host_network_transmit_errors_total", {{"device", "eth0"}}).value() ==
-             3.0);
-  BOOST_TEST(value_of(c, "host_network_transmit_packets_total", {{"device", "lo"}}).value() ==
-             10.0);
+  BOOST_TEST(value_of(c, "host_network_transmit_errors_total", {{"device", "eth0"}}).value() == 3.0);
+  BOOST_TEST(value_of(c, "host_network_transmit_packets_total", {{"device", "lo"}}).value() == 10.0);
 }
 
 BOOST_AUTO_TEST_CASE(filesystems_skip_pseudo_duplicates_and_missing) {
@@ -98,31 +97,24 @@ BOOST_AUTO_TEST_CASE(filesystems_skip_pseudo_duplicates_and_missing) {
   BOOST_TEST((points == std::set<std::string>{"/", "/data", "/mnt/my disk"}));
   BOOST_TEST(c.warnings.empty());
   // /data is mounted twice: the later mount is the visible one.
-  BOOST_TEST(value_of(c, "host_filesystem_files",
-                      {{"mountpoint", "/data"}, {"fstype", "ext4"}, {"device", "/dev/sdd1"}})
-                 .has_value());
-  BOOST_TEST(!value_of(c, "host_filesystem_files",
-                       {{"mountpoint", "/data"}, {"fstype", "xfs"}, {"device", "/dev/sdb1"}})
-                  .has_value());
+  BOOST_TEST(
+      value_of(c, "host_filesystem_files", {{"mountpoint", "/data"}, {"fstype", "ext4"}, {"device", "/dev/sdd1"}})
+          .has_value());
+  BOOST_TEST(
+      !value_of(c, "host_filesystem_files", {{"mountpoint", "/data"}, {"fstype", "xfs"}, {"device", "/dev/sdb1"}})
+           .has_value());
   BOOST_TEST(count_metric(c, "host_filesystem_avail_bytes") == 3u);
   BOOST_TEST(count_metric(c, "host_filesystem_files_free") == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(pressure_with_and_without_full_line) {
   const Collection c = collect_fixture();
-  BOOST_TEST(
-      value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "cpu"}, {"kind", "some"}})
-          .value() == 4.0);
-  BOOST_TEST(
-      value_of(c, "host_pressure_avg10_ratio", {{"resource", "cpu"}, {"kind", "some"}}).value() ==
-      0.015);
+  BOOST_TEST(value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "cpu"}, {"kind", "some"}}).value() ==
+             4.0);
+  BOOST_TEST(value_of(c, "host_pressure_avg10_ratio", {{"resource", "cpu"}, {"kind", "some"}}).value() == 0.015);
   // The fixture's cpu file has no "full" line (kernels before 5.13).
-  BOOST_TEST(
-      !value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "cpu"}, {"kind", "full"}})
-           .has_value());
-  BOOST_TEST(
-      value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "io"}, {"kind", "full"}})
-          .value() == 1.5);
+  BOOST_TEST(!value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "cpu"}, {"kind", "full"}}).has_value());
+  BOOST_TEST(value_of(c, "host_pressure_stalled_seconds_total", {{"resource", "io"}, {"kind", "full"}}).value() == 1.5);
   BOOST_TEST(count_metric(c, "host_pressure_stalled_seconds_total") == 5u);
 }
 
@@ -175,4 +167,63 @@ BOOST_AUTO_TEST_CASE(missing_stat_fails) {
   auto bad = HostProbe(proc.path(), "/").collect(kNow);
   BOOST_TEST_REQUIRE(!bad.has_value());
   BOOST_TEST((bad.error().kind == ErrorKind::kParse));
+}
+
+namespace {
+
+// Reported as skipped, with this reason, where it cannot run.
+boost::test_tools::assertion_result can_make_mounts(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(geteuid() == 0);
+  ok.message() << "needs root to make a mount namespace of its own";
+  return ok;
+}
+
+bool has_mount_point(const Collection& c, const std::string& point) {
+  for (const auto& s : c.samples) {
+    if (s.key.metric != "host_filesystem_size_bytes") continue;
+    for (const auto& [name, value] : s.key.labels) {
+      if (name == "mountpoint" && value == point) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// The mount table is kept between rounds and re-read when procfs says it
+// changed: a mount made (and removed) between two rounds shows in the next.
+// In a mount namespace of the test's own, so nothing leaks to the host.
+BOOST_AUTO_TEST_CASE(a_mount_made_between_rounds_is_seen_in_the_next,
+                     *boost::unit_test::precondition(can_make_mounts)) {
+  BOOST_REQUIRE(::unshare(CLONE_NEWNS) == 0);
+  BOOST_REQUIRE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+  const std::filesystem::path base =
+      std::filesystem::temp_directory_path() / ("vigil-mounts-" + std::to_string(getpid()));
+  std::filesystem::create_directories(base / "from");
+  std::filesystem::create_directories(base / "onto");
+  const std::string point = (base / "onto").string();
+
+  HostProbe probe("/proc", "/");
+  auto first = probe.collect(kNow);
+  BOOST_REQUIRE(first.has_value());
+  BOOST_TEST(count_metric(*first, "host_filesystem_size_bytes") > 0u);
+  BOOST_TEST(!has_mount_point(*first, point));
+  auto unchanged = probe.collect(kNow);  // the kept table
+  BOOST_REQUIRE(unchanged.has_value());
+  BOOST_TEST(count_metric(*unchanged, "host_filesystem_size_bytes") ==
+             count_metric(*first, "host_filesystem_size_bytes"));
+
+  BOOST_REQUIRE(::mount((base / "from").c_str(), point.c_str(), nullptr, MS_BIND, nullptr) == 0);
+  auto mounted = probe.collect(kNow);
+  BOOST_REQUIRE(mounted.has_value());
+  BOOST_TEST(has_mount_point(*mounted, point));
+  auto still = probe.collect(kNow);
+  BOOST_REQUIRE(still.has_value());
+  BOOST_TEST(has_mount_point(*still, point));
+
+  BOOST_REQUIRE(::umount(point.c_str()) == 0);
+  auto unmounted = probe.collect(kNow);
+  BOOST_REQUIRE(unmounted.has_value());
+  BOOST_TEST(!has_mount_point(*unmounted, point));
+  std::filesystem::remove_all(base);
 }
