@@ -6,22 +6,14 @@ namespace vigil {
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound:
-      return "not_found";
-    case ErrorKind::kNotAvailable:
-      return "not_available";
-    case ErrorKind::kPermission:
-      return "permission";
-    case ErrorKind::kParse:
-      return "parse";
-    case ErrorKind::kInvalid:
-      return "invalid";
-    case ErrorKind::kIo:
-      return "io";
-    case ErrorKind::kStore:
-      return "store";
-    case ErrorKind::kCorrupt:
-      return "corrupt";
+    case ErrorKind::kNotFound: return "not_found";
+    case ErrorKind::kNotAvailable: return "not_available";
+    case ErrorKind::kPermission: return "permission";
+    case ErrorKind::kParse: return "parse";
+    case ErrorKind::kInvalid: return "invalid";
+    case ErrorKind::kIo: return "io";
+    case ErrorKind::kStore: return "store";
+    case ErrorKind::kCorrupt: return "corrupt";
   }
   return "unknown";
 }
@@ -31,17 +23,13 @@ ErrorKind errno_kind(int err) {
     case ENOENT:
     case ESRCH:
     case ENODEV:
-    case ENXIO:
-      return ErrorKind::kNotFound;
+    case ENXIO: return ErrorKind::kNotFound;
     case EACCES:
-    case EPERM:
-      return ErrorKind::kPermission;
+    case EPERM: return ErrorKind::kPermission;
     // The file exists but this host switched the feature off: reading a
     // pressure file under psi=0 fails so.
-    case EOPNOTSUPP:
-      return ErrorKind::kNotAvailable;
-    default:
-      return ErrorKind::kIo;
+    case EOPNOTSUPP: return ErrorKind::kNotAvailable;
+    default: return ErrorKind::kIo;
   }
 }
 

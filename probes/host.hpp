@@ -34,14 +34,15 @@ class HostProbe {
   Result<Collection> collect(WallMs now) const;
 
  private:
+  // The mount table, re-read only when procfs says it changed (poll's
+  // POLLPRI on the kept mountinfo fd); on anything but procfs, every round.
+  const std::vector<procfs::Mount>* mounts(Collection& out) const;
+
   std::string proc_root_;
   std::string rootfs_;
   // The procfs files read every round, kept open and re-read with pread
   // (kept_file.hpp): a dozen opens and closes fewer per round.
   mutable KeptFiles kept_;
-  // The mount table, re-read only when procfs says it changed (poll's
-  // POLLPRI on the kept mountinfo fd); on anything but procfs, every round.
-  const std::vector<procfs::Mount>* mounts(Collection& out) const;
   mutable UniqueFd mountinfo_fd_;
   mutable bool mountinfo_pollable_ = false;
   mutable std::optional<std::vector<procfs::Mount>> mounts_;

@@ -165,7 +165,7 @@ struct Daemon::Impl {
       t->processes = make_target_processes(
           tc, *target_context, [this, tp](const ExitInfo& info) { main_exited(*tp, info); },
           [this, tp](const UnitState& before, const UnitState& now) { unit_changed(*tp, before, now); });
-      sampler->set_table_max_age(std::min(t->interval / 10, kMaxSplay) + Millis(20));
+      sampler->set_table_max_age(std::min(t->interval / 10, kMaxSplay) + Millis(20), t->interval);
       targets[tc.name] = std::move(t);
     }
     for (const auto& c : cfg.checks) checks->add(c, cfg.check_interval(c));

@@ -19,8 +19,11 @@ Sampler::Sampler(const Config& cfg, Recorder& recorder, Listener listener)
   processes_.set_cold_every(10);
 }
 
-void Sampler::set_table_max_age(Millis age) {
-  table_max_age_usec_ = std::max<std::uint64_t>(table_max_age_usec_, static_cast<std::uint64_t>(age.count()) * 1000);
+void Sampler::set_table_max_age(Millis window, Millis interval) {
+  widest_window_ = std::max(widest_window_, window);
+  shortest_interval_ = std::min(shortest_interval_, interval);
+  const Millis age = std::min(widest_window_, shortest_interval_ / 2);
+  table_max_age_usec_ = static_cast<std::uint64_t>(age.count()) * 1000;
 }
 
 void Sampler::probe_result(Collection& out, std::string_view probe, const std::string& target,
@@ -63,7 +66,7 @@ void Sampler::refresh_processes() {
     table_problem_ = std::move(problem_now);
   }
   table_refreshed_usec_ = now;
-  std::erase_if(cgroup_round_, [&](const auto& kv) { return now - kv.second.read_usec >= table_max_age_usec_; });
+  cgroup_round_.clear();
   const WallMs wall = wall_now_ms();
   probe_result(out, "process_table", {}, now, refreshed.has_value(), wall);
   out.add("vigil_processes_scanned", {}, static_cast<double>(processes_.entries().size()), wall);
@@ -120,12 +123,9 @@ void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collecti
   }
   if (paths.empty()) return;
   t.last_paths = paths;
-  const std::uint64_t now_usec = mono_now_usec();
   auto round = cgroup_round_.find(paths);
-  if (round == cgroup_round_.end() || now_usec - round->second.read_usec >= table_max_age_usec_) {
-    round = cgroup_round_.insert_or_assign(paths, CgroupRead{now_usec, cgroups_.read(paths)}).first;
-  }
-  const Result<CgroupStats>& stats = round->second.stats;
+  if (round == cgroup_round_.end()) round = cgroup_round_.emplace(paths, cgroups_.read(paths)).first;
+  const Result<CgroupStats>& stats = round->second;
   if (!stats) {
     if (stats.error().kind != ErrorKind::kNotFound) {
       read_failed = true;

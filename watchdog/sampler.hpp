@@ -49,8 +49,11 @@ class Sampler {
   void sample_target(WatchedTarget& t);
   // The target's cgroup now (at a crash): OOM kills and the memory peak.
   Remediator::TargetHooks::CgroupNow cgroup_now(const WatchedTarget& t) const;
-  // Rounds between two targets' samples share one refresh of the table.
-  void set_table_max_age(Millis age);
+  // A target's samples fall within `window` of the others' in a round:
+  // the samples of a round share one refresh of the table (and one read of
+  // each cgroup), but a refresh never serves two rounds of the fastest
+  // target (the age is capped at half the shortest interval).
+  void set_table_max_age(Millis window, Millis interval);
   // Closes the kept fds of cgroups no target reads any more.
   void forget_unused() { cgroups_.forget_unused(); }
   std::size_t processes_scanned() const { return processes_.entries().size(); }
@@ -70,14 +73,12 @@ class Sampler {
   CgroupReader cgroups_;
   std::uint64_t table_refreshed_usec_ = 0;
   std::uint64_t table_max_age_usec_ = 0;
-  // Cgroups read in this round, for targets that share one (processes
-  // outside any service's cgroup, in one session or container): read once
-  // per round, as the process table is. Emptied at each table refresh.
-  struct CgroupRead {
-    std::uint64_t read_usec = 0;
-    Result<CgroupStats> stats;
-  };
-  std::map<CgroupPaths, CgroupRead> cgroup_round_;
+  Millis widest_window_{0};
+  Millis shortest_interval_ = Millis::max();
+  // The cgroups read since the table's last refresh (this round), for
+  // targets that share one (processes outside any service's cgroup, in one
+  // session or container): each is read once per round, as the table is.
+  std::map<CgroupPaths, Result<CgroupStats>> cgroup_round_;
   std::string host_problem_;  // the last one logged, so that each is logged once
   std::string table_problem_;
 };

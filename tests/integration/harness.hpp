@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/requirements.hpp"
+#include "tests/requirements.hpp"
 
 extern char** environ;
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "probes/checks/prometheus.hpp"
 #include "probes/checks/redis.hpp"
 #include "probes/checks/tcp.hpp"
+#include "tests/requirements.hpp"
 #include "tests/unit/config/config_helpers.hpp"
 
 using namespace vigil;
@@ -157,13 +159,12 @@ BOOST_AUTO_TEST_CASE(all_errors_are_reported_not_only_the_first) {
   BOOST_TEST(r.errors.size() >= 6u);
 }
 
-boost::test_tools::assertion_result no_default_config(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result ok(!fs::exists(kDefaultConfigPath));
-  ok.message() << kDefaultConfigPath << " exists on this machine, so built-in defaults cannot be seen";
-  return ok;
-}
+VIGIL_REQUIREMENT("no_system_config", []() -> std::optional<std::string> {
+  if (!fs::exists(kDefaultConfigPath)) return std::nullopt;
+  return std::string(kDefaultConfigPath) + " exists on this machine, so built-in defaults cannot be seen";
+});
 
-BOOST_AUTO_TEST_CASE(no_file_at_default_path_means_defaults, *boost::unit_test::precondition(no_default_config)) {
+BOOST_AUTO_TEST_CASE(no_file_at_default_path_means_defaults, *boost::unit_test::label("no_system_config")) {
   auto r = load_config(LoadOptions{std::nullopt, nullptr});
   BOOST_REQUIRE(r.ok());
   BOOST_TEST(r.config.defaults_only);

@@ -10,6 +10,7 @@
 
 #include "probes/host.hpp"
 #include "test_support.hpp"
+#include "tests/requirements.hpp"
 
 using namespace vigil;
 using vigil::testing::count_metric;
@@ -171,13 +172,6 @@ BOOST_AUTO_TEST_CASE(missing_stat_fails) {
 
 namespace {
 
-// Reported as skipped, with this reason, where it cannot run.
-boost::test_tools::assertion_result can_make_mounts(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result ok(geteuid() == 0);
-  ok.message() << "needs root to make a mount namespace of its own";
-  return ok;
-}
-
 bool has_mount_point(const Collection& c, const std::string& point) {
   for (const auto& s : c.samples) {
     if (s.key.metric != "host_filesystem_size_bytes") continue;
@@ -190,11 +184,15 @@ bool has_mount_point(const Collection& c, const std::string& point) {
 
 }  // namespace
 
+VIGIL_REQUIREMENT("root", []() -> std::optional<std::string> {
+  if (geteuid() == 0) return std::nullopt;
+  return std::string("needs root to make a mount namespace of its own");
+});
+
 // The mount table is kept between rounds and re-read when procfs says it
 // changed: a mount made (and removed) between two rounds shows in the next.
 // In a mount namespace of the test's own, so nothing leaks to the host.
-BOOST_AUTO_TEST_CASE(a_mount_made_between_rounds_is_seen_in_the_next,
-                     *boost::unit_test::precondition(can_make_mounts)) {
+BOOST_AUTO_TEST_CASE(a_mount_made_between_rounds_is_seen_in_the_next, *boost::unit_test::label("root")) {
   BOOST_REQUIRE(::unshare(CLONE_NEWNS) == 0);
   BOOST_REQUIRE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
   const std::filesystem::path base =

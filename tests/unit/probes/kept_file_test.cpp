@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE probes_kept_file
+#include "probes/kept_file.hpp"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -8,13 +10,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "probes/kept_file.hpp"
+#include "tests/requirements.hpp"
 
 using namespace vigil;
 namespace fs = std::filesystem;
 
 namespace {
-bool is(ErrorKind a, ErrorKind b) { return a == b; }
+bool is(ErrorKind a, ErrorKind b) {
+  return a == b;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(rereads_from_the_start_through_the_kept_fd) {
@@ -62,15 +66,12 @@ BOOST_AUTO_TEST_CASE(a_kept_fd_of_an_exited_process_reads_as_absent) {
   BOOST_TEST(!slot.valid());
 }
 
-// Reported as skipped, with this reason, where it cannot run.
-boost::test_tools::assertion_result can_make_v1_cgroups(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result ok(geteuid() == 0 && fs::exists("/sys/fs/cgroup/pids/cgroup.procs"));
-  ok.message() << "needs root and a cgroup v1 pids hierarchy at /sys/fs/cgroup/pids";
-  return ok;
-}
-
+VIGIL_REQUIREMENT("v1_cgroups", []() -> std::optional<std::string> {
+  if (geteuid() == 0 && fs::exists("/sys/fs/cgroup/pids/cgroup.procs")) return std::nullopt;
+  return std::string("needs root and a cgroup v1 pids hierarchy at /sys/fs/cgroup/pids");
+});
 BOOST_AUTO_TEST_CASE(kept_files_reopen_a_recreated_cgroup_and_forget_unused_ones,
-                     *boost::unit_test::precondition(can_make_v1_cgroups)) {
+                     *boost::unit_test::label("v1_cgroups")) {
   const std::string dir = "/sys/fs/cgroup/pids/vigil-kept-test-" + std::to_string(getpid());
   BOOST_REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
   KeptFiles files;

@@ -8,6 +8,7 @@
 
 #include "store/store.hpp"
 #include "store_test_util.hpp"
+#include "tests/requirements.hpp"
 
 using namespace vigil;
 using vigil::test::event;
@@ -124,10 +125,6 @@ BOOST_AUTO_TEST_CASE(reads_a_cleanly_closed_store) {
 
 namespace {
 
-bool is_root() {
-  return ::geteuid() == 0;
-}
-
 // Reads the store as user nobody in a child process (the CLI run by another
 // user than vigild's). Returns 0 when all `n` samples were read, 1 for a
 // wrong count, 10 + ErrorKind when open() failed, 20 + ErrorKind when a
@@ -155,8 +152,12 @@ int read_as_nobody(const std::string& dir, const std::string& path, std::uint64_
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(another_user_reads_a_cleanly_closed_store,
-                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) { return is_root(); })) {
+VIGIL_REQUIREMENT("root", []() -> std::optional<std::string> {
+  if (::geteuid() == 0) return std::nullopt;
+  return std::string("needs root to read the store as another user (nobody)");
+});
+
+BOOST_AUTO_TEST_CASE(another_user_reads_a_cleanly_closed_store, *boost::unit_test::label("root")) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
   {
@@ -171,8 +172,7 @@ BOOST_AUTO_TEST_CASE(another_user_reads_a_cleanly_closed_store,
   BOOST_TEST(read_as_nobody(dir.path(), path, 2) == 0);
 }
 
-BOOST_AUTO_TEST_CASE(another_user_reads_after_a_kill,
-                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) { return is_root(); })) {
+BOOST_AUTO_TEST_CASE(another_user_reads_after_a_kill, *boost::unit_test::label("root")) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
   write_then_get_killed(path, 300);

@@ -1,4 +1,4 @@
-// tests/integration/requirements.hpp: what a case needs from this machine,
+// tests/requirements.hpp: what a case needs from this machine,
 // and skips that Meson counts as skips.
 //
 // A case that needs something this machine may lack (Alertmanager, Redis,
