@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <tuple>
 
 #include "config/sections.hpp"
 #include "config/targets.hpp"
@@ -143,8 +147,30 @@ void Loader::read_table(const std::string& path, const std::string& section, con
 
 void Loader::read_file(const std::string& path, bool required) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
+  const fs::file_status status = fs::status(path, ec);
+  if (status.type() == fs::file_type::not_found) {
     if (required) error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "no such file");
+    return;
+  }
+  // Whether named or found: a directory or a device is never an empty config.
+  if (ec) {
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "cannot access: " + ec.message());
+    return;
+  }
+  if (status.type() == fs::file_type::directory) {
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "",
+          "is a directory, not a config file: name the file itself (drop-in files go in a vigil.d/ "
+          "directory beside it)");
+    return;
+  }
+  if (status.type() != fs::file_type::regular) {
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "is not a regular file");
+    return;
+  }
+  if (std::FILE* f = std::fopen(path.c_str(), "r"); f != nullptr) {
+    std::fclose(f);
+  } else {
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", std::string("cannot read: ") + std::strerror(errno));
     return;
   }
   toml::table root;
@@ -413,6 +439,27 @@ void Loader::read_rule(const std::string& path, const toml::table& table) {
 
 namespace {
 
+// In file order (the main file, then the drop-ins), by line and column;
+// then the environment's, then those of no place. Problems of one place keep
+// the order they were found in.
+void sort_by_place(std::vector<ConfigError>& problems, const std::vector<std::string>& files) {
+  std::vector<std::string> order = files;
+  for (const auto& p : problems) {
+    if (!p.where.file.empty() && std::find(order.begin(), order.end(), p.where.file) == order.end()) {
+      order.push_back(p.where.file);
+    }
+  }
+  auto rank = [&](const ConfigLocation& w) -> std::size_t {
+    if (!w.env_var.empty()) return order.size();
+    if (w.file.empty()) return order.size() + 1;
+    return static_cast<std::size_t>(std::find(order.begin(), order.end(), w.file) - order.begin());
+  };
+  std::stable_sort(problems.begin(), problems.end(), [&](const ConfigError& a, const ConfigError& b) {
+    return std::tuple(rank(a.where), a.where.line, a.where.column) <
+           std::tuple(rank(b.where), b.where.line, b.where.column);
+  });
+}
+
 std::vector<std::string> drop_ins(const fs::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
@@ -439,6 +486,8 @@ LoadResult load_config(const LoadOptions& options) {
   loader.result.config.defaults_only = loader.result.config.files.empty() && loader.result.errors.empty();
   loader.read_environment(options.environ);
   loader.validate();
+  config_detail::sort_by_place(loader.result.errors, loader.result.config.files);
+  config_detail::sort_by_place(loader.result.warnings, loader.result.config.files);
   return std::move(loader.result);
 }
 

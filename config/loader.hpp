@@ -58,6 +58,7 @@ class Loader {
   void read_rule(const std::string& path, const toml::table& table);
   void read_target_env(const std::string& var, const std::string& rest, const std::string& value);
   void read_check_env(const std::string& var, const std::string& rest, const std::string& value);
+  std::vector<std::string> target_names() const;
   void validate_targets();
   void validate_checks();
   void validate_alerting();

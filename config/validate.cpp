@@ -62,6 +62,15 @@ bool is_label_name(std::string_view s) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
+// Every place a target is named (a check's or a rule's target, depends_on)
+// must name one that is configured.
+void unknown_target(EntryProblems& p, std::string_view key, const std::string& name,
+                    const std::vector<std::string>& targets) {
+  if (std::find(targets.begin(), targets.end(), name) != targets.end()) return;
+  p.bad(key, "no target named \"" + name + "\"" +
+                 (targets.empty() ? std::string(" (no [[target]] is configured)") : did_you_mean(name, targets)));
+}
+
 bool is_metric_name(std::string_view s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   return std::all_of(s.begin(), s.end(),
@@ -69,6 +78,14 @@ bool is_metric_name(std::string_view s) {
 }
 
 }  // namespace
+
+std::vector<std::string> Loader::target_names() const {
+  std::vector<std::string> out;
+  for (const auto& t : result.config.targets) {
+    if (!t.name.empty()) out.push_back(t.name);
+  }
+  return out;
+}
 
 void Loader::validate() {
   validate_targets();
@@ -89,20 +106,20 @@ void Loader::validate_targets() {
   for (std::size_t i = 0; i < cfg.targets.size(); ++i) {
     TargetConfig& t = cfg.targets[i];
     const std::string label = target_label(t);
+    EntryProblems problems(*this, target_keys_at[i], t.where, label);
     if (!t.name.empty()) {
       auto [it, inserted] = seen.emplace(t.name, &t);
       if (!inserted) {
-        error(ConfigErrorKind::kDuplicateName, t.where, label + ".name",
-              "target name \"" + t.name + "\" is already used at " + it->second->where.describe());
+        problems.report(ConfigErrorKind::kDuplicateName, "name",
+                        "target name \"" + t.name + "\" is already used at " + it->second->where.describe());
       }
     }
     if (t.cgroup && t.cgroup->front() != '/') {
-      error(ConfigErrorKind::kBadValue, t.where, label + ".cgroup",
-            "\"" + *t.cgroup + "\" must be an absolute cgroup path such as \"/system.slice/gateway.service\"");
+      problems.bad("cgroup",
+                   "\"" + *t.cgroup + "\" must be an absolute cgroup path such as \"/system.slice/gateway.service\"");
     }
     if (t.finder.empty()) continue;  // no finder key, or several: reported
     const TargetKindInfo& kind = target_kind(t.kind);
-    EntryProblems problems(*this, target_keys_at[i], t.where, label);
     if (kind.validate != nullptr) kind.validate(t, problems);
   }
 }
@@ -110,21 +127,24 @@ void Loader::validate_targets() {
 void Loader::validate_checks() {
   auto& cfg = result.config;
   std::map<std::pair<std::string, std::string>, const CheckConfig*> seen;
+  const std::vector<std::string> targets = target_names();
   std::vector<std::string> slow;  // timeout longer than interval, as chosen
   ConfigLocation first_slow;
   for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
     const CheckConfig& c = cfg.checks[i];
     const std::string label = check_label(c);
+    EntryProblems problems(*this, check_keys_at[i], c.where, label);
     if (!c.name.empty()) {
       auto [it, inserted] = seen.emplace(std::make_pair(c.target, c.name), &c);
       if (!inserted) {
-        error(ConfigErrorKind::kDuplicateName, c.where, label + ".name",
-              (c.target.empty() ? std::string("a check without a target") : "target " + c.target) +
-                  " already has a check \"" + c.name + "\" at " + it->second->where.describe());
+        problems.report(ConfigErrorKind::kDuplicateName, "name",
+                        (c.target.empty() ? std::string("a check without a target") : "target " + c.target) +
+                            " already has a check \"" + c.name + "\" at " + it->second->where.describe());
       }
     }
+    // A [[target.check]] names its target by where it is written.
+    if (!c.target.empty() && problems.written("target")) unknown_target(problems, "target", c.target, targets);
     if (c.settings.empty()) continue;  // no kind, or an unknown one: reported
-    EntryProblems problems(*this, check_keys_at[i], c.where, label);
     check_kind(c.kind).validate(c, problems);
     // Only when one of them was chosen: the defaults (5s, 1s) are not news.
     if (c.timeout > cfg.check_interval(c) && (problems.written("timeout") || problems.written("interval"))) {
@@ -173,6 +193,7 @@ void Loader::validate_alerting() {
     }
   }
   std::map<std::string, const RuleConfig*> rule_names;
+  const std::vector<std::string> targets = target_names();
   for (std::size_t i = 0; i < cfg.rules.size(); ++i) {
     RuleConfig& r = cfg.rules[i];
     const std::string label = r.name.empty() ? std::string("rule") : "rule[" + r.name + "]";
@@ -180,9 +201,13 @@ void Loader::validate_alerting() {
     if (!r.name.empty()) {
       auto [it, inserted] = rule_names.emplace(r.name, &r);
       if (!inserted) {
-        error(ConfigErrorKind::kDuplicateName, r.where, label + ".name",
-              "rule name \"" + r.name + "\" is already used at " + it->second->where.describe());
+        problems.report(ConfigErrorKind::kDuplicateName, "name",
+                        "rule name \"" + r.name + "\" is already used at " + it->second->where.describe());
       }
+    }
+    if (!r.target.empty()) unknown_target(problems, "target", r.target, targets);
+    for (const auto& [label_name, value] : r.select) {
+      if (label_name == "target") unknown_target(problems, "select", value, targets);
     }
     if (!problems.written("kind")) continue;  // reported as missing (or unknown)
     validate_rule(r, problems);
@@ -254,20 +279,17 @@ void Loader::validate_rule(RuleConfig& r, KeyProblems& p) {
 void Loader::validate_remediation() {
   auto& cfg = result.config;
   std::map<std::string, const TargetConfig*> by_name;
-  std::vector<std::string> target_names;
-  for (const auto& t : cfg.targets) {
-    by_name.emplace(t.name, &t);
-    target_names.push_back(t.name);
-  }
+  for (const auto& t : cfg.targets) by_name.emplace(t.name, &t);
+  const std::vector<std::string> names = target_names();
   for (std::size_t i = 0; i < cfg.targets.size(); ++i) {
     TargetConfig& t = cfg.targets[i];
     const std::string label = target_label(t);
+    EntryProblems keys(*this, target_keys_at[i], t.where, label);
     for (const auto& d : t.depends_on) {
       if (d == t.name) {
-        error(ConfigErrorKind::kBadValue, t.where, label + ".depends_on", "a target cannot depend on itself");
-      } else if (!by_name.count(d)) {
-        error(ConfigErrorKind::kBadValue, t.where, label + ".depends_on",
-              "no target named \"" + d + "\"" + did_you_mean(d, target_names));
+        keys.bad("depends_on", "a target cannot depend on itself");
+      } else {
+        unknown_target(keys, "depends_on", d, names);
       }
     }
     if (t.remediate) {
@@ -290,10 +312,11 @@ void Loader::validate_remediation() {
     mark[name] = 2;
     return false;
   };
-  for (const auto& t : cfg.targets) {
+  for (std::size_t i = 0; i < cfg.targets.size(); ++i) {
+    const TargetConfig& t = cfg.targets[i];
     if (mark[t.name] == 0 && cyclic(t.name)) {
-      error(ConfigErrorKind::kBadValue, t.where, target_label(t) + ".depends_on",
-            "depends_on forms a cycle through " + t.name);
+      EntryProblems keys(*this, target_keys_at[i], t.where, target_label(t));
+      keys.bad("depends_on", "depends_on forms a cycle through " + t.name);
     }
   }
 }

@@ -55,22 +55,6 @@ Error read_error(sqlite3* db, int rc, std::string_view what) {
   return sqlite_error(db, rc, what, db_path(db));
 }
 
-// Percent-encodes what a URI filename cannot hold literally.
-std::string uri_path(const std::string& path) {
-  std::string out;
-  for (char c : path) {
-    if (c == '%' || c == '?' || c == '#') {
-      static const char* hex = "0123456789ABCDEF";
-      out += '%';
-      out += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-      out += hex[static_cast<unsigned char>(c) & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // No -wal file, or an empty one: every commit is in the database file.
 bool wal_is_empty(const std::string& path) {
   struct stat st {};
@@ -188,16 +172,18 @@ StoreReader::~StoreReader() {
 }
 
 Result<StoreReader> StoreReader::open(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT) {
+  auto file = identify_store_file(path);
+  if (!file) return tl::unexpected(file.error());
+  switch (file->kind) {
+    case StoreFileKind::kMissing:
       return fail(ErrorKind::kNotFound, "no vigil store at " + path + " (vigild creates it when it first starts)");
-    }
-    return fail(errno_kind(err), "cannot access the store " + path + ": " + std::strerror(err));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    return fail(ErrorKind::kInvalid, path + " is a directory, not a vigil store");
+    case StoreFileKind::kEmpty:
+      return fail(ErrorKind::kNotFound, path + " is empty: no vigil store yet (vigild creates it when it first starts)");
+    case StoreFileKind::kForeign: return fail(ErrorKind::kInvalid, not_a_store_message(path, *file, false));
+    case StoreFileKind::kDamagedVigil:
+      return fail(ErrorKind::kCorrupt, "the vigil store " + path + " is corrupt (" + file->what +
+                                           "); vigild moves it aside and starts a new one when it next starts");
+    case StoreFileKind::kVigil: break;
   }
 
   auto db = connect_read_only(path, false);
@@ -221,7 +207,8 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
     Error e = version.error();
     switch (e.kind) {
       case ErrorKind::kCorrupt:
-        e.message = path + " is not a vigil store or is corrupt: " + e.message;
+        // SQLite's own words, not the statement that met them.
+        e.message = "the vigil store " + path + " is corrupt: " + sqlite3_errmsg(db->get());
         break;
       case ErrorKind::kIo:
       case ErrorKind::kPermission:

@@ -2,10 +2,17 @@
 
 #include <algorithm>
 #include <array>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <filesystem>
 #include <optional>
 #include <system_error>
+#include <vector>
 
 #include "core/log.hpp"
 
@@ -249,6 +256,17 @@ Result<void> set_version(sqlite3* db, const std::string& path, int version) {
   return {};
 }
 
+Result<void> set_application_id(sqlite3* db, const std::string& path) {
+  auto stmt = prepare(db, "PRAGMA application_id", path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db, rc, "cannot read the application id", path));
+  if (static_cast<std::uint32_t>(sqlite3_column_int64(stmt->get(), 0)) == kApplicationId) return {};
+  stmt->reset();
+  const std::string set = "PRAGMA application_id = " + std::to_string(kApplicationId);
+  return exec(db, set.c_str(), path);
+}
+
 Result<void> migrate(sqlite3* db, const std::string& path) {
   for (;;) {
     Transaction txn(db, path);
@@ -257,7 +275,11 @@ Result<void> migrate(sqlite3* db, const std::string& path) {
     // Read again under the write lock: another process may have migrated.
     auto version = read_schema_version(db, path);
     if (!version) return tl::unexpected(version.error());
-    if (*version >= kSchemaVersion) return txn.commit();
+    if (*version >= kSchemaVersion) {
+      // Marks a new store, and one from before the id was set, as vigil's.
+      if (auto r = set_application_id(db, path); !r) return r;
+      return txn.commit();
+    }
     const int from = *version;
     if (auto r = exec(db, kMigrations[static_cast<std::size_t>(from)], path); !r) {
       return fail(r.error().kind, "migration of the store from schema version " + std::to_string(from) + " to " +
@@ -269,7 +291,173 @@ Result<void> migrate(sqlite3* db, const std::string& path) {
   }
 }
 
+// The first bytes of a file that is not SQLite, for the message: printable
+// text quoted, anything else called binary.
+std::string describe_start(std::string_view head) {
+  std::string shown;
+  const std::string_view start = head.substr(0, 24);
+  for (std::size_t i = 0; i < start.size(); ++i) {
+    const auto u = static_cast<unsigned char>(start[i]);
+    if (u == '\n' || u == '\r' || u == '\t') {
+      shown += ' ';
+    } else if (u < 0x20 || u == 0x7f) {
+      return "binary data";
+    } else if (u >= 0x80) {
+      // UTF-8 text: a lead byte and its continuation bytes (one cut off at
+      // the end of the prefix counts).
+      const std::size_t more = (u & 0xe0) == 0xc0 ? 1 : (u & 0xf0) == 0xe0 ? 2 : (u & 0xf8) == 0xf0 ? 3 : 0;
+      if (more == 0) return "binary data";
+      std::size_t j = 1;
+      for (; j <= more && i + j < start.size(); ++j) {
+        if ((static_cast<unsigned char>(start[i + j]) & 0xc0) != 0x80) return "binary data";
+      }
+      shown += start.substr(i, j);
+      i += j - 1;
+    } else {
+      shown += start[i];
+    }
+  }
+  return "text starting \"" + shown + (head.size() > 24 ? "...\"" : "\"");
+}
+
+std::uint32_t header_u32(std::string_view head, std::size_t offset) {
+  if (head.size() < offset + 4) return 0;
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(head[offset + i]);
+  return v;
+}
+
+constexpr std::string_view kSqliteMagic{"SQLite format 3\0", 16};
+constexpr std::size_t kApplicationIdOffset = 68;
+
+std::string hex32(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08X", v);
+  return buf;
+}
+
+// Reads up to 100 bytes; the file was stat'ed as a regular file.
+Result<std::string> read_head(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(errno_kind(errno), "cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::string head(100, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
+struct SqliteContents {
+  std::uint32_t application_id = 0;
+  std::vector<std::string> tables;
+  bool has_schema_version = false;
+};
+
+// Over a read-only connection (which reads the -wal too, where the newest
+// page 1 may be).
+Result<SqliteContents> read_contents(const std::string& path) {
+  // Without a -wal to read, as an immutable file: no lock taken, no -wal or
+  // -shm created beside a file that may be someone else's.
+  std::error_code ec;
+  const bool wal_empty = !exists(path + "-wal") || fs::file_size(path + "-wal", ec) == 0;
+  sqlite3* raw = nullptr;
+  const int rc =
+      wal_empty ? sqlite3_open_v2(("file:" + uri_path(path) + "?mode=ro&immutable=1").c_str(), &raw,
+                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr)
+                : sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  UniqueDb db(raw);
+  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(raw, rc, "cannot open", path));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  SqliteContents out;
+  auto id = prepare(raw, "PRAGMA application_id", path);
+  if (!id) return tl::unexpected(id.error());
+  int step = sqlite3_step(id->get());
+  if (step != SQLITE_ROW) return tl::unexpected(sqlite_error(raw, step, "cannot read the application id", path));
+  out.application_id = static_cast<std::uint32_t>(sqlite3_column_int64(id->get(), 0));
+  id->reset();
+  auto tables = prepare(raw, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", path);
+  if (!tables) return tl::unexpected(tables.error());
+  while ((step = sqlite3_step(tables->get())) == SQLITE_ROW) out.tables.push_back(column_text(tables->get(), 0));
+  if (step != SQLITE_DONE) return tl::unexpected(sqlite_error(raw, step, "cannot list the tables", path));
+  tables->reset();
+  if (std::find(out.tables.begin(), out.tables.end(), "meta") != out.tables.end()) {
+    auto version = read_schema_version(raw, path);
+    if (!version) return tl::unexpected(version.error());
+    out.has_schema_version = *version > 0;
+  }
+  return out;
+}
+
+std::string list_tables(const std::vector<std::string>& tables) {
+  std::string out;
+  for (std::size_t i = 0; i < tables.size() && i < 4; ++i) out += (i == 0 ? "" : ", ") + tables[i];
+  if (tables.size() > 4) out += ", ... (" + std::to_string(tables.size()) + " tables)";
+  return out;
+}
+
 }  // namespace
+
+HeaderVerdict classify_header(std::string_view head) {
+  if (head.empty()) return HeaderVerdict::kEmpty;
+  const bool ours = header_u32(head, kApplicationIdOffset) == kApplicationId;
+  if (head.size() < kSqliteMagic.size() || head.substr(0, kSqliteMagic.size()) != kSqliteMagic) {
+    return ours ? HeaderVerdict::kDamagedVigil : HeaderVerdict::kNotSqlite;
+  }
+  // A header is 100 bytes; a shorter file with the magic is a cut-off copy.
+  if (head.size() < 100) return HeaderVerdict::kNotSqlite;
+  if (ours) return HeaderVerdict::kVigil;
+  return header_u32(head, kApplicationIdOffset) == 0 ? HeaderVerdict::kUnmarked : HeaderVerdict::kOtherApplication;
+}
+
+Result<StoreFile> identify_store_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return StoreFile{StoreFileKind::kMissing, {}};
+    return fail(errno_kind(err), "cannot access the store " + path + ": " + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) return fail(ErrorKind::kInvalid, path + " is a directory, not a vigil store");
+  if (!S_ISREG(st.st_mode)) return fail(ErrorKind::kInvalid, path + " is not a regular file, so not a vigil store");
+  auto head = read_head(path);
+  if (!head) return tl::unexpected(head.error());
+
+  const HeaderVerdict verdict = classify_header(*head);
+  switch (verdict) {
+    case HeaderVerdict::kEmpty: return StoreFile{StoreFileKind::kEmpty, {}};
+    case HeaderVerdict::kNotSqlite:
+      return StoreFile{StoreFileKind::kForeign, "it is not a SQLite database: " + describe_start(*head)};
+    case HeaderVerdict::kDamagedVigil:
+      return StoreFile{StoreFileKind::kDamagedVigil, "its SQLite header is damaged"};
+    case HeaderVerdict::kOtherApplication:
+      return StoreFile{StoreFileKind::kForeign, "it is the SQLite database of another application (application_id " +
+                                                    hex32(header_u32(*head, kApplicationIdOffset)) + ")"};
+    case HeaderVerdict::kVigil: return StoreFile{StoreFileKind::kVigil, {}};
+    case HeaderVerdict::kUnmarked: break;
+  }
+  auto contents = read_contents(path);
+  if (!contents) {
+    if (contents.error().kind != ErrorKind::kCorrupt) return tl::unexpected(contents.error());
+    return StoreFile{StoreFileKind::kForeign,
+                     "it is a damaged SQLite database without vigil's application id: " + contents.error().message};
+  }
+  if (contents->application_id == kApplicationId) return StoreFile{StoreFileKind::kVigil, {}};
+  if (contents->application_id != 0) {
+    return StoreFile{StoreFileKind::kForeign, "it is the SQLite database of another application (application_id " +
+                                                  hex32(contents->application_id) + ")"};
+  }
+  if (contents->has_schema_version) return StoreFile{StoreFileKind::kVigil, {}};
+  if (contents->tables.empty()) return StoreFile{StoreFileKind::kEmpty, {}};
+  return StoreFile{StoreFileKind::kForeign,
+                   "it is a SQLite database of another application (tables: " + list_tables(contents->tables) + ")"};
+}
+
+std::string not_a_store_message(const std::string& path, const StoreFile& file, bool writer) {
+  std::string out = path + " is not a vigil store (" + file.what + "); it was left untouched";
+  if (writer) out += ": set [store] path (or [daemon] state_dir) to another file, or move this one away";
+  return out;
+}
 
 std::string utc_compact_stamp(WallMs ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -311,16 +499,18 @@ Result<int> read_schema_version(sqlite3* db, std::string_view path) {
 Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
   report = OpenReport{};
   if (auto r = ensure_parent_dir(path); !r) return tl::unexpected(r.error());
-  {
-    std::error_code ec;
-    report.created = !exists(path) || fs::file_size(path, ec) == 0;
+  // Only a vigil store (or nothing) is ever written, migrated or moved
+  // aside: another application's database or a text file is refused as is.
+  auto file = identify_store_file(path);
+  if (!file) return tl::unexpected(file.error());
+  if (file->kind == StoreFileKind::kForeign) {
+    return fail(ErrorKind::kInvalid, not_a_store_message(path, *file, true));
   }
+  report.created = file->kind == StoreFileKind::kMissing || file->kind == StoreFileKind::kEmpty;
 
   auto recover = [&](const std::string& reason) -> Result<void> {
     auto moved = move_aside(path);
     if (!moved) return tl::unexpected(moved.error());
-    log_warning("store was corrupt: moved it aside and started a new one",
-                {{"path", path}, {"moved_to", *moved}, {"reason", reason}});
     report.created = false;
     report.recovered = true;
     report.moved_to = *moved;
@@ -332,7 +522,9 @@ Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
   // deletes the -wal of a file whose header does not say WAL, and with a
   // damaged header that -wal may hold the last good data.
   bool checked_already = false;
-  if (!report.created) {
+  if (file->kind == StoreFileKind::kDamagedVigil) {
+    if (auto r = recover(file->what); !r) return tl::unexpected(r.error());
+  } else if (!report.created) {
     auto probe = open_and_check(path, SQLITE_OPEN_READONLY, true);
     if (probe && probe->corrupt_reason) {
       probe->db.reset();

@@ -27,6 +27,10 @@ inline sqlite3_destructor_type transient() {
   return reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1));
 }
 
+// A path as a URI filename ("file:" + uri_path(path) + "?mode=ro"):
+// percent-encodes what a URI filename cannot hold literally.
+std::string uri_path(const std::string& path);
+
 // SQLITE_NOTADB and SQLITE_CORRUPT (any extended code): the file is damaged.
 bool is_corruption(int rc);
 // Maps a result code to the error kind callers branch on.

@@ -129,8 +129,7 @@ struct Daemon::Impl {
     store = std::move(*opened);
     recorder = std::make_unique<Recorder>(*store);
     if (report.recovered) {
-      log_warning("the store was corrupt: moved it aside and started a new one",
-                  {{"path", options.path}, {"moved_to", report.moved_to}, {"reason", report.corrupt_reason}});
+      // The event is the one log line (the recorder logs every event).
       recorder->record(Event{
           wall_now_ms(),
           EventKind::kStoreRecovered,

@@ -29,6 +29,19 @@ BOOST_AUTO_TEST_CASE(check_config_bad_lists_every_error) {
   BOOST_TEST(located >= 6, r.err);
 }
 
+BOOST_AUTO_TEST_CASE(check_config_refuses_a_directory) {
+  TempDir tmp;
+  for (const std::string& dir : {std::string("/etc"), tmp.path.string()}) {
+    RunResult r = run({env_path("VIGILD"), "--check-config", "--config", dir});
+    BOOST_TEST(r.exit_code == 1, dir);
+    BOOST_TEST(r.out.find("config OK") == std::string::npos, r.out);
+    BOOST_TEST(r.err.find(dir + ": is a directory, not a config file") != std::string::npos, r.err);
+  }
+  RunResult dev = run({env_path("VIGILD"), "--check-config", "--config", "/dev/null"});
+  BOOST_TEST(dev.exit_code == 1);
+  BOOST_TEST(dev.err.find("/dev/null: is not a regular file") != std::string::npos, dev.err);
+}
+
 BOOST_AUTO_TEST_CASE(check_config_environment_error_names_the_variable) {
   RunResult r = run({env_path("VIGILD"), "--check-config", "--config", fixture("good/full.toml")},
                     {{"VIGIL_DAEMON_INTERVAL", "2 seconds"}});

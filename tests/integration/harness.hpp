@@ -61,7 +61,7 @@ struct TempDir {
 };
 
 inline void write_file(const std::string& path, const std::string& content) {
-  std::ofstream f(path);
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << content;
   BOOST_REQUIRE(f.good());
 }

@@ -68,6 +68,10 @@ baseline = "30m"
 max_growth = "10%"
 for = "5m"
 severity = "warning"
+
+[[target]]
+name = "gateway"
+pid = 1
 )");
   BOOST_TEST_MESSAGE(dump(r));
   BOOST_REQUIRE(r.ok());
@@ -202,6 +206,9 @@ for = "1m"
 name = "CheckFailed"
 kind = "check"
 severity = "page"
+[[target]]
+name = "gateway"
+pid = 1
 )toml");
   BOOST_TEST_MESSAGE(dump(r));
   BOOST_REQUIRE(r.ok());
@@ -297,7 +304,7 @@ BOOST_AUTO_TEST_CASE(each_mistake_is_reported_once_with_kind_line_and_key) {
       {"kind = \"check\"\nannotations = { summary = \"{{value\" }\n", K::kBadValue, 4, "rule[A].annotations", ""},
       {"", K::kMissingKey, 1, "rule[A].kind", ""},
       {"kind = \"absence\"\nmetric = \"up\"\nfor = \"1m\"\n\n[[rule]]\nname = \"A\"\nkind = \"check\"\n",
-       K::kDuplicateName, 7, "rule[A].name", ":1:"},  // names the first one's line
+       K::kDuplicateName, 8, "rule[A].name", ":1:"},  // names the first one's line
       // a check rule may restyle the built-in CheckFailed; no rule may take VigilHeartbeat
       {"[[rule]]\nname = \"CheckFailed\"\nkind = \"absence\"\nmetric = \"up\"\nfor = \"1m\"\n", K::kBadValue, 2,
        "rule[CheckFailed].name", "built-in"},
@@ -326,7 +333,9 @@ BOOST_AUTO_TEST_CASE(each_mistake_is_reported_once_with_kind_line_and_key) {
        K::kWrongType, 8, "check[port].alert", "boolean"},
   };
   for (const auto& c : cases) {
-    const std::string toml = c.toml[0] == '[' ? std::string(c.toml) : kRuleA + c.toml;
+    std::string toml = c.toml[0] == '[' ? std::string(c.toml) : kRuleA + c.toml;
+    // The target the rules name, after them (their lines stay).
+    if (toml.find("name = \"gw\"") == std::string::npos) toml += "\n[[target]]\nname = \"gw\"\npid = 1\n";
     auto r = load(toml);
     BOOST_TEST_INFO(toml << "----\n" << dump(r));
     BOOST_TEST(r.errors.size() == 1u);

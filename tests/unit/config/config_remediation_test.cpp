@@ -134,9 +134,10 @@ BOOST_AUTO_TEST_CASE(bad_remediation_configs_name_kind_line_and_key) {
        "target[p].stop_signal"},
       {"[[target]]\nname = \"p\"\nmatch = \"x\"\nstop_timeout = \"1ms\"\n", ConfigErrorKind::kOutOfRange, 4,
        "target[p].stop_timeout"},
+      // at the key's line, not the [[target]] header's
       {"[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"dbb\"]\n[[target]]\nname = \"db\"\nmatch = \"y\"\n",
-       ConfigErrorKind::kBadValue, 1, "target[p].depends_on"},
-      {"[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"p\"]\n", ConfigErrorKind::kBadValue, 1,
+       ConfigErrorKind::kBadValue, 4, "target[p].depends_on"},
+      {"[[target]]\nname = \"p\"\nmatch = \"x\"\ndepends_on = [\"p\"]\n", ConfigErrorKind::kBadValue, 4,
        "target[p].depends_on"},
       {"[[target]]\nname = \"a\"\nmatch = \"x\"\ndepends_on = [\"b\"]\n[[target]]\nname = \"b\"\nmatch = \"y\"\n"
        "depends_on = [\"a\"]\n",

@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(each_bad_fixture_reports_its_kind) {
       {"bad/wrong-type.toml", ConfigErrorKind::kWrongType, 2, "daemon.interval"},
       {"bad/bad-duration.toml", ConfigErrorKind::kBadValue, 2, "daemon.interval"},
       {"bad/out-of-range.toml", ConfigErrorKind::kOutOfRange, 2, "daemon.interval"},
-      {"bad/duplicate-target.toml", ConfigErrorKind::kDuplicateName, 5, "target[gateway].name"},
+      {"bad/duplicate-target.toml", ConfigErrorKind::kDuplicateName, 6, "target[gateway].name"},
       {"bad/syntax.toml", ConfigErrorKind::kSyntax, 1, ""},
       {"bad/target-conflict.toml", ConfigErrorKind::kConflict, 1, "target[gateway]"},
       {"bad/target-missing-finder.toml", ConfigErrorKind::kMissingKey, 1, "target[gateway]"},
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(bad_checks_each_reported) {
   BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 9, "check[web].url"));       // http needs a url
   BOOST_TEST(has_error(r, ConfigErrorKind::kUnknownKey, 16, "check[port].target"));  // nested check names no target
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 17, "check[port].address"));   // a host name
-  BOOST_TEST(has_error(r, ConfigErrorKind::kDuplicateName, 19, "check[port].name"));
+  BOOST_TEST(has_error(r, ConfigErrorKind::kDuplicateName, 20, "check[port].name"));
   BOOST_TEST(has_error(r, ConfigErrorKind::kMissingKey, 19, "check[port].address"));
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 26, "check[orphan].address"));  // port 99999
   BOOST_TEST(r.errors.size() == 7u);
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(bad_kind_keys_each_reported) {
 BOOST_AUTO_TEST_CASE(check_keys_from_the_environment) {
   auto r = load(fixture("good/check_kinds.toml"),
                 {"VIGIL_CHECK_GATEWAY_HEALTH_TIMEOUT=2s", "VIGIL_CHECK_GATEWAY_HEALTH_EXPECT_STATUS=[\"200\", \"204\"]",
-                 "VIGIL_CHECK_HOST_DISK_COMMAND=[\"/bin/true\"]"});
+                 "VIGIL_CHECK_DISK_COMMAND=[\"/bin/true\"]"});
   BOOST_TEST_MESSAGE(dump(r));
   BOOST_REQUIRE(r.ok());
   for (const auto& c : r.config.checks) {

@@ -143,34 +143,58 @@ BOOST_AUTO_TEST_CASE(empty_file_is_migrated) {
   check_usable(path);
 }
 
-BOOST_AUTO_TEST_CASE(version_zero_database_is_migrated_and_keeps_other_tables) {
+BOOST_AUTO_TEST_CASE(older_store_is_migrated_and_keeps_other_tables) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
+  // Schema version 1 as it shipped (no application id then), plus a table
+  // someone added.
   run_sql(path,
           "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
-          "INSERT INTO meta VALUES('schema_version', 0);"
+          "INSERT INTO meta VALUES('schema_version', 1);"
+          "CREATE TABLE series(id INTEGER PRIMARY KEY, metric TEXT NOT NULL, labels TEXT NOT NULL,"
+          " UNIQUE(metric, labels));"
+          "CREATE TABLE samples_head(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);"
+          "CREATE TABLE head_flushes(first_rowid INTEGER NOT NULL, last_rowid INTEGER NOT NULL,"
+          " min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL);"
+          "CREATE TABLE events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,"
+          " target TEXT NOT NULL, check_name TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,"
+          " details TEXT NOT NULL);"
+          "CREATE INDEX events_ts ON events(ts);"
           "CREATE TABLE notes(text TEXT); INSERT INTO notes VALUES('kept');");
   OpenReport report;
   auto writer = StoreWriter::open(options_for(path), &report);
   BOOST_REQUIRE_MESSAGE(writer, vigil::test::why(writer));
   BOOST_TEST(!report.created);
-  BOOST_TEST(report.migrated_from == 0);
+  BOOST_TEST(report.migrated_from == 1);
   (*writer)->close();
   BOOST_TEST(schema_objects(path).count("table notes") == 1u);
   BOOST_TEST(journal_mode(path) == "wal");
   check_usable(path);
 }
 
-BOOST_AUTO_TEST_CASE(database_without_meta_is_migrated) {
+BOOST_AUTO_TEST_CASE(empty_sqlite_database_is_adopted) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
-  run_sql(path, "CREATE TABLE scratch(x); INSERT INTO scratch VALUES(1);");
+  run_sql(path, "PRAGMA user_version = 1;");  // a header, no tables
   OpenReport report;
   auto writer = StoreWriter::open(options_for(path), &report);
   BOOST_REQUIRE_MESSAGE(writer, vigil::test::why(writer));
   BOOST_TEST(report.migrated_from == 0);
   (*writer)->close();
   check_usable(path);
+}
+
+BOOST_AUTO_TEST_CASE(database_without_meta_is_refused_and_left_untouched) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  run_sql(path, "CREATE TABLE scratch(x); INSERT INTO scratch VALUES(1);");
+  const std::string before = read_bytes(path);
+  OpenReport report;
+  auto writer = StoreWriter::open(options_for(path), &report);
+  BOOST_REQUIRE(!writer);
+  BOOST_TEST(writer.error().message.find("another application (tables: scratch)") != std::string::npos);
+  BOOST_TEST(read_bytes(path) == before);
+  BOOST_TEST(journal_mode(path) == "delete");
 }
 
 BOOST_AUTO_TEST_CASE(newer_schema_is_refused_and_left_untouched) {

@@ -208,11 +208,13 @@ BOOST_AUTO_TEST_CASE(foreign_database_is_not_a_vigil_store) {
   vigil::test::run_sql(path, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
   auto reader = StoreReader::open(path);
   BOOST_REQUIRE(!reader);
-  BOOST_TEST((reader.error().kind == ErrorKind::kCorrupt));
+  BOOST_TEST((reader.error().kind == ErrorKind::kInvalid));
+  BOOST_TEST(reader.error().message.find("is not a vigil store") != std::string::npos);
 
   const std::string empty = dir.file("empty.db");
   vigil::test::write_bytes(empty, "");
   auto empty_reader = StoreReader::open(empty);
   BOOST_REQUIRE(!empty_reader);
-  BOOST_TEST((empty_reader.error().kind == ErrorKind::kCorrupt));
+  BOOST_TEST((empty_reader.error().kind == ErrorKind::kNotFound));
+  BOOST_TEST(empty_reader.error().message.find("is empty") != std::string::npos);
 }

@@ -1,0 +1,119 @@
+// The loader keeps the README's promise of a strict config: every name of a
+// target must name one, every problem points at the line of its key, and
+// problems are listed in file order.
+#define BOOST_TEST_MODULE config_strict
+#include <boost/test/unit_test.hpp>
+#include <string>
+
+#include "config/config.hpp"
+#include "tests/unit/config/config_helpers.hpp"
+
+using namespace vigil;
+using namespace vigil::config_test;
+
+namespace {
+
+const std::string kTwoTargets =
+    "[[target]]\n"          // 1
+    "name = \"web\"\n"      // 2
+    "match = \"nginx\"\n"   // 3
+    "[[target]]\n"          // 4
+    "name = \"db\"\n"       // 5
+    "match = \"postgres\"\n";  // 6
+
+// The one error's text, or a dump of all.
+std::string only_error(const LoadResult& r) {
+  if (r.errors.size() != 1) return "expected one error, got:\n" + dump(r);
+  return r.errors.front().describe();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_check_naming_no_target_is_an_error_at_its_key) {
+  auto r = load_toml(kTwoTargets +
+                     "[[check]]\n"                     // 7
+                     "name = \"alive\"\n"              // 8
+                     "kind = \"tcp\"\n"                // 9
+                     "target = \"wbe\"\n"              // 10
+                     "address = \"127.0.0.1:80\"\n");  // 11
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 10, "check[alive].target"), dump(r));
+  BOOST_TEST(only_error(r).find("no target named \"wbe\" (did you mean \"web\"?)") != std::string::npos,
+             only_error(r));
+}
+
+BOOST_AUTO_TEST_CASE(a_check_naming_a_target_when_none_is_configured) {
+  auto r = load_toml("[[check]]\nname = \"alive\"\nkind = \"tcp\"\ntarget = \"zzz\"\naddress = \"127.0.0.1:80\"\n");
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 4, "check[alive].target"), dump(r));
+  BOOST_TEST(dump(r).find("no [[target]] is configured") != std::string::npos, dump(r));
+}
+
+BOOST_AUTO_TEST_CASE(a_rule_naming_no_target_is_an_error_at_its_key) {
+  auto r = load_toml(kTwoTargets +
+                     "[[rule]]\n"                                   // 7
+                     "name = \"Big\"\n"                              // 8
+                     "kind = \"threshold\"\n"                        // 9
+                     "metric = \"process_resident_memory_bytes\"\n"  // 10
+                     "value = 1\n"                                   // 11
+                     "target = \"zzz\"\n");                          // 12
+  BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 12, "rule[Big].target"), dump(r));
+
+  auto sel = load_toml(kTwoTargets +
+                       "[[rule]]\nname = \"Big\"\nkind = \"threshold\"\nmetric = \"m\"\nvalue = 1\n"
+                       "select = { target = \"dbb\" }\n");  // 12
+  BOOST_TEST(has_error(sel, ConfigErrorKind::kBadValue, 12, "rule[Big].select"), dump(sel));
+  BOOST_TEST(dump(sel).find("did you mean \"db\"") != std::string::npos, dump(sel));
+}
+
+BOOST_AUTO_TEST_CASE(names_of_existing_targets_pass) {
+  auto r = load_toml(kTwoTargets +
+                     "depends_on = [\"web\"]\n"
+                     "[[check]]\nname = \"alive\"\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\ntarget = \"web\"\n"
+                     "[[rule]]\nname = \"Big\"\nkind = \"threshold\"\nmetric = \"m\"\nvalue = 1\ntarget = \"db\"\n");
+  BOOST_TEST(r.ok(), dump(r));
+}
+
+BOOST_AUTO_TEST_CASE(problems_point_at_the_key_not_the_header) {
+  // A duplicate target name: at the second name = line.
+  auto dup = load_toml(kTwoTargets + "[[target]]\nname = \"web\"\nmatch = \"x\"\n");
+  BOOST_TEST(has_error(dup, ConfigErrorKind::kDuplicateName, 8, "target[web].name"), dump(dup));
+  // A relative cgroup: at the cgroup = line.
+  auto cg = load_toml("[[target]]\nname = \"a\"\nmatch = \"x\"\ncgroup = \"system.slice\"\n");
+  BOOST_TEST(has_error(cg, ConfigErrorKind::kBadValue, 4, "target[a].cgroup"), dump(cg));
+  // A duplicate check: at its name = line.
+  auto check = load_toml(kTwoTargets +
+                         "[[check]]\nname = \"c\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n"      // 7-10
+                         "[[check]]\nkind = \"tcp\"\naddress = \"127.0.0.1:2\"\nname = \"c\"\n");  // 11-14
+  BOOST_TEST(has_error(check, ConfigErrorKind::kDuplicateName, 14, "check[c].name"), dump(check));
+}
+
+BOOST_AUTO_TEST_CASE(problems_are_listed_in_file_order) {
+  // Found by different passes (a value while reading, a dependency while
+  // validating, a name while reading): listed by line.
+  auto r = load_toml(
+      "[[target]]\n"                   // 1
+      "name = \"a\"\n"                 // 2
+      "match = \"x\"\n"                // 3
+      "depends_on = [\"nope\"]\n"      // 4: found when validating
+      "[daemon]\n"                     // 5
+      "interval = \"soon\"\n"          // 6: found when reading
+      "[[check]]\n"                    // 7
+      "name = \"c\"\n"                 // 8
+      "kind = \"tcp\"\n"               // 9
+      "target = \"b\"\n"               // 10: found when validating
+      "address = \"127.0.0.1:1\"\n");  // 11
+  BOOST_REQUIRE_MESSAGE(r.errors.size() == 3u, dump(r));
+  BOOST_TEST(r.errors[0].where.line == 4);
+  BOOST_TEST(r.errors[1].where.line == 6);
+  BOOST_TEST(r.errors[2].where.line == 10);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_is_not_an_empty_config) {
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  std::vector<char*> env{nullptr};
+  auto r = load_config(LoadOptions{dir, env.data()});
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(has_error(r, ConfigErrorKind::kFile, 0, ""), dump(r));
+  BOOST_TEST(dump(r).find("is a directory, not a config file") != std::string::npos, dump(r));
+  BOOST_TEST(r.config.files.empty());
+}
