@@ -1,6 +1,14 @@
 #include "config/targets.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
+
+#include "core/text.hpp"
 
 namespace vigil {
 
@@ -13,12 +21,36 @@ void validate_unit(const TargetConfig& t, KeyProblems& p) {
   }
 }
 
+// Why vigild could not run `program` now (as posix_spawnp would look it up:
+// a name without a slash in vigild's own PATH), or nullopt.
+std::optional<std::string> not_runnable(const std::string& program) {
+  auto runnable = [](const std::string& file) -> int {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) return errno;
+    if (!S_ISREG(st.st_mode)) return S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+    return ::access(file.c_str(), X_OK) == 0 ? 0 : errno;
+  };
+  if (program.find('/') != std::string::npos) {
+    const int err = runnable(program);
+    if (err == 0) return std::nullopt;
+    return "\"" + program + "\" cannot be run now: " + errno_text(err);
+  }
+  const char* env_path = std::getenv("PATH");
+  const std::string path = env_path != nullptr ? env_path : "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& dir : split(path, ':')) {
+    if (!dir.empty() && runnable(std::string(dir) + "/" + program) == 0) return std::nullopt;
+  }
+  return "\"" + program + "\" is not in vigild's PATH (" + path + ")";
+}
+
 void validate_start(const TargetConfig& t, KeyProblems& p) {
   const StartTarget& s = t.finder.as<StartTarget>();
   if (s.argv.empty()) {
     p.bad("start", "an empty command: write the program and its arguments, e.g. [\"/usr/local/bin/worker\"]");
   } else if (s.argv[0].empty()) {
     p.bad("start", "the program (the first element) is empty");
+  } else if (auto why = not_runnable(s.argv[0])) {
+    p.warn("start", *why + ": vigild records target_start_failed and retries until it can start it");
   }
 }
 

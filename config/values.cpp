@@ -89,6 +89,15 @@ class Converter {
   std::optional<Value> structured(const KeyInfo& spec, const RawValue& raw, const ConfigLocation& where,
                                   const std::string& key) {
     if (raw.node != nullptr) return convert_structured(spec, *raw.node, where, key);
+    // A command from the environment: an array as TOML text, else the one
+    // string for a shell as written.
+    if (spec.type == ValueType::kCommand && trim(raw.text).substr(0, 1) != "[") {
+      if (trim(raw.text).empty()) {
+        error(ConfigErrorKind::kBadValue, where, key, "an empty command; valid: " + std::string(spec.valid));
+        return std::nullopt;
+      }
+      return Value(raw.text);
+    }
     toml::table parsed;
     try {
       parsed = toml::parse("v = " + raw.text);
@@ -199,6 +208,7 @@ class Converter {
       case ValueType::kStringMap:
       case ValueType::kStatusList:
       case ValueType::kChoiceList:
+      case ValueType::kCommand:
         break;  // structured: never text
     }
     return std::nullopt;
@@ -224,7 +234,7 @@ class Converter {
 
   static bool is_structured(ValueType t) {
     return t == ValueType::kStringList || t == ValueType::kStringMap || t == ValueType::kStatusList ||
-           t == ValueType::kChoiceList;
+           t == ValueType::kChoiceList || t == ValueType::kCommand;
   }
 
   // `text` is one of the key's choices (blanks around it allowed).
@@ -261,13 +271,15 @@ class Converter {
       }
       return Value(std::move(out));
     }
+    if (spec.type == ValueType::kCommand && node.is_string()) return Value(*node.value<std::string>());
     const toml::array* a = node.as_array();
     if (a == nullptr) return wrong(std::string("expected an array, got ") + toml_type_name(node));
-    if (spec.type == ValueType::kStringList || spec.type == ValueType::kChoiceList) {
+    if (spec.type == ValueType::kStringList || spec.type == ValueType::kChoiceList ||
+        spec.type == ValueType::kCommand) {
       std::vector<std::string> out;
       for (const auto& e : *a) {
         if (!e.is_string()) return wrong(std::string("every element must be a string; got ") + toml_type_name(e));
-        if (spec.type == ValueType::kStringList) {
+        if (spec.type != ValueType::kChoiceList) {
           out.push_back(*e.value<std::string>());
         } else if (auto c = choice(spec, *e.value<std::string>(), where, key)) {
           out.push_back(std::move(*c));
@@ -377,6 +389,8 @@ class Converter {
         return "a string";
       case ValueType::kChoiceList:
         return "an array of strings";
+      case ValueType::kCommand:
+        return "an array of strings (or, with shell = true, one string)";
       case ValueType::kSignal:
         return "a signal name";
       case ValueType::kStatusList:

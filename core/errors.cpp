@@ -1,4 +1,5 @@
 #include <cerrno>
+#include <cstring>
 
 #include "core/result.hpp"
 
@@ -31,6 +32,12 @@ ErrorKind errno_kind(int err) {
     case EOPNOTSUPP: return ErrorKind::kNotAvailable;
     default: return ErrorKind::kIo;
   }
+}
+
+std::string errno_text(int err) {
+  std::string out = std::strerror(err);
+  if (const char* name = ::strerrorname_np(err); name != nullptr) out += std::string(" (") + name + ")";
+  return out;
 }
 
 }  // namespace vigil

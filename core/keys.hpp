@@ -52,6 +52,7 @@ enum class ValueType {
   kSignal,      // "SIGTERM", "TERM", "15": int
   kChoice,      // one of Key::choices: string (an enum field gets the enum)
   kChoiceList,  // a list of Key::choices: vector<string> (or a vector of the enum)
+  kCommand,     // ["prog", "arg"] (vector<string>), or one string for a shell (string): the setter decides
 };
 
 using StringPairs = std::vector<std::pair<std::string, std::string>>;

@@ -8,7 +8,7 @@ static_assert(KindNames<CheckState>::names.size() == static_cast<std::size_t>(Ch
 static_assert(KindNames<TargetKind>::names.size() == static_cast<std::size_t>(TargetKind::kStart) + 1);
 static_assert(KindNames<ActionKind>::names.size() == static_cast<std::size_t>(ActionKind::kHttp) + 1);
 static_assert(KindNames<ActionStatus>::names.size() == static_cast<std::size_t>(ActionStatus::kSkipped) + 1);
-static_assert(KindNames<RootCause>::names.size() == static_cast<std::size_t>(RootCause::kDependencyDown) + 1);
+static_assert(KindNames<RootCause>::names.size() == static_cast<std::size_t>(RootCause::kStartFailed) + 1);
 static_assert(KindNames<TriggerKind>::names.size() == static_cast<std::size_t>(TriggerKind::kRule) + 1);
 static_assert(KindNames<AlertPhase>::names.size() == static_cast<std::size_t>(AlertPhase::kResolved) + 1);
 static_assert(KindNames<RuleKind>::names.size() == static_cast<std::size_t>(RuleKind::kAbsence) + 1);

@@ -113,11 +113,19 @@ struct KindNames<ActionStatus> {
 };
 
 // Why a target failed (heal/root_cause.hpp; incidents.root_cause).
-enum class RootCause : std::uint8_t { kUnknown, kCrashed, kOomKilled, kHung, kResourceExhausted, kDependencyDown };
+enum class RootCause : std::uint8_t {
+  kUnknown,
+  kCrashed,
+  kOomKilled,
+  kHung,
+  kResourceExhausted,
+  kDependencyDown,
+  kStartFailed,  // vigild could not start it (the program is missing, not executable, ...)
+};
 template <>
 struct KindNames<RootCause> {
-  static constexpr std::array<std::string_view, 6> names = {
-      "unknown", "crashed", "oom_killed", "hung", "resource_exhausted", "dependency_down"};
+  static constexpr std::array<std::string_view, 7> names = {
+      "unknown", "crashed", "oom_killed", "hung", "resource_exhausted", "dependency_down", "start_failed"};
 };
 
 // What opened an incident, and what a [target.remediate] `on` lists.

@@ -43,4 +43,8 @@ inline tl::unexpected<Error> fail(ErrorKind kind, std::string message) {
 // "no value"; EOPNOTSUPP (a pressure file under psi=0) is kNotAvailable.
 ErrorKind errno_kind(int err);
 
+// "No such file or directory (ENOENT)": strerror with the errno's name, so a
+// message can be searched for and told apart whatever the locale.
+std::string errno_text(int err);
+
 }  // namespace vigil

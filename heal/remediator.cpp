@@ -314,6 +314,7 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
   e.process_stopped = false;
   e.exit_code = exit.code;
   e.exit_signal = exit.signal;
+  e.start_error = exit.start_error;
   if (s->hooks.cgroup_now) {
     auto now_read = s->hooks.cgroup_now();
     e.oom_kills_after = now_read.oom_kills;
@@ -328,10 +329,6 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
   }
   if (!s->incident) {
     open_incident(*s, Trigger{TriggerKind::kCrash, {}}, now, now, e);
-    if (!exit.start_error.empty()) {
-      s->incident->summary = exit.describe();
-      save(*s, now);
-    }
   } else if (s->incident->root_cause != RootCause::kDependencyDown) {
     // An incident already open (a check failed first, or an earlier crash
     // of the same failure): the newest exit is the better evidence.

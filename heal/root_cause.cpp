@@ -38,6 +38,8 @@ bool near(const std::optional<double>& value, const std::optional<double>& limit
 }  // namespace
 
 Classification classify_root_cause(const Evidence& e) {
+  // Nothing ran, so nothing else can be the cause.
+  if (!e.start_error.empty()) return {RootCause::kStartFailed, "could not be started: " + e.start_error};
   if (!e.dependencies_down.empty()) {
     std::string names;
     for (const auto& d : e.dependencies_down) names += (names.empty() ? "" : ", ") + d;

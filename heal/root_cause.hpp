@@ -48,6 +48,8 @@ struct Evidence {
   bool process_stopped = false;
   // depends_on targets that were failed.
   std::vector<std::string> dependencies_down;
+  // vigild could not start the process at all (spawn's error, with errno).
+  std::string start_error;
 };
 
 struct Classification {

@@ -44,10 +44,6 @@ int wait_pidfd(int pidfd, siginfo_t& info, int options) {
   return ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, options);
 }
 
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
 // posix_spawnp searches the PATH of the calling process, not the one in the
 // envp it is given; a check that sets PATH expects its own to be searched,
 // as a shell would.
@@ -530,10 +526,13 @@ void validate_exec(const CheckSpec& c, KeyProblems& p) {
     p.missing("command",
               "an exec check needs a command: a non-empty argv list, e.g. "
               "[\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\", \"-p\", \"/\"]");
+  } else if (s.command_is_text && !s.shell) {
+    p.bad("command", "one string is a shell command: set shell = true to run it with /bin/sh -c, or write the argv "
+                     "as an array, e.g. [\"" + s.command.front().substr(0, s.command.front().find(' ')) + "\", ...]");
   } else if (s.command.front().empty()) {
-    p.bad("command", "the program (the first element) is empty");
+    p.bad("command", s.shell ? "an empty shell command" : "the program (the first element) is empty");
   } else if (s.shell && s.command.size() != 1) {
-    p.bad("command", "with shell = true, write the command as one string: [\"a | b\"]");
+    p.bad("command", "with shell = true, write the command as one string: command = \"a | b\"");
   } else if (!s.shell && s.command.front().find('/') != std::string::npos &&
              ::access(s.command.front().c_str(), X_OK) != 0) {
     p.warn("command", "\"" + s.command.front() + "\" is not an executable file now: the check fails until it is");
@@ -546,8 +545,16 @@ void validate_exec(const CheckSpec& c, KeyProblems& p) {
 const CheckKindInfo& exec_check_kind() {
   using S = ExecSettings;
   static const std::array<Key<KindSettings>, 7> keys = {
-      kind_key<&S::command>("command", ValueType::kStringList, 0, 0,
-                            "the argv as a list, e.g. [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\"]"),
+      make_key<KindSettings>(
+          "command", ValueType::kCommand, 0, 0,
+          "the argv as a list, e.g. [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\"]; with shell = true, "
+          "one string, e.g. \"df -P / | tail -1\"",
+          +[](KindSettings& k, const Value& v) {
+            S& s = k.as<S>();
+            s.command_is_text = std::holds_alternative<std::string>(v);
+            s.command = s.command_is_text ? std::vector<std::string>{std::get<std::string>(v)}
+                                          : std::get<std::vector<std::string>>(v);
+          }),
       kind_key<&S::shell>("shell", ValueType::kBool, 0, 0, "true to run command (one string) with /bin/sh -c"),
       kind_key<&S::env>("env", ValueType::kStringMap, 0, 0,
                         "a table of environment variables, e.g. { LC_ALL = \"C\" } (LC_ALL=C unless set)"),

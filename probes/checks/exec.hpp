@@ -132,6 +132,7 @@ class ExecAttempt {
 // the first output line is the status text; perfdata become samples.
 struct ExecSettings {
   std::vector<std::string> command;  // argv; with shell = true, one string for /bin/sh -c
+  bool command_is_text = false;      // written as one string, not an array (only a shell takes that)
   bool shell = false;
   StringPairs env;
   std::string cwd;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "probes/checks/exec.hpp"
 #include "tests/unit/config/config_helpers.hpp"
 
 using namespace vigil;
@@ -116,4 +117,60 @@ BOOST_AUTO_TEST_CASE(a_directory_is_not_an_empty_config) {
   BOOST_TEST(has_error(r, ConfigErrorKind::kFile, 0, ""), dump(r));
   BOOST_TEST(dump(r).find("is a directory, not a config file") != std::string::npos, dump(r));
   BOOST_TEST(r.config.files.empty());
+}
+
+// Warnings at a key's line, by its dotted name.
+bool has_warning(const LoadResult& r, int line, const std::string& key, const std::string& says) {
+  for (const auto& w : r.warnings) {
+    if (w.where.line == line && w.key == key && w.message.find(says) != std::string::npos) return true;
+  }
+  return false;
+}
+
+BOOST_AUTO_TEST_CASE(a_start_program_that_cannot_run_is_a_warning) {
+  auto missing = load_toml("[[target]]\nname = \"w\"\nstart = [\"/nonexistent/worker\", \"--port\", \"1\"]\n");
+  BOOST_TEST(missing.ok(), dump(missing));  // it may be installed later: vigild retries
+  BOOST_TEST(has_warning(missing, 3, "target[w].start", "\"/nonexistent/worker\" cannot be run now: No such file or "
+                                                        "directory (ENOENT)"),
+             dump(missing));
+  auto not_exec = load_toml("[[target]]\nname = \"w\"\nstart = [\"/etc/passwd\"]\n");
+  BOOST_TEST(has_warning(not_exec, 3, "target[w].start", "(EACCES)"), dump(not_exec));
+  auto dir = load_toml("[[target]]\nname = \"w\"\nstart = [\"/usr/bin\"]\n");
+  BOOST_TEST(has_warning(dir, 3, "target[w].start", "(EISDIR)"), dump(dir));
+  auto bare = load_toml("[[target]]\nname = \"w\"\nstart = [\"no-such-program-vigil\"]\n");
+  BOOST_TEST(has_warning(bare, 3, "target[w].start", "is not in vigild's PATH"), dump(bare));
+  // What exists draws no warning, by path or by name.
+  auto good = load_toml("[[target]]\nname = \"w\"\nstart = [\"/bin/sleep\", \"1\"]\n[[target]]\nname = \"x\"\n"
+                        "start = [\"sleep\", \"1\"]\n");
+  BOOST_TEST(good.ok());
+  BOOST_TEST(good.warnings.empty(), dump(good));
+}
+
+BOOST_AUTO_TEST_CASE(a_shell_command_is_one_string_as_documented) {
+  auto r = load_toml("[[check]]\nname = \"c\"\nkind = \"exec\"\nshell = true\ncommand = \"echo hi; exit 2\"\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  const auto& s = r.config.checks.at(0).settings.as<ExecSettings>();
+  BOOST_TEST(s.shell);
+  BOOST_TEST(s.command == std::vector<std::string>{"echo hi; exit 2"});
+
+  // As an array of one string it is the same.
+  auto one = load_toml("[[check]]\nname = \"c\"\nkind = \"exec\"\nshell = true\ncommand = [\"echo hi\"]\n");
+  BOOST_TEST(one.ok(), dump(one));
+
+  // A string without shell = true says what to write.
+  auto no_shell = load_toml("[[check]]\nname = \"c\"\nkind = \"exec\"\ncommand = \"/bin/echo hi\"\n");
+  BOOST_TEST(has_error(no_shell, ConfigErrorKind::kBadValue, 4, "check[c].command"), dump(no_shell));
+  BOOST_TEST(dump(no_shell).find("set shell = true") != std::string::npos, dump(no_shell));
+  BOOST_TEST(dump(no_shell).find("[\"/bin/echo\", ...]") != std::string::npos, dump(no_shell));
+
+  // shell = true with several strings.
+  auto many = load_toml("[[check]]\nname = \"c\"\nkind = \"exec\"\nshell = true\ncommand = [\"echo\", \"hi\"]\n");
+  BOOST_TEST(dump(many).find("command = \"a | b\"") != std::string::npos, dump(many));
+
+  // From the environment: a string, or an array as TOML text.
+  auto env = load_toml("[[check]]\nname = \"c\"\nkind = \"exec\"\nshell = true\ncommand = \"true\"\n",
+                       {"VIGIL_CHECK_C_COMMAND=df -P / | tail -1"});
+  BOOST_REQUIRE_MESSAGE(env.ok(), dump(env));
+  BOOST_TEST(env.config.checks.at(0).settings.as<ExecSettings>().command ==
+             std::vector<std::string>{"df -P / | tail -1"});
 }

@@ -45,6 +45,7 @@ std::string sample(const KeyInfo& k) {
     case ValueType::kSize:
       return "\"" + std::to_string(clamp(1024)) + "\"";
     case ValueType::kStringList:
+    case ValueType::kCommand:
       return "[\"x\"]";
     case ValueType::kStringMap:
       return "{ A = \"b\" }";

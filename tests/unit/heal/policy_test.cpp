@@ -41,6 +41,16 @@ BOOST_AUTO_TEST_CASE(an_exit_code_or_signal_is_a_crash) {
   BOOST_TEST((classify_root_cause(gone).cause == RootCause::kCrashed));
 }
 
+BOOST_AUTO_TEST_CASE(a_process_that_could_not_be_started_is_a_start_failure) {
+  Evidence e;
+  e.process_alive = false;
+  e.start_error = "cannot start /nonexistent/worker: No such file or directory (ENOENT)";
+  auto c = classify_root_cause(e);
+  BOOST_TEST((c.cause == RootCause::kStartFailed));
+  BOOST_TEST(c.summary == "could not be started: " + e.start_error);
+  BOOST_TEST(!contains(c.summary, "gone"));
+}
+
 BOOST_AUTO_TEST_CASE(a_rising_oom_counter_or_a_sigkill_at_the_limit_is_an_oom_kill) {
   Evidence e;
   e.process_alive = false;
