@@ -86,37 +86,93 @@ void Loader::read_environment(char** env) {
   }
 }
 
-// VIGIL_TARGET_<NAME>_<KEY>: NAME is the target's env_name_for() spelling.
-// The longest target name that fits wins, so "WEB" and "WEB_GW" coexist.
+// VIGIL_TARGET_<NAME>_<KEY> and VIGIL_TARGET_<NAME>_REMEDIATE_<KEY>: NAME is
+// the target's env_name_for() spelling. Every key but `name` can be set so;
+// a [target.remediate] key only where the file has that section (the
+// environment changes a target, it does not add one's remediation).
 void Loader::read_target_env(const std::string& var, const std::string& rest, const std::string& value) {
   const ConfigLocation where{{}, 0, 0, var};
   std::vector<std::string> names;
   for (const auto& t : result.config.targets) names.push_back(env_name_for(t.name));
-  const long i = longest_prefix(rest, names);
-  if (i < 0) {
-    error(ConfigErrorKind::kUnknownKey, where, "target",
-          "no configured target matches; write VIGIL_TARGET_<NAME>_<KEY> with NAME one of: " +
-              (names.empty() ? std::string("(no targets configured)") : join(names)));
+  // Every reading that names a target and one of its keys: two mean the
+  // variable is ambiguous ("WEB" with STOP_SIGNAL, "WEB_STOP" with SIGNAL).
+  struct Reading {
+    std::size_t target;
+    std::string key;  // lower case; "remediate.on" for a remediate key
+  };
+  std::vector<Reading> readings;
+  long fallback = -1;  // the longest name that fits, for the message when no key does
+  std::size_t fallback_len = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string prefix = names[i] + "_";
+    if (rest.rfind(prefix, 0) != 0 || rest.size() <= prefix.size()) continue;
+    const std::string key_name = lower(rest.substr(prefix.size()));
+    if (prefix.size() > fallback_len) {
+      fallback = static_cast<long>(i);
+      fallback_len = prefix.size();
+    }
+    const TargetConfig& t = result.config.targets[i];
+    TargetKind owner{};
+    if ((find_key(common_target_keys(), key_name) != nullptr && key_name != "name") ||
+        (target_kind_key(key_name, &owner) != nullptr && owner == t.kind && !t.finder.empty())) {
+      readings.push_back({i, key_name});
+    } else if (key_name.rfind("remediate_", 0) == 0 &&
+               find_key(remediate_keys(), key_name.substr(10)) != nullptr) {
+      readings.push_back({i, "remediate." + key_name.substr(10)});
+    }
+  }
+  if (readings.size() > 1) {
+    std::string both;
+    for (const auto& r : readings) {
+      both += (both.empty() ? "" : " or ") + target_label(result.config.targets[r.target]) + "." + r.key;
+    }
+    error(ConfigErrorKind::kConflict, where, "target",
+          "ambiguous: it sets " + both + "; rename one of the targets so that their names do not run into each "
+                                         "other's keys");
     return;
   }
-  TargetConfig& t = result.config.targets[static_cast<std::size_t>(i)];
-  const std::string key_name = lower(rest.substr(names[static_cast<std::size_t>(i)].size() + 1));
-  const std::string dotted = target_label(t) + "." + key_name;
+  if (readings.empty()) {
+    if (fallback < 0) {
+      error(ConfigErrorKind::kUnknownKey, where, "target",
+            "no configured target matches; write VIGIL_TARGET_<NAME>_<KEY> with NAME one of: " +
+                (names.empty() ? std::string("(no targets configured)") : join(names)));
+      return;
+    }
+    const TargetConfig& t = result.config.targets[static_cast<std::size_t>(fallback)];
+    const std::string key_name = lower(rest.substr(fallback_len));
+    std::vector<std::string> valid;
+    for (const auto& k : key_names(common_target_keys())) {
+      if (k != "name") valid.push_back(k);
+    }
+    for (const auto& key : target_kind(t.kind).keys) valid.emplace_back(key.name);
+    for (const auto& k : key_names(remediate_keys())) valid.push_back("remediate_" + k);
+    error(ConfigErrorKind::kUnknownKey, where, target_label(t) + "." + key_name,
+          "unknown key for a " + std::string(to_string(t.kind)) + " target" + did_you_mean(key_name, valid) +
+              (key_name == "name" ? " (a name cannot be overridden: it is what the variable names)" : ""));
+    return;
+  }
+  const Reading& r = readings.front();
+  TargetConfig& t = result.config.targets[r.target];
+  const std::string dotted = target_label(t) + "." + r.key;
   const RawValue raw{nullptr, value};
-  if (const auto* key = find_key(common_target_keys(), key_name); key != nullptr && key_name != "name") {
+  if (r.key.rfind("remediate.", 0) == 0) {
+    const std::string key_name = r.key.substr(10);
+    if (!t.remediate) {
+      error(ConfigErrorKind::kUnknownKey, where, dotted,
+            "target " + t.name + " has no [target.remediate] to override: write the section in the config file");
+      return;
+    }
+    remediate_keys_at[r.target][key_name] = where;
+    apply(*find_key(remediate_keys(), key_name), *t.remediate, raw, where, dotted);
+    return;
+  }
+  target_keys_at[r.target][r.key] = where;
+  if (const auto* key = find_key(common_target_keys(), r.key)) {
     apply(*key, t, raw, where, dotted);
     return;
   }
   TargetKind owner{};
-  if (const auto* key = target_kind_key(key_name, &owner); key != nullptr && owner == t.kind && !t.finder.empty()) {
-    apply(*key, t.finder, raw, where, dotted);
-    return;
-  }
-  std::vector<std::string> valid = key_names(common_target_keys());
-  for (const auto& key : target_kind(t.kind).keys) valid.emplace_back(key.name);
-  error(ConfigErrorKind::kUnknownKey, where, dotted,
-        "unknown or not overridable key for a " + std::string(to_string(t.kind)) + " target" +
-            did_you_mean(key_name, valid));
+  apply(*target_kind_key(r.key, &owner), t.finder, raw, where, dotted);
 }
 
 // VIGIL_CHECK_[<TARGET>_]<CHECK>_<KEY>, each name in its env_name_for()

@@ -102,7 +102,7 @@ void Loader::validate() {
 
 void Loader::validate_targets() {
   auto& cfg = result.config;
-  std::map<std::string, const TargetConfig*> seen;
+  std::map<std::string, const TargetConfig*> seen, spelled;
   for (std::size_t i = 0; i < cfg.targets.size(); ++i) {
     TargetConfig& t = cfg.targets[i];
     const std::string label = target_label(t);
@@ -112,6 +112,12 @@ void Loader::validate_targets() {
       if (!inserted) {
         problems.report(ConfigErrorKind::kDuplicateName, "name",
                         "target name \"" + t.name + "\" is already used at " + it->second->where.describe());
+      } else if (auto [other, fresh] = spelled.emplace(env_name_for(t.name), &t); !fresh) {
+        // VIGIL_TARGET_MY_WEB_... would pick one of them silently.
+        problems.report(ConfigErrorKind::kDuplicateName, "name",
+                        "target names \"" + other->second->name + "\" (" + other->second->where.describe() +
+                            ") and \"" + t.name + "\" are both VIGIL_TARGET_" + other->first +
+                            "_... in the environment: rename one");
       }
     }
     if (t.cgroup && t.cgroup->front() != '/') {
@@ -127,6 +133,7 @@ void Loader::validate_targets() {
 void Loader::validate_checks() {
   auto& cfg = result.config;
   std::map<std::pair<std::string, std::string>, const CheckConfig*> seen;
+  std::map<std::string, const CheckConfig*> spelled;
   const std::vector<std::string> targets = target_names();
   std::vector<std::string> slow;  // timeout longer than interval, as chosen
   ConfigLocation first_slow;
@@ -140,6 +147,15 @@ void Loader::validate_checks() {
         problems.report(ConfigErrorKind::kDuplicateName, "name",
                         (c.target.empty() ? std::string("a check without a target") : "target " + c.target) +
                             " already has a check \"" + c.name + "\" at " + it->second->where.describe());
+      } else {
+        const std::string env =
+            c.target.empty() ? env_name_for(c.name) : env_name_for(c.target) + "_" + env_name_for(c.name);
+        if (auto [other, fresh] = spelled.emplace(env, &c); !fresh) {
+          problems.report(ConfigErrorKind::kDuplicateName, "name",
+                          "checks " + other->second->display_name() + " (" + other->second->where.describe() +
+                              ") and " + c.display_name() + " are both VIGIL_CHECK_" + env +
+                              "_... in the environment: rename one");
+        }
       }
     }
     // A [[target.check]] names its target by where it is written.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/targets.hpp"
 #include "probes/checks/exec.hpp"
 #include "tests/unit/config/config_helpers.hpp"
 
@@ -173,4 +174,43 @@ BOOST_AUTO_TEST_CASE(a_shell_command_is_one_string_as_documented) {
   BOOST_REQUIRE_MESSAGE(env.ok(), dump(env));
   BOOST_TEST(env.config.checks.at(0).settings.as<ExecSettings>().command ==
              std::vector<std::string>{"df -P / | tail -1"});
+}
+
+BOOST_AUTO_TEST_CASE(every_target_key_is_overridable_from_the_environment) {
+  const std::string worker =
+      "[[target]]\nname = \"worker\"\nstart = [\"/bin/sleep\", \"100\"]\n[target.remediate]\non = [\"crash\"]\n";
+  auto r = load_toml(worker, {"VIGIL_TARGET_WORKER_REMEDIATE_DRY_RUN=true", "VIGIL_TARGET_WORKER_REMEDIATE_MAX=7",
+                              "VIGIL_TARGET_WORKER_STOP_TIMEOUT=3s", "VIGIL_TARGET_WORKER_INTERVAL=2s"});
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  const TargetConfig& t = r.config.targets.at(0);
+  BOOST_REQUIRE(t.remediate);
+  BOOST_TEST(t.remediate->dry_run);
+  BOOST_TEST(t.remediate->max == 7);
+  BOOST_TEST(t.interval->count() == 2000);
+
+  // A bad value names the variable.
+  auto bad = load_toml(worker, {"VIGIL_TARGET_WORKER_REMEDIATE_MAX=lots"});
+  BOOST_TEST(!bad.ok());
+  BOOST_TEST(dump(bad).find("environment variable VIGIL_TARGET_WORKER_REMEDIATE_MAX") != std::string::npos, dump(bad));
+
+  // No [target.remediate] in the file: the environment does not add one.
+  auto none = load_toml("[[target]]\nname = \"worker\"\nstart = [\"/bin/sleep\", \"100\"]\n",
+                        {"VIGIL_TARGET_WORKER_REMEDIATE_DRY_RUN=true"});
+  BOOST_TEST(!none.ok());
+  BOOST_TEST(dump(none).find("has no [target.remediate] to override") != std::string::npos, dump(none));
+
+  // The name is what the variable names.
+  auto name = load_toml(worker, {"VIGIL_TARGET_WORKER_NAME=x"});
+  BOOST_TEST(dump(name).find("a name cannot be overridden") != std::string::npos, dump(name));
+}
+
+BOOST_AUTO_TEST_CASE(names_that_the_environment_cannot_tell_apart_are_refused) {
+  auto r = load_toml("[[target]]\nname = \"my-web\"\npid = 1\n[[target]]\nname = \"my_web\"\npid = 2\n");
+  BOOST_TEST(has_error(r, ConfigErrorKind::kDuplicateName, 5, "target[my_web].name"), dump(r));
+  BOOST_TEST(dump(r).find("both VIGIL_TARGET_MY_WEB_...") != std::string::npos, dump(r));
+
+  auto checks = load_toml(
+      "[[check]]\nname = \"a.b\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n"
+      "[[check]]\nname = \"a-b\"\nkind = \"tcp\"\naddress = \"127.0.0.1:2\"\n");
+  BOOST_TEST(has_error(checks, ConfigErrorKind::kDuplicateName, 6, "check[a-b].name"), dump(checks));
 }
