@@ -36,7 +36,7 @@ Config Options::load(const char* why) const {
   LoadResult loaded = load_config(options);
   if (!loaded.ok()) {
     std::string msg = std::string("the configuration has errors") + why + ":";
-    for (const auto& e : loaded.errors) msg += "\n  " + e.describe();
+    for (const auto& e : describe_problems(loaded.errors)) msg += "\n  " + e;
     throw UsageError{msg};
   }
   return std::move(loaded.config);

@@ -66,6 +66,10 @@ struct ConfigError {
   std::string describe() const;  // "where: key: message"
 };
 
+// Each problem's describe(), in order, with a "; valid: ..." list that an
+// earlier line already gave shortened to "; valid: as above".
+std::vector<std::string> describe_problems(const std::vector<ConfigError>& problems);
+
 struct DaemonConfig {
   Millis interval{1000};
   std::string state_dir = "/var/lib/vigil";

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <tuple>
 
 #include "config/sections.hpp"
@@ -53,6 +54,19 @@ std::string ConfigError::describe() const {
   std::string out = where.describe() + ": ";
   if (!key.empty()) out += key + ": ";
   return out + message;
+}
+
+std::vector<std::string> describe_problems(const std::vector<ConfigError>& problems) {
+  std::vector<std::string> out;
+  std::set<std::string> lists;
+  for (const auto& p : problems) {
+    std::string line = p.describe();
+    if (auto at = line.rfind("; valid: "); at != std::string::npos) {
+      if (!lists.insert(line.substr(at)).second) line = line.substr(0, at) + "; valid: as above";
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
 }
 
 std::string Config::store_path() const {

@@ -242,4 +242,8 @@ std::string errno_reason(int err) {
   return s;
 }
 
+std::string count_of(std::size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 }  // namespace vigil

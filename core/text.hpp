@@ -15,6 +15,9 @@ std::string_view trim(std::string_view s);
 // Splits on runs of spaces/tabs; no empty fields.
 std::vector<std::string_view> split_ws(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
+
+// "1 target", "3 targets", "0 checks": a count with its noun, singular for 1.
+std::string count_of(std::size_t n, std::string_view noun);
 // Lines without their '\n'; a trailing newline does not make an empty line.
 std::vector<std::string_view> lines(std::string_view s);
 

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "core/time.hpp"
 
 #include <cmath>
@@ -216,6 +217,16 @@ Result<WallMs> parse_rfc3339(std::string_view text) {
 std::string format_rough_duration(double seconds) {
   if (!(seconds < 1e12)) return "a very long time";  // also NaN
   if (seconds < 0) seconds = 0;
+  // Under ten seconds the tenths matter ("210ms", "1.5s"), never "0s" for
+  // something that took time.
+  if (seconds < 1) return std::to_string(std::llround(seconds * 1000)) + "ms";
+  if (seconds < 10) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+    std::string out = buf;
+    if (out.size() > 3 && out.compare(out.size() - 3, 3, ".0s") == 0) out.erase(out.size() - 3, 2);
+    return out;
+  }
   const auto total = static_cast<std::int64_t>(std::llround(seconds));
   auto two = [](std::int64_t big, const char* big_unit, std::int64_t small, const char* small_unit) {
     std::string out = std::to_string(big) + big_unit;

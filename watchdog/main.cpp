@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "config/help.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "core/version.hpp"
 #include "watchdog/daemon.hpp"
 
@@ -39,15 +40,15 @@ int main(int argc, char** argv) {
   LoadResult loaded = load_config(options);
 
   if (check_only) {
-    for (const auto& w : loaded.warnings) std::cerr << "warning: " << w.describe() << "\n";
-    for (const auto& e : loaded.errors) std::cerr << "error: " << e.describe() << "\n";
+    for (const auto& w : describe_problems(loaded.warnings)) std::cerr << "warning: " << w << "\n";
+    for (const auto& e : describe_problems(loaded.errors)) std::cerr << "error: " << e << "\n";
     if (!loaded.ok()) {
       std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors")
                 << " in the configuration\n";
       return 1;
     }
     const Config& c = loaded.config;
-    std::cout << "config OK: " << c.targets.size() << " targets, " << c.checks.size() << " checks";
+    std::cout << "config OK: " << count_of(c.targets.size(), "target") << ", " << count_of(c.checks.size(), "check");
     if (c.defaults_only) std::cout << " (no file at " << kDefaultConfigPath << ": built-in defaults)";
     std::cout << "\n";
     return 0;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "core/text.hpp"
 #include "probes/probe.hpp"
 
 namespace vigil {
@@ -77,7 +78,7 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
 
 void SelfMetrics::notify_status(std::size_t targets, std::size_t running) const {
   const WriterStats s = recorder_.store().stats();
-  const std::string status = "STATUS=watching " + std::to_string(targets) + " targets (" + std::to_string(running) +
+  const std::string status = "STATUS=watching " + count_of(targets, "target") + " (" + std::to_string(running) +
                              " running); " + std::to_string(s.series) + " series, " +
                              std::to_string(s.samples_committed) + " samples stored, " +
                              std::to_string(s.samples_dropped) + " dropped";

@@ -29,6 +29,29 @@ BOOST_AUTO_TEST_CASE(check_config_bad_lists_every_error) {
   BOOST_TEST(located >= 6, r.err);
 }
 
+BOOST_AUTO_TEST_CASE(check_config_counts_in_words) {
+  TempDir tmp;
+  write_file(tmp / "one.toml", "[[target]]\nname = \"a\"\npid = 1\n[[check]]\nname = \"c\"\nkind = \"tcp\"\n"
+                               "address = \"127.0.0.1:1\"\n");
+  RunResult r = run({env_path("VIGILD"), "--check-config", "--config", tmp / "one.toml"});
+  BOOST_TEST(r.out == "config OK: 1 target, 1 check\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_list_of_valid_values_is_given_once) {
+  TempDir tmp;
+  write_file(tmp / "two.toml",
+             "[[target]]\nname = \"a\"\nstart = [\"/bin/sleep\", \"9\"]\n[target.remediate]\nactions = [\"reboot\"]\n"
+             "[[target]]\nname = \"b\"\nstart = [\"/bin/sleep\", \"9\"]\n[target.remediate]\nactions = [\"kill\"]\n");
+  RunResult r = run({env_path("VIGILD"), "--check-config", "--config", tmp / "two.toml"});
+  BOOST_TEST(r.exit_code == 1);
+  std::size_t lists = 0;
+  for (std::size_t at = 0; (at = r.err.find("valid: restart, signal, exec, http", at)) != std::string::npos; ++at) {
+    ++lists;
+  }
+  BOOST_TEST(lists == 1u, r.err);
+  BOOST_TEST(r.err.find("\"kill\" is unknown; valid: as above") != std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(check_config_refuses_a_directory) {
   TempDir tmp;
   for (const std::string& dir : {std::string("/etc"), tmp.path.string()}) {

@@ -427,4 +427,10 @@ BOOST_AUTO_TEST_CASE(format_rough_duration_keeps_two_units) {
   BOOST_TEST(format_rough_duration(2 * 86400) == "2d");
   BOOST_TEST(format_rough_duration(3 * 86400 + 4 * 3600 + 59) == "3d 4h");
   BOOST_TEST(format_rough_duration(1e300) == "a very long time");
+  // Short spans keep their precision: an incident of 210 ms did not last "0s".
+  BOOST_TEST(format_rough_duration(0.21) == "210ms");
+  BOOST_TEST(format_rough_duration(0) == "0ms");
+  BOOST_TEST(format_rough_duration(1.54) == "1.5s");
+  BOOST_TEST(format_rough_duration(2.0) == "2s");
+  BOOST_TEST(format_rough_duration(9.96) == "10s");
 }
