@@ -61,6 +61,16 @@ AlertEngine::AlertEngine(EngineOptions options, std::vector<RuleSpec> rules, con
   gu.check_target = "\x01";
   gu.annotations = {{"summary", "vigild gave up remediating {{target}}: {{reason}}"}};
   rules_.push_back(std::move(gu));
+  if (options_.target_down) {
+    RuleSpec down;
+    down.name = kTargetDownRuleName;
+    down.kind = RuleKind::kCheck;  // raised by target_state(), never matched to a check
+    down.severity = "critical";
+    down.check_target = "\x01";
+    down.for_duration = options_.target_down_for;
+    down.annotations = {{"summary", "{{target}} is down: {{reason}}"}};
+    rules_.push_back(std::move(down));
+  }
   if (options_.heartbeat) {
     RuleSpec hb;
     hb.name = kHeartbeatRuleName;
@@ -461,7 +471,10 @@ void AlertEngine::check_state(const std::string& target, const std::string& chec
   std::size_t rule = kNoRule;
   for (std::size_t i = 0; i < rules_.size() && rule == kNoRule; ++i) {
     const RuleSpec& r = rules_[i];
-    if (r.kind != RuleKind::kCheck || r.name == kHeartbeatRuleName || r.name == kGivenUpRuleName) continue;
+    if (r.kind != RuleKind::kCheck || r.name == kHeartbeatRuleName || r.name == kGivenUpRuleName ||
+        r.name == kTargetDownRuleName) {
+      continue;
+    }
     if ((r.check_target.empty() || r.check_target == target) && (r.check_name.empty() || r.check_name == check)) {
       rule = i;
     }
@@ -491,6 +504,22 @@ void AlertEngine::given_up(const std::string& target, bool active, const std::st
   Condition c;
   c.active = active;
   c.reason = reason;
+  apply(in, c, now);
+}
+
+void AlertEngine::target_state(const std::string& target, bool up, const std::string& reason, WallMs now) {
+  std::size_t rule = kNoRule;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].name == kTargetDownRuleName && rules_[i].kind == RuleKind::kCheck) rule = i;
+  }
+  if (rule == kNoRule) return;
+  Instance& in = instance_for(rule, Labels{{"target", target}}, now);
+  in.last_sample_ms = now;
+  Condition c;
+  c.active = !up;
+  // Resolved with what was wrong, as a check's alert is.
+  const bool alerting = in.status.phase == AlertPhase::kFiring || in.status.phase == AlertPhase::kPending;
+  c.reason = up ? (alerting && !in.last.reason.empty() ? in.last.reason : "its main process runs") : reason;
   apply(in, c, now);
 }
 
@@ -527,8 +556,9 @@ void AlertEngine::tick(WallMs now) {
     if (r.kind == RuleKind::kCheck && r.name != kHeartbeatRuleName && in->last_sample_ms == 0) {
       // Restored, and the loop never reported this check: it is no longer configured.
       Condition c;
-      c.reason = r.name == kGivenUpRuleName
-                     ? "vigild restarted: remediation of " + in->target + " resumes"
+      c.reason = r.name == kGivenUpRuleName ? "vigild restarted: remediation of " + in->target + " resumes"
+                 : r.name == kTargetDownRuleName
+                     ? "target " + in->target + " is no longer configured (or no longer alerts)"
                      : "check " + in->target + "/" + in->check + " is no longer configured (or no longer alerts)";
       apply(*in, c, now);
       continue;

@@ -79,12 +79,17 @@ inline constexpr const char* kCheckRuleName = "CheckFailed";
 inline constexpr const char* kHeartbeatRuleName = "VigilHeartbeat";
 // The built-in critical alert of a target whose remediation gave up.
 inline constexpr const char* kGivenUpRuleName = "RemediationGivenUp";
+// The built-in critical alert of a target whose main process is missing
+// (crashed, not found, not startable, not watchable).
+inline constexpr const char* kTargetDownRuleName = "TargetDown";
 
 struct EngineOptions {
   std::string instance;      // the host name: the instance label
   std::string external_url;  // generatorURL base; "" for none
   Millis resend_interval{30000};
   bool heartbeat = true;
+  bool target_down = true;
+  Millis target_down_for{0};
   Millis stale_after{600000};     // a series this long silent resolves its alert
   std::size_t max_points = 4096;  // per series kept for a rule
 };
@@ -124,6 +129,10 @@ class AlertEngine {
   // built-in RemediationGivenUp alert. Restored ones that the loop does not
   // report again resolve at the first tick: a restarted vigild resumes.
   void given_up(const std::string& target, bool active, const std::string& reason, WallMs now);
+  // Whether a target's main process runs (every sampling round, and at once
+  // when it exits): the built-in TargetDown alert, firing after
+  // target_down_for. `reason` says why it is missing.
+  void target_state(const std::string& target, bool up, const std::string& reason, WallMs now);
   // A target's main process started (found at start-up, or restarted):
   // growth baselines of its series start again from `start_ms` (or from
   // their earliest point, when none is as old as the start).

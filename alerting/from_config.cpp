@@ -45,6 +45,8 @@ EngineOptions engine_options(const AlertingConfig& a, const std::string& hostnam
   while (!options.external_url.empty() && options.external_url.back() == '/') options.external_url.pop_back();
   options.resend_interval = a.resend_interval;
   options.heartbeat = a.heartbeat;
+  options.target_down = a.target_down;
+  options.target_down_for = a.target_down_for;
   options.stale_after = a.stale_after;
   return options;
 }

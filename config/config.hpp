@@ -128,6 +128,10 @@ struct TargetConfig {
   std::optional<std::string> cgroup;    // path inside each hierarchy; default: the process's own
   std::optional<Millis> interval;       // default: daemon.interval
   std::vector<std::string> depends_on;  // targets that must not be failed for this one to be restarted
+  bool alert = true;                    // the built-in TargetDown alert when its main process is missing
+  // A start target without [target.remediate] gets the default one (restart
+  // on crash); `remediate` is that default then, and this says so.
+  bool default_remediate = false;
   std::optional<RemediateConfig> remediate;
   ConfigLocation where;
 
@@ -150,6 +154,8 @@ struct AlertingConfig {
   std::string external_url;       // base of generatorURL; default: none
   Millis stale_after{600000};     // a rule's series silent this long resolves its alert
   Millis timeout{10000};          // default request timeout of receivers
+  bool target_down = true;        // the built-in TargetDown alert of every target (with alert = true)
+  Millis target_down_for{0};      // how long a main process must be missing before TargetDown fires
   bool operator==(const AlertingConfig&) const = default;
 };
 

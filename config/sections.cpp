@@ -52,7 +52,7 @@ std::span<const Key<HostConfig>> host_keys() {
 
 std::span<const Key<AlertingConfig>> alerting_keys() {
   using A = AlertingConfig;
-  static const std::array<Key<A>, 6> keys = {
+  static const std::array<Key<A>, 8> keys = {
       field_key<&A::resend_interval>("resend_interval", ValueType::kDuration, 1000, 3'600'000,
                                      "a duration from 1s to 1h, e.g. \"30s\" (default): firing alerts are re-sent"),
       field_key<&A::heartbeat>("heartbeat", ValueType::kBool, 0, 0,
@@ -66,6 +66,12 @@ std::span<const Key<AlertingConfig>> alerting_keys() {
           "a duration from 10s to 24h, e.g. \"10m\" (default): a rule's series silent this long resolves its alert"),
       field_key<&A::timeout>("timeout", ValueType::kDuration, 100, 600'000,
                              "a duration from 100ms to 10m, e.g. \"10s\" (default): each delivery's limit"),
+      field_key<&A::target_down>("target_down", ValueType::kBool, 0, 0,
+                                 "true (default) for the built-in TargetDown alert of every target whose main "
+                                 "process is missing (a target's alert = false opts it out)"),
+      field_key<&A::target_down_for>("target_down_for", ValueType::kDuration, 0, 3'600'000,
+                                     "a duration from 0s (default: at once) to 1h that the main process must be "
+                                     "missing before TargetDown fires"),
   };
   return keys;
 }

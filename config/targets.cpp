@@ -106,7 +106,7 @@ const TargetKindInfo& target_kind(TargetKind kind) {
 }
 
 std::span<const Key<TargetConfig>> common_target_keys() {
-  static const std::array<Key<TargetConfig>, 4> keys = {
+  static const std::array<Key<TargetConfig>, 5> keys = {
       field_key<&TargetConfig::name>("name", ValueType::kName, 1, 64, "1 to 64 characters of [A-Za-z0-9_.-]"),
       field_key<&TargetConfig::cgroup>("cgroup", ValueType::kPath, 0, 0,
                                        "a cgroup path such as \"/system.slice/gateway.service\""),
@@ -114,6 +114,9 @@ std::span<const Key<TargetConfig>> common_target_keys() {
                                          "a duration from 100ms to 24h, e.g. \"1s\""),
       field_key<&TargetConfig::depends_on>("depends_on", ValueType::kStringList, 0, 0,
                                            "a list of target names, e.g. [\"postgres\"]"),
+      field_key<&TargetConfig::alert>("alert", ValueType::kBool, 0, 0,
+                                      "true (default) for the built-in TargetDown alert when its main process is "
+                                      "missing; false for none"),
   };
   return keys;
 }

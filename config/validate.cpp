@@ -18,6 +18,8 @@ namespace {
 
 constexpr const char* kCheckRuleName = "CheckFailed";  // alerting/engine.hpp's built-in rules
 constexpr const char* kHeartbeatRuleName = "VigilHeartbeat";
+constexpr const char* kGivenUpRuleName = "RemediationGivenUp";
+constexpr const char* kTargetDownRuleName = "TargetDown";
 
 }  // namespace
 
@@ -239,7 +241,8 @@ void Loader::validate_rule(RuleConfig& r, KeyProblems& p) {
   static const std::set<std::string> kTemplateNames = {"value",  "threshold", "target",   "check",
                                                        "reason", "metric",    "instance", "alertname"};
   // A check rule may take the built-in name to restyle it; the heartbeat's is reserved.
-  if (r.name == kHeartbeatRuleName || (r.name == kCheckRuleName && r.kind != RuleKind::kCheck)) {
+  if (r.name == kHeartbeatRuleName || r.name == kGivenUpRuleName || r.name == kTargetDownRuleName ||
+      (r.name == kCheckRuleName && r.kind != RuleKind::kCheck)) {
     p.bad("name", "\"" + r.name + "\" is the name of a built-in alert; choose another");
   }
   if (r.severity.empty()) r.severity = r.kind == RuleKind::kCheck ? "critical" : "warning";
@@ -301,6 +304,16 @@ void Loader::validate_remediation() {
     TargetConfig& t = cfg.targets[i];
     const std::string label = target_label(t);
     EntryProblems keys(*this, target_keys_at[i], t.where, label);
+    // What vigild started, it starts again when it crashes, unless told
+    // otherwise: the default [target.remediate] of a start target.
+    if (!t.remediate && !t.finder.empty() && target_kind(t.kind).started_by_vigild) {
+      RemediateConfig r;
+      r.where = t.where;
+      r.on = {std::string(to_string(TriggerKind::kCrash))};
+      r.written_on = true;
+      t.remediate = std::move(r);
+      t.default_remediate = true;
+    }
     for (const auto& d : t.depends_on) {
       if (d == t.name) {
         keys.bad("depends_on", "a target cannot depend on itself");

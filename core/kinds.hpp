@@ -208,6 +208,8 @@ enum class EventKind : std::uint8_t {
   kTargetVanished,
   kTargetCrashed,
   kTargetStartFailed,
+  kTargetProblem,  // why it has no process: a missing or bad pidfile, no system bus (once per change)
+  kTargetRemoved,  // a process vigild started for a target no longer configured, stopped
   // a check's state (check_<state>, one per CheckState) and flapping
   kCheckUnknown,
   kCheckOk,
@@ -230,7 +232,7 @@ enum class EventKind : std::uint8_t {
 };
 template <>
 struct KindNames<EventKind> {
-  static constexpr std::array<std::string_view, 26> names = {
+  static constexpr std::array<std::string_view, 28> names = {
       "unknown",
       "daemon_start",
       "daemon_stop",
@@ -241,6 +243,8 @@ struct KindNames<EventKind> {
       "target_vanished",
       "target_crashed",
       "target_start_failed",
+      "target_problem",
+      "target_removed",
       "check_unknown",
       "check_ok",
       "check_failing",

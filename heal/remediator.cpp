@@ -118,11 +118,9 @@ void Remediator::add_target(const TargetConfig& cfg, TargetHooks hooks) {
     s->rules = RemediationRules{
         r.actions, r.max, r.window, r.backoff, r.max_backoff, r.grace, r.reset_after.value_or(r.max_backoff)};
   }
-  // Supervised targets (vigild or systemd runs them) always record their
-  // crashes; a process vigild only finds, when remediation asks for it.
-  const bool on_crash = cfg.remediate && std::any_of(cfg.remediate->triggers.begin(), cfg.remediate->triggers.end(),
-                                                     [](const Trigger& t) { return t.kind == TriggerKind::kCrash; });
-  s->crash_incidents = cfg.can_restart() || on_crash;
+  // Every crash of every kind of target is an incident; remediation acts on
+  // it only when its `on` lists "crash".
+  s->crash_incidents = true;
   subjects_[{cfg.name, ""}] = std::move(s);
 }
 

@@ -1,10 +1,12 @@
 #include "heal/targets.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
 #include "config/targets.hpp"
 #include "core/text.hpp"
+#include "core/time.hpp"
 
 namespace vigil {
 
@@ -168,13 +170,12 @@ class StartedProcesses : public TargetProcesses {
 class UnitProcesses : public TargetProcesses {
  public:
   UnitProcesses(const TargetConfig& t, TargetContext& context, OnExit on_exit, OnUnitChange on_change)
-      : unit_name_(t.finder.as<UnitTarget>().unit), cgroup_root_(context.cgroup_root()) {
-    auto bus = context.bus();
-    if (!bus) {
-      bus_problem_ = "systemd_unit targets cannot be watched: " + bus.error().message;
-      return;
-    }
-    unit_ = std::make_unique<UnitService>(**bus, unit_name_, std::move(on_exit), std::move(on_change));
+      : unit_name_(t.finder.as<UnitTarget>().unit),
+        cgroup_root_(context.cgroup_root()),
+        context_(context),
+        on_exit_(std::move(on_exit)),
+        on_change_(std::move(on_change)) {
+    connect();
   }
 
   Result<std::string> start() override {
@@ -184,7 +185,15 @@ class UnitProcesses : public TargetProcesses {
   }
 
   FoundRoots roots(ProcessTable& table) override {
-    if (!unit_) return {{}, bus_problem_, false};
+    if (!unit_) {
+      // No system bus (yet): try again, less often the longer it lasts.
+      const std::uint64_t now = mono_now_usec();
+      if (now >= next_connect_usec_ && connect()) {
+        unit_->start();
+        return {{}, "unit " + unit_name_ + ": the system bus is reachable now; waiting for systemd's answer", false};
+      }
+      if (!unit_) return {{}, bus_problem_, false};
+    }
     const int pid = unit_->main_pid();
     if (pid != 0 && alive(table, pid)) return {cgroup_roots(table, pid), {}, false};
     if (!unit_->problem().empty()) return {{}, unit_->problem(), false};
@@ -231,9 +240,32 @@ class UnitProcesses : public TargetProcesses {
     return roots;
   }
 
+  // The unit's watcher over the system bus; false (and bus_problem_ says
+  // why, the next attempt scheduled) when the bus cannot be reached.
+  bool connect() {
+    auto bus = context_.bus();
+    if (!bus) {
+      retry_usec_ = retry_usec_ == 0 ? kFirstRetryUsec : std::min(retry_usec_ * 2, kMaxRetryUsec);
+      next_connect_usec_ = mono_now_usec() + retry_usec_;
+      bus_problem_ = "D-Bus is unavailable, so the unit cannot be watched: " + bus.error().message + " (retrying every " +
+                     format_duration(Millis(static_cast<std::int64_t>(retry_usec_ / 1000))) + ")";
+      return false;
+    }
+    unit_ = std::make_unique<UnitService>(**bus, unit_name_, on_exit_, on_change_);
+    return true;
+  }
+
+  static constexpr std::uint64_t kFirstRetryUsec = 5'000'000;
+  static constexpr std::uint64_t kMaxRetryUsec = 300'000'000;
+
   std::string unit_name_;
   std::string cgroup_root_;
+  TargetContext& context_;
+  OnExit on_exit_;
+  OnUnitChange on_change_;
   std::string bus_problem_;
+  std::uint64_t next_connect_usec_ = 0;
+  std::uint64_t retry_usec_ = 0;
   std::unique_ptr<UnitService> unit_;
 };
 

@@ -279,6 +279,12 @@ struct Daemon::Impl {
   void start_targets() {
     for (auto& [name, t] : targets) {
       auto started = t->processes->start();
+      if (!started && started.error().kind == ErrorKind::kNotAvailable) {
+        // Nothing to start and nothing seen to fail: the target cannot be
+        // watched yet (no system bus). Its rounds say so (target_problem,
+        // TargetDown) and retry.
+        continue;
+      }
       if (!started) {
         log_error("cannot start watching the target", {{"target", name}, {"error", started.error().message}});
         ExitInfo info;
@@ -293,7 +299,11 @@ struct Daemon::Impl {
   // ---- what the rooms report ---------------------------------------------
 
   void target_seen(WatchedTarget& t, TargetTransition tr, const TargetObservation& seen, WallMs now) {
-    if (!seen.present) return;
+    if (alerts && t.cfg.alert) {
+      alerts->target_state(t.cfg.name, seen.present,
+                           t.last_problem.empty() ? "its main process is not running" : t.last_problem, now);
+    }
+    if (tr == TargetTransition::kNone || !seen.present) return;
     if (remediator) remediator->running(t.cfg.name, now);
     if (alerts) alerts->target_started(t.cfg.name, seen.main_start_ms);
     if (backfill && tr == TargetTransition::kAppeared) backfill->request(t.cfg.name, seen.main_start_ms, now);
@@ -312,6 +322,11 @@ struct Daemon::Impl {
 
   // The main process of a target exited (pidfd, or systemd's signal).
   void main_exited(WatchedTarget& t, const ExitInfo& info) {
+    // At once, not at the next round.
+    if (alerts && t.cfg.alert) {
+      alerts->target_state(t.cfg.name, false, "main process " + std::to_string(info.pid) + " " + info.describe(),
+                           wall_now_ms());
+    }
     if (remediator) remediator->crashed(t.cfg.name, info, wall_now_ms());
   }
 

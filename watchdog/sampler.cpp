@@ -73,10 +73,14 @@ void Sampler::refresh_processes() {
   recorder_.publish(std::move(out.samples));
 }
 
+// Why a target has no process (a missing pidfile, no system bus), recorded
+// as a target_problem event (which the log shows) once per change.
 void Sampler::problem(WatchedTarget& t, std::string text) {
   if (text == t.last_problem) return;
   t.last_problem = std::move(text);
-  if (!t.last_problem.empty()) log_warning(t.last_problem, {{"target", t.cfg.name}});
+  if (t.last_problem.empty()) return;
+  recorder_.record(Event{wall_now_ms(), EventKind::kTargetProblem, t.cfg.name, {}, Severity::kWarning,
+                         "target " + t.cfg.name + ": " + t.last_problem, "{}"});
 }
 
 void Sampler::sample_target(WatchedTarget& t) {
@@ -140,7 +144,7 @@ void Sampler::note_transition(WatchedTarget& t, const TargetObservation& seen, W
   const TargetTransition tr = classify_transition(t.last, seen);
   if (auto e = transition_event(t.cfg.name, tr, t.last, seen, now)) recorder_.record(std::move(*e));
   t.last = seen;
-  if (tr != TargetTransition::kNone) listener_(t, tr, seen, now);
+  listener_(t, tr, seen, now);
 }
 
 Remediator::TargetHooks::CgroupNow Sampler::cgroup_now(const WatchedTarget& t) const {

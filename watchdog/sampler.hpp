@@ -39,7 +39,8 @@ struct WatchedTarget {
 
 class Sampler {
  public:
-  // A round saw the target's main process change (or a first round saw it).
+  // Every round of a target: `transition` says whether its main process
+  // changed (kNone: as the round before; also a first round without it).
   using Listener = std::function<void(WatchedTarget& target, TargetTransition transition, const TargetObservation& seen,
                                       WallMs now)>;
 

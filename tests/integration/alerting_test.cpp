@@ -29,7 +29,7 @@ void set_hook_status(const Httpd& h, int status) {
 }
 
 std::string health_check(const Httpd& service) {
-  return "[[check]]\nname = \"web\"\ntarget = \"gw\"\nkind = \"http\"\nurl = \"" + service.url("/health") +
+  return stand_in_target("gw") + "[[check]]\nname = \"web\"\ntarget = \"gw\"\nkind = \"http\"\nurl = \"" + service.url("/health") +
          "\"\nfail_after = 1\nrecover_after = 1\ntimeout = \"500ms\"\n";
 }
 

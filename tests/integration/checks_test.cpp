@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(silent_server_with_expect_times_out) {
 BOOST_AUTO_TEST_CASE(cli_checks_and_check_test) {
   auto listener = std::make_unique<Listener>();
   const int port = listener->port;
-  Vigil v(check_config(port) + "\n[[check]]\nname = \"other\"\ntarget = \"svc2\"\nkind = \"tcp\"\n"
+  Vigil v(check_config(port) + stand_in_target("svc2") + "\n[[check]]\nname = \"other\"\ntarget = \"svc2\"\nkind = \"tcp\"\n"
                                 "address = \"127.0.0.1:" + std::to_string(port) + "\"\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return v.events("check_ok").size() == 2u; }), v.log());
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(libcurl_is_loaded_only_for_http_checks) {
   BOOST_TEST(!maps_curl(plain));
   plain.stop();
 
-  Vigil http("[[check]]\nname = \"web\"\ntarget = \"svc\"\nkind = \"http\"\nurl = \"http://127.0.0.1:" +
+  Vigil http(stand_in_target("svc") + "[[check]]\nname = \"web\"\ntarget = \"svc\"\nkind = \"http\"\nurl = \"http://127.0.0.1:" +
              std::to_string(listener.port) + "/\"\ninterval = \"200ms\"\ntimeout = \"300ms\"\n");
   http.start();
   BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !http.values("check_up", "svc").empty(); }), http.log());

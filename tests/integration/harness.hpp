@@ -396,6 +396,12 @@ inline std::string http_request(int port, const std::string& method, const std::
 }
 
 // A vigild with its own state dir and config, and the vigil CLI against it.
+// A target for checks that only need one to be labelled by (a check names
+// a configured target): PID 1, which is always there.
+inline std::string stand_in_target(const std::string& name) {
+  return "[[target]]\nname = \"" + name + "\"\npid = 1\n";
+}
+
 struct Vigil {
   TempDir dir;
   std::string config_path;

@@ -354,7 +354,7 @@ void write_script(const std::string& path, const std::string& body) {
 
 BOOST_AUTO_TEST_CASE(redis_up_is_ok_and_killed_is_connection_refused, *boost::unit_test::label("redis")) {
   Redis redis;
-  Vigil v(check("cache", "ping", "redis", "address = \"" + address(redis.port) + "\""));
+  Vigil v(stand_in_target("cache") + check("cache", "ping", "redis", "address = \"" + address(redis.port) + "\""));
   v.start();
   auto ok = wait_event(v, "check_ok", "ping");
   BOOST_TEST(ok["target"] == "cache");
@@ -381,7 +381,7 @@ BOOST_AUTO_TEST_CASE(redis_auth_from_password_file, *boost::unit_test::label("re
   TempDir secrets;
   write_file(secrets / "good", "s3cret-pw\n");  // the trailing newline is not part of the password
   write_file(secrets / "bad", "not-the-password\n");
-  Vigil v(check("cache", "good", "redis", addr + "password_file = \"" + (secrets / "good") + "\"") +
+  Vigil v(stand_in_target("cache") + check("cache", "good", "redis", addr + "password_file = \"" + (secrets / "good") + "\"") +
           check("cache", "wrong", "redis", addr + "password_file = \"" + (secrets / "bad") + "\"") +
           check("cache", "nopass", "redis", addr));
   v.start();
@@ -399,7 +399,7 @@ BOOST_AUTO_TEST_CASE(redis_auth_from_password_file, *boost::unit_test::label("re
 
 BOOST_AUTO_TEST_CASE(redis_check_against_another_protocol_fails) {
   BannerServer ssh("SSH-2.0-x\r\n");
-  Vigil v(check("cache", "ping", "redis", "address = \"" + address(ssh.port) + "\""));
+  Vigil v(stand_in_target("cache") + check("cache", "ping", "redis", "address = \"" + address(ssh.port) + "\""));
   v.start();
   std::string reason = reason_of(wait_event(v, "check_failed", "ping"));
   BOOST_TEST(contains(reason, "not a Redis reply"), reason);
@@ -420,7 +420,7 @@ BOOST_AUTO_TEST_CASE(postgres_up_is_ok_for_any_user_and_stopped_is_connection_re
   BOOST_TEST(contains(ready.out, "accepting connections"), ready.out);
 
   const std::string addr = "address = \"" + address(pg.port) + "\"\n";
-  Vigil v(check("db", "pg", "postgres", addr + "user = \"postgres\"") +
+  Vigil v(stand_in_target("db") + check("db", "pg", "postgres", addr + "user = \"postgres\"") +
           check("db", "anyone", "postgres", addr + "user = \"nobody_here\""));
   v.start();
   auto ok = wait_event(v, "check_ok", "pg");
@@ -469,7 +469,7 @@ BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails, *boost::unit_
   BOOST_TEST(ready.exit_code == 1, ready.out);  // 1: the server rejects connections
   BOOST_TEST(contains(ready.out, "rejecting connections"), ready.out);
 
-  Vigil v(check("db", "pg", "postgres", "address = \"" + address(pg.port) + "\"\nuser = \"postgres\""));
+  Vigil v(stand_in_target("db") + check("db", "pg", "postgres", "address = \"" + address(pg.port) + "\"\nuser = \"postgres\""));
   v.start();
   auto failed = wait_event(v, "check_failed", "pg");
   BOOST_TEST(failed["details"]["from"] == "unknown");
@@ -486,7 +486,7 @@ BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails, *boost::unit_
 
 BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state, *boost::unit_test::label("plugins")) {
   Vigil v(
-      check("host", "fine", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"0\", \"all good\"]") +
+      stand_in_target("host") + check("host", "fine", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"0\", \"all good\"]") +
       check("host", "disk", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"2\", \"CRITICAL - disk 97 %\"]"));
   v.start();
   auto ok = wait_event(v, "check_ok", "fine");
@@ -504,7 +504,7 @@ BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state, *boost::unit_test::labe
 
 BOOST_AUTO_TEST_CASE(plugin_perfdata_becomes_samples_in_base_units, *boost::unit_test::label("plugins")) {
   Listener listener;
-  Vigil v(check("host", "port", "exec",
+  Vigil v(stand_in_target("host") + check("host", "port", "exec",
                 "command = [\"" + kPlugins + "/check_tcp\", \"-H\", \"127.0.0.1\", \"-p\", \"" +
                     std::to_string(listener.port) + "\"]"));
   v.start();
@@ -525,7 +525,7 @@ BOOST_AUTO_TEST_CASE(plugin_perfdata_becomes_samples_in_base_units, *boost::unit
 
 BOOST_AUTO_TEST_CASE(check_disk_perfdata_is_in_bytes, *boost::unit_test::label("check_disk")) {
   // check_disk prints "/=19715325952B;...": used bytes, the unit B.
-  Vigil v(check("host", "rootfs", "exec",
+  Vigil v(stand_in_target("host") + check("host", "rootfs", "exec",
                 "command = [\"" + kPlugins + "/check_disk\", \"-w\", \"1%\", \"-c\", \"1%\", \"-p\", \"/\"]"));
   v.start();
   auto disk_ok = wait_event(v, "check_ok", "rootfs");
@@ -547,7 +547,7 @@ BOOST_AUTO_TEST_CASE(check_disk_perfdata_is_in_bytes, *boost::unit_test::label("
 BOOST_AUTO_TEST_CASE(hundred_mib_of_output_is_counted_not_kept) {
   TempDir scripts;
   write_script(scripts / "loud", "head -c 104857600 /dev/zero\n");
-  Vigil v(check("host", "loud", "exec", "command = [\"" + (scripts / "loud") + "\"]\ntimeout = \"20s\"", "30s"));
+  Vigil v(stand_in_target("host") + check("host", "loud", "exec", "command = [\"" + (scripts / "loud") + "\"]\ntimeout = \"20s\"", "30s"));
   v.start();
   wait_event(v, "check_ok", "loud", 25s);
   std::vector<double> bytes;
@@ -574,7 +574,7 @@ BOOST_AUTO_TEST_CASE(timeout_kills_a_grandchild_that_ignores_sigterm) {
   write_script(scripts / "orphaning", grandchild(scripts / "orphaning.pids"));
   write_script(scripts / "stubborn", "trap '' TERM\n" + grandchild(scripts / "stubborn.pids"));
   const std::string keys = "timeout = \"500ms\"\nkill_grace = \"300ms\"\n";
-  Vigil v(check("host", "orphaning", "exec", "command = [\"" + (scripts / "orphaning") + "\"]\n" + keys, "5s") +
+  Vigil v(stand_in_target("host") + check("host", "orphaning", "exec", "command = [\"" + (scripts / "orphaning") + "\"]\n" + keys, "5s") +
           check("host", "stubborn", "exec", "command = [\"" + (scripts / "stubborn") + "\"]\n" + keys, "5s"));
   v.start();
   for (const std::string name : {"orphaning", "stubborn"}) {
@@ -596,7 +596,7 @@ BOOST_AUTO_TEST_CASE(timeout_kills_a_grandchild_that_ignores_sigterm) {
 BOOST_AUTO_TEST_CASE(missing_executable_fails_the_check_not_the_daemon) {
   Listener listener;
   const std::string missing = "/nonexistent/check_x";
-  Vigil v(check("host", "ghost", "exec", "command = [\"" + missing + "\", \"-w\", \"1\"]") +
+  Vigil v(stand_in_target("host") + check("host", "ghost", "exec", "command = [\"" + missing + "\", \"-w\", \"1\"]") +
           check("host", "side", "tcp", "address = \"" + address(listener.port) + "\""));
 
   RunResult checked = run({env_path("VIGILD"), "--check-config", "--config", v.config_path});
