@@ -523,6 +523,14 @@ void AlertEngine::target_state(const std::string& target, bool up, const std::st
   apply(in, c, now);
 }
 
+void AlertEngine::target_watched(const std::string& target, WallMs now) {
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].name == kTargetDownRuleName && rules_[i].kind == RuleKind::kCheck) {
+      instance_for(i, Labels{{"target", target}}, now).last_sample_ms = now;
+    }
+  }
+}
+
 void AlertEngine::target_started(const std::string& target, WallMs start_ms) {
   target_starts_[target] = start_ms;
   for (auto& [key, in] : instances_) {

@@ -133,6 +133,10 @@ class AlertEngine {
   // when it exits): the built-in TargetDown alert, firing after
   // target_down_for. `reason` says why it is missing.
   void target_state(const std::string& target, bool up, const std::string& reason, WallMs now);
+  // At start-up, after restore(): the target is configured (with alert =
+  // true); its state comes with its first round. A restored TargetDown of a
+  // target never reported so is resolved by tick() as no longer configured.
+  void target_watched(const std::string& target, WallMs now);
   // A target's main process started (found at start-up, or restarted):
   // growth baselines of its series start again from `start_ms` (or from
   // their earliest point, when none is as old as the start).

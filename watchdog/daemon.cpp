@@ -228,6 +228,11 @@ struct Daemon::Impl {
     checks->for_each([&](const ScheduledCheck& c) {
       if (c.spec().alert) alerts->check_state(c.spec().target, c.spec().name, CheckAlertState::kUnknown, {}, now);
     });
+    // Likewise each target's TargetDown: a restored one stays as it was until
+    // the target's first round says, instead of resolving at the first tick.
+    for (const auto& t : cfg.targets) {
+      if (t.alert) alerts->target_watched(t.name, now);
+    }
     if (!cfg.receivers.empty()) {
       sender = std::make_unique<AlertSender>(loop->event(), check_context->curl(), *alerts, cfg,
                                              [this](AlertOp op) { store->enqueue(std::move(op)); });

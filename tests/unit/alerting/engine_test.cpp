@@ -532,3 +532,55 @@ BOOST_AUTO_TEST_CASE(report_dropped_records_an_event) {
   BOOST_TEST(contains(e.details, "HighLoad"), e.details);
   BOOST_TEST(h.ops.empty());
 }
+
+BOOST_AUTO_TEST_CASE(target_down_fires_after_its_for_and_resolves_with_what_was_wrong) {
+  EngineOptions o = options();
+  o.target_down_for = Millis(3000);
+  Harness h({}, o);
+  h.engine.target_state("gw", true, "", kT0);
+  BOOST_TEST(h.outbox().empty());
+  h.engine.target_state("gw", false, "main process 42 killed by SIGKILL", kT0 + kSec);
+  h.engine.target_state("gw", false, "pidfile /run/gw.pid names no running process", kT0 + 2 * kSec);
+  BOOST_TEST(h.outbox().empty());  // pending for 3 s
+  h.engine.target_state("gw", false, "pidfile /run/gw.pid names no running process", kT0 + 4 * kSec);
+  auto rows = h.outbox();
+  BOOST_REQUIRE(rows.size() == 2u);  // one per receiver
+  const AlertMessage a = parse(rows[0]);
+  BOOST_TEST(label(a, "alertname") == "TargetDown");
+  BOOST_TEST(label(a, "target") == "gw");
+  BOOST_TEST(label(a, "severity") == "critical");
+  BOOST_TEST(annotation(a, "summary") == "gw is down: pidfile /run/gw.pid names no running process");
+  h.clear();
+  h.engine.target_state("gw", true, "", kT0 + 5 * kSec);
+  rows = h.outbox();
+  BOOST_REQUIRE(rows.size() == 2u);
+  BOOST_TEST(contains(annotation(parse(rows[0]), "summary"), "names no running process"));
+}
+
+BOOST_AUTO_TEST_CASE(target_down_can_be_switched_off_and_its_name_is_its_own) {
+  EngineOptions o = options();
+  o.target_down = false;
+  Harness h({}, o);
+  h.engine.target_state("gw", false, "gone", kT0);
+  BOOST_TEST(h.outbox().empty());
+  // A check of a target named like nothing special never lands on TargetDown.
+  Harness on({});
+  on.engine.check_state("gw", "http", CheckAlertState::kFailing, "refused", kT0);
+  for (const auto& row : on.outbox()) BOOST_TEST(label(parse(row), "alertname") == "CheckFailed");
+}
+
+BOOST_AUTO_TEST_CASE(a_restored_target_down_waits_for_its_target_or_resolves_when_unconfigured) {
+  Harness first({});
+  first.engine.target_state("gw", false, "gone", kT0);
+  first.engine.target_state("old", false, "gone", kT0);
+  const auto stored = first.upserts();
+  BOOST_REQUIRE(stored.size() == 2u);
+  Harness h({});
+  h.engine.restore(stored, {}, kT0 + kMin);
+  h.engine.target_watched("gw", kT0 + kMin);
+  h.engine.tick(kT0 + kMin + kSec);
+  const auto rows = h.outbox();
+  BOOST_REQUIRE(rows.size() == 2u);  // "old" resolved, to both receivers
+  BOOST_TEST(label(parse(rows[0]), "target") == "old");
+  BOOST_TEST(contains(h.events.at(0).message, "no longer configured"), h.events.at(0).message);
+}
