@@ -493,11 +493,15 @@ void AlertEngine::check_state(const std::string& target, const std::string& chec
   apply(in, c, now);
 }
 
-void AlertEngine::given_up(const std::string& target, bool active, const std::string& reason, WallMs now) {
-  std::size_t rule = kNoRule;
+std::size_t AlertEngine::builtin_rule(std::string_view name) const {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
-    if (rules_[i].name == kGivenUpRuleName && rules_[i].kind == RuleKind::kCheck) rule = i;
+    if (rules_[i].name == name && rules_[i].kind == RuleKind::kCheck) return i;
   }
+  return kNoRule;
+}
+
+void AlertEngine::given_up(const std::string& target, bool active, const std::string& reason, WallMs now) {
+  const std::size_t rule = builtin_rule(kGivenUpRuleName);
   if (rule == kNoRule) return;
   Instance& in = instance_for(rule, Labels{{"target", target}}, now);
   in.last_sample_ms = now;
@@ -508,10 +512,7 @@ void AlertEngine::given_up(const std::string& target, bool active, const std::st
 }
 
 void AlertEngine::target_state(const std::string& target, bool up, const std::string& reason, WallMs now) {
-  std::size_t rule = kNoRule;
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    if (rules_[i].name == kTargetDownRuleName && rules_[i].kind == RuleKind::kCheck) rule = i;
-  }
+  const std::size_t rule = builtin_rule(kTargetDownRuleName);
   if (rule == kNoRule) return;
   Instance& in = instance_for(rule, Labels{{"target", target}}, now);
   in.last_sample_ms = now;
@@ -524,11 +525,8 @@ void AlertEngine::target_state(const std::string& target, bool up, const std::st
 }
 
 void AlertEngine::target_watched(const std::string& target, WallMs now) {
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    if (rules_[i].name == kTargetDownRuleName && rules_[i].kind == RuleKind::kCheck) {
-      instance_for(i, Labels{{"target", target}}, now).last_sample_ms = now;
-    }
-  }
+  const std::size_t rule = builtin_rule(kTargetDownRuleName);
+  if (rule != kNoRule) instance_for(rule, Labels{{"target", target}}, now).last_sample_ms = now;
 }
 
 void AlertEngine::target_started(const std::string& target, WallMs start_ms) {

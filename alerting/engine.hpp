@@ -186,6 +186,9 @@ class AlertEngine {
   };
 
   Instance& instance_for(std::size_t rule, const Labels& series, WallMs now);
+  // The index of a built-in rule raised by a call (not matched to a check):
+  // RemediationGivenUp, TargetDown; kNoRule when switched off.
+  std::size_t builtin_rule(std::string_view name) const;
   void evaluate(Instance& in, WallMs now);
   void apply(Instance& in, const Condition& c, WallMs now);
   AlertMessage message(const Instance& in) const;

@@ -129,9 +129,6 @@ struct TargetConfig {
   std::optional<Millis> interval;       // default: daemon.interval
   std::vector<std::string> depends_on;  // targets that must not be failed for this one to be restarted
   bool alert = true;                    // the built-in TargetDown alert when its main process is missing
-  // A start target without [target.remediate] gets the default one (restart
-  // on crash); `remediate` is that default then, and this says so.
-  bool default_remediate = false;
   std::optional<RemediateConfig> remediate;
   ConfigLocation where;
 

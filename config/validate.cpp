@@ -312,7 +312,6 @@ void Loader::validate_remediation() {
       r.on = {std::string(to_string(TriggerKind::kCrash))};
       r.written_on = true;
       t.remediate = std::move(r);
-      t.default_remediate = true;
     }
     for (const auto& d : t.depends_on) {
       if (d == t.name) {

@@ -17,24 +17,6 @@ std::string webhook(const Httpd& h) {
   return "[alerting]\nheartbeat = false\nresend_interval = \"2s\"\n[[webhook]]\nurl = \"" + h.url("/hook") + "\"\n";
 }
 
-std::vector<json> events_of(Vigil& v, const std::string& kind, const std::string& target) {
-  std::vector<json> out;
-  for (auto& e : v.events(kind)) {
-    if (e.value("target", "") == target) out.push_back(std::move(e));
-  }
-  return out;
-}
-
-json newest_incident(Vigil& v, const std::string& target) {
-  json all = v.cli_json({"incidents", "--target", target});
-  json newest;
-  if (!all.is_array()) return newest;
-  for (const auto& i : all) {
-    if (newest.is_null() || i["id"].get<long long>() > newest["id"].get<long long>()) newest = i;
-  }
-  return newest;
-}
-
 // The TargetDown alerts the webhook accepted for `target`: (status, summary).
 std::vector<std::pair<std::string, std::string>> target_down(const Httpd& h, const std::string& target) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -71,12 +53,12 @@ BOOST_AUTO_TEST_CASE(a_killed_pidfile_process_opens_an_incident_and_alerts) {
   Sleeper app;
   Vigil v(webhook(hook) + "[[target]]\nname = \"app\"\npidfile = \"" + app.pidfile + "\"\n");
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !events_of(v, "target_appeared", "app").empty(); }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !target_events(v, "target_appeared", "app").empty(); }), v.log());
   app.kill();
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !events_of(v, "target_crashed", "app").empty(); }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !target_events(v, "target_crashed", "app").empty(); }), v.log());
   // An incident, though vigild cannot restart a process it only finds.
   json inc;
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return (inc = newest_incident(v, "app")).is_object(); }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return (inc = incident_of(v, "app")).is_object(); }), v.log());
   BOOST_TEST(inc.value("trigger", "") == "crash");
   BOOST_TEST(inc.value("root_cause", "") == "crashed");
   BOOST_TEST(inc["recovered_ms"].is_null());
@@ -85,13 +67,13 @@ BOOST_AUTO_TEST_CASE(a_killed_pidfile_process_opens_an_incident_and_alerts) {
   const auto alerts = target_down(hook, "app");
   BOOST_TEST(alerts.front().second.rfind("app is down: ", 0) == 0, alerts.front().second);
   // The pidfile names a dead process from now on: said once, not per round.
-  BOOST_REQUIRE(wait_for(10s, [&] { return !events_of(v, "target_problem", "app").empty(); }));
+  BOOST_REQUIRE(wait_for(10s, [&] { return !target_events(v, "target_problem", "app").empty(); }));
   const auto samples_before = v.cli_json({"query", "process_count", "--target", "app", "--since", "1h"});
   BOOST_REQUIRE(wait_for(10s, [&] {
     auto now = v.cli_json({"query", "process_count", "--target", "app", "--since", "1h"});
     return now.is_array() && !now.empty() && now[0]["points"].size() >= samples_before[0]["points"].size() + 3;
   }));
-  BOOST_TEST(events_of(v, "target_problem", "app").size() == 1u);
+  BOOST_TEST(target_events(v, "target_problem", "app").size() == 1u);
   BOOST_REQUIRE(v.stop() == 0);
 }
 
@@ -116,7 +98,7 @@ BOOST_AUTO_TEST_CASE(a_start_target_is_restarted_on_crash_without_remediate) {
   // Recovered once it stayed up through the stability period (grace, 30s).
   BOOST_REQUIRE_MESSAGE(wait_for(60s,
                                  [&] {
-                                   inc = newest_incident(v, "svc");
+                                   inc = incident_of(v, "svc");
                                    return inc.is_object() && !inc["recovered_ms"].is_null();
                                  }),
                         v.log() << "\n" << inc.dump(2));
@@ -138,16 +120,16 @@ BOOST_AUTO_TEST_CASE(a_start_target_is_restarted_on_crash_without_remediate) {
 BOOST_AUTO_TEST_CASE(a_program_that_cannot_run_is_a_start_failure_with_its_errno) {
   Vigil v("[alerting]\nheartbeat = false\n[[target]]\nname = \"ghost\"\nstart = [\"/nonexistent/ghostd\"]\n");
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !events_of(v, "target_start_failed", "ghost").empty(); }),
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !target_events(v, "target_start_failed", "ghost").empty(); }),
                         v.log());
-  const std::string message = events_of(v, "target_start_failed", "ghost").front().value("message", "");
+  const std::string message = target_events(v, "target_start_failed", "ghost").front().value("message", "");
   BOOST_TEST(message.find("No such file or directory (ENOENT)") != std::string::npos, message);
   json inc;
-  BOOST_REQUIRE(wait_for(10s, [&] { return (inc = newest_incident(v, "ghost")).is_object(); }));
+  BOOST_REQUIRE(wait_for(10s, [&] { return (inc = incident_of(v, "ghost")).is_object(); }));
   BOOST_TEST(inc.value("root_cause", "") == "start_failed");
   BOOST_TEST(inc.value("summary", "").rfind("could not be started: ", 0) == 0, inc.dump(2));
-  BOOST_TEST(events_of(v, "target_crashed", "ghost").empty());
-  const auto opened = events_of(v, "incident_opened", "ghost");
+  BOOST_TEST(target_events(v, "target_crashed", "ghost").empty());
+  const auto opened = target_events(v, "incident_opened", "ghost");
   BOOST_REQUIRE(!opened.empty());
   BOOST_TEST(opened.front().value("message", "").find("gone") == std::string::npos);
   // vigild runs on, and its alert is pending in `vigil alerts` (no receiver).
@@ -163,11 +145,11 @@ BOOST_AUTO_TEST_CASE(a_missing_or_bad_pidfile_is_an_event_once_per_change) {
   const std::string pidfile = dir / "app.pid";
   Vigil v("[alerting]\nheartbeat = false\n[[target]]\nname = \"app\"\npidfile = \"" + pidfile + "\"\n");
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return events_of(v, "target_problem", "app").size() == 1u; }), v.log());
-  BOOST_TEST(events_of(v, "target_problem", "app")[0].value("message", "").find(pidfile) != std::string::npos);
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return target_events(v, "target_problem", "app").size() == 1u; }), v.log());
+  BOOST_TEST(target_events(v, "target_problem", "app")[0].value("message", "").find(pidfile) != std::string::npos);
   write_file(pidfile, "abc\n");
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return events_of(v, "target_problem", "app").size() == 2u; }), v.log());
-  const std::string bad = events_of(v, "target_problem", "app")[1].value("message", "");
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return target_events(v, "target_problem", "app").size() == 2u; }), v.log());
+  const std::string bad = target_events(v, "target_problem", "app")[1].value("message", "");
   BOOST_TEST(bad.find("abc") != std::string::npos, bad);
   BOOST_REQUIRE(v.stop() == 0);
 }
@@ -181,7 +163,7 @@ BOOST_AUTO_TEST_CASE(alert_false_opts_a_target_out_of_target_down) {
   // The other target, whose pidfile is missing, shows that alerts are sent.
   BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return has_status(target_down(hook, "gone"), "firing"); }), v.log());
   app.kill();
-  BOOST_REQUIRE(wait_for(10s, [&] { return !events_of(v, "target_crashed", "app").empty(); }));
+  BOOST_REQUIRE(wait_for(10s, [&] { return !target_events(v, "target_crashed", "app").empty(); }));
   // Three rounds later (TargetDown fires at once by default), still nothing for app.
   auto rounds = [&] {
     auto q = v.cli_json({"query", "process_count", "--target", "app", "--since", "1h"});
@@ -206,16 +188,16 @@ BOOST_AUTO_TEST_CASE(a_unit_without_a_system_bus_says_so_and_is_no_start_failure
                      *boost::unit_test::label("no_system_bus")) {
   Vigil v("[alerting]\nheartbeat = false\n[[target]]\nname = \"web\"\nsystemd_unit = \"nginx.service\"\n");
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !events_of(v, "target_problem", "web").empty(); }), v.log());
-  const std::string why = events_of(v, "target_problem", "web").front().value("message", "");
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !target_events(v, "target_problem", "web").empty(); }), v.log());
+  const std::string why = target_events(v, "target_problem", "web").front().value("message", "");
   BOOST_TEST(why.find("D-Bus is unavailable") != std::string::npos, why);
   BOOST_TEST(why.find("retrying every 5s") != std::string::npos, why);
   BOOST_TEST(why.find("vigild starts") == std::string::npos, why);
-  BOOST_TEST(events_of(v, "target_start_failed", "web").empty());
-  BOOST_TEST(newest_incident(v, "web").is_null());
+  BOOST_TEST(target_events(v, "target_start_failed", "web").empty());
+  BOOST_TEST(incident_of(v, "web").is_null());
   // The retry is tried, and said again when its interval doubles.
-  BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return events_of(v, "target_problem", "web").size() >= 2u; }), v.log());
-  BOOST_TEST(events_of(v, "target_problem", "web")[1].value("message", "").find("retrying every 10s") !=
+  BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return target_events(v, "target_problem", "web").size() >= 2u; }), v.log());
+  BOOST_TEST(target_events(v, "target_problem", "web")[1].value("message", "").find("retrying every 10s") !=
              std::string::npos);
   BOOST_REQUIRE(v.stop() == 0);
 }

@@ -466,6 +466,26 @@ struct Vigil {
   std::string log() const { return slurp(log_path); }
 };
 
+// The events of `kind` recorded for `target`.
+inline std::vector<nlohmann::json> target_events(Vigil& v, const std::string& kind, const std::string& target) {
+  std::vector<nlohmann::json> out;
+  for (auto& e : v.events(kind)) {
+    if (e.value("target", "") == target) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// The newest incident of `target` (vigil incidents --target), or null.
+inline nlohmann::json incident_of(Vigil& v, const std::string& target) {
+  nlohmann::json all = v.cli_json({"incidents", "--target", target});
+  nlohmann::json newest;
+  if (!all.is_array()) return newest;
+  for (const auto& i : all) {
+    if (newest.is_null() || i["id"].get<long long>() > newest["id"].get<long long>()) newest = i;
+  }
+  return newest;
+}
+
 // A v1 memory cgroup of its own ("/vigil-test-PID-N" under
 // /sys/fs/cgroup/memory) with a memory limit (and no swap), removed at the
 // end, after the processes in it were killed: declare it first. Cases that

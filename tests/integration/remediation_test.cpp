@@ -145,25 +145,6 @@ std::string target(const std::string& name, const Service& s, const std::string&
   return out;
 }
 
-std::vector<json> events_of(Vigil& v, const std::string& kind, const std::string& target) {
-  std::vector<json> out;
-  for (auto& e : v.events(kind)) {
-    if (e.value("target", "") == target) out.push_back(std::move(e));
-  }
-  return out;
-}
-
-// The newest incident of `target` (vigil incidents --target), or null.
-json incident_of(Vigil& v, const std::string& target) {
-  json all = v.cli_json({"incidents", "--target", target});
-  json newest;
-  if (!all.is_array()) return newest;
-  for (const auto& i : all) {
-    if (newest.is_null() || i["id"].get<long long>() > newest["id"].get<long long>()) newest = i;
-  }
-  return newest;
-}
-
 bool recovered(const json& incident) {
   return incident.is_object() && !incident["recovered_ms"].is_null();
 }
@@ -181,7 +162,7 @@ std::string describe(const json& inc) {
 // Waits until the target's health check passed once (a check_ok event) and
 // its service listens, so that a start-up failure does not open an incident.
 void wait_healthy(Vigil& v, const std::string& target, const Service& s) {
-  BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return s.ready_pid() != 0 && !events_of(v, "check_ok", target).empty(); }),
+  BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return s.ready_pid() != 0 && !target_events(v, "check_ok", target).empty(); }),
                         target << " never became healthy; vigild's log:\n"
                                << v.log() << "\nservice log:\n"
                                << slurp(v.dir / ("state/logs/" + target + ".log")));
@@ -301,8 +282,8 @@ BOOST_AUTO_TEST_CASE(a_crash_is_detected_through_the_pidfd_and_restarted) {
   const long long before = wall_ms();
   control(s.port, "/control/signal?sig=SEGV");
   const long long answered = wall_ms();
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !events_of(v, "target_crashed", "svc").empty(); }), v.log());
-  json crashed = events_of(v, "target_crashed", "svc")[0];
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !target_events(v, "target_crashed", "svc").empty(); }), v.log());
+  json crashed = target_events(v, "target_crashed", "svc")[0];
   const long long ts = crashed["ts"].get<long long>();
   BOOST_TEST_MESSAGE("crash detected " << ts - before << " ms after the request was sent, " << ts - answered
                                        << " ms after its answer");
@@ -424,7 +405,7 @@ BOOST_AUTO_TEST_CASE(a_failed_dependency_holds_back_the_restart_of_its_dependent
   BOOST_TEST((inc["evidence"]["dependencies_down"] == json::array({"db"})), inc["evidence"].dump());
   BOOST_REQUIRE_MESSAGE(wait_for(10s,
                                  [&] {
-                                   for (const auto& e : events_of(v, "remediation_waiting", "app")) {
+                                   for (const auto& e : target_events(v, "remediation_waiting", "app")) {
                                      if (contains(str(e, "message"), "depends on db")) return true;
                                    }
                                    return false;
@@ -464,7 +445,7 @@ BOOST_AUTO_TEST_CASE(a_crash_loop_is_restarted_until_the_rate_limit_then_given_u
   Vigil v(target("svc", s, "  max = 5\n  window = \"10m\"\n  backoff = \"1s\"\n  grace = \"5s\"\n", "",
                  {"--exit-after", "500"}));
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(90s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }),
+  BOOST_REQUIRE_MESSAGE(wait_for(90s, [&] { return !target_events(v, "remediation_given_up", "svc").empty(); }),
                         "no remediation_given_up; vigild's log:\n"
                             << v.log());
   json inc = incident_of(v, "svc");
@@ -473,7 +454,7 @@ BOOST_AUTO_TEST_CASE(a_crash_loop_is_restarted_until_the_rate_limit_then_given_u
   BOOST_TEST(inc["recovered_ms"].is_null());
   BOOST_TEST(inc["actions"].size() == 5u);
   BOOST_TEST(v.cli_json({"incidents", "--target", "svc"}).size() == 1u);  // one incident, not one per crash
-  BOOST_TEST(events_of(v, "incident_recovered", "svc").empty());
+  BOOST_TEST(target_events(v, "incident_recovered", "svc").empty());
   BOOST_TEST(s.started().size() == 6u);  // the first start and five restarts
   bool alert = false;
   for (const auto& a : v.cli_json({"alerts", "--state", "firing"})) {
@@ -497,7 +478,7 @@ BOOST_AUTO_TEST_CASE(a_service_failing_every_start_backs_off_then_is_given_up,
                  "  backoff = \"500ms\"\n  max_backoff = \"2s\"\n",
                  "", {"--fail-start", "3"}, false));
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !events_of(v, "remediation_given_up", "svc").empty(); }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "remediation_given_up", "svc").empty(); }), v.log());
   json inc = wait_incident(
       v, "svc", 5s, [](const json& i) { return i.value("given_up", false); }, "given up");
   BOOST_TEST(str(inc, "trigger") == "crash");
@@ -534,8 +515,8 @@ BOOST_AUTO_TEST_CASE(a_service_failing_every_start_backs_off_then_is_given_up,
   BOOST_TEST_MESSAGE("gaps between the restarts: " << gap1 << " ms, " << gap2 << " ms");
   BOOST_TEST(gap1 >= 500);
   BOOST_TEST(gap2 >= 1000);
-  BOOST_TEST(!events_of(v, "remediation_waiting", "svc").empty());
-  json gave_up = events_of(v, "remediation_given_up", "svc")[0];
+  BOOST_TEST(!target_events(v, "remediation_waiting", "svc").empty());
+  json gave_up = target_events(v, "remediation_given_up", "svc")[0];
   BOOST_TEST(contains(str(gave_up, "message"), "3 actions"), str(gave_up, "message"));
   BOOST_TEST(str(gave_up, "severity") == "critical");
 
@@ -719,8 +700,8 @@ BOOST_AUTO_TEST_CASE(a_restarted_vigild_adopts_the_service_and_still_restarts_it
   BOOST_TEST(s.started() == std::vector<int>{pid});  // no second instance
 
   control(s.port, "/control/signal?sig=KILL");
-  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !events_of(v, "target_crashed", "svc").empty(); }), v.log());
-  json crashed = events_of(v, "target_crashed", "svc")[0];
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !target_events(v, "target_crashed", "svc").empty(); }), v.log());
+  json crashed = target_events(v, "target_crashed", "svc")[0];
   BOOST_TEST(contains(str(crashed, "message"), "status unknown"), str(crashed, "message"));
   json inc = wait_incident(v, "svc", 20s, recovered, "recovered from the crash of the adopted process");
   BOOST_TEST(str(inc, "trigger") == "crash");
@@ -755,7 +736,7 @@ BOOST_AUTO_TEST_CASE(the_grace_ends_when_the_checks_pass) {
   }));
   // The checks pass again (the grace ends), then it hangs again.
   BOOST_REQUIRE(wait_for(15s, [&] {
-    for (const auto& e : events_of(v, "check_ok", "svc")) {
+    for (const auto& e : target_events(v, "check_ok", "svc")) {
       if (e["ts"].get<long long>() > first["actions"][0]["finished_ms"].get<long long>()) return true;
     }
     return false;
@@ -801,6 +782,6 @@ BOOST_AUTO_TEST_CASE(a_firing_rule_escalates_from_signal_to_restart) {
   BOOST_TEST(actions[1]["started_ms"].get<long long>() - actions[0]["started_ms"].get<long long>() >= 2000);
   BOOST_TEST(s.line_index("usr1") >= 0);  // the first process got the signal
   BOOST_TEST(stats_pid(s.port) != pid);
-  BOOST_TEST(!events_of(v, "alert_resolved", "svc").empty());
+  BOOST_TEST(!target_events(v, "alert_resolved", "svc").empty());
   BOOST_REQUIRE(v.stop() == 0);
 }
