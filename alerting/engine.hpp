@@ -39,6 +39,7 @@
 #include "alerting/delivery.hpp"
 #include "alerting/outbox.hpp"
 #include "alerting/rules.hpp"
+#include "core/builtin_rules.hpp"
 #include "core/kinds.hpp"
 #include "core/sample.hpp"
 #include "store/store.hpp"
@@ -73,15 +74,6 @@ struct RuleSpec {
   Labels labels;                                                 // added to the alert's
   std::vector<std::pair<std::string, std::string>> annotations;  // templates
 };
-
-// The built-in rule of checks with alert = true and no [[rule]] of kind check.
-inline constexpr const char* kCheckRuleName = "CheckFailed";
-inline constexpr const char* kHeartbeatRuleName = "VigilHeartbeat";
-// The built-in critical alert of a target whose remediation gave up.
-inline constexpr const char* kGivenUpRuleName = "RemediationGivenUp";
-// The built-in critical alert of a target whose main process is missing
-// (crashed, not found, not startable, not watchable).
-inline constexpr const char* kTargetDownRuleName = "TargetDown";
 
 struct EngineOptions {
   std::string instance;      // the host name: the instance label

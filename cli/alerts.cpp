@@ -6,7 +6,9 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/current.hpp"
 #include "cli/output.hpp"
+#include "core/builtin_rules.hpp"
 
 namespace vigil::cli {
 
@@ -23,9 +25,12 @@ struct Row {
 // The stored alerts in one phase (or all but inactive ones, which are
 // pending alerts that never fired: noise), changed since `since`: firing
 // first, then pending, resolved; newest first within each.
-std::vector<Row> read_rows(StoreReader& store, std::optional<AlertPhase> only, std::optional<WallMs> since) {
+// The heartbeat says vigild is running: not shown while it is not.
+std::vector<Row> read_rows(StoreReader& store, std::optional<AlertPhase> only, std::optional<WallMs> since,
+                           bool running) {
   std::vector<Row> rows;
   for (auto& a : must(store.alerts())) {
+    if (!running && a.rule == kHeartbeatRuleName) continue;
     if (only && a.phase != *only) continue;
     if (!only && a.phase == AlertPhase::kInactive) continue;
     if (since && a.updated_ms < *since) continue;
@@ -108,7 +113,12 @@ int cmd_alerts(const Options& c, const std::string& state, const std::string& si
   std::optional<WallMs> since;
   if (!since_text.empty()) since = time_arg("--since", since_text, now);
   StoreReader store = c.open();
-  const std::vector<Row> rows = read_rows(store, only, since);
+  const Current current = read_current(store, c.db_path());
+  const std::vector<Row> rows = read_rows(store, only, since, current.running());
+  if (f == Format::kTable && !current.running()) {
+    std::cout << current.stale_header("alert states are", now) << " (" << kHeartbeatRuleName
+              << " stopped with it)\n";
+  }
   if (f == Format::kJson) {
     print_json(rows);
   } else if (f == Format::kCsv) {

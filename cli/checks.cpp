@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/current.hpp"
 #include "cli/output.hpp"
 #include "probes/checks/hysteresis.hpp"
 
@@ -16,12 +17,13 @@ struct Row {
   std::optional<double> last_up;
   std::optional<WallMs> last_ts;
   bool flapping = false;
+  bool removed = false;  // not in the configuration vigild last started with
   std::vector<double> durations;
 };
 using Rows = std::map<std::pair<std::string, std::string>, Row>;  // by (target, check)
 
 constexpr const char* kCsvHeader =
-    "target,check,state,since_ms,last_up,last_ms,flapping,p50_seconds,p99_seconds,reason\n";
+    "target,check,state,since_ms,last_up,last_ms,flapping,p50_seconds,p99_seconds,reason,removed\n";
 
 // The newest point of every series of `metric` (one row each, however long
 // the history), of one target or all.
@@ -88,7 +90,8 @@ void print_json(const Rows& rows) {
   json out = json::array();
   for (const auto& [key, r] : rows) {
     json j = {
-        {"target", r.target}, {"check", r.check}, {"state", r.state}, {"flapping", r.flapping}, {"reason", r.reason}};
+        {"target", r.target}, {"check", r.check},   {"state", r.state},
+        {"flapping", r.flapping}, {"removed", r.removed}, {"reason", r.reason}};
     j["since"] = r.since ? json(format_rfc3339_ms(*r.since)) : json(nullptr);
     j["since_ms"] = r.since ? json(*r.since) : json(nullptr);
     j["last_result"] = r.last_up ? json(*r.last_up == 1 ? "ok" : "failed") : json(nullptr);
@@ -109,7 +112,7 @@ void print_csv(const Rows& rows) {
               << (r.since ? std::to_string(*r.since) : "") << "," << (r.last_up ? format_value(*r.last_up) : "") << ","
               << (r.last_ts ? std::to_string(*r.last_ts) : "") << "," << (r.flapping ? "true" : "false") << ","
               << format_value(percentile(r.durations, 0.5)) << "," << format_value(percentile(r.durations, 0.99)) << ","
-              << csv_field(r.reason) << "\n";
+              << csv_field(r.reason) << "," << (r.removed ? "true" : "false") << "\n";
   }
 }
 
@@ -117,18 +120,25 @@ void print_rows_table(const Rows& rows, WallMs now) {
   std::vector<std::vector<std::string>> table;
   for (const auto& [key, r] : rows) {
     std::string last = !r.last_up ? "-" : (*r.last_up == 1 ? "ok " : "failed ") + ago(*r.last_ts, now);
-    table.push_back({r.target, r.check, r.state + (r.flapping ? " (flapping)" : ""), r.since ? ago(*r.since, now) : "-",
+    const std::string state = r.removed ? "removed (was " + r.state + ")" : r.state + (r.flapping ? " (flapping)" : "");
+    table.push_back({r.target.empty() ? "-" : r.target, r.check, state, r.since ? ago(*r.since, now) : "-",
                      last, format_ms(percentile(r.durations, 0.5)), format_ms(percentile(r.durations, 0.99)),
                      r.reason.empty() ? "-" : r.reason});
   }
   print_table({"TARGET", "CHECK", "STATE", "SINCE", "LAST", "P50", "P99", "REASON"}, table);
 }
 
-int cmd_checks(const Options& c, const std::string& target) {
+int cmd_checks(const Options& c, const std::string& target, bool all) {
   const Format f = c.parsed_format();
   StoreReader store = c.open();
   const WallMs now = wall_now_ms();
-  const Rows rows = read_rows(store, target, now);
+  const Current current = read_current(store, c.db_path());
+  Rows rows = read_rows(store, target, now);
+  // Checks a later configuration dropped are history: shown with --all only.
+  for (auto it = rows.begin(); it != rows.end();) {
+    it->second.removed = current.check_removed(it->second.target, it->second.check);
+    it = it->second.removed && !all ? rows.erase(it) : std::next(it);
+  }
   if (rows.empty() && f == Format::kTable) {
     std::cerr << "no checks in the store" << (target.empty() ? "" : " for target " + target)
               << " (are checks configured, and has vigild run?)\n";
@@ -139,6 +149,7 @@ int cmd_checks(const Options& c, const std::string& target) {
   } else if (f == Format::kCsv) {
     print_csv(rows);
   } else {
+    if (!current.running()) std::cout << current.stale_header("check states are", now) << "\n";
     print_rows_table(rows, now);
   }
   return 0;
@@ -150,8 +161,10 @@ Command add_checks(CLI::App& app, const Options& options) {
   auto target = std::make_shared<std::string>();
   auto* sub = app.add_subcommand(
       "checks", "Each check's state, since when, last result and reason, latency p50/p99 over the last hour");
+  auto all = std::make_shared<bool>(false);
   sub->add_option("--target", *target, "Only the checks of this target");
-  return {sub, [&options, target] { return cmd_checks(options, *target); }};
+  sub->add_flag("--all", *all, "Also the checks no longer in the configuration, marked as removed");
+  return {sub, [&options, target, all] { return cmd_checks(options, *target, *all); }};
 }
 
 }  // namespace vigil::cli

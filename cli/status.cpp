@@ -1,33 +1,15 @@
 // vigil status: is vigild running, how fresh the data is, the latest values per target.
-#include <fcntl.h>
-
 #include <cmath>
-#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "core/unique_fd.hpp"
+#include "cli/current.hpp"
 
 namespace vigil::cli {
 
 namespace {
-
-namespace fs = std::filesystem;
-
-// vigild holds a write lock on <state_dir>/vigild.pid while it runs; F_GETLK
-// names the holder without taking the lock.
-std::optional<int> running_pid(const std::string& db_path) {
-  std::string pidfile = (fs::path(db_path).parent_path() / "vigild.pid").string();
-  UniqueFd fd(::open(pidfile.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  struct flock lock {};
-  lock.l_type = F_WRLCK;
-  lock.l_whence = SEEK_SET;
-  if (fcntl(fd.get(), F_GETLK, &lock) != 0 || lock.l_type == F_UNLCK) return std::nullopt;
-  return static_cast<int>(lock.l_pid);
-}
 
 // The columns of the per-target table: a process_* series and its heading.
 const std::vector<std::pair<std::string, std::string>>& columns() {
@@ -40,15 +22,41 @@ const std::vector<std::pair<std::string, std::string>>& columns() {
   return c;
 }
 
+struct TargetRow {
+  std::map<std::string, double> values;  // metric -> latest value; none but the count without a process
+  std::string problem;                   // why it has no process, from its newest target_* event
+  bool removed = false;                  // not in the configuration vigild last started with
+};
+
 struct Status {
-  std::string path;
-  std::optional<int> pid;
-  std::optional<Event> last_daemon;  // the newest daemon_start or daemon_stop
-  std::optional<WallMs> last_sample;
+  Current current;
   std::uint64_t samples = 0;
   std::size_t series = 0;
-  std::map<std::string, std::map<std::string, double>> per_target;  // target -> metric -> latest value
+  std::map<std::string, TargetRow> targets;
 };
+
+// What a target_* event says of the process: "" once it is found again.
+void apply_target_event(TargetRow& row, const Event& e) {
+  switch (e.kind) {
+    case EventKind::kTargetAppeared:
+    case EventKind::kTargetRestarted:
+      row.problem.clear();
+      break;
+    case EventKind::kTargetCrashed:
+    case EventKind::kTargetVanished:
+      // "gone" says less than a problem seen in the same round (the pidfile's).
+      if (!row.problem.empty()) break;
+      [[fallthrough]];
+    case EventKind::kTargetProblem:
+    case EventKind::kTargetStartFailed: {
+      const std::string prefix = "target " + e.target + ": ";
+      row.problem = e.message.rfind(prefix, 0) == 0 ? e.message.substr(prefix.size()) : e.message;
+      break;
+    }
+    default:
+      break;
+  }
+}
 
 // CPU % of one core over the last minute of a process_cpu_seconds_total series.
 std::optional<double> cpu_percent(StoreReader& store, const SeriesKey& key, WallMs now) {
@@ -60,51 +68,70 @@ std::optional<double> cpu_percent(StoreReader& store, const SeriesKey& key, Wall
   return (b.value - a.value) / (static_cast<double>(b.ts_ms - a.ts_ms) / 1000.0) * 100.0;
 }
 
-Status read_status(const Options& c, WallMs now) {
+Status read_status(const Options& c, bool all, WallMs now) {
   Status st;
-  st.path = c.db_path();
   StoreReader store = c.open();
-  st.pid = running_pid(st.path);
-  EventQuery q;
-  q.kind = "daemon_*";
-  q.limit = 1;
-  auto last_daemon = must(store.events(q));
-  if (!last_daemon.empty()) st.last_daemon = last_daemon[0];
-  st.last_sample = must(store.last_sample_ms());
+  st.current = read_current(store, c.db_path());
   st.samples = must(store.sample_count());
   const auto all_series = must(store.series("*"));
   st.series = all_series.size();
+  if (st.current.targets) {
+    for (const auto& t : *st.current.targets) st.targets[t];
+  }
   // Latest values per target, from its own process_* series (labelled with the target alone).
   for (const auto& s : all_series) {
     if (s.key.labels.size() != 1 || s.key.labels[0].first != "target") continue;
     const std::string& target = s.key.labels[0].second;
+    if (st.current.target_removed(target) && !all) continue;
     for (const auto& [metric, _] : columns()) {
       if (s.key.metric != metric) continue;
       if (metric == "process_cpu_seconds_total") {
-        if (auto pct = cpu_percent(store, s.key, now)) st.per_target[target][metric] = *pct;
+        if (auto pct = cpu_percent(store, s.key, now)) st.targets[target].values[metric] = *pct;
       } else if (auto p = must(store.latest(s.id))) {
-        st.per_target[target][metric] = p->value;
+        st.targets[target].values[metric] = p->value;
       }
     }
+  }
+  for (auto& [target, row] : st.targets) {
+    row.removed = st.current.target_removed(target);
+    // A process that is gone has no memory, threads or fds: its last ones are history.
+    auto count = row.values.find("process_count");
+    if (count != row.values.end() && count->second == 0) row.values = {{"process_count", 0}};
+  }
+  // Why a target has no process: its target_* events of vigild's last run.
+  EventQuery q;
+  q.kind = "target_*";
+  q.since = st.current.started_ms.value_or(0);
+  for (const auto& e : must(store.events(q))) {
+    auto it = st.targets.find(e.target);
+    if (it != st.targets.end()) apply_target_event(it->second, e);
   }
   return st;
 }
 
 void print_json(const Status& st, WallMs now) {
+  const Current& c = st.current;
   json j;
-  j["running"] = st.pid.has_value();
-  if (st.pid) j["pid"] = *st.pid;
-  j["database"] = st.path;
-  if (st.last_daemon) {
-    j["last_daemon_event"] = {{"kind", to_string(st.last_daemon->kind)},
-                              {"ts", st.last_daemon->ts_ms},
-                              {"time", format_rfc3339_ms(st.last_daemon->ts_ms)}};
+  j["running"] = c.running();
+  if (c.pid) j["pid"] = *c.pid;
+  j["database"] = c.db_path;
+  if (c.last_daemon) {
+    j["last_daemon_event"] = {{"kind", to_string(c.last_daemon->kind)},
+                              {"ts", c.last_daemon->ts_ms},
+                              {"time", format_rfc3339_ms(c.last_daemon->ts_ms)}};
   }
   j["samples"] = st.samples;
   j["series"] = st.series;
-  if (st.last_sample) j["last_sample_age_seconds"] = static_cast<double>(now - *st.last_sample) / 1000.0;
+  if (c.last_sample) {
+    j["last_sample_ms"] = *c.last_sample;
+    j["last_sample_age_seconds"] = static_cast<double>(now - *c.last_sample) / 1000.0;
+  }
   json targets = json::object();
-  for (const auto& [t, values] : st.per_target) targets[t] = values;
+  for (const auto& [t, row] : st.targets) {
+    targets[t] = {{"values", row.values},
+                  {"problem", row.problem.empty() ? json(nullptr) : json(row.problem)},
+                  {"removed", row.removed}};
+  }
   j["targets"] = targets;
   std::cout << j.dump(2) << "\n";
 }
@@ -123,9 +150,10 @@ std::string cell(const std::string& metric, double value) {
 }
 
 void print_text(const Status& st, WallMs now) {
-  const auto& d = st.last_daemon;
-  if (st.pid) {
-    std::cout << "vigild: running (PID " << *st.pid << ")";
+  const Current& c = st.current;
+  const auto& d = c.last_daemon;
+  if (c.pid) {
+    std::cout << "vigild: running (PID " << *c.pid << ")";
     if (d && d->kind == EventKind::kDaemonStart) {
       std::cout << " since " << format_rfc3339_ms(d->ts_ms) << " (" << ago(d->ts_ms, now) << ")";
     }
@@ -135,41 +163,45 @@ void print_text(const Status& st, WallMs now) {
               << ")\n";
   } else {
     std::cout << "vigild: not running; it did not stop cleanly (crashed or killed)";
-    if (st.last_sample) std::cout << "; last sample " << format_rfc3339_ms(*st.last_sample);
+    if (c.last_sample) std::cout << "; last sample " << format_rfc3339_ms(*c.last_sample);
     std::cout << "\n";
   }
-  std::cout << "store: " << st.path << ", " << st.series << " series, " << st.samples << " samples\n";
-  if (st.last_sample) {
-    std::cout << "last sample: " << format_rfc3339_ms(*st.last_sample) << " (" << ago(*st.last_sample, now) << ")\n";
+  std::cout << "store: " << c.db_path << ", " << st.series << " series, " << st.samples << " samples\n";
+  if (c.last_sample) {
+    std::cout << "last sample: " << format_rfc3339_ms(*c.last_sample) << " (" << ago(*c.last_sample, now) << ")\n";
   } else {
     std::cout << "last sample: none\n";
   }
-  if (st.per_target.empty()) return;
+  if (st.targets.empty()) return;
   std::vector<std::string> header = {"TARGET"};
   for (const auto& [_, h] : columns()) header.push_back(h);
+  header.push_back("NOTE");
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [t, values] : st.per_target) {
-    std::vector<std::string> row = {t};
+  for (const auto& [t, row] : st.targets) {
+    std::vector<std::string> cells = {t};
     for (const auto& [metric, _] : columns()) {
-      auto it = values.find(metric);
-      row.push_back(it == values.end() ? "-" : cell(metric, it->second));
+      auto it = row.values.find(metric);
+      cells.push_back(it == row.values.end() ? "-" : cell(metric, it->second));
     }
-    rows.push_back(std::move(row));
+    std::string note = row.removed ? "removed from the configuration" : row.problem;
+    cells.push_back(note.empty() ? "-" : note);
+    rows.push_back(std::move(cells));
   }
   std::cout << "\n";
+  if (!c.running()) std::cout << c.stale_header("the values below are", now) << "\n";
   print_table(header, rows);
 }
 
-int cmd_status(const Options& c) {
-  const Format f = c.parsed_format();
+int cmd_status(const Options& c, bool all) {
+  const Format f = c.parsed_format({Format::kTable, Format::kJson});
   const WallMs now = wall_now_ms();
-  const Status st = read_status(c, now);
+  const Status st = read_status(c, all, now);
   if (f == Format::kJson) {
     print_json(st, now);
   } else {
     print_text(st, now);
   }
-  return st.pid ? 0 : 1;
+  return st.current.running() ? 0 : 1;
 }
 
 }  // namespace
@@ -177,7 +209,9 @@ int cmd_status(const Options& c) {
 Command add_status(CLI::App& app, const Options& options) {
   auto* sub =
       app.add_subcommand("status", "Is vigild running, since when, how fresh the data is, latest values per target");
-  return {sub, [&options] { return cmd_status(options); }};
+  auto all = std::make_shared<bool>(false);
+  sub->add_flag("--all", *all, "Also the targets no longer in the configuration, marked as removed");
+  return {sub, [&options, all] { return cmd_status(options, *all); }};
 }
 
 }  // namespace vigil::cli

@@ -9,19 +9,11 @@
 
 #include "config/loader.hpp"
 #include "config/targets.hpp"
+#include "core/builtin_rules.hpp"
 #include "core/template.hpp"
 #include "probes/checks/kinds.hpp"
 
 namespace vigil::config_detail {
-
-namespace {
-
-constexpr const char* kCheckRuleName = "CheckFailed";  // alerting/engine.hpp's built-in rules
-constexpr const char* kHeartbeatRuleName = "VigilHeartbeat";
-constexpr const char* kGivenUpRuleName = "RemediationGivenUp";
-constexpr const char* kTargetDownRuleName = "TargetDown";
-
-}  // namespace
 
 // A kind's problems, placed where their key was written (else at the entry).
 class EntryProblems : public KeyProblems {

@@ -209,6 +209,7 @@ enum class EventKind : std::uint8_t {
   kTargetCrashed,
   kTargetStartFailed,
   kTargetProblem,  // why it has no process: a missing or bad pidfile, no system bus (once per change)
+  kTargetRemoved,  // a `start` target gone from the config: what became of the process vigild had started
   // a check's state (check_<state>, one per CheckState) and flapping
   kCheckUnknown,
   kCheckOk,
@@ -231,7 +232,7 @@ enum class EventKind : std::uint8_t {
 };
 template <>
 struct KindNames<EventKind> {
-  static constexpr std::array<std::string_view, 27> names = {
+  static constexpr std::array<std::string_view, 28> names = {
       "unknown",
       "daemon_start",
       "daemon_stop",
@@ -243,6 +244,7 @@ struct KindNames<EventKind> {
       "target_crashed",
       "target_start_failed",
       "target_problem",
+      "target_removed",
       "check_unknown",
       "check_ok",
       "check_failing",

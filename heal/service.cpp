@@ -11,6 +11,7 @@ extern "C" {
 #include <sys/pidfd.h>
 }
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -368,6 +369,109 @@ int ChildService::on_restart_timeout(sd_event_source*, std::uint64_t, void* self
   if (done)
     done(ActionResult{ActionStatus::kTimeout, "process " + std::to_string(pid) + " did not stop in time; killed it"});
   return 0;
+}
+
+// ---- LeftoverChildren -------------------------------------------------------
+
+struct LeftoverChildren::Stopping {
+  LeftoverChildren* owner = nullptr;
+  std::string target;
+  std::string run_file;
+  int pid = 0;
+  bool killed = false;
+  std::unique_ptr<PidWatch> watch;
+  SdEventSourcePtr kill_timer;
+};
+
+LeftoverChildren::LeftoverChildren(sd_event* event, const std::string& run_dir, const std::string& proc_root,
+                                   const std::set<std::string>& keep, OnOutcome done)
+    : event_(event), done_(std::move(done)) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
+    const fs::path& p = entry.path();
+    if (p.extension() != ".pid" || keep.count(p.stem().string())) continue;
+    files.push_back(p);
+  }
+  std::sort(files.begin(), files.end());
+  for (const fs::path& p : files) {
+    Outcome out;
+    out.target = p.stem().string();
+    const std::string file = p.string();
+    auto text = read_file(file, 256);
+    auto parts = text ? split(trim(*text), ' ') : std::vector<std::string_view>{};
+    auto pid = parts.size() == 2 ? to_u64(parts[0]) : std::nullopt;
+    auto ticks = parts.size() == 2 ? to_u64(parts[1]) : std::nullopt;
+    if (!pid || !ticks || *pid == 0 || *pid >= 4'194'304) {
+      out.message = "its run file " + file + " does not name a process (\"<pid> <start time>\"); removed it";
+    } else {
+      out.pid = static_cast<int>(*pid);
+      auto now_ticks = start_ticks(proc_root, out.pid);
+      if (!now_ticks || *now_ticks != *ticks) {
+        out.message = "the process " + std::to_string(out.pid) + " an earlier vigild started for it is gone";
+      } else {
+        auto s = std::make_unique<Stopping>();
+        s->owner = this;
+        s->target = out.target;
+        s->run_file = file;
+        s->pid = out.pid;
+        Stopping* raw = s.get();
+        auto w = PidWatch::open(event_, out.pid, false, [this, raw](const ExitInfo&) { exited(raw); });
+        if (w) {
+          s->watch = std::move(*w);
+          // Its group, as ChildService stops it, then SIGCONT for a stopped one.
+          if (::kill(-out.pid, SIGTERM) != 0) s->watch->send(SIGTERM);
+          if (::kill(-out.pid, SIGCONT) != 0) s->watch->send(SIGCONT);
+          sd_event_source* t = nullptr;
+          sd_event_add_time_relative(event_, &t, CLOCK_MONOTONIC,
+                                     static_cast<std::uint64_t>(kStopTimeout.count()) * 1000, 1000,
+                                     &LeftoverChildren::on_kill_timer, raw);
+          s->kill_timer.reset(t);
+          stopping_.push_back(std::move(s));
+          continue;
+        }
+        out.message = "cannot stop process " + std::to_string(out.pid) + " an earlier vigild started for it: " +
+                      w.error().message + "; it is left running";
+        done_(out);
+        continue;  // the run file stays: the next start tries again
+      }
+    }
+    std::error_code rm;
+    fs::remove(p, rm);
+    done_(out);
+  }
+}
+
+LeftoverChildren::~LeftoverChildren() = default;
+
+int LeftoverChildren::on_kill_timer(sd_event_source*, std::uint64_t, void* self) {
+  auto* s = static_cast<Stopping*>(self);
+  s->killed = true;
+  ::kill(-s->pid, SIGKILL);
+  if (s->watch) s->watch->send(SIGKILL);
+  s->kill_timer.reset();
+  return 0;
+}
+
+void LeftoverChildren::exited(Stopping* s) {
+  Outcome out;
+  out.target = s->target;
+  out.pid = s->pid;
+  out.stopped = true;
+  out.message = "stopped process " + std::to_string(s->pid) + " that an earlier vigild started for it" +
+                (s->killed ? " (killed: it did not stop within " + format_duration(kStopTimeout) + " of SIGTERM)"
+                           : " (SIGTERM)");
+  // The rest of its group goes with it, as with a target vigild stops.
+  ::kill(-s->pid, SIGKILL);
+  std::error_code rm;
+  fs::remove(s->run_file, rm);
+  auto it = std::find_if(stopping_.begin(), stopping_.end(), [s](const auto& p) { return p.get() == s; });
+  // Not freed here: the PidWatch calling us is inside it. Freed with the set.
+  if (it != stopping_.end()) {
+    finished_.push_back(std::move(*it));
+    stopping_.erase(it);
+  }
+  done_(out);
 }
 
 }  // namespace vigil

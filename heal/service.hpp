@@ -18,6 +18,11 @@
 //   writes "<pid> <start time>" to a run file, so that a restarted vigild
 //   adopts the running process instead of starting a second one (it then
 //   sees the exit but not the status: it is no longer the parent).
+// - LeftoverChildren: at vigild's start, the run files of `start` targets no
+//   longer configured. The process an earlier vigild started for such a
+//   target is stopped (SIGTERM to its group, SIGCONT, SIGKILL after 10 s:
+//   its own stop_signal and stop_timeout went with its config), and its run
+//   file removed; nothing vigild started is left running unwatched.
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -155,5 +161,39 @@ struct Spawned {
   UniqueFd pidfd;
 };
 Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::string& log_path);
+
+class LeftoverChildren {
+ public:
+  // What became of one removed target's process, for the log and its event.
+  struct Outcome {
+    std::string target;
+    int pid = 0;
+    bool stopped = false;  // it ran and was stopped (else it was gone already, or the file unreadable)
+    std::string message;
+  };
+  using OnOutcome = std::function<void(const Outcome&)>;
+  static constexpr Millis kStopTimeout{10'000};
+
+  // Looks at every NAME.pid in `run_dir` whose NAME is not in `keep`.
+  // `done` runs once per file: at once when no process runs, else on the
+  // loop when it exited.
+  LeftoverChildren(sd_event* event, const std::string& run_dir, const std::string& proc_root,
+                   const std::set<std::string>& keep, OnOutcome done);
+  ~LeftoverChildren();
+  LeftoverChildren(const LeftoverChildren&) = delete;
+  LeftoverChildren& operator=(const LeftoverChildren&) = delete;
+  // Processes being stopped (for tests and the log).
+  std::size_t stopping() const { return stopping_.size(); }
+
+ private:
+  struct Stopping;
+  static int on_kill_timer(sd_event_source*, std::uint64_t, void* self);
+  void exited(Stopping* s);
+
+  sd_event* event_;
+  OnOutcome done_;
+  std::vector<std::unique_ptr<Stopping>> stopping_;
+  std::vector<std::unique_ptr<Stopping>> finished_;  // kept: their watches may be mid-callback
+};
 
 }  // namespace vigil

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "alerting/engine.hpp"
@@ -23,6 +24,7 @@
 #include "core/unique_fd.hpp"
 #include "core/version.hpp"
 #include "heal/remediator.hpp"
+#include "heal/service.hpp"
 #include "heal/targets.hpp"
 #include "probes/checks/check.hpp"
 #include "store/store.hpp"
@@ -103,6 +105,7 @@ struct Daemon::Impl {
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<CheckContext> check_context;
   std::unique_ptr<TargetContext> target_context;
+  std::unique_ptr<LeftoverChildren> leftovers;  // processes of `start` targets no longer configured
   std::unique_ptr<AlertEngine> alerts;
   std::unique_ptr<Backfill> backfill;
   std::unique_ptr<Remediator> remediator;
@@ -363,12 +366,38 @@ struct Daemon::Impl {
     sampler->forget_unused();
   }
 
+  // A `start` target removed from the config leaves no process behind: the
+  // one an earlier vigild started for it is stopped (heal/service.hpp).
+  void stop_leftovers() {
+    std::set<std::string> keep;
+    for (const auto& t : cfg.targets) {
+      if (t.kind == TargetKind::kStart) keep.insert(t.name);
+    }
+    const std::string run_dir = (fs::path(cfg.daemon.state_dir) / "run").string();
+    leftovers = std::make_unique<LeftoverChildren>(
+        loop->event(), run_dir, cfg.daemon.proc_root, keep, [this](const LeftoverChildren::Outcome& o) {
+          const std::string message = "target " + o.target + " is no longer configured: " + o.message;
+          log_info(message, {{"target", o.target}});
+          recorder->record(Event{wall_now_ms(), EventKind::kTargetRemoved, o.target, {}, Severity::kInfo, message,
+                                 "{\"pid\":" + std::to_string(o.pid) +
+                                     ",\"stopped\":" + (o.stopped ? "true" : "false") + "}"});
+        });
+  }
+
   // ---- the loop -------------------------------------------------------------
 
   void record_start() {
     std::string names = "[";
     for (const auto& [name, t] : targets) names += (names.size() > 1 ? "," : "") + json_string(name);
     names += "]";
+    // What is configured now: `vigil status` and `vigil checks` show what
+    // the store holds of anything else as removed.
+    std::string check_names = "[";
+    for (const auto& c : cfg.checks) {
+      check_names += (check_names.size() > 1 ? "," : "") + std::string("{\"target\":") + json_string(c.target) +
+                     ",\"check\":" + json_string(c.name) + "}";
+    }
+    check_names += "]";
     recorder->record(Event{wall_now_ms(),
                            EventKind::kDaemonStart,
                            {},
@@ -376,7 +405,7 @@ struct Daemon::Impl {
                            Severity::kInfo,
                            "vigild " + std::string(kVersion) + " started (PID " + std::to_string(getpid()) + ")",
                            "{\"pid\":" + std::to_string(getpid()) + ",\"version\":" + json_string(kVersion) +
-                               ",\"targets\":" + names + "}"});
+                               ",\"targets\":" + names + ",\"checks\":" + check_names + "}"});
   }
 
   // The first round runs now, so READY=1 means samples are on their way.
@@ -425,6 +454,7 @@ struct Daemon::Impl {
       prepare_remediation(restored);
     }
     start_targets();
+    stop_leftovers();
     // The start-up reads of the store left freed heap behind (SQLite's page
     // cache): give it back, since the loop itself needs far less.
     malloc_trim(0);

@@ -1,0 +1,82 @@
+#include "cli/current.hpp"
+
+#include <fcntl.h>
+
+#include <filesystem>
+
+#include "cli/output.hpp"
+#include "core/unique_fd.hpp"
+
+namespace vigil::cli {
+
+std::optional<int> running_pid(const std::string& db_path) {
+  const std::string pidfile = (std::filesystem::path(db_path).parent_path() / "vigild.pid").string();
+  UniqueFd fd(::open(pidfile.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (fcntl(fd.get(), F_GETLK, &lock) != 0 || lock.l_type == F_UNLCK) return std::nullopt;
+  return static_cast<int>(lock.l_pid);
+}
+
+bool Current::target_removed(const std::string& target) const {
+  return targets && !target.empty() && !targets->count(target);
+}
+
+bool Current::check_removed(const std::string& target, const std::string& check) const {
+  return checks && !checks->count({target, check});
+}
+
+std::string Current::stale_header(const std::string& what, WallMs now) const {
+  if (running()) return "";
+  std::string out = "vigild is not running: " + what + " as of its last sample";
+  if (last_sample) {
+    out += ", " + format_rfc3339_ms(*last_sample) + " (" + ago(*last_sample, now) + ")";
+  } else {
+    out += " (none was stored)";
+  }
+  return out;
+}
+
+namespace {
+
+std::string string_at(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+Current read_current(StoreReader& store, const std::string& db_path) {
+  Current c;
+  c.db_path = db_path;
+  c.pid = running_pid(db_path);
+  EventQuery q;
+  q.kind = "daemon_*";
+  q.limit = 1;
+  auto last = must(store.events(q));
+  if (!last.empty()) c.last_daemon = last[0];
+  q.kind = "daemon_start";
+  auto start = must(store.events(q));
+  if (!start.empty()) {
+    c.started_ms = start[0].ts_ms;
+    const json d = json::parse(start[0].details, nullptr, false);
+    if (d.is_object() && d.contains("targets") && d["targets"].is_array()) {
+      c.targets.emplace();
+      for (const auto& t : d["targets"]) {
+        if (t.is_string()) c.targets->insert(t.get<std::string>());
+      }
+    }
+    if (d.is_object() && d.contains("checks") && d["checks"].is_array()) {
+      c.checks.emplace();
+      for (const auto& k : d["checks"]) {
+        if (k.is_object()) c.checks->emplace(string_at(k, "target"), string_at(k, "check"));
+      }
+    }
+  }
+  c.last_sample = must(store.last_sample_ms());
+  return c;
+}
+
+}  // namespace vigil::cli
