@@ -254,10 +254,11 @@ std::vector<std::vector<AlertMessage>> batches(std::vector<AlertMessage> alerts,
   return out;
 }
 
-DeliveryResult classify_response(long status, int attempts_so_far, std::string_view url, std::string_view body_excerpt,
+DeliveryResult classify_response(long status, int refusals, std::string_view url, std::string_view body_excerpt,
                                  int max_4xx_attempts) {
   const std::string excerpt = printable_excerpt(body_excerpt);
   const std::string url_text(url);
+  if (status < 0) return {DeliveryVerdict::kRetry, "not sent to " + url_text + ": " + std::string(body_excerpt)};
   if (status == 0) {
     return {DeliveryVerdict::kRetry, "no answer from " + url_text + (excerpt.empty() ? "" : ": " + excerpt)};
   }
@@ -269,13 +270,9 @@ DeliveryResult classify_response(long status, int attempts_so_far, std::string_v
   if (status == 408 || status == 429 || (status >= 500 && status < 600)) return {DeliveryVerdict::kRetry, reason};
   // The receiver rejects this message; a few retries cover a receiver being
   // reconfigured, then it must not block the queue any longer.
-  if (attempts_so_far >= max_4xx_attempts) {
-    reason += " (attempt " + std::to_string(attempts_so_far) + " of " + std::to_string(max_4xx_attempts) +
-              ", dropping the message)";
-    return {DeliveryVerdict::kDrop, reason};
-  }
-  reason += " (attempt " + std::to_string(attempts_so_far) + " of " + std::to_string(max_4xx_attempts) + ")";
-  return {DeliveryVerdict::kRetry, reason};
+  reason += " (refusal " + std::to_string(refusals) + " of " + std::to_string(max_4xx_attempts);
+  if (refusals >= max_4xx_attempts) return {DeliveryVerdict::kDrop, reason + ": dropped)"};
+  return {DeliveryVerdict::kRetry, reason + ")"};
 }
 
 Millis backoff_delay(int attempt, double unit_random, Millis min, Millis max) {

@@ -97,13 +97,19 @@ struct DeliveryResult {
   std::string reason;
 };
 
+// The status of a request that was never sent: its credentials could not be
+// read, or the transfer could not be set up; the message says why.
+inline constexpr long kNotSent = -1;
+
 // `status` is the HTTP status, or 0 when there was no answer (connection
-// refused, timeout); `body_excerpt` is then the transport error text.
-// `attempts_so_far` counts the attempt that got this answer (1 for the first).
-// 2xx: delivered. 0, 408, 429, 5xx: retry, with no limit (the receiver is
-// down or busy, the message is fine). Anything else (other 4xx, 1xx, 3xx):
-// retry while attempts_so_far < max_4xx_attempts, then drop.
-DeliveryResult classify_response(long status, int attempts_so_far, std::string_view url, std::string_view body_excerpt,
+// refused, timeout), or kNotSent; `body_excerpt` is then the error text.
+// `refusals` counts the refusals of the message so far, this answer's
+// included (1 for the first): answers of a receiver that was down are not
+// refusals. 2xx: delivered. 0, 408, 429, 5xx: retry, with no limit (the
+// receiver is down or busy, the message is fine). Anything else (other 4xx,
+// 1xx, 3xx): retry while refusals < max_4xx_attempts, then drop; the reason
+// says "(refusal 2 of 5)", and "(refusal 5 of 5: dropped)".
+DeliveryResult classify_response(long status, int refusals, std::string_view url, std::string_view body_excerpt,
                                  int max_4xx_attempts = 5);
 
 // Delay before retry number `attempt` (0 for the first retry): exponential

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/template.hpp"
+#include "core/text.hpp"
 
 namespace vigil {
 
@@ -594,16 +595,22 @@ void AlertEngine::tick(WallMs now) {
   }
 }
 
-void AlertEngine::report_dropped(const std::string& receiver, const OutboxRow& row, const std::string& reason,
-                                 WallMs now) {
-  nlohmann::json d = {{"receiver", receiver}, {"alert", row.alert_key}, {"attempts", row.attempts}, {"reason", reason}};
+void AlertEngine::report_dropped(const std::string& receiver, const OutboxRow& row, int refusals,
+                                 const std::string& reason, WallMs now) {
+  nlohmann::json d = {{"receiver", receiver},
+                      {"alert", row.alert_key},
+                      {"refusals", refusals},
+                      {"attempts", row.attempts},
+                      {"reason", reason}};
+  std::string sent;
+  if (row.attempts != refusals) sent = " (of " + count_of(row.attempts, "attempt") + ")";
   events_(Event{now,
                 EventKind::kAlertDeliveryDropped,
                 {},
                 {},
                 Severity::kWarning,
-                "receiver " + receiver + " refused an alert " + std::to_string(row.attempts) +
-                    " times; it was dropped so that the queue goes on: " + reason,
+                "receiver " + receiver + " refused an alert " + count_of(refusals, "time") + sent +
+                    ": dropped it so that the queue goes on: " + reason,
                 json_text(d)});
 }
 

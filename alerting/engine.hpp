@@ -148,7 +148,8 @@ class AlertEngine {
   // Called after outbox rows were queued (the sender should look).
   void on_queued(std::function<void()> f) { on_queued_ = std::move(f); }
   // A row given up by a receiver: recorded as an event.
-  void report_dropped(const std::string& receiver, const OutboxRow& row, const std::string& reason, WallMs now);
+  void report_dropped(const std::string& receiver, const OutboxRow& row, int refusals, const std::string& reason,
+                      WallMs now);
 
   struct AlertView {
     std::string rule;

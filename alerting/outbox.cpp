@@ -10,7 +10,7 @@ namespace {
 
 // The receiver is down or busy: the message is fine, retry without limit.
 bool retry_forever(long status) {
-  return status == 0 || status == 408 || status == 429 || status >= 500;
+  return status <= 0 || status == 408 || status == 429 || status >= 500;
 }
 
 }  // namespace
@@ -87,7 +87,7 @@ ReceiverQueue::Finish ReceiverQueue::finish(long status, std::string_view url, s
   stats_.last_error = f.result.reason;
   stats_.last_error_ms = now;
   if (f.result.verdict == DeliveryVerdict::kDrop && !batch.resend) {
-    drop(k, attempts, now, f);
+    drop(k, attempts, refused, now, f);
   } else {
     retry(k, status, batch, now, unit_random, f);
   }
@@ -110,7 +110,7 @@ void ReceiverQueue::delivered(std::size_t k, const SendBatch& batch, Finish& f) 
   }
 }
 
-void ReceiverQueue::drop(std::size_t k, int attempts, WallMs now, Finish& f) {
+void ReceiverQueue::drop(std::size_t k, int attempts, int refusals, WallMs now, Finish& f) {
   // The receiver answered, so it is up: the next row goes at once.
   consecutive_failures_ = 0;
   not_before_ = now;
@@ -124,7 +124,7 @@ void ReceiverQueue::drop(std::size_t k, int attempts, WallMs now, Finish& f) {
     op.kind = AlertOp::Kind::kDeleteOutbox;
     op.outbox.id = row.id;
     f.ops.push_back(std::move(op));
-    f.dropped.push_back(std::move(row));
+    f.dropped.push_back(Dropped{std::move(row), refusals});
   }
   stats_.dropped += k;
 }

@@ -79,10 +79,16 @@ class ReceiverQueue {
   // in flight, the backoff has not passed, or nothing waits.
   std::optional<SendBatch> take(WallMs now);
 
+  // A row given up: its attempts (every send, also those that found the
+  // receiver down) and the refusals among them that made it give up.
+  struct Dropped {
+    OutboxRow row;
+    int refusals = 0;
+  };
   struct Finish {
     DeliveryResult result;
-    std::vector<AlertOp> ops;        // for the store, in order
-    std::vector<OutboxRow> dropped;  // given up: report each one
+    std::vector<AlertOp> ops;      // for the store, in order
+    std::vector<Dropped> dropped;  // given up: report each one
   };
   // The answer to the batch in flight: `status` is the HTTP status, or 0
   // for no answer (then `detail` is the transport error); `detail` is the
@@ -98,7 +104,7 @@ class ReceiverQueue {
  private:
   // finish()'s three outcomes for the first k rows (the batch sent).
   void delivered(std::size_t k, const SendBatch& batch, Finish& f);
-  void drop(std::size_t k, int attempts, WallMs now, Finish& f);
+  void drop(std::size_t k, int attempts, int refusals, WallMs now, Finish& f);
   void retry(std::size_t k, long status, const SendBatch& batch, WallMs now, double unit_random, Finish& f);
 
   std::string name_;

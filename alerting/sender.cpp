@@ -130,14 +130,14 @@ void AlertSender::send(Receiver& r, ReceiverQueue& q, const SendBatch& batch) {
   if (!r.cfg.username.empty()) {
     auto password = read_secret(r.cfg.password_file, "password_file");
     if (!password) {
-      done(r, q, 0, password.error().message);
+      done(r, q, kNotSent, password.error().message);
       return;
     }
     request.headers.emplace_back("Authorization", "Basic " + base64(r.cfg.username + ":" + *password));
   } else if (!r.cfg.bearer_token_file.empty()) {
     auto token = read_secret(r.cfg.bearer_token_file, "bearer_token_file");
     if (!token) {
-      done(r, q, 0, token.error().message);
+      done(r, q, kNotSent, token.error().message);
       return;
     }
     request.headers.emplace_back("Authorization", "Bearer " + *token);
@@ -155,7 +155,7 @@ void AlertSender::send(Receiver& r, ReceiverQueue& q, const SendBatch& batch) {
   request.user_agent = std::string("vigil/") + kVersion;
   r.transfer = std::make_unique<HttpTransfer>(std::move(request));
   if (!r.transfer->setup_error().empty()) {
-    done(r, q, 0, r.transfer->setup_error());
+    done(r, q, kNotSent, r.transfer->setup_error());
     return;
   }
   r.transfer->begin();
@@ -172,7 +172,7 @@ void AlertSender::send(Receiver& r, ReceiverQueue& q, const SendBatch& batch) {
     }
     pump();
   });
-  if (!added) done(r, q, 0, "libcurl refused the transfer");
+  if (!added) done(r, q, kNotSent, "libcurl refused the transfer");
 }
 
 void AlertSender::done(Receiver& r, ReceiverQueue& q, long status, const std::string& detail) {
@@ -180,8 +180,12 @@ void AlertSender::done(Receiver& r, ReceiverQueue& q, long status, const std::st
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto f = q.finish(status, redact_url(r.url), detail, now, unit(random_));
   for (auto& op : f.ops) ops_(std::move(op));
-  for (const auto& row : f.dropped) engine_.report_dropped(r.cfg.name, row, f.result.reason, now);
-  if (f.result.verdict == DeliveryVerdict::kDelivered) {
+  for (const auto& d : f.dropped) engine_.report_dropped(r.cfg.name, d.row, d.refusals, f.result.reason, now);
+  if (f.result.verdict == DeliveryVerdict::kDrop) {
+    // Each drop is news (its event says the same); the next row goes at once.
+    log_warning("alert delivery refused: dropped the alert", {{"receiver", r.cfg.name}, {"error", f.result.reason}});
+    r.logged_error.clear();
+  } else if (f.result.verdict == DeliveryVerdict::kDelivered) {
     if (!r.logged_error.empty()) log_info("alert receiver answers again", {{"receiver", r.cfg.name}});
     r.logged_error.clear();
   } else if (f.result.reason != r.logged_error) {

@@ -1,5 +1,8 @@
 #include "config/loader.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -18,6 +21,19 @@ namespace vigil {
 
 namespace fs = std::filesystem;
 using namespace config_detail;
+
+namespace {
+
+// Why `path` cannot be read now, or nullopt.
+std::optional<std::string> unreadable_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "cannot read \"" + path + "\": " + errno_text(errno);
+  if (S_ISDIR(st.st_mode)) return "\"" + path + "\" is a directory, not a file";
+  if (::access(path.c_str(), R_OK) != 0) return "cannot read \"" + path + "\": " + errno_text(errno);
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::string ConfigLocation::describe() const {
   if (!env_var.empty()) return "environment variable " + env_var;
@@ -404,6 +420,20 @@ void Loader::read_receiver(const std::string& path, const toml::table& table, Re
   std::string label = kind_name;
   if (auto n = table["name"].value<std::string>()) label = kind_name + "[" + *n + "]";
   read_table(path, label, table, receiver_keys(), r);
+  // Credential and TLS files are read at each send (a rotated token is used
+  // at once), so one that cannot be read now is a warning, not a refusal.
+  for (const auto& [key, file] : {std::pair<const char*, const std::string*>{"password_file", &r.password_file},
+                                  {"bearer_token_file", &r.bearer_token_file},
+                                  {"ca_file", &r.ca_file},
+                                  {"client_cert", &r.client_cert},
+                                  {"client_key", &r.client_key}}) {
+    if (file->empty()) continue;
+    if (auto why = unreadable_file(*file)) {
+      const toml::node* node = table.get(key);
+      warning(ConfigErrorKind::kFile, node != nullptr ? location_of(path, node->source()) : r.where, label + "." + key,
+              *why + ": every delivery to this receiver fails, saying so, until it can be read");
+    }
+  }
   if (!table.contains("url")) {
     error(ConfigErrorKind::kMissingKey, r.where, label + ".url",
           kind == ReceiverKind::kAlertmanager ? "an [[alertmanager]] needs its url, e.g. \"http://127.0.0.1:9093\""

@@ -181,10 +181,26 @@ BOOST_AUTO_TEST_CASE(a_receiver_that_answers_400_does_not_block_another) {
   // The refused message is tried 5 times, then dropped and recorded.
   BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return v.events("alert_delivery_dropped").size() == 1; }), v.log());
   auto dropped = v.events("alert_delivery_dropped")[0];
-  BOOST_TEST(dropped["message"].get<std::string>().find("HTTP 400") != std::string::npos);
   std::size_t attempts = 0;
   for (const auto& hk : hooks(refusing)) attempts += hk.status == 400 ? 1 : 0;
   BOOST_TEST(attempts == 5u);
+  // Counted as the receiver saw them, and said to be dropped, in the event and the log.
+  const std::string message = dropped["message"].get<std::string>();
+  BOOST_TEST(message.rfind("receiver refusing refused an alert 5 times: dropped it so that the queue goes on: HTTP 400 "
+                           "from ",
+                           0) == 0,
+             message);
+  BOOST_TEST(message.find("(refusal 5 of 5: dropped)") != std::string::npos, message);
+  BOOST_TEST(dropped["details"]["refusals"] == 5);
+  BOOST_TEST(dropped["details"]["attempts"] == 5);
+  std::istringstream log(v.log());
+  std::size_t drop_lines = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("refusal 5 of 5") == std::string::npos) continue;
+    drop_lines += line.find("dropped the alert") != std::string::npos;
+    BOOST_TEST(line.find("retrying") == std::string::npos, line);
+  }
+  BOOST_TEST(drop_lines == 1u);
   // The next transition goes through to the healthy one, and is tried on the refusing one.
   set_health_mode(service, "ok");
   BOOST_REQUIRE(wait_for(10s, [&] { return count_status(accepted_alerts(healthy, "CheckFailed"), "resolved") == 1; }));
@@ -275,9 +291,19 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   // A rotated token is used from the next send on (resend = true re-sends every 2s).
   write_file(secrets / "token", "rotated\n");
   BOOST_REQUIRE(wait_for(10s, [&] { return hooks(bearer).back().authorization == "Bearer_rotated"; }));
-  // An unreadable token file fails the delivery with a reason, and nothing is sent.
+  // An unreadable token file fails the delivery with its reason (not as
+  // "no answer"), and nothing is sent.
   fs::remove(secrets / "token");
   BOOST_REQUIRE(wait_for(10s, [&] { return v.log().find("cannot read bearer_token_file") != std::string::npos; }));
+  BOOST_TEST(v.log().find("not sent to " + bearer.url("/hook") + ": cannot read bearer_token_file") !=
+                 std::string::npos,
+             v.log());
+  // And --check-config warns of it at its key, the config still valid.
+  RunResult check = run({env_path("VIGILD"), "--check-config", "--config", v.config_path});
+  BOOST_TEST(check.exit_code == 0, check.out << check.err);
+  BOOST_TEST((check.out + check.err).find("webhook[bearer].bearer_token_file") != std::string::npos,
+             check.out << check.err);
+  BOOST_TEST((check.out + check.err).find("every delivery to this receiver fails") != std::string::npos);
   const std::size_t sent = hooks(bearer).size();
   // Two more failed sends (the self metric, every status_interval of 1 s) and nothing arrived.
   auto failures = [&] {

@@ -518,17 +518,20 @@ BOOST_AUTO_TEST_CASE(report_dropped_records_an_event) {
   row.id = 3;
   row.receiver = "am";
   row.alert_key = "{alertname=\"HighLoad\"}";
-  row.attempts = 5;
-  h.engine.report_dropped("am", row, "HTTP 400 from http://am/api/v2/alerts", kT0);
+  row.attempts = 9;  // 4 of them found the receiver down
+  h.engine.report_dropped("am", row, 5, "HTTP 400 from http://am/api/v2/alerts (refusal 5 of 5: dropped)", kT0);
   BOOST_REQUIRE(h.events.size() == 1u);
   const Event& e = h.events[0];
   BOOST_TEST((e.kind == EventKind::kAlertDeliveryDropped));
   BOOST_TEST(e.ts_ms == kT0);
   BOOST_TEST((e.severity == Severity::kWarning));
   BOOST_TEST(contains(e.message, "am"));
-  BOOST_TEST(contains(e.message, "5 times"), e.message);
-  BOOST_TEST(contains(e.message, "HTTP 400"), e.message);
-  BOOST_TEST(contains(e.details, "\"attempts\":5"), e.details);
+  BOOST_TEST(e.message ==
+                 "receiver am refused an alert 5 times (of 9 attempts): dropped it so that the queue goes on: "
+                 "HTTP 400 from http://am/api/v2/alerts (refusal 5 of 5: dropped)",
+             e.message);
+  BOOST_TEST(contains(e.details, "\"attempts\":9"), e.details);
+  BOOST_TEST(contains(e.details, "\"refusals\":5"), e.details);
   BOOST_TEST(contains(e.details, "HighLoad"), e.details);
   BOOST_TEST(h.ops.empty());
 }

@@ -186,9 +186,9 @@ BOOST_AUTO_TEST_CASE(a_refused_row_is_dropped_after_five_attempts_and_the_next_g
   auto f = q.finish(400, kUrl, "bad label", now, 0.5);
   BOOST_TEST((f.result.verdict == DeliveryVerdict::kDrop));
   BOOST_REQUIRE(f.dropped.size() == 1u);
-  BOOST_TEST(f.dropped[0].id == 1);
-  BOOST_TEST(f.dropped[0].attempts == 5);
-  BOOST_TEST(contains(f.dropped[0].last_error, "bad label"));
+  BOOST_TEST(f.dropped[0].row.id == 1);
+  BOOST_TEST(f.dropped[0].row.attempts == 5);
+  BOOST_TEST(contains(f.dropped[0].row.last_error, "bad label"));
   BOOST_TEST(op_ids(f.ops, AlertOp::Kind::kDeleteOutbox) == (Ids{1}), boost::test_tools::per_element());
   BOOST_TEST(f.ops.size() == 1u);
   // The receiver is up: the next row (of the same alert) goes at once.
@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(a_refused_row_is_dropped_after_five_attempts_and_the_next_g
   BOOST_TEST(s.dropped == 1u);
   BOOST_TEST(s.failed_attempts == 5u);
   BOOST_TEST(s.pending == 1u);
-  BOOST_TEST(contains(s.last_error, "dropping"), s.last_error);
+  BOOST_TEST(contains(s.last_error, "(refusal 5 of 5: dropped)"), s.last_error);
 }
 
 BOOST_AUTO_TEST_CASE(after_a_refused_batch_rows_go_one_at_a_time_until_one_is_delivered) {
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(one_at_a_time_keeps_the_good_row_when_the_poison_one_is_dro
   BOOST_REQUIRE(ids(q.take(now)) == (Ids{1}));
   auto f = q.finish(400, kUrl, "", now, 0.0);
   BOOST_REQUIRE(f.dropped.size() == 1u);
-  BOOST_TEST(f.dropped[0].id == 1);
+  BOOST_TEST(f.dropped[0].row.id == 1);
   BOOST_TEST(ids(q.take(now)) == (Ids{2}), boost::test_tools::per_element());
   f = q.finish(200, kUrl, "", now, 0.0);
   BOOST_TEST(op_ids(f.ops, AlertOp::Kind::kDeleteOutbox) == (Ids{2}), boost::test_tools::per_element());
@@ -263,7 +263,11 @@ BOOST_AUTO_TEST_CASE(an_outage_does_not_use_up_the_refusals_of_a_batch) {
     f = q.finish(400, kUrl, "bad label", now, 0.0);
   }
   BOOST_REQUIRE(f.dropped.size() == 1u);
-  BOOST_TEST(f.dropped[0].id == 1);
+  BOOST_TEST(f.dropped[0].row.id == 1);
+  // Counted exactly: refused 5 times, sent 9 times (4 while it was down).
+  BOOST_TEST(f.dropped[0].refusals == 5);
+  BOOST_TEST(f.dropped[0].row.attempts == 9);
+  BOOST_TEST(contains(f.result.reason, "(refusal 5 of 5: dropped)"), f.result.reason);
   now = q.next_due().value();
   BOOST_REQUIRE(ids(q.take(now)) == (Ids{2}));
   f = q.finish(200, kUrl, "", now, 0.0);
@@ -376,7 +380,7 @@ BOOST_AUTO_TEST_CASE(a_restored_row_gets_its_refusals_again) {
     BOOST_TEST((f.result.verdict == (i < 5 ? DeliveryVerdict::kRetry : DeliveryVerdict::kDrop)));
     if (i == 5) {
       BOOST_REQUIRE(f.dropped.size() == 1u);
-      BOOST_TEST(f.dropped[0].attempts == 9);  // the total, for the record
+      BOOST_TEST(f.dropped[0].row.attempts == 9);  // the total, for the record
     }
     if (auto due = q.next_due()) now = *due;
   }

@@ -451,3 +451,22 @@ BOOST_AUTO_TEST_CASE(limit_names_map_to_metrics) {
   BOOST_TEST(limit_metric_for("") == nullptr);
   BOOST_TEST(limit_metric_for("process_max_fds") == nullptr);  // a metric name, not a limit name
 }
+
+// Credential and TLS files are read at each send: one that cannot be read
+// now is a warning at its key's line (the delivery then fails saying why).
+BOOST_AUTO_TEST_CASE(receiver_files_that_cannot_be_read_warn_at_their_key) {
+  auto r = load("[[webhook]]\nurl = \"http://a/\"\nbearer_token_file = \"/nonexistent/token\"\n"
+                "[[alertmanager]]\nurl = \"http://b/\"\nusername = \"u\"\npassword_file = \"/\"\n"
+                "ca_file = \"/etc/hostname\"\n");
+  BOOST_TEST_MESSAGE(dump(r));
+  BOOST_REQUIRE(r.ok());
+  BOOST_REQUIRE(r.warnings.size() == 2u);
+  BOOST_TEST(r.warnings[0].key == "webhook.bearer_token_file");
+  BOOST_TEST(r.warnings[0].where.line == 3);
+  BOOST_TEST(r.warnings[0].message ==
+             "cannot read \"/nonexistent/token\": No such file or directory (ENOENT): every delivery to this "
+             "receiver fails, saying so, until it can be read");
+  BOOST_TEST(r.warnings[1].key == "alertmanager.password_file");
+  BOOST_TEST(r.warnings[1].where.line == 7);
+  BOOST_TEST(r.warnings[1].message.find("\"/\" is a directory, not a file") == 0u, r.warnings[1].message);
+}
