@@ -10,7 +10,7 @@ namespace vigil::cli {
 namespace {
 
 int cmd_events(const Options& c, const std::string& since_text, const std::string& until_text, const std::string& kind,
-               const std::string& target, std::size_t limit) {
+               const std::string& target, std::int64_t limit) {
   Format f = c.parsed_format();
   WallMs now = wall_now_ms();
   EventQuery q;
@@ -18,7 +18,7 @@ int cmd_events(const Options& c, const std::string& since_text, const std::strin
   if (!until_text.empty()) q.until = time_arg("--until", until_text, now);
   if (!kind.empty()) q.kind = kind;
   if (!target.empty()) q.target = target;
-  q.limit = limit;
+  q.limit = static_cast<std::size_t>(limit);
   StoreReader store = c.open();
   auto events = must(store.events(q));
   if (f == Format::kJson) {
@@ -58,7 +58,7 @@ int cmd_events(const Options& c, const std::string& since_text, const std::strin
 Command add_events(CLI::App& app, const Options& options) {
   struct Args {
     std::string since = "24h", until, kind, target;
-    std::size_t limit = 0;
+    std::int64_t limit = 0;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("events", "Print recorded events (daemon start/stop, target restarts, ...)");
@@ -66,7 +66,7 @@ Command add_events(CLI::App& app, const Options& options) {
   sub->add_option("--until", a->until, "End of the range (default now)");
   sub->add_option("--kind", a->kind, "Only events whose kind matches this glob, e.g. target_*");
   sub->add_option("--target", a->target, "Only events of this target");
-  sub->add_option("--limit", a->limit, "Only the newest N events");
+  add_limit(sub, a->limit, "events");
   return {sub, [&options, a] { return cmd_events(options, a->since, a->until, a->kind, a->target, a->limit); }};
 }
 

@@ -118,7 +118,7 @@ json incident_json(const IncidentRow& r) {
 }
 
 int cmd_incidents(const Options& c, const std::string& target, const std::string& since_text,
-                  const std::string& until_text, bool open_only, std::size_t limit) {
+                  const std::string& until_text, bool open_only, std::int64_t limit) {
   Format f = c.parsed_format();
   WallMs now = wall_now_ms();
   IncidentQuery q;
@@ -127,7 +127,7 @@ int cmd_incidents(const Options& c, const std::string& target, const std::string
   if (!until_text.empty()) q.until = time_arg("--until", until_text, now);
   if (q.since && q.until && *q.since > *q.until) throw UsageError{"--since is after --until"};
   q.open_only = open_only;
-  q.limit = limit;
+  q.limit = static_cast<std::size_t>(limit);
   StoreReader store = c.open();
   auto incidents = must(store.incidents(q));
   if (f == Format::kJson) {
@@ -310,7 +310,7 @@ std::vector<Command> add_incidents(CLI::App& app, const Options& options) {
   struct Args {
     std::string target, since, until, id;
     bool open = false;
-    std::size_t limit = 0;
+    std::int64_t limit = 0;
   };
   auto a = std::make_shared<Args>();
   auto* list = app.add_subcommand(
@@ -319,7 +319,7 @@ std::vector<Command> add_incidents(CLI::App& app, const Options& options) {
   list->add_option("--since", a->since, "Only incidents still open or recovered at this time (default: all)");
   list->add_option("--until", a->until, "Only incidents started by this time (default now)");
   list->add_flag("--open", a->open, "Only the incidents not recovered yet");
-  list->add_option("--limit", a->limit, "Only the newest N incidents");
+  add_limit(list, a->limit, "incidents");
   auto* one = app.add_subcommand(
       "incident", "One incident's timeline (detection, actions, recovery, the target's events), root cause, evidence");
   one->add_option("id", a->id, "The incident's number, from vigil incidents")->required();

@@ -1,6 +1,7 @@
 #include "cli/options.hpp"
 
 #include "cli/timearg.hpp"
+#include "core/text.hpp"
 
 extern char** environ;
 
@@ -57,6 +58,17 @@ StoreReader Options::open() const {
     throw UsageError{"cannot open the store: " + reader.error().message + hint};
   }
   return std::move(*reader);
+}
+
+void add_limit(CLI::App* sub, std::int64_t& limit, const std::string& what) {
+  sub->add_option("--limit", limit, "Only the newest N " + what + " (0, the default: all of them)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            auto n = to_i64(text);
+            if (!n || *n < 0) return "\"" + text + "\" is not a count: write 0 (all, the default) or more";
+            return {};
+          },
+          "N>=0"));
 }
 
 WallMs time_arg(const std::string& flag, const std::string& text, WallMs now) {

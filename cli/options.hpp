@@ -9,6 +9,8 @@
 // failed), 2 it could not run (bad arguments, no database, unknown metric).
 #pragma once
 
+#include <CLI/CLI.hpp>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -50,6 +52,9 @@ T must(Result<T> r) {
   if (!r) throw UsageError{r.error().message};
   return std::move(*r);
 }
+
+// --limit N: the newest N; 0 (the default) for all; negatives are refused.
+void add_limit(CLI::App* sub, std::int64_t& limit, const std::string& what);
 
 // --since/--until: see timearg.hpp.
 WallMs time_arg(const std::string& flag, const std::string& text, WallMs now);

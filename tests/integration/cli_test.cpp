@@ -87,6 +87,20 @@ BOOST_AUTO_TEST_CASE(cli_errors_exit_2) {
   BOOST_TEST(bad_args.exit_code == 2);
   RunResult unknown_cmd = run({env_path("VIGIL"), "frobnicate"});
   BOOST_TEST(unknown_cmd.exit_code == 2);
+  BOOST_TEST(unknown_cmd.err.find("vigil: unknown subcommand \"frobnicate\"; the subcommands are series, query,") == 0,
+             unknown_cmd.err);
+  // A misspelled one is named, with the one that was meant.
+  RunResult typo = run({env_path("VIGIL"), "--db", tmp / "missing.db", "stauts"});
+  BOOST_TEST(typo.exit_code == 2);
+  BOOST_TEST(typo.err.find("vigil: unknown subcommand \"stauts\", did you mean status?") == 0, typo.err);
+  // --limit: 0 is all, a negative is refused (not read as "no limit").
+  for (const char* cmd : {"events", "incidents"}) {
+    RunResult negative = run({env_path("VIGIL"), cmd, "--limit", "-1", "--db", tmp / "missing.db"});
+    BOOST_TEST(negative.exit_code == 2);
+    BOOST_TEST(negative.err.find("--limit: \"-1\" is not a count: write 0 (all, the default) or more") !=
+                   std::string::npos,
+               negative.err);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(cli_against_a_real_store) {
