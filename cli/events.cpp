@@ -64,7 +64,14 @@ Command add_events(CLI::App& app, const Options& options) {
   auto* sub = app.add_subcommand("events", "Print recorded events (daemon start/stop, target restarts, ...)");
   sub->add_option("--since", a->since, "Start of the range (default 24h)");
   sub->add_option("--until", a->until, "End of the range (default now)");
-  sub->add_option("--kind", a->kind, "Only events whose kind matches this glob, e.g. target_*");
+  // Every kind that is recorded: not "unknown" (a name this build does not
+  // know) nor check_unknown (a check's state never returns to unknown).
+  std::string kinds;
+  for (std::string_view n : kind_names<EventKind>()) {
+    const EventKind k = *parse_kind<EventKind>(n);
+    if (k != EventKind::kUnknown && k != EventKind::kCheckUnknown) kinds += (kinds.empty() ? "" : ", ") + std::string(n);
+  }
+  sub->add_option("--kind", a->kind, "Only events whose kind matches this glob, e.g. target_*. Kinds: " + kinds);
   sub->add_option("--target", a->target, "Only events of this target");
   add_limit(sub, a->limit, "events");
   return {sub, [&options, a] { return cmd_events(options, a->since, a->until, a->kind, a->target, a->limit); }};
