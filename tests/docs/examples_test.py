@@ -124,6 +124,8 @@ with tempfile.TemporaryDirectory() as tmp:
         text = re.sub(r"\s+#.*$", "", text.strip())
         if text.startswith("$ "):
             text = text[2:]
+        # `vigil ...`, or the build tree's `build/cli/vigil ...`
+        text = re.sub(r"^\S*/vigil ", "vigil ", text)
         if not text.startswith("vigil "):
             continue
         words = text.split()

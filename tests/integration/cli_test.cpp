@@ -93,6 +93,15 @@ BOOST_AUTO_TEST_CASE(cli_errors_exit_2) {
   RunResult typo = run({env_path("VIGIL"), "--db", tmp / "missing.db", "stauts"});
   BOOST_TEST(typo.exit_code == 2);
   BOOST_TEST(typo.err.find("vigil: unknown subcommand \"stauts\", did you mean status?") == 0, typo.err);
+  // csv is refused where it is not written, not ignored.
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"status"}, {"check", "test", "web/health"}}) {
+    cmd.insert(cmd.begin(), env_path("VIGIL"));
+    for (const char* a : {"--format", "csv", "--db"}) cmd.push_back(a);
+    cmd.push_back(tmp / "missing.db");
+    RunResult csv = run(cmd);
+    BOOST_TEST(csv.exit_code == 2);
+    BOOST_TEST(csv.err.find("--format: this command writes table, json, not csv") != std::string::npos, csv.err);
+  }
   // --limit: 0 is all, a negative is refused (not read as "no limit").
   for (const char* cmd : {"events", "incidents"}) {
     RunResult negative = run({env_path("VIGIL"), cmd, "--limit", "-1", "--db", tmp / "missing.db"});
