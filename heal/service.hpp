@@ -22,7 +22,8 @@
 //   longer configured. The process an earlier vigild started for such a
 //   target is stopped (SIGTERM to its group, SIGCONT, SIGKILL after 10 s:
 //   its own stop_signal and stop_timeout went with its config), and its run
-//   file removed; nothing vigild started is left running unwatched.
+//   file removed; nothing vigild started is left running unwatched. A name
+//   still configured (of any kind) keeps its run file.
 #pragma once
 
 #include <sys/types.h>

@@ -369,10 +369,10 @@ struct Daemon::Impl {
   // A `start` target removed from the config leaves no process behind: the
   // one an earlier vigild started for it is stopped (heal/service.hpp).
   void stop_leftovers() {
+    // Any target still configured keeps its run file: one switched from
+    // `start` to a pidfile or a match may be watching that very process.
     std::set<std::string> keep;
-    for (const auto& t : cfg.targets) {
-      if (t.kind == TargetKind::kStart) keep.insert(t.name);
-    }
+    for (const auto& t : cfg.targets) keep.insert(t.name);
     const std::string run_dir = (fs::path(cfg.daemon.state_dir) / "run").string();
     leftovers = std::make_unique<LeftoverChildren>(
         loop->event(), run_dir, cfg.daemon.proc_root, keep, [this](const LeftoverChildren::Outcome& o) {
