@@ -602,14 +602,12 @@ void AlertEngine::report_dropped(const std::string& receiver, const OutboxRow& r
                       {"refusals", refusals},
                       {"attempts", row.attempts},
                       {"reason", reason}};
-  std::string sent;
-  if (row.attempts != refusals) sent = " (of " + count_of(row.attempts, "attempt") + ")";
   events_(Event{now,
                 EventKind::kAlertDeliveryDropped,
                 {},
                 {},
                 Severity::kWarning,
-                "receiver " + receiver + " refused an alert " + count_of(refusals, "time") + sent +
+                "receiver " + receiver + " refused an alert " + count_of(refusals, "time") +
                     ": dropped it so that the queue goes on: " + reason,
                 json_text(d)});
 }

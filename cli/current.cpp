@@ -9,8 +9,8 @@
 
 namespace vigil::cli {
 
-std::optional<int> running_pid(const std::string& db_path) {
-  const std::string pidfile = (std::filesystem::path(db_path).parent_path() / "vigild.pid").string();
+std::optional<int> running_pid(const std::string& state_dir) {
+  const std::string pidfile = (std::filesystem::path(state_dir) / "vigild.pid").string();
   UniqueFd fd(::open(pidfile.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
   struct flock lock {};
@@ -51,7 +51,7 @@ std::string string_at(const json& object, const char* key) {
 Current read_current(StoreReader& store, const std::string& db_path) {
   Current c;
   c.db_path = db_path;
-  c.pid = running_pid(db_path);
+  std::string state_dir = std::filesystem::path(db_path).parent_path().string();
   EventQuery q;
   q.kind = "daemon_*";
   q.limit = 1;
@@ -62,6 +62,7 @@ Current read_current(StoreReader& store, const std::string& db_path) {
   if (!start.empty()) {
     c.started_ms = start[0].ts_ms;
     const json d = json::parse(start[0].details, nullptr, false);
+    if (d.is_object() && !string_at(d, "state_dir").empty()) state_dir = string_at(d, "state_dir");
     if (d.is_object() && d.contains("targets") && d["targets"].is_array()) {
       c.targets.emplace();
       for (const auto& t : d["targets"]) {
@@ -75,6 +76,7 @@ Current read_current(StoreReader& store, const std::string& db_path) {
       }
     }
   }
+  c.pid = running_pid(state_dir.empty() ? "." : state_dir);
   c.last_sample = must(store.last_sample_ms());
   return c;
 }

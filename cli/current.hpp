@@ -33,10 +33,12 @@ struct Current {
   std::string stale_header(const std::string& what, WallMs now) const;
 };
 
-// vigild holds a write lock on <state_dir>/vigild.pid (beside the store)
-// while it runs; F_GETLK names the holder without taking the lock.
-std::optional<int> running_pid(const std::string& db_path);
+// vigild holds a write lock on <state_dir>/vigild.pid while it runs;
+// F_GETLK names the holder without taking the lock.
+std::optional<int> running_pid(const std::string& state_dir);
 
+// The state directory is the one the newest daemon_start recorded (the
+// store may live elsewhere, [store] path), else the store's own directory.
 Current read_current(StoreReader& store, const std::string& db_path);
 
 }  // namespace vigil::cli

@@ -20,7 +20,14 @@ std::optional<std::string> unknown_subcommand(CLI::App& app, int argc, char** ar
       ++i;  // its value
       continue;
     }
-    if (word.empty() || word[0] == '-') continue;
+    if (!word.empty() && word[0] == '-') {
+      const std::string name = word.substr(0, word.find('='));
+      const bool known = name == "--db" || name == "--config" || name == "--format" || name == "--help" ||
+                         name == "-h" || name == "--version";
+      if (!known) return std::nullopt;  // a misspelled option: CLI11 names it
+      continue;
+    }
+    if (word.empty()) continue;
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       if (sub->check_name(word)) return std::nullopt;
     }

@@ -422,16 +422,22 @@ void Loader::read_receiver(const std::string& path, const toml::table& table, Re
   read_table(path, label, table, receiver_keys(), r);
   // Credential and TLS files are read at each send (a rotated token is used
   // at once), so one that cannot be read now is a warning, not a refusal.
-  for (const auto& [key, file] : {std::pair<const char*, const std::string*>{"password_file", &r.password_file},
-                                  {"bearer_token_file", &r.bearer_token_file},
-                                  {"ca_file", &r.ca_file},
-                                  {"client_cert", &r.client_cert},
-                                  {"client_key", &r.client_key}}) {
-    if (file->empty()) continue;
-    if (auto why = unreadable_file(*file)) {
-      const toml::node* node = table.get(key);
-      warning(ConfigErrorKind::kFile, node != nullptr ? location_of(path, node->source()) : r.where, label + "." + key,
-              *why + ": every delivery to this receiver fails, saying so, until it can be read");
+  struct ReadAtSend {
+    const char* key;
+    const std::string* file;
+    bool tls;  // else a credential
+  };
+  for (const ReadAtSend& f : {ReadAtSend{"password_file", &r.password_file, false},
+                              ReadAtSend{"bearer_token_file", &r.bearer_token_file, false},
+                              ReadAtSend{"ca_file", &r.ca_file, true}, ReadAtSend{"client_cert", &r.client_cert, true},
+                              ReadAtSend{"client_key", &r.client_key, true}}) {
+    if (f.file->empty()) continue;
+    if (auto why = unreadable_file(*f.file)) {
+      const toml::node* node = table.get(f.key);
+      warning(ConfigErrorKind::kFile, node != nullptr ? location_of(path, node->source()) : r.where,
+              label + "." + f.key,
+              *why + (f.tls ? ": TLS connections to this receiver fail until it can be read"
+                            : ": every delivery to this receiver fails, saying so, until it can be read"));
     }
   }
   if (!table.contains("url")) {

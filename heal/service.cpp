@@ -406,34 +406,46 @@ LeftoverChildren::LeftoverChildren(sd_event* event, const std::string& run_dir, 
       out.message = "its run file " + file + " does not name a process (\"<pid> <start time>\"); removed it";
     } else {
       out.pid = static_cast<int>(*pid);
-      auto now_ticks = start_ticks(proc_root, out.pid);
-      if (!now_ticks || *now_ticks != *ticks) {
-        out.message = "the process " + std::to_string(out.pid) + " an earlier vigild started for it is gone";
-      } else {
-        auto s = std::make_unique<Stopping>();
-        s->owner = this;
-        s->target = out.target;
-        s->run_file = file;
-        s->pid = out.pid;
-        Stopping* raw = s.get();
-        auto w = PidWatch::open(event_, out.pid, false, [this, raw](const ExitInfo&) { exited(raw); });
-        if (w) {
-          s->watch = std::move(*w);
-          // Its group, as ChildService stops it, then SIGCONT for a stopped one.
-          if (::kill(-out.pid, SIGTERM) != 0) s->watch->send(SIGTERM);
-          if (::kill(-out.pid, SIGCONT) != 0) s->watch->send(SIGCONT);
-          sd_event_source* t = nullptr;
-          sd_event_add_time_relative(event_, &t, CLOCK_MONOTONIC,
-                                     static_cast<std::uint64_t>(kStopTimeout.count()) * 1000, 1000,
-                                     &LeftoverChildren::on_kill_timer, raw);
-          s->kill_timer.reset(t);
-          stopping_.push_back(std::move(s));
-          continue;
-        }
+      auto s = std::make_unique<Stopping>();
+      s->owner = this;
+      s->target = out.target;
+      s->run_file = file;
+      s->pid = out.pid;
+      Stopping* raw = s.get();
+      // The pidfd first, then the start time: a PID reused in between is
+      // then seen as another process, never signalled.
+      auto w = PidWatch::open(event_, out.pid, false, [this, raw](const ExitInfo&) { exited(raw); });
+      auto now_ticks = w ? start_ticks(proc_root, out.pid) : std::nullopt;
+      if (!w && w.error().kind != ErrorKind::kNotFound) {
         out.message = "cannot stop process " + std::to_string(out.pid) + " an earlier vigild started for it: " +
                       w.error().message + "; it is left running";
         done_(out);
         continue;  // the run file stays: the next start tries again
+      }
+      if (!w || !now_ticks || *now_ticks != *ticks) {
+        out.message = "the process " + std::to_string(out.pid) + " an earlier vigild started for it is gone";
+      } else {
+        s->watch = std::move(*w);
+        // Its group, as ChildService stops it, then SIGCONT for a stopped one.
+        s->watch->send(SIGTERM);
+        ::kill(-out.pid, SIGTERM);
+        s->watch->send(SIGCONT);
+        ::kill(-out.pid, SIGCONT);
+        sd_event_source* t = nullptr;
+        const int r = sd_event_add_time_relative(event_, &t, CLOCK_MONOTONIC,
+                                                 static_cast<std::uint64_t>(kStopTimeout.count()) * 1000, 1000,
+                                                 &LeftoverChildren::on_kill_timer, raw);
+        if (r < 0) {
+          // No timer, no patience: a process that ignores SIGTERM must not stay.
+          log_warning("cannot arm the stop timer; killing at once",
+                      {{"target", out.target}, {"error", errno_text(-r)}});
+          raw->killed = true;
+          s->watch->send(SIGKILL);
+          ::kill(-out.pid, SIGKILL);
+        }
+        s->kill_timer.reset(t);
+        stopping_.push_back(std::move(s));
+        continue;
       }
     }
     std::error_code rm;
@@ -454,6 +466,7 @@ int LeftoverChildren::on_kill_timer(sd_event_source*, std::uint64_t, void* self)
 }
 
 void LeftoverChildren::exited(Stopping* s) {
+  s->kill_timer.reset();  // it is gone: nothing to kill 10 s from now
   Outcome out;
   out.target = s->target;
   out.pid = s->pid;

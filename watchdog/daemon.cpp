@@ -405,7 +405,8 @@ struct Daemon::Impl {
                            Severity::kInfo,
                            "vigild " + std::string(kVersion) + " started (PID " + std::to_string(getpid()) + ")",
                            "{\"pid\":" + std::to_string(getpid()) + ",\"version\":" + json_string(kVersion) +
-                               ",\"targets\":" + names + ",\"checks\":" + check_names + "}"});
+                               ",\"state_dir\":" + json_string(fs::absolute(cfg.daemon.state_dir).string()) + ",\"targets\":" + names +
+                               ",\"checks\":" + check_names + "}"});
   }
 
   // The first round runs now, so READY=1 means samples are on their way.
@@ -453,12 +454,14 @@ struct Daemon::Impl {
       prepare_alerts(restored);
       prepare_remediation(restored);
     }
+    // Before the targets start: what starting them records (a program that
+    // cannot run, a leftover process stopped) belongs to this run.
+    record_start();
     start_targets();
     stop_leftovers();
     // The start-up reads of the store left freed heap behind (SQLite's page
     // cache): give it back, since the loop itself needs far less.
     malloc_trim(0);
-    record_start();
     return schedule();
   }
 

@@ -137,8 +137,10 @@ BOOST_AUTO_TEST_CASE(removed_targets_and_checks_are_history_and_their_process_is
   BOOST_TEST(!std::filesystem::exists(run_file));
   BOOST_TEST(v.log().find("target gone is no longer configured") != std::string::npos, v.log());
   BOOST_REQUIRE(wait_for(5s, [&] { return target_events(v, "target_removed", "junk").size() == 1u; }));
+  BOOST_REQUIRE(target_events(v, "target_removed", "junk").size() == 1u);
   BOOST_TEST(target_events(v, "target_removed", "junk")[0].value("message", "").find("does not name a process") !=
              std::string::npos);
+  BOOST_REQUIRE(target_events(v, "target_removed", "ghost").size() == 1u);
   BOOST_TEST(target_events(v, "target_removed", "ghost")[0].value("message", "").find("is gone") != std::string::npos);
   BOOST_TEST(!std::filesystem::exists(run_dir + "/ghost.pid"));
   BOOST_TEST(!std::filesystem::exists(run_dir + "/junk.pid"));
@@ -164,4 +166,41 @@ BOOST_AUTO_TEST_CASE(removed_targets_and_checks_are_history_and_their_process_is
   RunResult table = v.cli({"checks", "--all"});
   BOOST_TEST(table.out.find("removed (was ok)") != std::string::npos, table.out);
   BOOST_REQUIRE(v.stop() == 0);
+}
+
+// A process that ignores SIGTERM is killed after 10 s; one of a target still
+// configured (under another kind) is left alone.
+BOOST_AUTO_TEST_CASE(a_leftover_that_ignores_sigterm_is_killed_and_a_kept_name_is_left_alone) {
+  const std::string stubborn =
+      "[[target]]\nname = \"stubborn\"\nstart = [\"/bin/sh\", \"-c\", \"trap '' TERM; while :; do sleep 1; done\"]\n";
+  const std::string renamed = "[[target]]\nname = \"switched\"\nstart = [\"/bin/sleep\", \"600\"]\n";
+  Vigil v(stand_in_target("kept") + stubborn + renamed);
+  v.start();
+  const std::string run_dir = v.dir.path.string() + "/state/run";
+  BOOST_REQUIRE_MESSAGE(wait_for(10s,
+                                 [&] {
+                                   return std::filesystem::exists(run_dir + "/stubborn.pid") &&
+                                          std::filesystem::exists(run_dir + "/switched.pid");
+                                 }),
+                        v.log());
+  const int stubborn_pid = std::atoi(slurp(run_dir + "/stubborn.pid").c_str());
+  const int switched_pid = std::atoi(slurp(run_dir + "/switched.pid").c_str());
+  BOOST_REQUIRE(stubborn_pid > 0 && switched_pid > 0);
+  BOOST_REQUIRE(v.stop() == 0);
+  // `stubborn` goes; `switched` is now watched by its PID, not started.
+  write_file(v.config_path, slurp(v.config_path).substr(0, slurp(v.config_path).find("[[target]]")) +
+                                stand_in_target("kept") + "[[target]]\nname = \"switched\"\npid = " +
+                                std::to_string(switched_pid) + "\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "target_removed", "stubborn").empty(); }),
+                        v.log());
+  const std::string message = target_events(v, "target_removed", "stubborn").front().value("message", "");
+  BOOST_TEST(message.find("stopped process " + std::to_string(stubborn_pid)) != std::string::npos, message);
+  BOOST_TEST(message.find("(killed: it did not stop within 10s of SIGTERM)") != std::string::npos, message);
+  BOOST_TEST(wait_for(5s, [&] { return process_gone(stubborn_pid); }));
+  BOOST_TEST(!process_gone(switched_pid));
+  BOOST_TEST(std::filesystem::exists(run_dir + "/switched.pid"));
+  BOOST_TEST(target_events(v, "target_removed", "switched").empty());
+  BOOST_REQUIRE(v.stop() == 0);
+  ::kill(switched_pid, SIGKILL);
 }

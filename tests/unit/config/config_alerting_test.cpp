@@ -457,10 +457,10 @@ BOOST_AUTO_TEST_CASE(limit_names_map_to_metrics) {
 BOOST_AUTO_TEST_CASE(receiver_files_that_cannot_be_read_warn_at_their_key) {
   auto r = load("[[webhook]]\nurl = \"http://a/\"\nbearer_token_file = \"/nonexistent/token\"\n"
                 "[[alertmanager]]\nurl = \"http://b/\"\nusername = \"u\"\npassword_file = \"/\"\n"
-                "ca_file = \"/etc/hostname\"\n");
+                "ca_file = \"/dev/null\"\nclient_cert = \"/nonexistent/cert\"\nclient_key = \"/dev/null\"\n");
   BOOST_TEST_MESSAGE(dump(r));
   BOOST_REQUIRE(r.ok());
-  BOOST_REQUIRE(r.warnings.size() == 2u);
+  BOOST_REQUIRE(r.warnings.size() == 3u);
   BOOST_TEST(r.warnings[0].key == "webhook.bearer_token_file");
   BOOST_TEST(r.warnings[0].where.line == 3);
   BOOST_TEST(r.warnings[0].message ==
@@ -469,4 +469,8 @@ BOOST_AUTO_TEST_CASE(receiver_files_that_cannot_be_read_warn_at_their_key) {
   BOOST_TEST(r.warnings[1].key == "alertmanager.password_file");
   BOOST_TEST(r.warnings[1].where.line == 7);
   BOOST_TEST(r.warnings[1].message.find("\"/\" is a directory, not a file") == 0u, r.warnings[1].message);
+  BOOST_TEST(r.warnings[2].key == "alertmanager.client_cert");
+  BOOST_TEST(r.warnings[2].message ==
+             "cannot read \"/nonexistent/cert\": No such file or directory (ENOENT): TLS connections to this "
+             "receiver fail until it can be read");
 }
