@@ -204,7 +204,11 @@ int ChildService::main_pid() const {
 
 Result<void> ChildService::spawn() {
   auto s = spawn_detached(spec_.argv, spec_.log_path);
-  if (!s) return tl::unexpected(s.error());
+  if (!s) {
+    last_start_error_ = s.error().message;
+    return tl::unexpected(s.error());
+  }
+  last_start_error_.clear();
   const int pid = s->pid;
   // The pidfd we hold is the one to watch; PidWatch::open makes its own.
   auto w = PidWatch::open(event_, pid, true, [this](const ExitInfo& info) { exited(info); });

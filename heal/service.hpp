@@ -130,6 +130,8 @@ class ChildService : public ServiceController {
   void restart(Millis timeout, ActionDone done) override;
   std::string what() const override;
   bool adopted() const { return adopted_; }
+  // Why the last start failed; "" once one succeeded.
+  const std::string& last_start_error() const { return last_start_error_; }
   // `sig` to the main process, through its pidfd.
   bool send(int sig) const { return watch_ && watch_->send(sig); }
 
@@ -145,6 +147,7 @@ class ChildService : public ServiceController {
   OnExit on_exit_;
   std::unique_ptr<PidWatch> watch_;
   bool adopted_ = false;
+  std::string last_start_error_;
   bool stopping_after_timeout_ = false;  // a restart timed out; SIGKILLed, waiting for its exit
   // A restart in flight: waiting for the old process to exit.
   ActionDone restart_done_;

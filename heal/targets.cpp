@@ -151,6 +151,7 @@ class StartedProcesses : public TargetProcesses {
   FoundRoots roots(ProcessTable& table) override {
     const int pid = child_->main_pid();
     if (pid != 0 && alive(table, pid)) return {{pid}, {}, false};
+    if (!child_->last_start_error().empty()) return {{}, "vigild cannot start it: " + child_->last_start_error(), false};
     return {{}, "the process vigild starts for it is not running", false};
   }
   int main_pid() const override { return child_->main_pid(); }

@@ -132,6 +132,12 @@ BOOST_AUTO_TEST_CASE(a_program_that_cannot_run_is_a_start_failure_with_its_errno
   const auto opened = target_events(v, "incident_opened", "ghost");
   BOOST_REQUIRE(!opened.empty());
   BOOST_TEST(opened.front().value("message", "").find("gone") == std::string::npos);
+  // `vigil status` says why it has no process (the failure of this run's start).
+  const json st = v.cli_json({"status"});
+  BOOST_TEST(st["targets"]["ghost"]["problem"].is_string(), st.dump(2));
+  if (st["targets"]["ghost"]["problem"].is_string()) {
+    BOOST_TEST(st["targets"]["ghost"]["problem"].get<std::string>().find("ENOENT") != std::string::npos, st.dump(2));
+  }
   // vigild runs on, and its alert is pending in `vigil alerts` (no receiver).
   json alerts = v.cli_json({"alerts"});
   bool down = false;
