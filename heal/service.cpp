@@ -378,7 +378,6 @@ int ChildService::on_restart_timeout(sd_event_source*, std::uint64_t, void* self
 // ---- LeftoverChildren -------------------------------------------------------
 
 struct LeftoverChildren::Stopping {
-  LeftoverChildren* owner = nullptr;
   std::string target;
   std::string run_file;
   int pid = 0;
@@ -411,7 +410,6 @@ LeftoverChildren::LeftoverChildren(sd_event* event, const std::string& run_dir, 
     } else {
       out.pid = static_cast<int>(*pid);
       auto s = std::make_unique<Stopping>();
-      s->owner = this;
       s->target = out.target;
       s->run_file = file;
       s->pid = out.pid;
