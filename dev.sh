@@ -2,14 +2,18 @@
 # Vigil developer entry point (Debian 12, as root).
 #   ./dev.sh run     install what is missing, build, run vigild in the foreground
 #                    on this host with data under ./var/ (Ctrl-C stops it)
-#   ./dev.sh test    install what is missing, build, run every test; the last
-#                    line is "N passed, N failed[, N skipped]"
+#   ./dev.sh test    install what is missing, build, run every test, then the
+#                    unit tests again under ASan+UBSan (build-sanitize/); the
+#                    last line is "N passed, N failed[, N skipped]"
 #   ./dev.sh build   install what is missing and build
 #   ./dev.sh bench [SUITE]   run the benchmarks (all, or one suite: spine)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
+# The unit tests again, under AddressSanitizer and UndefinedBehaviorSanitizer
+# (any report fails the test): `./dev.sh test` runs them after the others.
+SANITIZE_DIR=${SANITIZE_DIR:-build-sanitize}
 
 # Debian packages the build and the tests need.
 PACKAGES=(
@@ -58,30 +62,51 @@ build() {
   ninja -C "$BUILD_DIR" >/dev/null || ninja -C "$BUILD_DIR"
 }
 
+# Its own directory and options: -O0 keeps its compile short (CI's
+# budget); -Wno-maybe-uninitialized because GCC 12 warns
+# falsely inside libstdc++'s <regex> under the sanitizers (the main build
+# keeps the warning). Only the unit tests and what they need are built.
+sanitize_build() {
+  if [ ! -f "$SANITIZE_DIR/build.ninja" ]; then
+    meson setup "$SANITIZE_DIR" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+      -Doptimization=0 \
+      "-Dcpp_args=-fno-sanitize-recover=all -Wno-maybe-uninitialized" >/dev/null
+  fi
+  local targets
+  targets=$(python3 tests/unit/targets.py "$SANITIZE_DIR") || return 1
+  # shellcheck disable=SC2086
+  ninja -C "$SANITIZE_DIR" $targets >/dev/null || ninja -C "$SANITIZE_DIR" $targets
+}
+
 summary() {
-  # Counts from meson's own log: one JSON object per test.
-  python3 - "$BUILD_DIR/meson-logs/testlog.json" <<'PY'
+  # Counts from meson's own logs (one JSON object per test): the main
+  # build's, then the sanitizer build's, whose tests are named "sanitize: ...".
+  python3 - "$BUILD_DIR/meson-logs/testlog.json" "$SANITIZE_DIR/meson-logs/testlog.json" <<'PY'
 import json, sys
 counts = {"passed": 0, "failed": 0, "skipped": 0}
-try:
-    with open(sys.argv[1]) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            t = json.loads(line)
-            r = t.get("result")
-            if r in ("OK", "EXPECTEDFAIL"):
-                counts["passed"] += 1
-            elif r == "SKIP":
-                counts["skipped"] += 1
-                # The binary printed why (tests/integration/requirements.hpp).
-                why = [l for l in (t.get("stdout") or "").splitlines() if l.startswith("SKIP")]
-                print("skipped " + t.get("name", "?") + ": " + (why[0] if why else "no reason printed"))
-            else:
-                counts["failed"] += 1
-except FileNotFoundError:
-    counts["failed"] += 1
+for i, path in enumerate(sys.argv[1:]):
+    prefix = "sanitize: " if i else ""
+    try:
+        with open(path) as f:
+            lines = [l for l in f if l.strip()]
+    except FileNotFoundError:
+        print("no test log: " + path)
+        counts["failed"] += 1
+        continue
+    for line in lines:
+        t = json.loads(line)
+        name = prefix + t.get("name", "?")
+        r = t.get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            counts["passed"] += 1
+        elif r == "SKIP":
+            counts["skipped"] += 1
+            # The binary printed why (tests/requirements.hpp).
+            why = [l for l in (t.get("stdout") or "").splitlines() if l.startswith("SKIP")]
+            print("skipped " + name + ": " + (why[0] if why else "no reason printed"))
+        else:
+            counts["failed"] += 1
+            print("failed " + name + ": " + str(r))
 line = f"{counts['passed']} passed, {counts['failed']} failed"
 if counts["skipped"]:
     line += f", {counts['skipped']} skipped"
@@ -106,6 +131,15 @@ case "${1:-}" in
     fi
     rc=0
     meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 || rc=$?
+    # A log of an earlier run must not stand in for this one.
+    rm -f "$SANITIZE_DIR/meson-logs/testlog.json"
+    echo "dev.sh: the unit tests under ASan and UBSan ($SANITIZE_DIR)" >&2
+    if sanitize_build; then
+      meson test -C "$SANITIZE_DIR" --no-rebuild --suite unit --print-errorlogs --num-processes 2 || rc=$?
+    else
+      echo "dev.sh: the sanitizer build failed" >&2
+      rc=1
+    fi
     summary
     exit $rc
     ;;
