@@ -501,28 +501,32 @@ std::size_t AlertEngine::builtin_rule(std::string_view name) const {
   return kNoRule;
 }
 
-void AlertEngine::given_up(const std::string& target, bool active, const std::string& reason, WallMs now) {
-  const std::size_t rule = builtin_rule(kGivenUpRuleName);
-  if (rule == kNoRule) return;
+AlertEngine::Instance* AlertEngine::target_instance(const char* rule_name, const std::string& target, WallMs now) {
+  const std::size_t rule = builtin_rule(rule_name);
+  if (rule == kNoRule) return nullptr;
   Instance& in = instance_for(rule, Labels{{"target", target}}, now);
   in.last_sample_ms = now;
+  return &in;
+}
+
+void AlertEngine::given_up(const std::string& target, bool active, const std::string& reason, WallMs now) {
+  Instance* in = target_instance(kGivenUpRuleName, target, now);
+  if (in == nullptr) return;
   Condition c;
   c.active = active;
   c.reason = reason;
-  apply(in, c, now);
+  apply(*in, c, now);
 }
 
 void AlertEngine::target_state(const std::string& target, bool up, const std::string& reason, WallMs now) {
-  const std::size_t rule = builtin_rule(kTargetDownRuleName);
-  if (rule == kNoRule) return;
-  Instance& in = instance_for(rule, Labels{{"target", target}}, now);
-  in.last_sample_ms = now;
+  Instance* in = target_instance(kTargetDownRuleName, target, now);
+  if (in == nullptr) return;
   Condition c;
   c.active = !up;
   // Resolved with what was wrong, as a check's alert is.
-  const bool alerting = in.status.phase == AlertPhase::kFiring || in.status.phase == AlertPhase::kPending;
-  c.reason = up ? (alerting && !in.last.reason.empty() ? in.last.reason : "its main process runs") : reason;
-  apply(in, c, now);
+  const bool alerting = in->status.phase == AlertPhase::kFiring || in->status.phase == AlertPhase::kPending;
+  c.reason = up ? (alerting && !in->last.reason.empty() ? in->last.reason : "its main process runs") : reason;
+  apply(*in, c, now);
 }
 
 void AlertEngine::target_watched(const std::string& target, WallMs now) {

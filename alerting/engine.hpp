@@ -179,6 +179,9 @@ class AlertEngine {
   };
 
   Instance& instance_for(std::size_t rule, const Labels& series, WallMs now);
+  // The instance of a built-in per-target rule (marked seen now), or nullptr
+  // when that rule is switched off.
+  Instance* target_instance(const char* rule_name, const std::string& target, WallMs now);
   // The index of a built-in rule raised by a call (not matched to a check):
   // RemediationGivenUp, TargetDown; kNoRule when switched off.
   std::size_t builtin_rule(std::string_view name) const;

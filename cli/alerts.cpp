@@ -116,8 +116,7 @@ int cmd_alerts(const Options& c, const std::string& state, const std::string& si
   const Current current = read_current(store, c.db_path());
   const std::vector<Row> rows = read_rows(store, only, since, current.running());
   if (f == Format::kTable && !current.running()) {
-    std::cout << current.stale_header("alert states are", now) << " (" << kHeartbeatRuleName
-              << " stopped with it)\n";
+    std::cout << current.stale_header("alert states are", now) << " (" << kHeartbeatRuleName << " stopped with it)\n";
   }
   if (f == Format::kJson) {
     print_json(rows);

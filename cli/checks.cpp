@@ -89,9 +89,8 @@ Rows read_rows(StoreReader& store, const std::string& target, WallMs now) {
 void print_json(const Rows& rows) {
   json out = json::array();
   for (const auto& [key, r] : rows) {
-    json j = {
-        {"target", r.target}, {"check", r.check},   {"state", r.state},
-        {"flapping", r.flapping}, {"removed", r.removed}, {"reason", r.reason}};
+    json j = {{"target", r.target},     {"check", r.check},     {"state", r.state},
+              {"flapping", r.flapping}, {"removed", r.removed}, {"reason", r.reason}};
     j["since"] = r.since ? json(format_rfc3339_ms(*r.since)) : json(nullptr);
     j["since_ms"] = r.since ? json(*r.since) : json(nullptr);
     j["last_result"] = r.last_up ? json(*r.last_up == 1 ? "ok" : "failed") : json(nullptr);
@@ -121,8 +120,8 @@ void print_rows_table(const Rows& rows, WallMs now) {
   for (const auto& [key, r] : rows) {
     std::string last = !r.last_up ? "-" : (*r.last_up == 1 ? "ok " : "failed ") + ago(*r.last_ts, now);
     const std::string state = r.removed ? "removed (was " + r.state + ")" : r.state + (r.flapping ? " (flapping)" : "");
-    table.push_back({r.target.empty() ? "-" : r.target, r.check, state, r.since ? ago(*r.since, now) : "-",
-                     last, format_ms(percentile(r.durations, 0.5)), format_ms(percentile(r.durations, 0.99)),
+    table.push_back({r.target.empty() ? "-" : r.target, r.check, state, r.since ? ago(*r.since, now) : "-", last,
+                     format_ms(percentile(r.durations, 0.5)), format_ms(percentile(r.durations, 0.99)),
                      r.reason.empty() ? "-" : r.reason});
   }
   print_table({"TARGET", "CHECK", "STATE", "SINCE", "LAST", "P50", "P99", "REASON"}, table);

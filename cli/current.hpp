@@ -15,9 +15,9 @@ namespace vigil::cli {
 
 struct Current {
   std::string db_path;
-  std::optional<int> pid;              // vigild's, while it runs
-  std::optional<Event> last_daemon;    // the newest daemon_start or daemon_stop
-  std::optional<WallMs> started_ms;    // the newest daemon_start
+  std::optional<int> pid;            // vigild's, while it runs
+  std::optional<Event> last_daemon;  // the newest daemon_start or daemon_stop
+  std::optional<WallMs> started_ms;  // the newest daemon_start
   std::optional<WallMs> last_sample;
   // What the newest daemon_start named as configured; nullopt when the store
   // does not say (written by a vigild from before it recorded them).

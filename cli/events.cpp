@@ -69,7 +69,8 @@ Command add_events(CLI::App& app, const Options& options) {
   std::string kinds;
   for (std::string_view n : kind_names<EventKind>()) {
     const EventKind k = *parse_kind<EventKind>(n);
-    if (k != EventKind::kUnknown && k != EventKind::kCheckUnknown) kinds += (kinds.empty() ? "" : ", ") + std::string(n);
+    if (k != EventKind::kUnknown && k != EventKind::kCheckUnknown)
+      kinds += (kinds.empty() ? "" : ", ") + std::string(n);
   }
   sub->add_option("--kind", a->kind, "Only events whose kind matches this glob, e.g. target_*. Kinds: " + kinds);
   sub->add_option("--target", a->target, "Only events of this target");

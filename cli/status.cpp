@@ -4,8 +4,8 @@
 #include <map>
 
 #include "cli/commands.hpp"
-#include "cli/output.hpp"
 #include "cli/current.hpp"
+#include "cli/output.hpp"
 
 namespace vigil::cli {
 

@@ -200,7 +200,8 @@ void Loader::read_file(const std::string& path, bool required) {
   if (std::FILE* f = std::fopen(path.c_str(), "r"); f != nullptr) {
     std::fclose(f);
   } else {
-    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", std::string("cannot read: ") + std::strerror(errno));
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "",
+          std::string("cannot read: ") + std::strerror(errno));
     return;
   }
   toml::table root;
@@ -427,10 +428,10 @@ void Loader::read_receiver(const std::string& path, const toml::table& table, Re
     const std::string* file;
     bool tls;  // else a credential
   };
-  for (const ReadAtSend& f : {ReadAtSend{"password_file", &r.password_file, false},
-                              ReadAtSend{"bearer_token_file", &r.bearer_token_file, false},
-                              ReadAtSend{"ca_file", &r.ca_file, true}, ReadAtSend{"client_cert", &r.client_cert, true},
-                              ReadAtSend{"client_key", &r.client_key, true}}) {
+  for (const ReadAtSend& f :
+       {ReadAtSend{"password_file", &r.password_file, false},
+        ReadAtSend{"bearer_token_file", &r.bearer_token_file, false}, ReadAtSend{"ca_file", &r.ca_file, true},
+        ReadAtSend{"client_cert", &r.client_cert, true}, ReadAtSend{"client_key", &r.client_key, true}}) {
     if (f.file->empty()) continue;
     if (auto why = unreadable_file(*f.file)) {
       const toml::node* node = table.get(f.key);

@@ -1,7 +1,7 @@
-#include <cstdio>
 #include "core/time.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 
@@ -30,14 +30,15 @@ struct Unit {
   std::int64_t ms;
 };
 // Longest names first so that "ms" is not read as "m" followed by "s".
-constexpr Unit kDurationUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000}};
+constexpr Unit kDurationUnits[] = {{"ms", 1},        {"s", 1000},       {"m", 60'000},
+                                   {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000}};
 
 }  // namespace
 
 Result<Millis> parse_duration(std::string_view text) {
   auto bad = [&](std::string why) {
-    return fail(ErrorKind::kParse,
-                "invalid duration \"" + std::string(text) + "\": " + why + " (write e.g. 500ms, 5s, 2m, 1h30m, 2d, 1w)");
+    return fail(ErrorKind::kParse, "invalid duration \"" + std::string(text) + "\": " + why +
+                                       " (write e.g. 500ms, 5s, 2m, 1h30m, 2d, 1w)");
   };
   if (text.empty()) return bad("empty");
   std::int64_t total = 0;

@@ -419,8 +419,8 @@ LeftoverChildren::LeftoverChildren(sd_event* event, const std::string& run_dir, 
       auto w = PidWatch::open(event_, out.pid, false, [this, raw](const ExitInfo&) { exited(raw); });
       auto now_ticks = w ? start_ticks(proc_root, out.pid) : std::nullopt;
       if (!w && w.error().kind != ErrorKind::kNotFound) {
-        out.message = "cannot stop process " + std::to_string(out.pid) + " an earlier vigild started for it: " +
-                      w.error().message + "; it is left running";
+        out.message = "cannot stop process " + std::to_string(out.pid) +
+                      " an earlier vigild started for it: " + w.error().message + "; it is left running";
         done_(out);
         continue;  // the run file stays: the next start tries again
       }
@@ -473,9 +473,9 @@ void LeftoverChildren::exited(Stopping* s) {
   out.target = s->target;
   out.pid = s->pid;
   out.stopped = true;
-  out.message = "stopped process " + std::to_string(s->pid) + " that an earlier vigild started for it" +
-                (s->killed ? " (killed: it did not stop within " + format_duration(kStopTimeout) + " of SIGTERM)"
-                           : " (SIGTERM)");
+  out.message =
+      "stopped process " + std::to_string(s->pid) + " that an earlier vigild started for it" +
+      (s->killed ? " (killed: it did not stop within " + format_duration(kStopTimeout) + " of SIGTERM)" : " (SIGTERM)");
   // The rest of its group goes with it, as with a target vigild stops.
   ::kill(-s->pid, SIGKILL);
   std::error_code rm;

@@ -151,7 +151,8 @@ class StartedProcesses : public TargetProcesses {
   FoundRoots roots(ProcessTable& table) override {
     const int pid = child_->main_pid();
     if (pid != 0 && alive(table, pid)) return {{pid}, {}, false};
-    if (!child_->last_start_error().empty()) return {{}, "vigild cannot start it: " + child_->last_start_error(), false};
+    if (!child_->last_start_error().empty())
+      return {{}, "vigild cannot start it: " + child_->last_start_error(), false};
     return {{}, "the process vigild starts for it is not running", false};
   }
   int main_pid() const override { return child_->main_pid(); }
@@ -248,8 +249,8 @@ class UnitProcesses : public TargetProcesses {
     if (!bus) {
       retry_usec_ = retry_usec_ == 0 ? kFirstRetryUsec : std::min(retry_usec_ * 2, kMaxRetryUsec);
       next_connect_usec_ = mono_now_usec() + retry_usec_;
-      bus_problem_ = "D-Bus is unavailable, so the unit cannot be watched: " + bus.error().message + " (retrying every " +
-                     format_duration(Millis(static_cast<std::int64_t>(retry_usec_ / 1000))) + ")";
+      bus_problem_ = "D-Bus is unavailable, so the unit cannot be watched: " + bus.error().message +
+                     " (retrying every " + format_duration(Millis(static_cast<std::int64_t>(retry_usec_ / 1000))) + ")";
       return false;
     }
     unit_ = std::make_unique<UnitService>(**bus, unit_name_, on_exit_, on_change_);

@@ -378,9 +378,14 @@ struct Daemon::Impl {
         loop->event(), run_dir, cfg.daemon.proc_root, keep, [this](const LeftoverChildren::Outcome& o) {
           const std::string message = "target " + o.target + " is no longer configured: " + o.message;
           log_info(message, {{"target", o.target}});
-          recorder->record(Event{wall_now_ms(), EventKind::kTargetRemoved, o.target, {}, Severity::kInfo, message,
-                                 "{\"pid\":" + std::to_string(o.pid) +
-                                     ",\"stopped\":" + (o.stopped ? "true" : "false") + "}"});
+          recorder->record(
+              Event{wall_now_ms(),
+                    EventKind::kTargetRemoved,
+                    o.target,
+                    {},
+                    Severity::kInfo,
+                    message,
+                    "{\"pid\":" + std::to_string(o.pid) + ",\"stopped\":" + (o.stopped ? "true" : "false") + "}"});
         });
   }
 
@@ -405,8 +410,8 @@ struct Daemon::Impl {
                            Severity::kInfo,
                            "vigild " + std::string(kVersion) + " started (PID " + std::to_string(getpid()) + ")",
                            "{\"pid\":" + std::to_string(getpid()) + ",\"version\":" + json_string(kVersion) +
-                               ",\"state_dir\":" + json_string(fs::absolute(cfg.daemon.state_dir).string()) + ",\"targets\":" + names +
-                               ",\"checks\":" + check_names + "}"});
+                               ",\"state_dir\":" + json_string(fs::absolute(cfg.daemon.state_dir).string()) +
+                               ",\"targets\":" + names + ",\"checks\":" + check_names + "}"});
   }
 
   // The first round runs now, so READY=1 means samples are on their way.

@@ -79,8 +79,13 @@ void Sampler::problem(WatchedTarget& t, std::string text) {
   if (text == t.last_problem) return;
   t.last_problem = std::move(text);
   if (t.last_problem.empty()) return;
-  recorder_.record(Event{wall_now_ms(), EventKind::kTargetProblem, t.cfg.name, {}, Severity::kWarning,
-                         "target " + t.cfg.name + ": " + t.last_problem, "{}"});
+  recorder_.record(Event{wall_now_ms(),
+                         EventKind::kTargetProblem,
+                         t.cfg.name,
+                         {},
+                         Severity::kWarning,
+                         "target " + t.cfg.name + ": " + t.last_problem,
+                         "{}"});
 }
 
 void Sampler::sample_target(WatchedTarget& t) {

@@ -29,8 +29,8 @@ void set_hook_status(const Httpd& h, int status) {
 }
 
 std::string health_check(const Httpd& service) {
-  return stand_in_target("gw") + "[[check]]\nname = \"web\"\ntarget = \"gw\"\nkind = \"http\"\nurl = \"" + service.url("/health") +
-         "\"\nfail_after = 1\nrecover_after = 1\ntimeout = \"500ms\"\n";
+  return stand_in_target("gw") + "[[check]]\nname = \"web\"\ntarget = \"gw\"\nkind = \"http\"\nurl = \"" +
+         service.url("/health") + "\"\nfail_after = 1\nrecover_after = 1\ntimeout = \"500ms\"\n";
 }
 
 std::string alertmanager(const std::string& url, const std::string& name = "") {
@@ -295,9 +295,9 @@ BOOST_AUTO_TEST_CASE(receivers_authenticate_with_credentials_read_from_files) {
   // "no answer"), and nothing is sent.
   fs::remove(secrets / "token");
   BOOST_REQUIRE(wait_for(10s, [&] { return v.log().find("cannot read bearer_token_file") != std::string::npos; }));
-  BOOST_TEST(v.log().find("not sent to " + bearer.url("/hook") + ": cannot read bearer_token_file") !=
-                 std::string::npos,
-             v.log());
+  BOOST_TEST(
+      v.log().find("not sent to " + bearer.url("/hook") + ": cannot read bearer_token_file") != std::string::npos,
+      v.log());
   // And --check-config warns of it at its key, the config still valid.
   RunResult check = run({env_path("VIGILD"), "--check-config", "--config", v.config_path});
   BOOST_TEST(check.exit_code == 0, check.out << check.err);

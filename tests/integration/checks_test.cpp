@@ -9,8 +9,9 @@ namespace {
 
 std::string check_config(int port, const std::string& extra = "", const std::string& timeout = "1s") {
   return "[[target]]\nname = \"svc\"\npid = 1\n\n  [[target.check]]\n  name = \"port\"\n  kind = \"tcp\"\n"
-         "  address = \"127.0.0.1:" + std::to_string(port) + "\"\n  interval = \"200ms\"\n  timeout = \"" +
-         timeout + "\"\n  fail_after = 1\n  recover_after = 2\n" + extra;
+         "  address = \"127.0.0.1:" +
+         std::to_string(port) + "\"\n  interval = \"200ms\"\n  timeout = \"" + timeout +
+         "\"\n  fail_after = 1\n  recover_after = 2\n" + extra;
 }
 
 }  // namespace
@@ -47,8 +48,8 @@ BOOST_AUTO_TEST_CASE(silent_server_with_expect_times_out) {
   Listener listener;  // accepts (in the backlog) but never answers
   Vigil v(check_config(listener.port, "  send = \"PING\\r\\n\"\n  expect = \"+PONG\"\n", "300ms"));
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !v.events("check_failing").empty() || !v.events("check_failed").empty(); }),
-                        v.log());
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(5s, [&] { return !v.events("check_failing").empty() || !v.events("check_failed").empty(); }), v.log());
   auto failed = v.events("check_failed");
   BOOST_REQUIRE(!failed.empty());
   std::string reason = failed.front()["details"]["reason"];
@@ -61,8 +62,10 @@ BOOST_AUTO_TEST_CASE(silent_server_with_expect_times_out) {
 BOOST_AUTO_TEST_CASE(cli_checks_and_check_test) {
   auto listener = std::make_unique<Listener>();
   const int port = listener->port;
-  Vigil v(check_config(port) + stand_in_target("svc2") + "\n[[check]]\nname = \"other\"\ntarget = \"svc2\"\nkind = \"tcp\"\n"
-                                "address = \"127.0.0.1:" + std::to_string(port) + "\"\n");
+  Vigil v(check_config(port) + stand_in_target("svc2") +
+          "\n[[check]]\nname = \"other\"\ntarget = \"svc2\"\nkind = \"tcp\"\n"
+          "address = \"127.0.0.1:" +
+          std::to_string(port) + "\"\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return v.events("check_ok").size() == 2u; }), v.log());
   listener.reset();
@@ -112,7 +115,8 @@ BOOST_AUTO_TEST_CASE(libcurl_is_loaded_only_for_http_checks) {
   BOOST_TEST(!maps_curl(plain));
   plain.stop();
 
-  Vigil http(stand_in_target("svc") + "[[check]]\nname = \"web\"\ntarget = \"svc\"\nkind = \"http\"\nurl = \"http://127.0.0.1:" +
+  Vigil http(stand_in_target("svc") +
+             "[[check]]\nname = \"web\"\ntarget = \"svc\"\nkind = \"http\"\nurl = \"http://127.0.0.1:" +
              std::to_string(listener.port) + "/\"\ninterval = \"200ms\"\ntimeout = \"300ms\"\n");
   http.start();
   BOOST_REQUIRE_MESSAGE(wait_for(5s, [&] { return !http.values("check_up", "svc").empty(); }), http.log());

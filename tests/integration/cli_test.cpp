@@ -31,8 +31,9 @@ BOOST_AUTO_TEST_CASE(check_config_bad_lists_every_error) {
 
 BOOST_AUTO_TEST_CASE(check_config_counts_in_words) {
   TempDir tmp;
-  write_file(tmp / "one.toml", "[[target]]\nname = \"a\"\npid = 1\n[[check]]\nname = \"c\"\nkind = \"tcp\"\n"
-                               "address = \"127.0.0.1:1\"\n");
+  write_file(tmp / "one.toml",
+             "[[target]]\nname = \"a\"\npid = 1\n[[check]]\nname = \"c\"\nkind = \"tcp\"\n"
+             "address = \"127.0.0.1:1\"\n");
   RunResult r = run({env_path("VIGILD"), "--check-config", "--config", tmp / "one.toml"});
   BOOST_TEST(r.out == "config OK: 1 target, 1 check\n");
 }
@@ -106,9 +107,9 @@ BOOST_AUTO_TEST_CASE(cli_errors_exit_2) {
   for (const char* cmd : {"events", "incidents"}) {
     RunResult negative = run({env_path("VIGIL"), cmd, "--limit", "-1", "--db", tmp / "missing.db"});
     BOOST_TEST(negative.exit_code == 2);
-    BOOST_TEST(negative.err.find("--limit: \"-1\" is not a count: write 0 (all, the default) or more") !=
-                   std::string::npos,
-               negative.err);
+    BOOST_TEST(
+        negative.err.find("--limit: \"-1\" is not a count: write 0 (all, the default) or more") != std::string::npos,
+        negative.err);
   }
 }
 

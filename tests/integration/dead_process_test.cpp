@@ -82,8 +82,8 @@ BOOST_AUTO_TEST_CASE(a_start_target_is_restarted_on_crash_without_remediate) {
   TempDir svc;
   const int port = free_port();
   const std::string state = svc / "state";
-  Vigil v(webhook(hook) + "[[target]]\nname = \"svc\"\nstart = [\"" + env_path("VIGIL_TEST_SVC") + "\", \"--port\", \"" +
-          std::to_string(port) + "\", \"--state-file\", \"" + state + "\"]\n");
+  Vigil v(webhook(hook) + "[[target]]\nname = \"svc\"\nstart = [\"" + env_path("VIGIL_TEST_SVC") +
+          "\", \"--port\", \"" + std::to_string(port) + "\", \"--state-file\", \"" + state + "\"]\n");
   v.start();
   auto started = [&] {
     std::size_t n = 0;
@@ -101,7 +101,8 @@ BOOST_AUTO_TEST_CASE(a_start_target_is_restarted_on_crash_without_remediate) {
                                    inc = incident_of(v, "svc");
                                    return inc.is_object() && !inc["recovered_ms"].is_null();
                                  }),
-                        v.log() << "\n" << inc.dump(2));
+                        v.log() << "\n"
+                                << inc.dump(2));
   BOOST_TEST(inc.value("summary", "") == "exited with code 3");
   BOOST_REQUIRE(inc["actions"].size() == 1u);
   BOOST_TEST(inc["actions"][0].value("action", "") == "restart");
@@ -184,8 +185,9 @@ BOOST_AUTO_TEST_CASE(alert_false_opts_a_target_out_of_target_down) {
 VIGIL_REQUIREMENT("no_system_bus", []() -> std::optional<std::string> {
   struct stat st {};
   if (::stat("/run/dbus/system_bus_socket", &st) == 0) {
-    return std::string("this machine has a system bus (/run/dbus/system_bus_socket): a unit without one cannot be "
-                       "shown here");
+    return std::string(
+        "this machine has a system bus (/run/dbus/system_bus_socket): a unit without one cannot be "
+        "shown here");
   }
   return std::nullopt;
 });

@@ -31,9 +31,8 @@ bool check_ran(Vigil& v, const std::string& target, const std::string& check) {
 
 bool has_row(const json& rows, const std::string& target, const std::string& check) {
   if (!rows.is_array()) return false;
-  return std::any_of(rows.begin(), rows.end(), [&](const json& r) {
-    return r.value("target", "") == target && r.value("check", "") == check;
-  });
+  return std::any_of(rows.begin(), rows.end(),
+                     [&](const json& r) { return r.value("target", "") == target && r.value("check", "") == check; });
 }
 
 // Gone, or a zombie nobody reaped yet (the test is not its parent).
@@ -87,9 +86,9 @@ BOOST_AUTO_TEST_CASE(after_vigild_stops_its_states_are_labelled_as_of_the_last_s
 
   RunResult status = v.cli({"status"});
   BOOST_TEST(status.exit_code == 1);
-  BOOST_TEST(status.out.find("vigild is not running: the values below are as of its last sample, ") !=
-                 std::string::npos,
-             status.out);
+  BOOST_TEST(
+      status.out.find("vigild is not running: the values below are as of its last sample, ") != std::string::npos,
+      status.out);
   // The row of the dead process: 0 processes, nothing else, and why.
   std::string row;
   std::istringstream lines(status.out);
@@ -131,8 +130,7 @@ BOOST_AUTO_TEST_CASE(removed_targets_and_checks_are_history_and_their_process_is
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(15s, [&] { return !target_events(v, "target_removed", "gone").empty(); }), v.log());
   const std::string message = target_events(v, "target_removed", "gone").front().value("message", "");
-  BOOST_TEST(message.find("target gone is no longer configured: stopped process " + std::to_string(pid)) == 0,
-             message);
+  BOOST_TEST(message.find("target gone is no longer configured: stopped process " + std::to_string(pid)) == 0, message);
   BOOST_TEST(wait_for(5s, [&] { return process_gone(pid); }));
   BOOST_TEST(!std::filesystem::exists(run_file));
   BOOST_TEST(v.log().find("target gone is no longer configured") != std::string::npos, v.log());
@@ -189,8 +187,8 @@ BOOST_AUTO_TEST_CASE(a_leftover_that_ignores_sigterm_is_killed_and_a_kept_name_i
   BOOST_REQUIRE(v.stop() == 0);
   // `stubborn` goes; `switched` is now watched by its PID, not started.
   write_file(v.config_path, slurp(v.config_path).substr(0, slurp(v.config_path).find("[[target]]")) +
-                                stand_in_target("kept") + "[[target]]\nname = \"switched\"\npid = " +
-                                std::to_string(switched_pid) + "\n");
+                                stand_in_target("kept") +
+                                "[[target]]\nname = \"switched\"\npid = " + std::to_string(switched_pid) + "\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "target_removed", "stubborn").empty(); }),
                         v.log());

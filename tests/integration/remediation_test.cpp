@@ -162,10 +162,11 @@ std::string describe(const json& inc) {
 // Waits until the target's health check passed once (a check_ok event) and
 // its service listens, so that a start-up failure does not open an incident.
 void wait_healthy(Vigil& v, const std::string& target, const Service& s) {
-  BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return s.ready_pid() != 0 && !target_events(v, "check_ok", target).empty(); }),
-                        target << " never became healthy; vigild's log:\n"
-                               << v.log() << "\nservice log:\n"
-                               << slurp(v.dir / ("state/logs/" + target + ".log")));
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(20s, [&] { return s.ready_pid() != 0 && !target_events(v, "check_ok", target).empty(); }),
+      target << " never became healthy; vigild's log:\n"
+             << v.log() << "\nservice log:\n"
+             << slurp(v.dir / ("state/logs/" + target + ".log")));
 }
 
 bool first_action_finished(const json& inc) {
@@ -478,7 +479,8 @@ BOOST_AUTO_TEST_CASE(a_service_failing_every_start_backs_off_then_is_given_up,
                  "  backoff = \"500ms\"\n  max_backoff = \"2s\"\n",
                  "", {"--fail-start", "3"}, false));
   v.start();
-  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "remediation_given_up", "svc").empty(); }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "remediation_given_up", "svc").empty(); }),
+                        v.log());
   json inc = wait_incident(
       v, "svc", 5s, [](const json& i) { return i.value("given_up", false); }, "given up");
   BOOST_TEST(str(inc, "trigger") == "crash");

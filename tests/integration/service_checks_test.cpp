@@ -381,7 +381,8 @@ BOOST_AUTO_TEST_CASE(redis_auth_from_password_file, *boost::unit_test::label("re
   TempDir secrets;
   write_file(secrets / "good", "s3cret-pw\n");  // the trailing newline is not part of the password
   write_file(secrets / "bad", "not-the-password\n");
-  Vigil v(stand_in_target("cache") + check("cache", "good", "redis", addr + "password_file = \"" + (secrets / "good") + "\"") +
+  Vigil v(stand_in_target("cache") +
+          check("cache", "good", "redis", addr + "password_file = \"" + (secrets / "good") + "\"") +
           check("cache", "wrong", "redis", addr + "password_file = \"" + (secrets / "bad") + "\"") +
           check("cache", "nopass", "redis", addr));
   v.start();
@@ -469,7 +470,8 @@ BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails, *boost::unit_
   BOOST_TEST(ready.exit_code == 1, ready.out);  // 1: the server rejects connections
   BOOST_TEST(contains(ready.out, "rejecting connections"), ready.out);
 
-  Vigil v(stand_in_target("db") + check("db", "pg", "postgres", "address = \"" + address(pg.port) + "\"\nuser = \"postgres\""));
+  Vigil v(stand_in_target("db") +
+          check("db", "pg", "postgres", "address = \"" + address(pg.port) + "\"\nuser = \"postgres\""));
   v.start();
   auto failed = wait_event(v, "check_failed", "pg");
   BOOST_TEST(failed["details"]["from"] == "unknown");
@@ -486,7 +488,8 @@ BOOST_AUTO_TEST_CASE(postgres_not_yet_accepting_connections_fails, *boost::unit_
 
 BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state, *boost::unit_test::label("plugins")) {
   Vigil v(
-      stand_in_target("host") + check("host", "fine", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"0\", \"all good\"]") +
+      stand_in_target("host") +
+      check("host", "fine", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"0\", \"all good\"]") +
       check("host", "disk", "exec", "command = [\"" + kPlugins + "/check_dummy\", \"2\", \"CRITICAL - disk 97 %\"]"));
   v.start();
   auto ok = wait_event(v, "check_ok", "fine");
@@ -504,7 +507,8 @@ BOOST_AUTO_TEST_CASE(nagios_exit_codes_decide_the_state, *boost::unit_test::labe
 
 BOOST_AUTO_TEST_CASE(plugin_perfdata_becomes_samples_in_base_units, *boost::unit_test::label("plugins")) {
   Listener listener;
-  Vigil v(stand_in_target("host") + check("host", "port", "exec",
+  Vigil v(stand_in_target("host") +
+          check("host", "port", "exec",
                 "command = [\"" + kPlugins + "/check_tcp\", \"-H\", \"127.0.0.1\", \"-p\", \"" +
                     std::to_string(listener.port) + "\"]"));
   v.start();
@@ -525,7 +529,8 @@ BOOST_AUTO_TEST_CASE(plugin_perfdata_becomes_samples_in_base_units, *boost::unit
 
 BOOST_AUTO_TEST_CASE(check_disk_perfdata_is_in_bytes, *boost::unit_test::label("check_disk")) {
   // check_disk prints "/=19715325952B;...": used bytes, the unit B.
-  Vigil v(stand_in_target("host") + check("host", "rootfs", "exec",
+  Vigil v(stand_in_target("host") +
+          check("host", "rootfs", "exec",
                 "command = [\"" + kPlugins + "/check_disk\", \"-w\", \"1%\", \"-c\", \"1%\", \"-p\", \"/\"]"));
   v.start();
   auto disk_ok = wait_event(v, "check_ok", "rootfs");
@@ -547,7 +552,8 @@ BOOST_AUTO_TEST_CASE(check_disk_perfdata_is_in_bytes, *boost::unit_test::label("
 BOOST_AUTO_TEST_CASE(hundred_mib_of_output_is_counted_not_kept) {
   TempDir scripts;
   write_script(scripts / "loud", "head -c 104857600 /dev/zero\n");
-  Vigil v(stand_in_target("host") + check("host", "loud", "exec", "command = [\"" + (scripts / "loud") + "\"]\ntimeout = \"20s\"", "30s"));
+  Vigil v(stand_in_target("host") +
+          check("host", "loud", "exec", "command = [\"" + (scripts / "loud") + "\"]\ntimeout = \"20s\"", "30s"));
   v.start();
   wait_event(v, "check_ok", "loud", 25s);
   std::vector<double> bytes;
@@ -574,7 +580,8 @@ BOOST_AUTO_TEST_CASE(timeout_kills_a_grandchild_that_ignores_sigterm) {
   write_script(scripts / "orphaning", grandchild(scripts / "orphaning.pids"));
   write_script(scripts / "stubborn", "trap '' TERM\n" + grandchild(scripts / "stubborn.pids"));
   const std::string keys = "timeout = \"500ms\"\nkill_grace = \"300ms\"\n";
-  Vigil v(stand_in_target("host") + check("host", "orphaning", "exec", "command = [\"" + (scripts / "orphaning") + "\"]\n" + keys, "5s") +
+  Vigil v(stand_in_target("host") +
+          check("host", "orphaning", "exec", "command = [\"" + (scripts / "orphaning") + "\"]\n" + keys, "5s") +
           check("host", "stubborn", "exec", "command = [\"" + (scripts / "stubborn") + "\"]\n" + keys, "5s"));
   v.start();
   for (const std::string name : {"orphaning", "stubborn"}) {

@@ -290,9 +290,9 @@ BOOST_AUTO_TEST_CASE(backoff_increases_on_average) {
 BOOST_AUTO_TEST_CASE(not_sent_says_why_and_retries) {
   const auto r = classify_response(kNotSent, 9, kUrl, "cannot read bearer_token_file /x: No such file");
   BOOST_TEST((r.verdict == DeliveryVerdict::kRetry));
-  BOOST_TEST(r.reason == std::string("not sent to ") + std::string(kUrl) +
-                             ": cannot read bearer_token_file /x: No such file",
-             r.reason);
+  BOOST_TEST(
+      r.reason == std::string("not sent to ") + std::string(kUrl) + ": cannot read bearer_token_file /x: No such file",
+      r.reason);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

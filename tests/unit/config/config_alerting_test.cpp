@@ -455,9 +455,10 @@ BOOST_AUTO_TEST_CASE(limit_names_map_to_metrics) {
 // Credential and TLS files are read at each send: one that cannot be read
 // now is a warning at its key's line (the delivery then fails saying why).
 BOOST_AUTO_TEST_CASE(receiver_files_that_cannot_be_read_warn_at_their_key) {
-  auto r = load("[[webhook]]\nurl = \"http://a/\"\nbearer_token_file = \"/nonexistent/token\"\n"
-                "[[alertmanager]]\nurl = \"http://b/\"\nusername = \"u\"\npassword_file = \"/\"\n"
-                "ca_file = \"/dev/null\"\nclient_cert = \"/nonexistent/cert\"\nclient_key = \"/dev/null\"\n");
+  auto r = load(
+      "[[webhook]]\nurl = \"http://a/\"\nbearer_token_file = \"/nonexistent/token\"\n"
+      "[[alertmanager]]\nurl = \"http://b/\"\nusername = \"u\"\npassword_file = \"/\"\n"
+      "ca_file = \"/dev/null\"\nclient_cert = \"/nonexistent/cert\"\nclient_key = \"/dev/null\"\n");
   BOOST_TEST_MESSAGE(dump(r));
   BOOST_REQUIRE(r.ok());
   BOOST_REQUIRE(r.warnings.size() == 3u);
