@@ -3,17 +3,21 @@
 #   ./dev.sh run     install what is missing, build, run vigild in the foreground
 #                    on this host with data under ./var/ (Ctrl-C stops it)
 #   ./dev.sh test    install what is missing, build, run every test, then the
-#                    unit tests again under ASan+UBSan (build-sanitize/); the
-#                    last line is "N passed, N failed[, N skipped]"
+#                    unit tests again under ASan+UBSan and each fuzz target
+#                    for 30 s (clang, build-sanitize/); the last line is
+#                    "N passed, N failed[, N skipped]"
 #   ./dev.sh build   install what is missing and build
-#   ./dev.sh bench [SUITE]   run the benchmarks (all, or one suite: spine)
+#   ./dev.sh bench [SUITE]   run the benchmarks (all, or one suite: spine, fuzz, ...)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
 # The unit tests again, under AddressSanitizer and UndefinedBehaviorSanitizer
-# (any report fails the test): `./dev.sh test` runs them after the others.
+# (any report fails the test), and the libFuzzer targets of tests/fuzz:
+# `./dev.sh test` runs them after the others.
 SANITIZE_DIR=${SANITIZE_DIR:-build-sanitize}
+# The fuzz targets again, optimised, for `./dev.sh bench fuzz`.
+FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
 
 # Debian packages the build and the tests need.
 PACKAGES=(
@@ -29,6 +33,8 @@ PACKAGES=(
   debootstrap systemd-container
   # The man pages' render test.
   groff-base
+  # The sanitizer and fuzzing build: clang, and libFuzzer's runtime.
+  clang libclang-rt-14-dev
 )
 # What only the benchmarks use: monit, vigild's yardstick in the spine suite.
 BENCH_PACKAGES=(monit)
@@ -62,20 +68,37 @@ build() {
   ninja -C "$BUILD_DIR" >/dev/null || ninja -C "$BUILD_DIR"
 }
 
-# Its own directory and options: -O0 keeps its compile short (CI's
-# budget); -Wno-maybe-uninitialized because GCC 12 warns
-# falsely inside libstdc++'s <regex> under the sanitizers (the main build
-# keeps the warning). Only the unit tests and what they need are built.
+# Its own directory, compiler and options: clang, for libFuzzer (-Dfuzz=true);
+# -O0 keeps its compile short (CI's budget). Only the unit tests, the fuzz
+# targets and what they need are built. A directory configured otherwise
+# (by an earlier dev.sh, with g++) is made again.
 sanitize_build() {
+  if [ -f "$SANITIZE_DIR/build.ninja" ] &&
+    ! python3 -c 'import json, sys; o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}; sys.exit(0 if o.get("fuzz") else 1)' \
+      "$SANITIZE_DIR/meson-info/intro-buildoptions.json" 2>/dev/null; then
+    rm -rf "$SANITIZE_DIR"
+  fi
   if [ ! -f "$SANITIZE_DIR/build.ninja" ]; then
-    meson setup "$SANITIZE_DIR" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-      -Doptimization=0 \
-      "-Dcpp_args=-fno-sanitize-recover=all -Wno-maybe-uninitialized" >/dev/null
+    CXX=clang++ meson setup "$SANITIZE_DIR" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+      -Doptimization=0 -Dfuzz=true "-Dcpp_args=-fno-sanitize-recover=all" >/dev/null
   fi
   local targets
   targets=$(python3 tests/unit/targets.py "$SANITIZE_DIR") || return 1
   # shellcheck disable=SC2086
   ninja -C "$SANITIZE_DIR" $targets >/dev/null || ninja -C "$SANITIZE_DIR" $targets
+}
+
+# The fuzz benchmarks' build: as the sanitizer build, but optimised (-O2), so
+# that 10 M executions take minutes rather than hours; only the fuzz targets.
+fuzz_bench_build() {
+  if [ ! -f "$FUZZ_DIR/build.ninja" ]; then
+    CXX=clang++ meson setup "$FUZZ_DIR" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+      -Dfuzz=true "-Dcpp_args=-fno-sanitize-recover=all" >/dev/null
+  fi
+  local targets
+  targets=$(python3 tests/unit/targets.py "$FUZZ_DIR" fuzz) || return 1
+  # shellcheck disable=SC2086
+  ninja -C "$FUZZ_DIR" $targets >/dev/null || ninja -C "$FUZZ_DIR" $targets
 }
 
 summary() {
@@ -133,9 +156,9 @@ case "${1:-}" in
     meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 || rc=$?
     # A log of an earlier run must not stand in for this one.
     rm -f "$SANITIZE_DIR/meson-logs/testlog.json"
-    echo "dev.sh: the unit tests under ASan and UBSan ($SANITIZE_DIR)" >&2
+    echo "dev.sh: the unit tests under ASan and UBSan, and the fuzz targets ($SANITIZE_DIR)" >&2
     if sanitize_build; then
-      meson test -C "$SANITIZE_DIR" --no-rebuild --suite unit --print-errorlogs --num-processes 2 || rc=$?
+      meson test -C "$SANITIZE_DIR" --no-rebuild --suite unit --suite fuzz --print-errorlogs --num-processes 2 || rc=$?
     else
       echo "dev.sh: the sanitizer build failed" >&2
       rc=1
@@ -149,6 +172,10 @@ case "${1:-}" in
     ;;
   bench)
     install_missing "${BENCH_PACKAGES[@]}"
+    if [ "${2:-}" = fuzz ]; then
+      fuzz_bench_build
+      exec meson test -C "$FUZZ_DIR" --no-rebuild --benchmark --suite fuzz --verbose
+    fi
     build
     if [ -n "${2:-}" ]; then
       meson test -C "$BUILD_DIR" --benchmark --suite "$2" --verbose
@@ -157,7 +184,7 @@ case "${1:-}" in
     fi
     ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

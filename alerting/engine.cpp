@@ -101,9 +101,9 @@ ReceiverQueue* AlertEngine::queue(const std::string& receiver) {
 }
 
 bool AlertEngine::matches(const Labels& want, const Labels& have) {
-  for (const auto& [name, value] : want) {
-    auto it = std::find_if(have.begin(), have.end(), [&](const Label& l) { return l.first == name; });
-    if (it == have.end() || it->second != value) return false;
+  for (const Label& w : want) {
+    auto it = std::find_if(have.begin(), have.end(), [&](const Label& l) { return l.first == w.first; });
+    if (it == have.end() || it->second != w.second) return false;
   }
   return true;
 }

@@ -233,6 +233,9 @@ struct LoadResult {
 };
 
 LoadResult load_config(const LoadOptions& options);
+// One file's content already in memory, named `name` in messages (no
+// drop-ins are read): the config fuzz target's entry point.
+LoadResult load_config_text(std::string_view text, const std::string& name, char** environ = nullptr);
 
 // forecast limit names and the metric each one reads; nullptr for others.
 const char* limit_metric_for(std::string_view limit_name);

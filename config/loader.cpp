@@ -197,16 +197,29 @@ void Loader::read_file(const std::string& path, bool required) {
     error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "is not a regular file");
     return;
   }
+  std::string text;
   if (std::FILE* f = std::fopen(path.c_str(), "r"); f != nullptr) {
+    char buffer[65536];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+    const bool failed = std::ferror(f) != 0;
     std::fclose(f);
+    if (failed) {
+      error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "cannot read: read error");
+      return;
+    }
   } else {
     error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "",
           std::string("cannot read: ") + std::strerror(errno));
     return;
   }
+  read_text(path, text);
+}
+
+void Loader::read_text(const std::string& path, std::string_view text) {
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     error(ConfigErrorKind::kSyntax, location_of(path, e.source()), "", std::string(e.description()));
     return;
@@ -526,20 +539,34 @@ std::vector<std::string> drop_ins(const fs::path& dir) {
 
 }  // namespace config_detail
 
+namespace {
+
+LoadResult finish(config_detail::Loader& loader, char** environ) {
+  loader.result.config.defaults_only = loader.result.config.files.empty() && loader.result.errors.empty();
+  loader.read_environment(environ);
+  loader.validate();
+  config_detail::sort_by_place(loader.result.errors, loader.result.config.files);
+  config_detail::sort_by_place(loader.result.warnings, loader.result.config.files);
+  return std::move(loader.result);
+}
+
+}  // namespace
+
+LoadResult load_config_text(std::string_view text, const std::string& name, char** environ) {
+  config_detail::Loader loader;
+  loader.read_text(name, text);
+  return finish(loader, environ);
+}
+
 LoadResult load_config(const LoadOptions& options) {
-  Loader loader;
+  config_detail::Loader loader;
   const bool explicit_path = options.path.has_value();
   const std::string main = explicit_path ? *options.path : kDefaultConfigPath;
   loader.read_file(main, explicit_path);
   for (const auto& file : config_detail::drop_ins(fs::path(main).parent_path() / "vigil.d")) {
     loader.read_file(file, true);
   }
-  loader.result.config.defaults_only = loader.result.config.files.empty() && loader.result.errors.empty();
-  loader.read_environment(options.environ);
-  loader.validate();
-  config_detail::sort_by_place(loader.result.errors, loader.result.config.files);
-  config_detail::sort_by_place(loader.result.warnings, loader.result.config.files);
-  return std::move(loader.result);
+  return finish(loader, options.environ);
 }
 
 }  // namespace vigil

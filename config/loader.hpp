@@ -28,6 +28,8 @@ class Loader {
 
   // loader.cpp
   void read_file(const std::string& path, bool required);
+  // The content of one file, named `path` in messages.
+  void read_text(const std::string& path, std::string_view text);
   // environment.cpp
   void read_environment(char** env);
   // validate.cpp

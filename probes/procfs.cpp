@@ -37,8 +37,7 @@ bool all_digits(std::string_view s) {
 }
 
 bool starts_with_any(std::string_view s, std::initializer_list<std::string_view> prefixes) {
-  return std::any_of(prefixes.begin(), prefixes.end(),
-                     [&](std::string_view p) { return s.starts_with(p); });
+  return std::any_of(prefixes.begin(), prefixes.end(), [&](std::string_view p) { return s.starts_with(p); });
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -47,8 +46,7 @@ std::string decode_octal(std::string_view s) {
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto is_oct = [](char c) { return c >= '0' && c <= '7'; };
-    if (s[i] == '\\' && i + 3 < s.size() && is_oct(s[i + 1]) && is_oct(s[i + 2]) &&
-        is_oct(s[i + 3])) {
+    if (s[i] == '\\' && i + 3 < s.size() && is_oct(s[i + 1]) && is_oct(s[i + 2]) && is_oct(s[i + 3])) {
       int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
       out += static_cast<char>(v);
       i += 3;
@@ -91,10 +89,10 @@ Result<PidStat> parse_pid_stat(std::string_view text) {
   auto threads = field_i(20);
   auto start = field_u(22), vsize = field_u(23);
   auto rss = field_i(24);
-  if (!ppid || !pgrp || !session || !flags || !utime || !stime || !threads || !start || !vsize ||
-      !rss) {
+  if (!ppid || !pgrp || !session || !flags || !utime || !stime || !threads || !start || !vsize || !rss) {
     return malformed(kFile, "non-numeric field");
   }
+  if (*threads < 0 || *rss < 0) return malformed(kFile, "negative count");
   st.ppid = static_cast<int>(*ppid);
   st.pgrp = static_cast<int>(*pgrp);
   st.session = static_cast<int>(*session);
@@ -128,7 +126,7 @@ Result<PidStatus> parse_pid_status(std::string_view text) {
       ok = want_u(out.vm_hwm_bytes, true);
     } else if (key == "Threads") {
       out.threads = to_i64(value);
-      ok = out.threads.has_value();
+      ok = out.threads.has_value() && *out.threads >= 0;
     } else if (key == "voluntary_ctxt_switches") {
       ok = want_u(out.voluntary_ctxt_switches, false);
     } else if (key == "nonvoluntary_ctxt_switches") {
@@ -248,9 +246,8 @@ Result<Stat> parse_stat(std::string_view text) {
       // Older kernels have fewer columns; the four first always exist.
       if (f.size() < 5) return malformed(kFile, "short cpu line");
       std::array<std::uint64_t*, 10> dst = {
-          &out.total.user,   &out.total.nice,      &out.total.system,  &out.total.idle,
-          &out.total.iowait, &out.total.irq,       &out.total.softirq, &out.total.steal,
-          &out.total.guest,  &out.total.guest_nice};
+          &out.total.user, &out.total.nice,    &out.total.system, &out.total.idle,  &out.total.iowait,
+          &out.total.irq,  &out.total.softirq, &out.total.steal,  &out.total.guest, &out.total.guest_nice};
       for (std::size_t i = 1; i < f.size() && i <= dst.size(); ++i) {
         auto v = to_u64(f[i]);
         if (!v) return malformed(kFile, "bad cpu value");
@@ -373,8 +370,8 @@ bool is_whole_disk_name(std::string_view device) {
   for (std::string_view prefix : {"xvd", "sd", "hd", "vd"}) {
     if (device.starts_with(prefix)) {
       auto letters = device.substr(prefix.size());
-      bool all_alpha = !letters.empty() && std::all_of(letters.begin(), letters.end(),
-                                                       [](char c) { return c >= 'a' && c <= 'z'; });
+      bool all_alpha =
+          !letters.empty() && std::all_of(letters.begin(), letters.end(), [](char c) { return c >= 'a' && c <= 'z'; });
       if (all_alpha) return true;
       if (ends_digit) return false;
     }
@@ -382,8 +379,8 @@ bool is_whole_disk_name(std::string_view device) {
   // Names that end in a unit number (nvme0n1, mmcblk0): a partition is
   // "<disk>p<N>".
   auto p = device.rfind('p');
-  if (p != std::string_view::npos && p > 0 && all_digits(device.substr(p + 1)) &&
-      device[p - 1] >= '0' && device[p - 1] <= '9') {
+  if (p != std::string_view::npos && p > 0 && all_digits(device.substr(p + 1)) && device[p - 1] >= '0' &&
+      device[p - 1] <= '9') {
     return false;
   }
   return true;
@@ -432,8 +429,7 @@ Result<Psi> parse_psi(std::string_view text) {
     PsiLine pl;
     std::array<std::string_view, 4> keys = {"avg10=", "avg60=", "avg300=", "total="};
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (!f[i + 1].starts_with(keys[i]))
-        return malformed(kFile, "missing " + std::string(keys[i]));
+      if (!f[i + 1].starts_with(keys[i])) return malformed(kFile, "missing " + std::string(keys[i]));
       auto value = f[i + 1].substr(keys[i].size());
       if (i < 3) {
         auto d = to_double(value);
@@ -494,17 +490,15 @@ Result<std::vector<Mount>> parse_mountinfo(std::string_view text) {
 
 bool is_pseudo_fs(std::string_view fs_type) {
   static constexpr std::array<std::string_view, 27> kPseudo = {
-      "autofs",   "binfmt_misc", "bpf",      "cgroup",  "cgroup2",    "configfs",   "debugfs",
-      "devpts",   "devtmpfs",    "efivarfs", "fusectl", "hugetlbfs",  "mqueue",     "nsfs",
-      "overlay",  "proc",        "pstore",   "ramfs",   "rpc_pipefs", "securityfs", "selinuxfs",
-      "squashfs", "sysfs",       "tmpfs",    "tracefs", "iso9660",    "nfsd"};
+      "autofs",     "binfmt_misc", "bpf",       "cgroup",   "cgroup2", "configfs", "debugfs", "devpts",  "devtmpfs",
+      "efivarfs",   "fusectl",     "hugetlbfs", "mqueue",   "nsfs",    "overlay",  "proc",    "pstore",  "ramfs",
+      "rpc_pipefs", "securityfs",  "selinuxfs", "squashfs", "sysfs",   "tmpfs",    "tracefs", "iso9660", "nfsd"};
   return std::find(kPseudo.begin(), kPseudo.end(), fs_type) != kPseudo.end();
 }
 
 bool is_network_fs(std::string_view fs_type) {
   static constexpr std::array<std::string_view, 11> kNetwork = {
-      "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.glusterfs", "fuse.sshfs",
-      "afs", "lustre"};
+      "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "afs", "lustre"};
   return std::find(kNetwork.begin(), kNetwork.end(), fs_type) != kNetwork.end();
 }
 

@@ -163,8 +163,9 @@ Reply judge_http_response(const HttpCheckSettings& spec, const std::string& url,
     std::string_view text;
     if (auto colon = name.find(':'); colon != std::string_view::npos) {
       text = trim(name.substr(colon + 1));
-      name = trim(name.substr(0, colon));
+      name = name.substr(0, colon);
     }
+    name = trim(name);  // as the validator read it: " X-Ready " names X-Ready
     auto it = std::find_if(r.headers.begin(), r.headers.end(), [&](const auto& h) { return iequals(h.first, name); });
     if (it == r.headers.end()) return Reply::fail("no header " + std::string(name) + " in the response from " + url);
     if (!text.empty() && it->second.find(text) == std::string::npos) {

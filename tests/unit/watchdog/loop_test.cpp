@@ -117,7 +117,12 @@ BOOST_AUTO_TEST_CASE(splay_is_stable_and_inside_its_window) {
 // skipped and counted, and only one child runs at a time.
 BOOST_AUTO_TEST_CASE(a_check_still_running_is_not_started_again) {
   SchedulerBench b("slow");
-  auto [loop, dir, scheduler, check] = b.parts();
+  // Named references, not a structured binding: clang 14 (the fuzz and
+  // sanitizer build) cannot capture a binding in a lambda.
+  Loop& loop = b.parts().loop;
+  const std::filesystem::path& dir = b.parts().dir;
+  CheckScheduler& scheduler = b.parts().scheduler;
+  CheckConfig& check = b.parts().check;
   check.timeout = Millis(10'000);
   // Each run appends a line, then takes 300 ms.
   const std::string runs_file = (dir / "runs").string();
@@ -141,7 +146,12 @@ BOOST_AUTO_TEST_CASE(a_check_still_running_is_not_started_again) {
 // is an hour, so no scheduled round can stand in for it.
 BOOST_AUTO_TEST_CASE(a_run_asked_for_while_one_is_out_follows_it) {
   SchedulerBench b("held");
-  auto [loop, dir, scheduler, check] = b.parts();
+  // Named references, not a structured binding: clang 14 (the fuzz and
+  // sanitizer build) cannot capture a binding in a lambda.
+  Loop& loop = b.parts().loop;
+  const std::filesystem::path& dir = b.parts().dir;
+  CheckScheduler& scheduler = b.parts().scheduler;
+  CheckConfig& check = b.parts().check;
   check.target = "svc";
   check.timeout = Millis(60'000);
   // The first run waits until the test releases it; later runs return at once.
