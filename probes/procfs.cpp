@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "core/text.hpp"
 
@@ -20,6 +21,14 @@ std::optional<std::uint64_t> kb_value(std::string_view rest) {
   auto v = to_u64(fields[0]);
   if (!v) return std::nullopt;
   if (fields.size() >= 2 && fields[1] == "kB") return *v * 1024;
+  return v;
+}
+
+// A load, pressure or uptime figure: a finite number >= 0 ("NaN", "inf" and
+// "-1" are not; found by tests/fuzz/procfs).
+std::optional<double> gauge(std::string_view s) {
+  auto v = to_double(s);
+  if (!v || !std::isfinite(*v) || *v < 0) return std::nullopt;
   return v;
 }
 
@@ -322,7 +331,7 @@ Result<LoadAvg> parse_loadavg(std::string_view text) {
   constexpr std::string_view kFile = "/proc/loadavg";
   auto f = split_ws(trim(text));
   if (f.size() < 4) return malformed(kFile, "fewer than 4 fields");
-  auto l1 = to_double(f[0]), l5 = to_double(f[1]), l15 = to_double(f[2]);
+  auto l1 = gauge(f[0]), l5 = gauge(f[1]), l15 = gauge(f[2]);
   auto slash = f[3].find('/');
   if (!l1 || !l5 || !l15 || slash == std::string_view::npos) {
     return malformed(kFile, "bad field");
@@ -432,7 +441,7 @@ Result<Psi> parse_psi(std::string_view text) {
       if (!f[i + 1].starts_with(keys[i])) return malformed(kFile, "missing " + std::string(keys[i]));
       auto value = f[i + 1].substr(keys[i].size());
       if (i < 3) {
-        auto d = to_double(value);
+        auto d = gauge(value);
         if (!d) return malformed(kFile, "bad " + std::string(keys[i]));
         (i == 0 ? pl.avg10 : i == 1 ? pl.avg60 : pl.avg300) = *d;
       } else {
@@ -463,8 +472,8 @@ Result<FileNr> parse_file_nr(std::string_view text) {
 Result<double> parse_uptime(std::string_view text) {
   auto f = split_ws(trim(text));
   if (f.empty()) return malformed("/proc/uptime", "empty");
-  auto v = to_double(f[0]);
-  if (!v || *v < 0) return malformed("/proc/uptime", "bad uptime");
+  auto v = gauge(f[0]);
+  if (!v) return malformed("/proc/uptime", "bad uptime");
   return *v;
 }
 
