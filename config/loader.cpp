@@ -197,23 +197,20 @@ void Loader::read_file(const std::string& path, bool required) {
     error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "is not a regular file");
     return;
   }
-  std::string text;
-  if (std::FILE* f = std::fopen(path.c_str(), "r"); f != nullptr) {
-    char buffer[65536];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
-    const bool failed = std::ferror(f) != 0;
-    std::fclose(f);
-    if (failed) {
-      error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "cannot read: read error");
-      return;
-    }
-  } else {
-    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "",
-          std::string("cannot read: ") + std::strerror(errno));
+  // A configuration is a few KiB: a larger file is refused, and never read
+  // past the bound.
+  constexpr std::size_t kMaxConfigBytes = 16 << 20;
+  auto text = vigil::read_file(path, kMaxConfigBytes + 1);
+  if (!text) {
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "cannot read (" + text.error().message + ")");
     return;
   }
-  read_text(path, text);
+  if (text->size() > kMaxConfigBytes) {
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "",
+          "is larger than 16 MiB: not a configuration file");
+    return;
+  }
+  read_text(path, *text);
 }
 
 void Loader::read_text(const std::string& path, std::string_view text) {
