@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/file_trust.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "core/version.hpp"
@@ -36,10 +37,10 @@ std::string base64(std::string_view in) {
 
 // A secret file's first line (a trailing newline is not part of a token).
 Result<std::string> read_secret(const std::string& path, const char* what) {
-  auto text = read_file(path, 64 * 1024);
+  // Refused when other users can write it (core/file_trust.hpp).
+  auto text = read_trusted_file(path, 64 * 1024);
   if (!text) {
-    return tl::unexpected(
-        Error{text.error().kind, std::string("cannot read ") + what + " " + path + ": " + text.error().message});
+    return tl::unexpected(Error{text.error().kind, std::string(what) + " " + path + " " + text.error().message});
   }
   std::string_view s = *text;
   if (auto nl = s.find('\n'); nl != std::string_view::npos) s = s.substr(0, nl);

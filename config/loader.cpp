@@ -14,6 +14,7 @@
 
 #include "config/sections.hpp"
 #include "config/targets.hpp"
+#include "core/file_trust.hpp"
 #include "core/text.hpp"
 #include "probes/checks/kinds.hpp"
 
@@ -200,9 +201,11 @@ void Loader::read_file(const std::string& path, bool required) {
   // A configuration is a few KiB: a larger file is refused, and never read
   // past the bound.
   constexpr std::size_t kMaxConfigBytes = 16 << 20;
-  auto text = vigil::read_file(path, kMaxConfigBytes + 1);
+  // A config names the commands vigild runs, as root: one that any local
+  // user can write is refused (core/file_trust.hpp).
+  auto text = read_trusted_file(path, kMaxConfigBytes + 1);
   if (!text) {
-    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", "cannot read (" + text.error().message + ")");
+    error(ConfigErrorKind::kFile, ConfigLocation{path, 0, 0, {}}, "", text.error().message);
     return;
   }
   if (text->size() > kMaxConfigBytes) {
@@ -443,8 +446,18 @@ void Loader::read_receiver(const std::string& path, const toml::table& table, Re
         ReadAtSend{"bearer_token_file", &r.bearer_token_file, false}, ReadAtSend{"ca_file", &r.ca_file, true},
         ReadAtSend{"client_cert", &r.client_cert, true}, ReadAtSend{"client_key", &r.client_key, true}}) {
     if (f.file->empty()) continue;
+    const toml::node* node = table.get(f.key);
+    // Credentials and the TLS trust a local user could replace: refused.
+    struct stat st {};
+    if (::stat(f.file->c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (auto why = untrusted_mode(st.st_mode)) {
+        error(ConfigErrorKind::kFile, node != nullptr ? location_of(path, node->source()) : r.where,
+              label + "." + f.key,
+              "\"" + *f.file + "\" " + *why + ": any local user could change it; run chmod o-w " + *f.file);
+        continue;
+      }
+    }
     if (auto why = unreadable_file(*f.file)) {
-      const toml::node* node = table.get(f.key);
       warning(ConfigErrorKind::kFile, node != nullptr ? location_of(path, node->source()) : r.where,
               label + "." + f.key,
               *why + (f.tls ? ": TLS connections to this receiver fail until it can be read"
@@ -560,8 +573,17 @@ LoadResult load_config(const LoadOptions& options) {
   const bool explicit_path = options.path.has_value();
   const std::string main = explicit_path ? *options.path : kDefaultConfigPath;
   loader.read_file(main, explicit_path);
-  for (const auto& file : config_detail::drop_ins(fs::path(main).parent_path() / "vigil.d")) {
-    loader.read_file(file, true);
+  const fs::path drop_in_dir = fs::path(main).parent_path() / "vigil.d";
+  struct stat st {};
+  if (::stat(drop_in_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && untrusted_mode(st.st_mode)) {
+    // Anyone could add a drop-in there: none of them is read.
+    loader.error(ConfigErrorKind::kFile, ConfigLocation{drop_in_dir.string(), 0, 0, {}}, "",
+                 *untrusted_mode(st.st_mode) +
+                     ": any local user could add a drop-in file, so none is read; run "
+                     "chmod o-w " +
+                     drop_in_dir.string());
+  } else {
+    for (const auto& file : config_detail::drop_ins(drop_in_dir)) loader.read_file(file, true);
   }
   return finish(loader, options.environ);
 }

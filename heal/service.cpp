@@ -16,9 +16,11 @@ extern "C" {
 #include <cstring>
 #include <filesystem>
 
+#include "core/file_trust.hpp"
 #include "core/log.hpp"
 #include "core/spawn.hpp"
 #include "core/text.hpp"
+#include "core/unique_fd.hpp"
 #include "probes/procfs.hpp"
 
 namespace vigil {
@@ -143,7 +145,8 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
   if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
   if (err == 0) err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   if (err == 0) {
-    err = posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+    err = posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                           O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
                                            0640);  // no CLOEXEC: it is the child's stdout
   }
   if (err == 0) err = posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
@@ -152,17 +155,13 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  // vigild's environment, without what systemd handed to vigild itself: the
-  // service must not ping vigild's watchdog or take its sockets.
+  // Only the variables a program needs to run as from a shell pass from
+  // vigild's environment (core/file_trust.hpp): not its secrets, and not
+  // what systemd handed to vigild itself (the service must not ping vigild's
+  // watchdog or take its sockets).
   std::vector<char*> envp;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view v(*e);
-    bool ours = false;
-    for (std::string_view k : {"NOTIFY_SOCKET=", "WATCHDOG_PID=", "WATCHDOG_USEC=", "LISTEN_FDS=", "LISTEN_PID=",
-                               "LISTEN_FDNAMES=", "INVOCATION_ID="}) {
-      ours = ours || v.substr(0, k.size()) == k;
-    }
-    if (!ours) envp.push_back(*e);
+    if (passed_to_children(*e)) envp.push_back(*e);
   }
   envp.push_back(nullptr);
   pid_t pid = 0;
@@ -172,6 +171,10 @@ Result<Spawned> spawn_detached(const std::vector<std::string>& argv, const std::
                  : posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
   }
   if (err != 0) {
+    if (err == ELOOP) {
+      return fail(ErrorKind::kInvalid, "cannot start " + shown(argv) + ": its log " + log_path +
+                                           " is a symbolic link, which vigild does not follow: remove it");
+    }
     return fail(err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo,
                 "cannot start " + shown(argv) + ": " + errno_text(err) + " (output goes to " + log_path + ")");
   }
@@ -237,10 +240,15 @@ Result<void> ChildService::spawn() {
   std::error_code ec;
   fs::create_directories(fs::path(spec_.run_path).parent_path(), ec);
   const std::string tmp = spec_.run_path + ".tmp";
-  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-    std::fprintf(f, "%d %llu\n", pid, static_cast<unsigned long long>(ticks.value_or(0)));
-    std::fclose(f);
-    std::rename(tmp.c_str(), spec_.run_path.c_str());
+  // Not through a symbolic link planted at the temporary name; rename()
+  // replaces one at run_path itself.
+  ::unlink(tmp.c_str());
+  if (UniqueFd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)}) {
+    const std::string line =
+        std::to_string(pid) + " " + std::to_string(static_cast<unsigned long long>(ticks.value_or(0))) + "\n";
+    if (::write(f.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+      std::rename(tmp.c_str(), spec_.run_path.c_str());
+    }
   }
   return {};
 }

@@ -188,6 +188,13 @@ std::string HttpTransfer::timeout_phase() const {
   double tls = seconds_of(h, CURLINFO_APPCONNECT_TIME_T);
   double first = seconds_of(h, CURLINFO_STARTTRANSFER_TIME_T);
   bool https = request_.url.rfind("https:", 0) == 0;
+  // curl counts an https connection as connected only once TLS is done:
+  // the local port tells a TCP connection whose handshake stalled.
+  long local_port = 0;
+  if (connect <= 0 && https && curl_api()->easy_getinfo(h, CURLINFO_LOCAL_PORT, &local_port) == CURLE_OK &&
+      local_port > 0) {
+    return "connected, TLS handshake not done";
+  }
   if (connect <= 0) return "not connected";
   if (https && tls <= 0) return "connected, TLS handshake not done";
   if (first <= 0) return "connected, no first byte";

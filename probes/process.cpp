@@ -271,9 +271,10 @@ const std::string* ProcessTable::cmdline(int pid) {
   auto it = entries_.find(pid);
   if (it == entries_.end()) return nullptr;
   if (!it->second.cmdline) {
-    auto raw = read_file(proc_root_ + "/" + std::to_string(pid) + "/cmdline", kCmdlineLimitBytes);
-    if (!raw) return nullptr;
-    it->second.cmdline = procfs::cmdline_to_string(*raw);
+    auto got = slow_reads_.read(proc_root_ + "/" + std::to_string(pid) + "/cmdline", kCmdlineLimitBytes,
+                                std::to_string(it->second.stat.starttime_ticks));
+    if (got.status != DeadlineReader::Status::kDone || !got.content) return nullptr;
+    it->second.cmdline = procfs::cmdline_to_string(*got.content);
   }
   return &*it->second.cmdline;
 }

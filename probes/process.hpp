@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "probes/deadline_read.hpp"
 #include "probes/probe.hpp"
 #include "probes/procfs.hpp"
 
@@ -65,8 +66,14 @@ class ProcessTable {
 
   // The command line joined with spaces, read on first use and kept for
   // the life of the process (a process may rewrite its argv; the first
-  // reading is what `match` sees). nullopt if the process is gone.
+  // reading is what `match` sees). nullptr if the process is gone, or if
+  // the read did not finish within 20 ms: reading cmdline takes the
+  // process's mmap lock, which a stuck process may hold for good, so the
+  // read runs off this thread (DeadlineReader) and a later call picks up
+  // its result.
   const std::string* cmdline(int pid);
+  // cmdline reads still stuck past their deadline.
+  std::size_t stalled_reads() const { return slow_reads_.stalled(); }
 
   // `roots` and all their descendants (each once), roots first.
   std::vector<int> tree(const std::vector<int>& roots) const;
@@ -92,6 +99,7 @@ class ProcessTable {
   bool open_stat(int pid, long fd_ceiling, std::string& text);
 
   std::string proc_root_;
+  DeadlineReader slow_reads_{std::chrono::milliseconds(20)};
   std::unordered_map<int, ProcessEntry> entries_;
   std::uint64_t boot_time_seconds_ = 0;
   int self_pid_;

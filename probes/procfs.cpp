@@ -10,8 +10,10 @@ namespace vigil::procfs {
 
 namespace {
 
+// `why` may quote the file (a device or interface name): bounded, and
+// shown with its control bytes escaped.
 tl::unexpected<Error> malformed(std::string_view file, std::string_view why) {
-  return fail(ErrorKind::kParse, std::string(file) + ": " + std::string(why));
+  return fail(ErrorKind::kParse, std::string(file) + ": " + printable_excerpt(why, 512));
 }
 
 // "Key:  123 kB" -> the number in bytes when the unit is kB.
@@ -352,7 +354,7 @@ Result<std::vector<DiskStat>> parse_diskstats(std::string_view text) {
     std::array<std::optional<std::uint64_t>, 11> v;
     for (std::size_t i = 0; i < v.size(); ++i) {
       v[i] = to_u64(f[3 + i]);
-      if (!v[i]) return malformed(kFile, "bad counter for " + std::string(f[2]));
+      if (!v[i]) return malformed(kFile, "bad counter for " + printable_excerpt(f[2], 64));
     }
     DiskStat d;
     d.device = std::string(f[2]);
@@ -405,12 +407,12 @@ Result<std::vector<NetDev>> parse_net_dev(std::string_view text) {
     d.interface = std::string(trim(line.substr(0, colon)));
     auto f = split_ws(line.substr(colon + 1));
     if (f.size() < 16 || d.interface.empty()) {
-      return malformed(kFile, "fewer than 16 counters for " + d.interface);
+      return malformed(kFile, "fewer than 16 counters for " + printable_excerpt(d.interface, 64));
     }
     std::array<std::optional<std::uint64_t>, 16> v;
     for (std::size_t i = 0; i < v.size(); ++i) {
       v[i] = to_u64(f[i]);
-      if (!v[i]) return malformed(kFile, "bad counter for " + d.interface);
+      if (!v[i]) return malformed(kFile, "bad counter for " + printable_excerpt(d.interface, 64));
     }
     d.rx_bytes = *v[0];
     d.rx_packets = *v[1];

@@ -1,20 +1,23 @@
 #include "store/schema.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <system_error>
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/unique_fd.hpp"
 
 namespace vigil::store_detail {
 namespace {
@@ -362,10 +365,9 @@ Result<SqliteContents> read_contents(const std::string& path) {
   std::error_code ec;
   const bool wal_empty = !exists(path + "-wal") || fs::file_size(path + "-wal", ec) == 0;
   sqlite3* raw = nullptr;
-  const int rc =
-      wal_empty ? sqlite3_open_v2(("file:" + uri_path(path) + "?mode=ro&immutable=1").c_str(), &raw,
-                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr)
-                : sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = wal_empty ? sqlite3_open_v2(("file:" + uri_path(path) + "?mode=ro&immutable=1").c_str(), &raw,
+                                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr)
+                           : sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   UniqueDb db(raw);
   if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(raw, rc, "cannot open", path));
   sqlite3_extended_result_codes(raw, 1);
@@ -425,7 +427,8 @@ Result<StoreFile> identify_store_file(const std::string& path) {
 
   const HeaderVerdict verdict = classify_header(*head);
   switch (verdict) {
-    case HeaderVerdict::kEmpty: return StoreFile{StoreFileKind::kEmpty, {}};
+    case HeaderVerdict::kEmpty:
+      return StoreFile{StoreFileKind::kEmpty, {}};
     case HeaderVerdict::kNotSqlite:
       return StoreFile{StoreFileKind::kForeign, "it is not a SQLite database: " + describe_start(*head)};
     case HeaderVerdict::kDamagedVigil:
@@ -433,8 +436,10 @@ Result<StoreFile> identify_store_file(const std::string& path) {
     case HeaderVerdict::kOtherApplication:
       return StoreFile{StoreFileKind::kForeign, "it is the SQLite database of another application (application_id " +
                                                     hex32(header_u32(*head, kApplicationIdOffset)) + ")"};
-    case HeaderVerdict::kVigil: return StoreFile{StoreFileKind::kVigil, {}};
-    case HeaderVerdict::kUnmarked: break;
+    case HeaderVerdict::kVigil:
+      return StoreFile{StoreFileKind::kVigil, {}};
+    case HeaderVerdict::kUnmarked:
+      break;
   }
   auto contents = read_contents(path);
   if (!contents) {
@@ -499,6 +504,17 @@ Result<int> read_schema_version(sqlite3* db, std::string_view path) {
 Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
   report = OpenReport{};
   if (auto r = ensure_parent_dir(path); !r) return tl::unexpected(r.error());
+  // A symbolic link planted where the store or its journal goes would make
+  // vigild write (as root) wherever it points: refused, never followed.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string file = path + suffix;
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      return fail(ErrorKind::kInvalid, file +
+                                           " is a symbolic link; vigild does not follow one where it writes its "
+                                           "store: remove it, or set [store] path to the file itself");
+    }
+  }
   // Only a vigil store (or nothing) is ever written, migrated or moved
   // aside: another application's database or a text file is refused as is.
   auto file = identify_store_file(path);
@@ -535,12 +551,27 @@ Result<UniqueDb> open_for_writing(const std::string& path, OpenReport& report) {
     // Otherwise read-only access is impossible here; the read-write
     // connection checks instead.
   }
-  const int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // A store vigild makes is its owner's alone: made empty with mode 0600
+  // before SQLite opens it (SQLite gives the -wal and -shm the same mode).
+  // One found is left as its owner set it.
+  auto make_private = [&]() -> Result<void> {
+    UniqueFd made(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!made && errno != EEXIST) {
+      const int err = errno;
+      return fail(errno_kind(err), "cannot create the store " + path + ": " + errno_text(err));
+    }
+    return {};
+  };
+  if (report.created || report.recovered) {
+    if (auto r = make_private(); !r) return tl::unexpected(r.error());
+  }
+  const int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW;
   auto checked = open_and_check(path, rw, !checked_already);
   if (!checked) return tl::unexpected(checked.error());
   if (checked->corrupt_reason && !report.recovered) {
     checked->db.reset();
     if (auto r = recover(*checked->corrupt_reason); !r) return tl::unexpected(r.error());
+    if (auto r = make_private(); !r) return tl::unexpected(r.error());
     checked = open_and_check(path, rw, true);
     if (!checked) return tl::unexpected(checked.error());
   }

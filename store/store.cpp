@@ -6,6 +6,7 @@
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/log.hpp"
 #include "store/schema.hpp"
@@ -99,6 +100,11 @@ struct StoreWriter::Impl {
   std::optional<Error> cycle_error;  // of the last finished cycle
   bool stopping = false;
   bool drop_warned = false;
+  // Owned by the writer thread: an outage of failing commits, logged once.
+  bool failing = false;
+  bool outage_drop_logged = false;
+  std::uint64_t outage_failures = 0;
+  WriterStats at_outage_start;
   WriterStats stats;
 
   std::mutex close_mu;  // serializes close()
@@ -132,7 +138,13 @@ struct StoreWriter::Impl {
   };
   Taken take_queue();
   std::size_t retain(Taken&& taken);
-  Cycle commit_retained(std::chrono::steady_clock::time_point cycle_start);
+  // dropped_now: the samples retain() dropped this cycle (not yet in stats).
+  Cycle commit_retained(std::chrono::steady_clock::time_point cycle_start, std::size_t dropped_now);
+  void bound_records();
+  WriterStats stats_snapshot() const {
+    std::lock_guard lock(mu);
+    return stats;
+  }
   void publish(Cycle&& cycle, std::uint64_t serving);
   void run();
 };
@@ -480,15 +492,58 @@ std::size_t StoreWriter::Impl::retain(Taken&& t) {
   // added before it is updated or deleted.
   std::move(t.alert_ops.begin(), t.alert_ops.end(), std::back_inserter(retained_alert_ops));
   std::move(t.incidents.begin(), t.incidents.end(), std::back_inserter(retained_incidents));
+  bound_records();
   return dropped;
 }
 
-StoreWriter::Impl::Cycle StoreWriter::Impl::commit_retained(std::chrono::steady_clock::time_point cycle_start) {
+// What a long outage leaves in memory stays bounded (record_capacity).
+void StoreWriter::Impl::bound_records() {
+  const std::size_t cap = options.record_capacity;
+  std::uint64_t events_over = 0, ops_over = 0;
+  if (retained_events.size() > cap) {
+    events_over = retained_events.size() - cap;
+    retained_events.erase(retained_events.begin(), retained_events.begin() + static_cast<std::ptrdiff_t>(events_over));
+  }
+  if (retained_alert_ops.size() > cap) {
+    ops_over = retained_alert_ops.size() - cap;
+    retained_alert_ops.erase(retained_alert_ops.begin(),
+                             retained_alert_ops.begin() + static_cast<std::ptrdiff_t>(ops_over));
+  }
+  // A row is the whole incident: only the newest of each is worth writing.
+  if (retained_incidents.size() > 1) {
+    std::unordered_set<std::int64_t> seen;
+    std::vector<IncidentRow> newest;
+    for (auto it = retained_incidents.rbegin(); it != retained_incidents.rend(); ++it) {
+      if (seen.insert(it->id).second) newest.push_back(std::move(*it));
+    }
+    std::reverse(newest.begin(), newest.end());
+    retained_incidents = std::move(newest);
+  }
+  if (events_over > 0 || ops_over > 0) {
+    std::lock_guard lock(mu);
+    stats.events_dropped += events_over;
+    stats.alert_ops_dropped += ops_over;
+  }
+}
+
+StoreWriter::Impl::Cycle StoreWriter::Impl::commit_retained(std::chrono::steady_clock::time_point cycle_start,
+                                                            std::size_t dropped_now) {
   Cycle c;
   c.work = holds_data();
   if (!c.work) return c;
   auto result = commit(&c.samples_written, &c.events_written);
   if (result) {
+    if (failing) {
+      failing = false;
+      outage_drop_logged = false;
+      const WriterStats now = stats_snapshot();
+      log_info("store commits again",
+               {{"path", options.path},
+                {"failed_commits", outage_failures},
+                {"samples_dropped", now.samples_dropped + dropped_now - at_outage_start.samples_dropped},
+                {"events_dropped", now.events_dropped - at_outage_start.events_dropped},
+                {"alert_ops_dropped", now.alert_ops_dropped - at_outage_start.alert_ops_dropped}});
+    }
     retained.clear();  // frees the samples: part of the writer's cost
     retained_samples = 0;
     retained_events.clear();
@@ -500,12 +555,28 @@ StoreWriter::Impl::Cycle StoreWriter::Impl::commit_retained(std::chrono::steady_
   }
   c.error = result.error();
   forget_series_added();
-  log_warning("store commit failed; keeping the batch for the next flush",
-              {{"path", options.path},
-               {"error", result.error().message},
-               {"samples", static_cast<std::uint64_t>(retained_samples)},
-               {"events", static_cast<std::uint64_t>(retained_events.size())},
-               {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
+  ++outage_failures;
+  if (!failing) {
+    // Once per outage: a full disk fails every flush until space returns.
+    failing = true;
+    outage_failures = 1;
+    at_outage_start = stats_snapshot();
+    at_outage_start.samples_dropped += dropped_now;
+    log_warning(
+        "store commit failed; keeping what is queued in memory and retrying at every flush (the oldest "
+        "samples beyond [store] queue_capacity are dropped and counted); logged again when a commit succeeds",
+        {{"path", options.path},
+         {"error", result.error().message},
+         {"samples", static_cast<std::uint64_t>(retained_samples)},
+         {"events", static_cast<std::uint64_t>(retained_events.size())},
+         {"incidents", static_cast<std::uint64_t>(retained_incidents.size())}});
+  }
+  if (dropped_now > 0 && !outage_drop_logged) {
+    // Once per outage as well: from now on the queue sheds its oldest samples.
+    outage_drop_logged = true;
+    log_warning("store commits failing: dropping the oldest samples beyond [store] queue_capacity",
+                {{"path", options.path}, {"queue_capacity", static_cast<std::uint64_t>(options.queue_capacity)}});
+  }
   return c;
 }
 
@@ -545,7 +616,7 @@ void StoreWriter::Impl::run() {
     // Without mu from here: SQLite, and freeing the written samples.
     const auto cycle_start = std::chrono::steady_clock::now();
     const std::size_t dropped = retain(std::move(taken));
-    Cycle cycle = commit_retained(cycle_start);
+    Cycle cycle = commit_retained(cycle_start, dropped);
     cycle.dropped = dropped;
     if (last_cycle && holds_data()) {
       log_error("store writer stopped with uncommitted data; it is lost",

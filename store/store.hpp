@@ -47,8 +47,12 @@
 //
 // One writer thread commits everything queued, at most once per flush
 // interval, in one transaction. The queue is bounded: when it is full the
-// oldest samples are dropped and counted; events, alert operations and
-// incidents are never dropped, and alert operations and incidents are
+// oldest samples are dropped and counted. A failed commit (SQLITE_FULL on a
+// full disk, a lock held too long) keeps everything for the next one: samples
+// within the queue's capacity, events and alert operations within
+// record_capacity (the oldest dropped and counted beyond it), each incident's
+// newest row. The first failure of an outage is logged, and the first commit
+// after it, with what was dropped; alert operations and incidents are
 // applied in the order queued.
 #pragma once
 
@@ -151,6 +155,10 @@ struct StoreOptions {
   std::string path;
   Millis flush_interval{1000};
   std::size_t queue_capacity = 100000;  // samples
+  // While commits fail (a full disk), events and alert operations wait in
+  // memory up to this many each, the oldest dropped and counted beyond it;
+  // incidents keep only their newest row each (a row is the whole incident).
+  std::size_t record_capacity = 100000;
 };
 
 struct WriterStats {
@@ -158,6 +166,8 @@ struct WriterStats {
   std::uint64_t events_committed = 0;
   std::uint64_t alert_ops_committed = 0;
   std::uint64_t samples_dropped = 0;  // queue overflow, since start
+  std::uint64_t events_dropped = 0;     // beyond record_capacity while commits failed
+  std::uint64_t alert_ops_dropped = 0;  // likewise
   std::uint64_t commits = 0;
   std::uint64_t commit_failures = 0;
   std::size_t queued = 0;

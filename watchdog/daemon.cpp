@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "alerting/engine.hpp"
 #include "alerting/from_config.hpp"
 #include "alerting/sender.hpp"
+#include "core/file_trust.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "core/unique_fd.hpp"
@@ -69,11 +71,39 @@ void raise_fd_limit() {
 // F_GETLK without taking it, so it never makes a starting vigild fail.
 Result<UniqueFd> lock_state_dir(const std::string& state_dir) {
   std::error_code ec;
+  // Made private (0700) when vigild makes it; an existing one keeps the
+  // mode its owner gave it, unless any user could plant files there.
+  const bool existed = fs::exists(state_dir, ec);
   fs::create_directories(state_dir, ec);
   if (ec) return fail(ErrorKind::kIo, "cannot create state directory " + state_dir + ": " + ec.message());
+  if (!existed) ::chmod(state_dir.c_str(), 0700);
+  struct stat st {};
+  if (::stat(state_dir.c_str(), &st) != 0) {
+    return fail(ErrorKind::kIo, "cannot examine state directory " + state_dir + ": " + errno_text(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorKind::kInvalid, "state directory " + state_dir + " is not a directory");
+  if (auto why = untrusted_mode(st.st_mode)) {
+    return fail(ErrorKind::kPermission, "state directory " + state_dir + " " + *why +
+                                            ": any local user could plant files or symbolic links there; run "
+                                            "chmod o-w " +
+                                            state_dir + " (vigild makes it 0700 itself)");
+  }
   const std::string path = (fs::path(state_dir) / "vigild.pid").string();
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return fail(ErrorKind::kIo, "cannot open pid file " + path + ": " + std::strerror(errno));
+  // Never through a symbolic link planted in its place (O_NOFOLLOW), and
+  // readable by its owner only.
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) {
+    const int err = errno;
+    if (err == ELOOP) {
+      return fail(ErrorKind::kInvalid,
+                  "pid file " + path + " is a symbolic link; vigild does not follow it: remove it");
+    }
+    return fail(ErrorKind::kIo, "cannot open pid file " + path + ": " + std::strerror(err));
+  }
+  if (::fstat(fd.get(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return fail(ErrorKind::kInvalid, "pid file " + path + " is not a regular file: remove it");
+  }
+  ::fchmod(fd.get(), 0600);
   struct flock lock {};
   lock.l_type = F_WRLCK;
   lock.l_whence = SEEK_SET;
@@ -362,7 +392,7 @@ struct Daemon::Impl {
   }
 
   void sample_self() {
-    self->sample(alerts.get(), remediator.get(), targets.size(), running_targets());
+    self->sample(alerts.get(), remediator.get(), targets.size(), running_targets(), sampler->stalled_reads());
     sampler->forget_unused();
   }
 

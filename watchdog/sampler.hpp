@@ -58,6 +58,8 @@ class Sampler {
   // Closes the kept fds of cgroups no target reads any more.
   void forget_unused() { cgroups_.forget_unused(); }
   std::size_t processes_scanned() const { return processes_.entries().size(); }
+  // /proc reads stuck past their deadline (ProcessTable::cmdline).
+  std::size_t stalled_reads() const { return processes_.stalled_reads(); }
 
  private:
   void refresh_processes();

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "core/log.hpp"
 #include "core/text.hpp"
 #include "probes/probe.hpp"
 
@@ -21,8 +22,15 @@ std::string format_value_text(double v) {
 }  // namespace
 
 void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator, std::size_t targets,
-                         std::size_t running) {
+                         std::size_t running, std::size_t stalled_reads) {
   const WallMs now = wall_now_ms();
+  if (stalled_reads > stalled_reported_) {
+    log_warning(
+        "a /proc read is stuck (a process holds its memory map lock); its command line is skipped, not "
+        "waited for, until the read returns",
+        {{"stalled_reads", static_cast<std::uint64_t>(stalled_reads)}});
+  }
+  stalled_reported_ = stalled_reads;
   const WriterStats s = recorder_.store().stats();
   LoopStats& loop = loop_.stats();
   Collection out;
@@ -30,7 +38,10 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_store_queued_samples", {}, static_cast<double>(s.queued), now);
   out.add("vigil_store_commits_total", {}, static_cast<double>(s.commits), now);
   out.add("vigil_store_commit_failures_total", {}, static_cast<double>(s.commit_failures), now);
+  out.add("vigil_store_events_dropped_total", {}, static_cast<double>(s.events_dropped), now);
+  out.add("vigil_store_alert_ops_dropped_total", {}, static_cast<double>(s.alert_ops_dropped), now);
   out.add("vigil_store_last_commit_duration_seconds", {}, s.last_commit_seconds, now);
+  out.add("vigil_proc_reads_stalled", {}, static_cast<double>(stalled_reads), now);
   out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
   out.add("vigil_ticks_skipped_total", {}, static_cast<double>(loop.ticks_skipped), now);
   std::uint64_t cumulative = 0;

@@ -19,7 +19,9 @@ class SelfMetrics {
  public:
   SelfMetrics(Loop& loop, Recorder& recorder) : loop_(loop), recorder_(recorder) {}
   // One round. `targets` and `running` are for STATUS=.
-  void sample(const AlertEngine* alerts, const Remediator* remediator, std::size_t targets, std::size_t running);
+  // `stalled_reads`: /proc reads stuck past their deadline (Sampler).
+  void sample(const AlertEngine* alerts, const Remediator* remediator, std::size_t targets, std::size_t running,
+              std::size_t stalled_reads);
   // STATUS= only (before the first round).
   void notify_status(std::size_t targets, std::size_t running) const;
 
@@ -27,6 +29,7 @@ class SelfMetrics {
   Loop& loop_;
   Recorder& recorder_;
   std::uint64_t dropped_reported_ = 0;
+  std::size_t stalled_reported_ = 0;
 };
 
 }  // namespace vigil

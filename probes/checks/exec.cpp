@@ -19,6 +19,7 @@ extern "C" {
 #include <cstring>
 #include <string_view>
 
+#include "core/file_trust.hpp"
 #include "core/spawn.hpp"
 #include "core/text.hpp"
 #include "probes/checks/kinds.hpp"
@@ -58,9 +59,10 @@ std::optional<std::string> find_in_path(const std::string& name, std::string_vie
   return std::nullopt;
 }
 
-// The inherited environment with spec.env laid over it, and LC_ALL=C unless
-// the check sets LC_ALL: plugins then print the same decimal points and
-// messages whatever locale the daemon was started in.
+// What passes of vigild's environment (core/file_trust.hpp: PATH, HOME,
+// the locale and a few more, never its secrets) with spec.env laid over it,
+// and LC_ALL=C unless the check sets LC_ALL: plugins then print the same
+// decimal points and messages whatever locale the daemon was started in.
 std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& overrides) {
   auto overridden = [&](std::string_view name) {
     if (name == "LC_ALL") return true;
@@ -72,7 +74,7 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
   std::vector<std::string> out;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
-    if (!overridden(entry.substr(0, entry.find('=')))) out.emplace_back(entry);
+    if (passed_to_children(entry) && !overridden(entry.substr(0, entry.find('=')))) out.emplace_back(entry);
   }
   bool sets_lc_all = false;
   for (const auto& [key, value] : overrides) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <initializer_list>
 
+#include "core/file_trust.hpp"
 #include "core/text.hpp"
 #include "probes/checks/kinds.hpp"
 #include "probes/checks/tcp.hpp"
@@ -177,8 +178,8 @@ const RedisSettings& redis(const CheckSpec& c) {
 Result<TcpDialog> redis_dialog(const RedisSettings& s) {
   std::optional<std::string> password;
   if (!s.password_file.empty()) {
-    auto text = read_file(s.password_file);
-    if (!text) return fail(text.error().kind, "cannot read password_file: " + text.error().message);
+    auto text = read_trusted_file(s.password_file, 64 * 1024);
+    if (!text) return fail(text.error().kind, "password_file " + s.password_file + " " + text.error().message);
     std::string p(trim(*text));
     if (p.empty()) return fail(ErrorKind::kInvalid, "password_file " + s.password_file + " is empty");
     password = std::move(p);

@@ -274,20 +274,21 @@ BOOST_AUTO_TEST_CASE(shell_runs_one_string_with_pipes) {
 }
 
 BOOST_AUTO_TEST_CASE(environment_overrides_and_lc_all) {
-  ScopedEnv inherited("VIGIL_EXEC_INHERITED", "from-daemon");
-  ScopedEnv overridden("VIGIL_EXEC_OVERRIDDEN", "old");
-  ScopedEnv daemon_locale("LC_ALL", "de_DE.UTF-8");  // replaced by C unless the check sets LC_ALL
+  ScopedEnv inherited("TZ", "from-daemon");              // passes (core/file_trust.hpp)
+  ScopedEnv secret("VIGIL_EXEC_SECRET", "s3cret");       // stays with vigild
+  ScopedEnv overridden("VIGIL_EXEC_OVERRIDDEN", "old");  // does not pass, but the check sets it
+  ScopedEnv daemon_locale("LC_ALL", "de_DE.UTF-8");      // replaced by C unless the check sets LC_ALL
 
   ExecSpec spec = shell(
-      "echo \"$VIGIL_EXEC_INHERITED|$VIGIL_EXEC_OVERRIDDEN|$VIGIL_EXEC_NEW|$LC_ALL\"; env | "
+      "echo \"$TZ|$VIGIL_EXEC_SECRET|$VIGIL_EXEC_OVERRIDDEN|$VIGIL_EXEC_NEW|$LC_ALL\"; env | "
       "grep -c '^VIGIL_EXEC_OVERRIDDEN='");
   spec.env = {{"VIGIL_EXEC_OVERRIDDEN", "new value"}, {"VIGIL_EXEC_NEW", "a=b"}};
   auto r = run(spec);
-  BOOST_TEST(r.result.output == "from-daemon|new value|a=b|C\n1\n");
+  BOOST_TEST(r.result.output == "from-daemon||new value|a=b|C\n1\n");
 
   spec.env.emplace_back("LC_ALL", "POSIX");
   r = run(spec);
-  BOOST_TEST(r.result.output == "from-daemon|new value|a=b|POSIX\n1\n");
+  BOOST_TEST(r.result.output == "from-daemon||new value|a=b|POSIX\n1\n");
 }
 
 BOOST_AUTO_TEST_CASE(path_from_the_check_environment_is_searched) {

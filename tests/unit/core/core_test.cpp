@@ -1,6 +1,14 @@
 #define BOOST_TEST_MODULE core
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "core/file_trust.hpp"
 #include "core/log.hpp"
 #include "core/sample.hpp"
 #include "core/text.hpp"
@@ -98,6 +106,76 @@ BOOST_AUTO_TEST_CASE(read_file_missing_is_not_found) {
   auto r = read_file("/nonexistent/vigil/file");
   BOOST_REQUIRE(!r.has_value());
   BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(ErrorKind::kNotFound));
+}
+
+BOOST_AUTO_TEST_CASE(untrusted_modes) {
+  BOOST_TEST(!untrusted_mode(S_IFREG | 0644).has_value());
+  BOOST_TEST(!untrusted_mode(S_IFREG | 0600).has_value());
+  BOOST_TEST(!untrusted_mode(S_IFREG | 0664).has_value());  // a group the owner chose may write
+  BOOST_TEST(!untrusted_mode(S_IFDIR | 0700).has_value());
+  BOOST_TEST(untrusted_mode(S_IFREG | 0666).value_or("") == "is writable by other users (mode 0666)");
+  BOOST_TEST(untrusted_mode(S_IFDIR | 01777).value_or("") == "is writable by other users (mode 1777)");
+  BOOST_TEST(untrusted_mode(S_IFREG | 0602).has_value());
+}
+
+namespace {
+// A file in a fresh directory under /tmp, with a chosen mode.
+std::string file_with_mode(const std::string& dir, const char* name, const std::string& text, mode_t mode) {
+  const std::string path = dir + "/" + name;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  BOOST_REQUIRE(::chmod(path.c_str(), mode) == 0);
+  return path;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(read_trusted_file_refuses_what_others_can_write) {
+  char tmpl[] = "/tmp/vigil-trust-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  const std::string mine = file_with_mode(dir, "mine", "s3cret\n", 0600);
+  BOOST_TEST(read_trusted_file(mine, 1024).value_or("?") == "s3cret\n");
+  BOOST_TEST(read_trusted_file(mine, 3).value_or("?") == "s3c");  // never past the bound
+
+  const std::string open_to_all = file_with_mode(dir, "open", "x", 0646);
+  auto r = read_trusted_file(open_to_all, 1024);
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(ErrorKind::kPermission));
+  BOOST_TEST(r.error().message == "is writable by other users (mode 0646): any local user could change it; run "
+                                  "chmod o-w " + open_to_all);
+
+  auto d = read_trusted_file(dir, 1024);
+  BOOST_REQUIRE(!d.has_value());
+  BOOST_TEST(d.error().message == "is a directory, not a file");
+
+  BOOST_REQUIRE(::mkfifo((dir + "/fifo").c_str(), 0600) == 0);
+  auto f = read_trusted_file(dir + "/fifo", 1024);  // must not wait for a writer
+  BOOST_REQUIRE(!f.has_value());
+  BOOST_TEST(f.error().message == "is not a regular file");
+
+  auto missing = read_trusted_file(dir + "/none", 1024);
+  BOOST_REQUIRE(!missing.has_value());
+  BOOST_TEST(static_cast<int>(missing.error().kind) == static_cast<int>(ErrorKind::kNotFound));
+  BOOST_TEST(missing.error().message.find("cannot be opened (") == 0, missing.error().message);
+
+  for (const char* name : {"mine", "open", "fifo"}) ::unlink((dir + "/" + name).c_str());
+  ::rmdir(dir.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(environment_passed_to_children) {
+  for (const char* passed : {"PATH=/usr/bin", "HOME=/root", "LANG=C.UTF-8", "LC_TIME=de_DE", "TZ=UTC", "TERM=xterm",
+                             "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "TMPDIR=/tmp", "LANGUAGE=de", "PATH="}) {
+    BOOST_TEST_INFO(passed);
+    BOOST_TEST(passed_to_children(passed));
+  }
+  for (const char* kept : {"AWS_SECRET_ACCESS_KEY=x", "VIGIL_ALERTING_RESEND_INTERVAL=1s", "NOTIFY_SOCKET=/run/x",
+                           "WATCHDOG_USEC=1", "LISTEN_FDS=3", "PATHX=/bin", "XPATH=/bin", "PATH", "LD_PRELOAD=/x.so",
+                           "", "=x"}) {
+    BOOST_TEST_INFO(kept);
+    BOOST_TEST(!passed_to_children(kept));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(json_escape) {

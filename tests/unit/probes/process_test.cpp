@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,8 +14,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "core/text.hpp"
+#include "probes/deadline_read.hpp"
 #include "test_support.hpp"
 
 using namespace vigil;
@@ -161,22 +165,17 @@ BOOST_AUTO_TEST_CASE(append_tree_samples_names_and_labels) {
   BOOST_TEST(value_of(out, "process_children", t).value() == 3.0);
   BOOST_TEST(value_of(out, "process_zombies", t).value() == 1.0);
   BOOST_TEST(value_of(out, "process_threads", t).value() == 8.0);
-  BOOST_TEST(value_of(out, "process_cpu_seconds_total", t).value() == 18.6,
-             boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(value_of(out, "process_cpu_seconds_total", t).value() == 18.6, boost::test_tools::tolerance(1e-9));
   BOOST_TEST(value_of(out, "process_open_fds", t).value() == 9.0);
   BOOST_TEST(value_of(out, "process_max_fds", t).value() == 1024.0);
-  BOOST_TEST(value_of(out, "process_resident_memory_bytes", t).value() ==
-             static_cast<double>(s.resident_bytes));
-  BOOST_TEST(value_of(out, "process_read_bytes_total", t).value() ==
-             static_cast<double>(*s.read_bytes));
-  BOOST_TEST(value_of(out, "process_written_bytes_total", t).value() ==
-             static_cast<double>(*s.write_bytes));
-  BOOST_TEST(value_of(out, "process_context_switches_total",
-                      {{"target", "gateway"}, {"kind", "voluntary"}})
-                 .value() == 200.0);
-  BOOST_TEST(value_of(out, "process_context_switches_total",
-                      {{"target", "gateway"}, {"kind", "involuntary"}})
-                 .value() == 19.0);
+  BOOST_TEST(value_of(out, "process_resident_memory_bytes", t).value() == static_cast<double>(s.resident_bytes));
+  BOOST_TEST(value_of(out, "process_read_bytes_total", t).value() == static_cast<double>(*s.read_bytes));
+  BOOST_TEST(value_of(out, "process_written_bytes_total", t).value() == static_cast<double>(*s.write_bytes));
+  BOOST_TEST(value_of(out, "process_context_switches_total", {{"target", "gateway"}, {"kind", "voluntary"}}).value() ==
+             200.0);
+  BOOST_TEST(
+      value_of(out, "process_context_switches_total", {{"target", "gateway"}, {"kind", "involuntary"}}).value() ==
+      19.0);
   BOOST_TEST(value_of(out, "process_start_time_seconds", t).value() == 1700000123.45);
   for (const auto& sample : out.samples) BOOST_TEST(sample.ts_ms == 42);
   BOOST_TEST(out.samples.size() == 13u);
@@ -186,9 +185,8 @@ BOOST_AUTO_TEST_CASE(append_tree_samples_names_and_labels) {
   append_tree_samples(TreeStats{}, "gateway", 42, bare);
   BOOST_TEST(!value_of(bare, "process_open_fds", t).has_value());
   BOOST_TEST(!value_of(bare, "process_read_bytes_total", t).has_value());
-  BOOST_TEST(!value_of(bare, "process_context_switches_total",
-                       {{"target", "gateway"}, {"kind", "voluntary"}})
-                  .has_value());
+  BOOST_TEST(
+      !value_of(bare, "process_context_switches_total", {{"target", "gateway"}, {"kind", "voluntary"}}).has_value());
   BOOST_TEST(value_of(bare, "process_count", t).value() == 0.0);
 }
 
@@ -204,12 +202,86 @@ BOOST_AUTO_TEST_CASE(exec_replaces_the_cached_cmdline) {
   std::string stat = read_file((proc / "101/stat").string()).value();
   stat.replace(stat.find("(gw-worker)"), 11, "(python3)");
   std::ofstream(proc / "101/stat", std::ios::trunc) << stat;
-  std::ofstream(proc / "101/cmdline", std::ios::trunc | std::ios::binary)
-      << std::string("python3\0job.py\0", 15);
+  std::ofstream(proc / "101/cmdline", std::ios::trunc | std::ios::binary) << std::string("python3\0job.py\0", 15);
   BOOST_TEST_REQUIRE(table.refresh().has_value());
   BOOST_TEST(table.find(101)->stat.comm == "python3");
   BOOST_TEST(*table.cmdline(101) == "python3 job.py");
   BOOST_TEST((job.matching(table) == std::vector<int>{101}));
+}
+
+namespace {
+
+// Polls `done` every millisecond for up to 10 s (a worker thread finishing).
+bool eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Unblocks a reader stuck opening the FIFO at `path` by writing `text`.
+void feed_fifo(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // a reader is waiting in open()
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  ::close(fd);
+}
+
+}  // namespace
+
+// A read that blocks (here: a FIFO nobody writes, as a cmdline read blocks
+// on a process stuck with its mmap lock held) is not waited for.
+BOOST_AUTO_TEST_CASE(a_blocking_read_is_pending_not_waited_for) {
+  ScratchCopy dir("proc");
+  const std::string fifo = (dir / "stuck").string();
+  BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  DeadlineReader reader(std::chrono::milliseconds(20), 1);
+
+  auto ok = reader.read((dir / "100/cmdline").string(), 4096);
+  BOOST_TEST((ok.status == DeadlineReader::Status::kDone));
+  BOOST_TEST(ok.content.value_or("") == std::string("/usr/bin/gateway\0--port\0008080\0", 29));
+
+  auto stuck = reader.read(fifo, 4096);
+  BOOST_TEST((stuck.status == DeadlineReader::Status::kPending));
+  BOOST_TEST(reader.stalled() == 1u);
+  BOOST_TEST((reader.read(fifo, 4096).status == DeadlineReader::Status::kPending));
+  // Its only worker is stuck: another read is refused at once, not queued.
+  BOOST_TEST((reader.read((dir / "101/cmdline").string(), 4096).status == DeadlineReader::Status::kBusy));
+  auto missing = reader.read((dir / "4242/cmdline").string(), 4096);
+  BOOST_TEST((missing.status == DeadlineReader::Status::kBusy));
+
+  feed_fifo(fifo, "late");
+  DeadlineReader::Outcome late;
+  BOOST_TEST_REQUIRE(eventually([&] {
+    late = reader.read(fifo, 4096);
+    return late.status == DeadlineReader::Status::kDone;
+  }));
+  BOOST_TEST(late.content.value_or("") == "late");
+  BOOST_TEST(reader.stalled() == 0u);
+  auto gone = reader.read((dir / "4242/cmdline").string(), 4096);
+  BOOST_TEST((gone.status == DeadlineReader::Status::kDone));
+  BOOST_TEST_REQUIRE(!gone.content.has_value());
+  BOOST_TEST((gone.content.error().kind == ErrorKind::kNotFound));
+}
+
+BOOST_AUTO_TEST_CASE(a_stuck_cmdline_is_skipped_then_read_once_unstuck) {
+  ScratchCopy proc("proc");
+  const std::string cmdline = (proc / "100/cmdline").string();
+  std::filesystem::remove(cmdline);
+  BOOST_TEST_REQUIRE(::mkfifo(cmdline.c_str(), 0600) == 0);
+  ProcessTable table(proc.path());
+  BOOST_TEST_REQUIRE(table.refresh().has_value());
+  ProcessMatcher gateway(std::regex("gateway --port"));
+  BOOST_TEST(gateway.matching(table).empty());  // undecided, not waited for
+  BOOST_TEST(table.stalled_reads() == 1u);
+  BOOST_TEST(*table.cmdline(101) == "/usr/bin/gateway --worker");  // the others are read
+
+  feed_fifo(cmdline, std::string("/usr/bin/gateway\0--port\0008080\0", 29));
+  BOOST_TEST_REQUIRE(eventually([&] { return !gateway.matching(table).empty(); }));
+  BOOST_TEST((gateway.matching(table) == std::vector<int>{100}));
+  BOOST_TEST(table.stalled_reads() == 0u);
 }
 
 // Near RLIMIT_NOFILE the table stops keeping fds and still reads every
@@ -278,8 +350,7 @@ BOOST_AUTO_TEST_CASE(live_child_appears_and_goes) {
   BOOST_TEST(!contains(ProcessMatcher(std::regex(".")).matching(table), static_cast<int>(::getpid())));
 
   // Before it is reaped the killed child is a zombie, still in the table.
-  vigil::UniqueFd stat_fd(
-      ::open(("/proc/" + std::to_string(child) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  vigil::UniqueFd stat_fd(::open(("/proc/" + std::to_string(child) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
   BOOST_TEST_REQUIRE(stat_fd.valid());
   ::kill(child, SIGKILL);
   bool zombie = false;

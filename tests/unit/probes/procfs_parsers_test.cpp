@@ -120,8 +120,7 @@ BOOST_AUTO_TEST_CASE(pid_io) {
   BOOST_TEST(io->write_bytes == 8192u);
   BOOST_TEST(io->cancelled_write_bytes == 512u);
   expect_parse_error(parse_pid_io("rchar: 100\nwchar: 200\n"));
-  expect_parse_error(parse_pid_io(
-      "rchar: x\nwchar: 200\nread_bytes: 1\nwrite_bytes: 2\ncancelled_write_bytes: 0\n"));
+  expect_parse_error(parse_pid_io("rchar: x\nwchar: 200\nread_bytes: 1\nwrite_bytes: 2\ncancelled_write_bytes: 0\n"));
 }
 
 BOOST_AUTO_TEST_CASE(pid_limits) {
@@ -249,8 +248,8 @@ BOOST_AUTO_TEST_CASE(whole_disk_names) {
   for (const char* yes : {"sda", "sdab", "vda", "xvda", "hda", "nvme0n1", "nvme10n2", "mmcblk0"}) {
     BOOST_TEST(is_whole_disk_name(yes), yes);
   }
-  for (const char* no : {"sda1", "sdab12", "vda1", "xvda3", "nvme0n1p1", "mmcblk0p1", "loop0",
-                         "ram0", "zram0", "dm-0", "sr0", ""}) {
+  for (const char* no :
+       {"sda1", "sdab12", "vda1", "xvda3", "nvme0n1p1", "mmcblk0p1", "loop0", "ram0", "zram0", "dm-0", "sr0", ""}) {
     BOOST_TEST(!is_whole_disk_name(no), no);
   }
 }
@@ -272,6 +271,12 @@ BOOST_AUTO_TEST_CASE(net_dev) {
   BOOST_TEST((*n)[1].interface == "veth1");  // no space after the colon
   BOOST_TEST((*n)[1].rx_bytes == 3000u);
   expect_parse_error(parse_net_dev("eth0: 1 2 3\n"));
+  // A name is quoted in the error, bounded and escaped (found by the fuzzer:
+  // a 5 KiB name made a 5 KiB message).
+  auto long_name = parse_net_dev(std::string(5000, 'e') + "\x01: 1 2 3\n");
+  expect_parse_error(long_name);
+  BOOST_TEST(long_name.error().message.size() < 200u);
+  BOOST_TEST(long_name.error().message.find("fewer than 16 counters for eeee") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(psi) {
@@ -331,8 +336,8 @@ BOOST_AUTO_TEST_CASE(mountinfo_decodes_octal_escapes) {
 }
 
 BOOST_AUTO_TEST_CASE(pseudo_filesystems) {
-  for (const char* fs : {"proc", "sysfs", "cgroup", "cgroup2", "tmpfs", "devtmpfs", "autofs",
-                         "overlay", "squashfs", "debugfs"}) {
+  for (const char* fs :
+       {"proc", "sysfs", "cgroup", "cgroup2", "tmpfs", "devtmpfs", "autofs", "overlay", "squashfs", "debugfs"}) {
     BOOST_TEST(is_pseudo_fs(fs), fs);
   }
   for (const char* fs : {"ext4", "xfs", "btrfs", "vfat", "nfs4"}) BOOST_TEST(!is_pseudo_fs(fs), fs);

@@ -365,6 +365,53 @@ BOOST_AUTO_TEST_CASE(commit_failure_keeps_a_bounded_batch_and_retries) {
   BOOST_TEST(events->size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_long_outage_keeps_records_within_a_bound) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  StoreOptions options = options_for(path, Millis(3600 * 1000), 10);
+  options.record_capacity = 3;
+  auto writer = StoreWriter::open(options, nullptr);
+  BOOST_REQUIRE(writer);
+  sqlite3* blocker = nullptr;
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &blocker) == SQLITE_OK);
+  BOOST_REQUIRE(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+
+  for (int i = 1; i <= 5; ++i) (*writer)->enqueue(event(i, EventKind::kTargetCrashed, "t" + std::to_string(i)));
+  IncidentRow row;
+  row.id = 7;
+  row.target = "t";
+  row.trigger = Trigger{TriggerKind::kCrash, ""};
+  row.started_ms = row.detected_ms = row.updated_ms = 100;
+  (*writer)->enqueue(row);
+  BOOST_TEST(!(*writer)->flush());
+  row.recovered_ms = row.updated_ms = 200;  // the same incident, closed during the outage
+  (*writer)->enqueue(row);
+  BOOST_TEST(!(*writer)->flush());
+  WriterStats stats = (*writer)->stats();
+  BOOST_TEST(stats.commit_failures == 2u);
+  BOOST_TEST(stats.events_dropped == 2u);  // the two oldest
+
+  BOOST_REQUIRE(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(blocker);
+  BOOST_REQUIRE((*writer)->flush());
+  stats = (*writer)->stats();
+  BOOST_TEST(stats.events_committed == 3u);
+  (*writer)->close();
+
+  auto reader = StoreReader::open(path);
+  BOOST_REQUIRE(reader);
+  auto events = reader->events({});
+  BOOST_REQUIRE(events);
+  std::vector<std::string> targets;
+  for (const auto& e : *events) targets.push_back(e.target);
+  std::sort(targets.begin(), targets.end());
+  BOOST_TEST(targets == (std::vector<std::string>{"t3", "t4", "t5"}), boost::test_tools::per_element());
+  auto incidents = reader->incidents({});
+  BOOST_REQUIRE(incidents);
+  BOOST_REQUIRE_EQUAL(incidents->size(), 1u);
+  BOOST_TEST(incidents->front().recovered_ms == 200);  // the newest row
+}
+
 BOOST_AUTO_TEST_CASE(close_is_idempotent_and_flushes) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
