@@ -64,8 +64,19 @@ int Loop::on_signal(sd_event_source* source, const struct signalfd_siginfo* si, 
 }
 
 int Loop::run() {
-  const int r = sd_event_loop(event_.get());
-  return r < 0 ? r : 0;
+  // sd_event_loop(), unrolled so that each dispatch (one handler) is timed.
+  sd_event* e = event_.get();
+  while (sd_event_get_state(e) != SD_EVENT_FINISHED) {
+    int r = sd_event_prepare(e);
+    if (r == 0) r = sd_event_wait(e, UINT64_MAX);
+    if (r > 0) {
+      const std::uint64_t start = mono_now_usec();
+      r = sd_event_dispatch(e);
+      stats_.max_turn_usec = std::max(stats_.max_turn_usec, mono_now_usec() - start);
+    }
+    if (r < 0) return r;
+  }
+  return 0;
 }
 
 Timer::Timer(Loop& loop, Millis interval, Millis first_delay, std::function<void()> work,

@@ -2,7 +2,7 @@
 //
 // One sd-event loop runs everything; Loop owns it and measures it: every
 // timer's lag (callback time minus due time) goes into a histogram that the
-// self metrics publish, and a periodic timer that overran skips the rounds
+// self metrics publish, with the longest single handler run (turn), and a periodic timer that overran skips the rounds
 // it missed rather than running them back to back. A Timer owns its
 // sd-event source: whoever schedules work owns the timer, so that the work
 // can never run after its owner is gone (a reload replaces targets and
@@ -31,7 +31,11 @@ struct LoopStats {
   std::array<std::uint64_t, kLagBounds.size() + 1> lag_buckets{};  // the last one is +Inf
   std::uint64_t lag_count = 0;
   double lag_sum_seconds = 0;
-  std::uint64_t max_lag_usec = 0;   // since the last take_max_lag()
+  std::uint64_t max_lag_usec = 0;  // since the self metrics last took it
+  // The longest single handler run (one sd-event dispatch: a timer's work,
+  // one curl socket action, a probe's reply): what every other source
+  // waited for. Lag only shows it when a timer happened to be due.
+  std::uint64_t max_turn_usec = 0;  // since the self metrics last took it
   std::uint64_t ticks_skipped = 0;  // periodic rounds skipped, and check runs skipped while busy
 
   void record_lag(std::uint64_t lag_usec);

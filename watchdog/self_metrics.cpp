@@ -43,6 +43,7 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_store_last_commit_duration_seconds", {}, s.last_commit_seconds, now);
   out.add("vigil_proc_reads_stalled", {}, static_cast<double>(stalled_reads), now);
   out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
+  out.add("vigil_loop_turn_max_seconds", {}, static_cast<double>(loop.max_turn_usec) / 1e6, now);
   out.add("vigil_ticks_skipped_total", {}, static_cast<double>(loop.ticks_skipped), now);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < loop.lag_buckets.size(); ++i) {
@@ -53,6 +54,7 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_loop_lag_seconds_sum", {}, loop.lag_sum_seconds, now);
   out.add("vigil_loop_lag_seconds_count", {}, static_cast<double>(loop.lag_count), now);
   loop.max_lag_usec = 0;
+  loop.max_turn_usec = 0;
   if (alerts != nullptr) {
     std::size_t firing = 0;
     for (const auto& a : alerts->alerts()) firing += a.status.phase == AlertPhase::kFiring ? 1 : 0;
