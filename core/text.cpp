@@ -121,7 +121,10 @@ std::vector<std::string> close_matches(std::string_view word, const std::vector<
   const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
   std::vector<std::pair<std::size_t, std::string>> scored;
   for (const auto& c : candidates) {
-    std::size_t d = edit_distance(word, c);
+    // The distance is at least the difference in length: a word far longer
+    // (a pasted line, a fuzzer's) is not compared letter by letter.
+    const std::size_t gap = word.size() > c.size() ? word.size() - c.size() : c.size() - word.size();
+    std::size_t d = gap > limit ? gap : edit_distance(word, c);
     bool contains = word.size() >= 4 && c.find(word) != std::string::npos;
     if (d <= limit || contains) scored.emplace_back(contains ? std::min(d, limit) : d, c);
   }

@@ -1,10 +1,9 @@
 #define BOOST_TEST_MODULE core
-#include <boost/test/unit_test.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <string>
 
@@ -92,6 +91,10 @@ BOOST_AUTO_TEST_CASE(text_helpers) {
   auto m = close_matches("intervall", {"interval", "state_dir", "flush_interval"});
   BOOST_REQUIRE(!m.empty());
   BOOST_TEST(m.front() == "interval");
+  // Lengths far apart are not compared letter by letter, and never match.
+  BOOST_TEST(close_matches(std::string(1 << 20, 'x'), {"interval", "state_dir"}).empty());
+  BOOST_TEST(close_matches("intervalxxxx", {"interval"}).size() == 1u);  // 4 extra letters: within 12 / 3
+  BOOST_TEST(close_matches("intervalxxxxxxx", {"interval"}).empty());    // 7 extra letters: beyond 15 / 3
   BOOST_TEST(glob_match("process_*", "process_threads"));
   BOOST_TEST(!glob_match("process_*", "host_load1"));
   BOOST_TEST(glob_match("host_load[15]", "host_load5"));
@@ -143,8 +146,10 @@ BOOST_AUTO_TEST_CASE(read_trusted_file_refuses_what_others_can_write) {
   auto r = read_trusted_file(open_to_all, 1024);
   BOOST_REQUIRE(!r.has_value());
   BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(ErrorKind::kPermission));
-  BOOST_TEST(r.error().message == "is writable by other users (mode 0646): any local user could change it; run "
-                                  "chmod o-w " + open_to_all);
+  BOOST_TEST(r.error().message ==
+             "is writable by other users (mode 0646): any local user could change it; run "
+             "chmod o-w " +
+                 open_to_all);
 
   auto d = read_trusted_file(dir, 1024);
   BOOST_REQUIRE(!d.has_value());
@@ -170,9 +175,9 @@ BOOST_AUTO_TEST_CASE(environment_passed_to_children) {
     BOOST_TEST_INFO(passed);
     BOOST_TEST(passed_to_children(passed));
   }
-  for (const char* kept : {"AWS_SECRET_ACCESS_KEY=x", "VIGIL_ALERTING_RESEND_INTERVAL=1s", "NOTIFY_SOCKET=/run/x",
-                           "WATCHDOG_USEC=1", "LISTEN_FDS=3", "PATHX=/bin", "XPATH=/bin", "PATH", "LD_PRELOAD=/x.so",
-                           "", "=x"}) {
+  for (const char* kept :
+       {"AWS_SECRET_ACCESS_KEY=x", "VIGIL_ALERTING_RESEND_INTERVAL=1s", "NOTIFY_SOCKET=/run/x", "WATCHDOG_USEC=1",
+        "LISTEN_FDS=3", "PATHX=/bin", "XPATH=/bin", "PATH", "LD_PRELOAD=/x.so", "", "=x"}) {
     BOOST_TEST_INFO(kept);
     BOOST_TEST(!passed_to_children(kept));
   }
