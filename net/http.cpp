@@ -16,7 +16,6 @@ namespace {
 
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kBodyPrefix = 1024;  // kept for messages when nothing else needs the body
-constexpr long kReadBuffer = 4096;         // bytes per read (CURLOPT_BUFFERSIZE; see below)
 
 std::string format_size(std::uint64_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
@@ -110,11 +109,6 @@ HttpTransfer::HttpTransfer(HttpRequest request) : request_(std::move(request)), 
   set(CURLOPT_MAXREDIRS, static_cast<long>(request_.follow_redirects), "follow_redirects");
   set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request_.max_body), "max_body");
   set(CURLOPT_WRITEFUNCTION, &HttpTransfer::on_body, "write function");
-  // curl reads a ready socket up to 100 times per call before it returns to
-  // the loop: with its default 16 KiB buffer, a peer streaming as fast as
-  // loopback allows kept the loop 15-20 ms in one call (1.6 MB). 4 KiB
-  // bounds a call to ~400 KB; a large body just takes more, shorter turns.
-  set(CURLOPT_BUFFERSIZE, kReadBuffer, "buffer size");
   set(CURLOPT_WRITEDATA, this, "write data");
   set(CURLOPT_HEADERFUNCTION, &HttpTransfer::on_header, "header function");
   set(CURLOPT_HEADERDATA, this, "header data");
