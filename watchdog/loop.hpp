@@ -2,10 +2,11 @@
 //
 // One sd-event loop runs everything; Loop owns it and measures it: every
 // timer's lag (callback time minus due time) goes into a histogram that the
-// self metrics publish, with the longest single handler run (turn), and a periodic timer that overran skips the rounds
-// it missed rather than running them back to back. A Timer owns its
-// sd-event source: whoever schedules work owns the timer, so that the work
-// can never run after its owner is gone (a reload replaces targets and
+// self metrics publish, with the longest single handler run (turn), and a
+// periodic timer that overran skips the rounds it missed rather than
+// running them back to back. A Timer owns its sd-event source: whoever
+// schedules work owns the timer, so that the work can never run after its
+// owner is gone (a reload replaces targets and
 // checks; their timers go with them).
 #pragma once
 

@@ -74,6 +74,10 @@ BOOST_AUTO_TEST_CASE(every_check_ends_with_a_reason_and_memory_stays_bounded) {
                                    return true;
                                  }),
                         v.log());
+  // The loop measured its turns (the figure itself is the benchmark's).
+  auto turns = v.cli_json({"query", "vigil_loop_turn_max_seconds", "--since", "10m"});
+  BOOST_REQUIRE_MESSAGE(turns.is_array() && !turns.empty() && !turns[0]["points"].empty(), turns.dump());
+  BOOST_TEST(turns[0]["points"].back()["value"].get<double>() > 0.0);
   const double peak_mib = status_kib(v.daemon.pid(), "VmHWM") / 1024.0;
   BOOST_TEST_MESSAGE("vigild VmHWM " << peak_mib << " MiB");
   BOOST_TEST(peak_mib < kRssBoundMiB);
