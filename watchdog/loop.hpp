@@ -6,8 +6,8 @@
 // periodic timer that overran skips the rounds it missed rather than
 // running them back to back. A Timer owns its sd-event source: whoever
 // schedules work owns the timer, so that the work can never run after its
-// owner is gone (a reload replaces targets and
-// checks; their timers go with them).
+// owner is gone (a reload replaces targets and checks; their timers go
+// with them).
 #pragma once
 
 #include <systemd/sd-event.h>
