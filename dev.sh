@@ -33,6 +33,8 @@ PACKAGES=(
   debootstrap systemd-container
   # The man pages' render test.
   groff-base
+  # The Docker tests start their own engine; their image is Debian's static busybox.
+  docker.io busybox-static
   # The sanitizer and fuzzing build: clang, and libFuzzer's runtime.
   clang libclang-rt-14-dev
 )

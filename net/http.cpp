@@ -71,7 +71,10 @@ std::string redact_url(const std::string& url) {
   return out;
 }
 
-HttpTransfer::HttpTransfer(HttpRequest request) : request_(std::move(request)), display_url_(redact_url(request_.url)) {
+HttpTransfer::HttpTransfer(HttpRequest request)
+    : request_(std::move(request)),
+      // Over a unix socket, the socket is where it went (the URL's host is a placeholder).
+      display_url_(request_.unix_socket.empty() ? redact_url(request_.url) : request_.unix_socket) {
   const CurlApi* api = curl_api(&setup_error_);
   if (api == nullptr) return;  // every run fails with why
   easy_.reset(api->easy_init());
@@ -87,7 +90,8 @@ HttpTransfer::HttpTransfer(HttpRequest request) : request_(std::move(request)), 
     }
   };
   set(CURLOPT_URL, request_.url.c_str(), "url");
-  resolves_ = !host_is_address(*api, request_.url);
+  if (!request_.unix_socket.empty()) set(CURLOPT_UNIX_SOCKET_PATH, request_.unix_socket.c_str(), "unix socket");
+  resolves_ = request_.unix_socket.empty() && !host_is_address(*api, request_.url);
   set(CURLOPT_PROTOCOLS_STR, "http,https", "protocols");
   // A check talks to the service itself, never through http_proxy and
   // friends from vigild's (or the shell's, for `vigil check test`) environment.
@@ -107,7 +111,7 @@ HttpTransfer::HttpTransfer(HttpRequest request) : request_(std::move(request)), 
   }
   set(CURLOPT_FOLLOWLOCATION, request_.follow_redirects > 0 ? 1L : 0L, "follow_redirects");
   set(CURLOPT_MAXREDIRS, static_cast<long>(request_.follow_redirects), "follow_redirects");
-  set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request_.max_body), "max_body");
+  if (!request_.on_stream) set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request_.max_body), "max_body");
   set(CURLOPT_WRITEFUNCTION, &HttpTransfer::on_body, "write function");
   set(CURLOPT_WRITEDATA, this, "write data");
   set(CURLOPT_HEADERFUNCTION, &HttpTransfer::on_header, "header function");
@@ -161,6 +165,8 @@ void HttpTransfer::begin() {
   body_.clear();
   body_bytes_ = 0;
   body_too_large_ = false;
+  streaming_ = false;
+  stream_stopped_ = false;
   headers_.clear();
   header_bytes_ = 0;
   error_buffer_[0] = '\0';
@@ -169,6 +175,17 @@ void HttpTransfer::begin() {
 std::size_t HttpTransfer::on_body(char* data, std::size_t size, std::size_t n, void* self) {
   auto& a = *static_cast<HttpTransfer*>(self);
   std::size_t len = size * n;
+  if (a.request_.on_stream && a.body_bytes_ == 0 && !a.streaming_) {
+    long status = 0;
+    curl_api()->easy_getinfo(a.easy_.get(), CURLINFO_RESPONSE_CODE, &status);
+    a.streaming_ = status >= 200 && status < 300;
+  }
+  if (a.streaming_) {
+    a.body_bytes_ += len;
+    if (a.request_.on_stream(std::string_view(data, len))) return len;
+    a.stream_stopped_ = true;
+    return 0;
+  }
   if (a.body_bytes_ + len > a.request_.max_body) {
     // A chunked or lying response: stop here, never grow memory.
     a.body_too_large_ = true;
@@ -276,6 +293,7 @@ std::string HttpTransfer::transport_error(CURLcode code, bool connected) const {
       return "cannot resolve the host of " + display_url_ + " (" + detail + ")";
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
+      if (stream_stopped_) return "stream ended by its reader: " + display_url_;
       if (body_too_large_ || code == CURLE_FILESIZE_EXCEEDED) {
         return "body larger than max_body " + format_size(request_.max_body) + " from " + display_url_;
       }

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,15 @@ struct HttpRequest {
   std::uint64_t max_body = 1 << 20;  // a larger body fails the transfer
   bool keep_body = false;            // keep all of the body (else its first KiB, for messages)
   std::string user_agent = "vigil";
+  // Connect to this unix socket instead of the URL's host (the URL's path
+  // and Host header stay): the Docker Engine's /var/run/docker.sock.
+  std::string unix_socket;
+  // A body without end (an events stream): when set, each piece of a 2xx
+  // answer's body goes here as it arrives, nothing of it is kept and
+  // max_body does not apply (the receiver bounds what it holds). Returning
+  // false ends the transfer. Other statuses keep their body as usual, for
+  // the error message. A stream has no overall `timeout` (0 is none).
+  std::function<bool(std::string_view)> on_stream;
 };
 
 // `url` with the password of its user-info (http://user:pass@host/) hidden.
@@ -86,7 +96,7 @@ class HttpTransfer {
 
   CURL* handle() const { return easy_.get(); }
   const HttpRequest& request() const { return request_; }
-  // The URL as messages show it (its password hidden).
+  // The URL as messages show it (its password hidden), or the unix socket.
   const std::string& display_url() const { return display_url_; }
   // Set up failed: why (empty when the handle is usable).
   const std::string& setup_error() const { return setup_error_; }
@@ -114,6 +124,8 @@ class HttpTransfer {
   std::string body_;  // at most max_body with keep_body, else a short prefix
   std::uint64_t body_bytes_ = 0;
   bool body_too_large_ = false;
+  bool streaming_ = false;       // this answer's body goes to request_.on_stream
+  bool stream_stopped_ = false;  // on_stream returned false
   std::vector<std::pair<std::string, std::string>> headers_;
   std::size_t header_bytes_ = 0;
 };

@@ -426,6 +426,20 @@ Result<std::optional<ContainerEvent>> parse_event(std::string_view line) {
   return std::optional<ContainerEvent>(std::move(ev));
 }
 
+std::string engine_message(std::string_view body) {
+  if (auto j = parse_json(body, "")) {
+    if (j->is_object()) {
+      const auto it = j->find("message");
+      if (it != j->end() && it->is_string()) {
+        const std::string_view m = trim(it->get_ref<const std::string&>());
+        return m.empty() ? "(no message)" : printable_excerpt(m, 200);
+      }
+    }
+  }
+  const std::string_view text = trim(body);
+  return text.empty() ? "(no message)" : printable_excerpt(text, 200);
+}
+
 std::string events_query(std::int64_t since_unix_s) {
   // {"type":["container"],"event":[...]}, URL-encoded.
   std::string filters = "%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B";

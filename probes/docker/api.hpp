@@ -201,6 +201,10 @@ class EventSplitter {
   std::size_t skipped_ = 0;
 };
 
+// The engine's error answer ({"message": "No such container: web1"}) as
+// text for a message, or an excerpt of the body when it is not that.
+std::string engine_message(std::string_view body);
+
 // The query of the /events request: container events only, of the actions
 // vigild acts on, from `since_unix_s` (0: from now).
 std::string events_query(std::int64_t since_unix_s);

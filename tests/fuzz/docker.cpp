@@ -1,6 +1,6 @@
 // tests/fuzz/docker.cpp: the Docker Engine API's answers (probes/docker/
-// api.hpp): /version, /containers/json, /containers/ID/json and the /events
-// stream, the same bytes given to each.
+// api.hpp): /version, /containers/json, /containers/ID/json, an error
+// answer's message and the /events stream, the same bytes given to each.
 //
 // Promises checked: no parser throws or crashes; an error is a kParse with
 // a bounded message; what is kept is bounded (kMaxField, kMaxHealthOutput),
@@ -178,6 +178,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   check_container(text);
+
+  const std::string message = engine_message(text);
+  FUZZ_CHECK(!message.empty() && message.size() <= fuzz::kMaxMessage);
 
   // The stream: whole, then in pieces cut where the input's bytes say.
   constexpr std::size_t kMaxLine = 4096;

@@ -13,19 +13,7 @@
 #include <string>
 
 #include "core/text.hpp"
-
-// Kinds print by name in failure messages (found by argument lookup).
-namespace vigil {
-std::ostream& operator<<(std::ostream& o, ErrorKind k) {
-  return o << to_string(k);
-}
-namespace docker {
-template <Kind E>
-std::ostream& operator<<(std::ostream& o, E e) {
-  return o << to_string(e);
-}
-}  // namespace docker
-}  // namespace vigil
+#include "tests/unit/docker/print.hpp"
 
 using namespace vigil;
 using namespace vigil::docker;
@@ -316,4 +304,16 @@ BOOST_AUTO_TEST_CASE(events_query_asks_for_container_events_we_act_on) {
     BOOST_TEST(q.find("%22" + std::string(name) + "%22") != std::string::npos, name);
   }
   BOOST_TEST(events_query(1796611723).find("&since=1796611723") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(engine_messages) {
+  BOOST_TEST(engine_message(R"({"message":"No such container: web1"})") == "No such container: web1");
+  BOOST_TEST(engine_message(R"({"message":""})") == "(no message)");
+  BOOST_TEST(engine_message("  \n") == "(no message)");
+  BOOST_TEST(engine_message("page not found\n") == "page not found");
+  // Bytes that are not text are shown escaped, and an excerpt only.
+  const std::string binary(5000, '\xff');
+  const std::string m = engine_message(binary);
+  BOOST_TEST(m.rfind("\\xff\\xff", 0) == 0);
+  BOOST_TEST(m.size() <= 1024u);
 }
