@@ -214,8 +214,39 @@ class Converter {
     return std::nullopt;
   }
 
+  // A number in a pattern (a back reference "\\12", a count "{2,5}")
+  // larger than std::regex can take: libstdc++ reads such numbers into a
+  // long without checking for overflow (undefined behaviour, found by the
+  // config fuzzer), and a count of millions builds millions of states.
+  static std::optional<std::string> regex_number_problem(const std::string& text) {
+    constexpr std::size_t kMaxCount = 1000;
+    auto digits_at = [&](std::size_t i) {
+      std::size_t j = i;
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+      return j - i;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) {
+        if (digits_at(i + 1) > 3) return "the back reference at byte " + std::to_string(i + 1) + " is too large";
+        ++i;  // the escaped character
+      } else if (text[i] == '{') {
+        for (std::size_t j = i + 1; j < text.size() && text[j] != '}'; ++j) {
+          const std::size_t n = digits_at(j);
+          if (n > 4 || (n > 0 && std::stoul(text.substr(j, n)) > kMaxCount)) {
+            return "the count at byte " + std::to_string(j + 1) + " is larger than " + std::to_string(kMaxCount);
+          }
+          j += n > 0 ? n - 1 : 0;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
   // Why `text` cannot be a target's command-line pattern, or nullopt.
   static std::optional<std::string> regex_problem(const std::string& text) {
+    if (auto why = regex_number_problem(text)) {
+      return "\"" + text + "\" is not a valid regular expression (" + *why + ")";
+    }
     try {
       std::regex re(text, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {

@@ -2,7 +2,9 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/time.hpp"
 
@@ -32,13 +34,25 @@ CurlLoop::~CurlLoop() {
 
 bool CurlLoop::add(CURL* easy, Done done) {
   if (multi_ == nullptr || !timer_) return false;
-  if (api_->multi_add_handle(multi_, easy) != CURLM_OK) return false;
+  if (in_action_) {
+    // From inside one of curl's callbacks (a transfer's body starting
+    // another request): curl refuses handles added there
+    // (CURLM_RECURSIVE_API_CALL), so it is added once the action returns.
+    pending_.push_back(easy);
+  } else if (api_->multi_add_handle(multi_, easy) != CURLM_OK) {
+    return false;
+  }
   transfers_[easy] = std::move(done);
   return true;
 }
 
 void CurlLoop::cancel(CURL* easy) {
   watch_failed_.erase(easy);
+  if (auto it = std::find(pending_.begin(), pending_.end(), easy); it != pending_.end()) {
+    pending_.erase(it);
+    transfers_.erase(easy);
+    return;
+  }
   if (transfers_.erase(easy) > 0) api_->multi_remove_handle(multi_, easy);
 }
 
@@ -97,7 +111,14 @@ int CurlLoop::on_timer(sd_event_source*, std::uint64_t, void* userdata) {
 
 void CurlLoop::action(curl_socket_t fd, int flags) {
   int running = 0;
+  in_action_ = true;
   api_->multi_socket_action(multi_, fd, flags, &running);
+  in_action_ = false;
+  std::vector<CURL*> pending;
+  pending.swap(pending_);
+  for (CURL* easy : pending) {
+    if (api_->multi_add_handle(multi_, easy) != CURLM_OK) watch_failed_[easy] = "libcurl refused the transfer";
+  }
   collect_done();
 }
 

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/sd_handles.hpp"
 #include "net/curl_api.hpp"
@@ -33,7 +34,9 @@ class CurlLoop {
 
   // Starts a transfer; `done` runs once, on the loop, after the handle has
   // been removed from the multi handle. False (and `done` never runs) when
-  // curl refuses the handle.
+  // curl refuses the handle. May be called from inside a transfer's
+  // callbacks (its body arriving): the handle is then added when curl
+  // returns.
   bool add(CURL* easy, Done done);
   // Abandons a transfer in flight (its owner is going away); `done` does not run.
   void cancel(CURL* easy);
@@ -61,6 +64,10 @@ class CurlLoop {
   // (Returning -1 from the socket callback would abort every transfer of
   // the multi handle for good.)
   std::map<CURL*, std::string> watch_failed_;
+  // Inside multi_socket_action (curl's callbacks run there): transfers
+  // added meanwhile wait in pending_ until it returns.
+  bool in_action_ = false;
+  std::vector<CURL*> pending_;
 };
 
 }  // namespace vigil

@@ -105,9 +105,11 @@ Result<void> EventStream::start(HttpRequest request) {
   transfer_->begin();
   const bool added = curl_.add(transfer_->handle(), [this](CURLcode code, const std::string& watch_error) {
     const HttpResult r = transfer_->finish(code);
-    Error why = r.answered && r.status >= 200 && r.status < 300 && watch_error.empty()
-                    ? Error{ErrorKind::kIo, "GET /events: the engine closed the stream"}
-                    : transfer_error("GET /events", code, r, watch_error);
+    // A stream that had begun and ends, cleanly or not (a chunked stream
+    // cut by the engine's exit), was closed by the engine.
+    const bool began = (r.answered && r.status >= 200 && r.status < 300) || code == CURLE_PARTIAL_FILE;
+    Error why = began && watch_error.empty() ? Error{ErrorKind::kIo, "GET /events: the engine closed the stream"}
+                                             : transfer_error("GET /events", code, r, watch_error);
     auto on_end = std::move(on_end_);
     on_end(std::move(why));  // may drop this stream: nothing after
   });

@@ -16,11 +16,11 @@ using namespace vigil::config_test;
 namespace {
 
 const std::string kTwoTargets =
-    "[[target]]\n"          // 1
-    "name = \"web\"\n"      // 2
-    "match = \"nginx\"\n"   // 3
-    "[[target]]\n"          // 4
-    "name = \"db\"\n"       // 5
+    "[[target]]\n"             // 1
+    "name = \"web\"\n"         // 2
+    "match = \"nginx\"\n"      // 3
+    "[[target]]\n"             // 4
+    "name = \"db\"\n"          // 5
     "match = \"postgres\"\n";  // 6
 
 // The one error's text, or a dump of all.
@@ -40,8 +40,7 @@ BOOST_AUTO_TEST_CASE(a_check_naming_no_target_is_an_error_at_its_key) {
                      "address = \"127.0.0.1:80\"\n");  // 11
   BOOST_TEST(!r.ok());
   BOOST_TEST(has_error(r, ConfigErrorKind::kBadValue, 10, "check[alive].target"), dump(r));
-  BOOST_TEST(only_error(r).find("no target named \"wbe\" (did you mean \"web\"?)") != std::string::npos,
-             only_error(r));
+  BOOST_TEST(only_error(r).find("no target named \"wbe\" (did you mean \"web\"?)") != std::string::npos, only_error(r));
 }
 
 BOOST_AUTO_TEST_CASE(a_check_naming_a_target_when_none_is_configured) {
@@ -52,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_check_naming_a_target_when_none_is_configured) {
 
 BOOST_AUTO_TEST_CASE(a_rule_naming_no_target_is_an_error_at_its_key) {
   auto r = load_toml(kTwoTargets +
-                     "[[rule]]\n"                                   // 7
+                     "[[rule]]\n"                                    // 7
                      "name = \"Big\"\n"                              // 8
                      "kind = \"threshold\"\n"                        // 9
                      "metric = \"process_resident_memory_bytes\"\n"  // 10
@@ -84,7 +83,7 @@ BOOST_AUTO_TEST_CASE(problems_point_at_the_key_not_the_header) {
   BOOST_TEST(has_error(cg, ConfigErrorKind::kBadValue, 4, "target[a].cgroup"), dump(cg));
   // A duplicate check: at its name = line.
   auto check = load_toml(kTwoTargets +
-                         "[[check]]\nname = \"c\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n"      // 7-10
+                         "[[check]]\nname = \"c\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n"    // 7-10
                          "[[check]]\nkind = \"tcp\"\naddress = \"127.0.0.1:2\"\nname = \"c\"\n");  // 11-14
   BOOST_TEST(has_error(check, ConfigErrorKind::kDuplicateName, 14, "check[c].name"), dump(check));
 }
@@ -131,8 +130,9 @@ bool has_warning(const LoadResult& r, int line, const std::string& key, const st
 BOOST_AUTO_TEST_CASE(a_start_program_that_cannot_run_is_a_warning) {
   auto missing = load_toml("[[target]]\nname = \"w\"\nstart = [\"/nonexistent/worker\", \"--port\", \"1\"]\n");
   BOOST_TEST(missing.ok(), dump(missing));  // it may be installed later: vigild retries
-  BOOST_TEST(has_warning(missing, 3, "target[w].start", "\"/nonexistent/worker\" cannot be run now: No such file or "
-                                                        "directory (ENOENT)"),
+  BOOST_TEST(has_warning(missing, 3, "target[w].start",
+                         "\"/nonexistent/worker\" cannot be run now: No such file or "
+                         "directory (ENOENT)"),
              dump(missing));
   auto not_exec = load_toml("[[target]]\nname = \"w\"\nstart = [\"/etc/passwd\"]\n");
   BOOST_TEST(has_warning(not_exec, 3, "target[w].start", "(EACCES)"), dump(not_exec));
@@ -141,8 +141,9 @@ BOOST_AUTO_TEST_CASE(a_start_program_that_cannot_run_is_a_warning) {
   auto bare = load_toml("[[target]]\nname = \"w\"\nstart = [\"no-such-program-vigil\"]\n");
   BOOST_TEST(has_warning(bare, 3, "target[w].start", "is not in vigild's PATH"), dump(bare));
   // What exists draws no warning, by path or by name.
-  auto good = load_toml("[[target]]\nname = \"w\"\nstart = [\"/bin/sleep\", \"1\"]\n[[target]]\nname = \"x\"\n"
-                        "start = [\"sleep\", \"1\"]\n");
+  auto good = load_toml(
+      "[[target]]\nname = \"w\"\nstart = [\"/bin/sleep\", \"1\"]\n[[target]]\nname = \"x\"\n"
+      "start = [\"sleep\", \"1\"]\n");
   BOOST_TEST(good.ok());
   BOOST_TEST(good.warnings.empty(), dump(good));
 }
@@ -213,4 +214,26 @@ BOOST_AUTO_TEST_CASE(names_that_the_environment_cannot_tell_apart_are_refused) {
       "[[check]]\nname = \"a.b\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n"
       "[[check]]\nname = \"a-b\"\nkind = \"tcp\"\naddress = \"127.0.0.1:2\"\n");
   BOOST_TEST(has_error(checks, ConfigErrorKind::kDuplicateName, 6, "check[a-b].name"), dump(checks));
+}
+
+// libstdc++'s std::regex reads the numbers of a pattern into a long without
+// an overflow check (undefined behaviour; found by tests/fuzz/config.cpp),
+// and a count of millions builds millions of states: such patterns are
+// refused before std::regex sees them.
+BOOST_AUTO_TEST_CASE(patterns_with_numbers_too_large_are_refused) {
+  for (const auto& [pattern, why] : std::vector<std::pair<std::string, std::string>>{
+           {R"(worker \\5666666666666666666666)", "the back reference at byte 8 is too large"},
+           {R"(a{5000})", "the count at byte 3 is larger than 1000"},
+           {R"(a{2,99999999999999999999})", "the count at byte 5 is larger than 1000"},
+       }) {
+    auto r = load_toml("[[target]]\nname = \"w\"\nmatch = \"" + pattern + "\"\n");
+    BOOST_TEST(only_error(r).find("is not a valid regular expression (" + why + ")") != std::string::npos,
+               only_error(r));
+  }
+  // What stays allowed: small counts and back references, escaped digits
+  // after an escaped backslash, digits elsewhere.
+  for (const std::string pattern : {R"(a{2,5}b{1000})", R"((x)\\1)", R"(\\\\12345)", R"(worker --id 123456789)"}) {
+    auto r = load_toml("[[target]]\nname = \"w\"\nmatch = \"" + pattern + "\"\n");
+    BOOST_TEST(r.errors.empty(), pattern << ": " << dump(r));
+  }
 }
