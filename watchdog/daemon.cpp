@@ -366,6 +366,9 @@ struct Daemon::Impl {
                            wall_now_ms());
     }
     if (remediator) remediator->crashed(t.cfg.name, info, wall_now_ms());
+    // Its checks judge the endpoint now (in milliseconds, not up to an
+    // interval later): an endpoint whose process died is down.
+    if (checks) checks->run_soon(t.cfg.name, Millis(0));
   }
 
   // Every second: alert rules' time-based conditions, remediation triggers.

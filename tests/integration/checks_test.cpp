@@ -44,6 +44,26 @@ BOOST_AUTO_TEST_CASE(port_down_fails_and_back_up_recovers) {
   BOOST_TEST(WEXITSTATUS(*st) == 0);
 }
 
+// When a target's main process exits, its checks run at once. With a 1 h
+// interval the only run after the first is the one the exit starts, so a
+// check_failed at all proves it (no clock is read).
+BOOST_AUTO_TEST_CASE(checks_run_at_once_when_the_main_process_exits) {
+  Httpd server;
+  Vigil v("[[target]]\nname = \"web\"\npid = " + std::to_string(server.child.pid()) +
+          "\nalert = false\n\n  [[target.check]]\n  name = \"health\"\n  kind = \"http\"\n  url = \"" +
+          server.url("/health") + "\"\n  interval = \"1h\"\n  timeout = \"2s\"\n  fail_after = 1\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !v.events("check_ok").empty(); }), v.log());
+  server.child.signal(SIGKILL);
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return !v.events("check_failed").empty(); }), v.log());
+  const auto failed = v.events("check_failed").front();
+  BOOST_TEST(failed["target"] == "web");
+  const std::string reason = failed["details"]["reason"];
+  BOOST_TEST(reason.find("connection refused") != std::string::npos, reason);
+  BOOST_TEST(v.events("check_ok").size() == 1u);  // one scheduled run, one started by the exit
+  v.stop();
+}
+
 BOOST_AUTO_TEST_CASE(silent_server_with_expect_times_out) {
   Listener listener;  // accepts (in the backlog) but never answers
   Vigil v(check_config(listener.port, "  send = \"PING\\r\\n\"\n  expect = \"+PONG\"\n", "300ms"));
