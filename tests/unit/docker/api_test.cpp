@@ -317,3 +317,42 @@ BOOST_AUTO_TEST_CASE(engine_messages) {
   BOOST_TEST(m.rfind("\\xff\\xff", 0) == 0);
   BOOST_TEST(m.size() <= 1024u);
 }
+
+// Podman 4.3's Docker-compatible service (podman system service), as
+// captured here: the same API version, an empty health status and restart
+// policy name, a null health log, and "init" and "cleanup" events of its own.
+BOOST_AUTO_TEST_CASE(podman_answers) {
+  auto v = parse_version(fixture("podman_version.json"));
+  BOOST_TEST_REQUIRE(v.has_value(), (v ? "" : v.error().message));
+  BOOST_TEST(v->version == "4.3.1");
+  BOOST_TEST(negotiate(*v)->text() == "1.41");
+
+  auto list = parse_container_list(fixture("podman_containers.json"));
+  BOOST_TEST_REQUIRE(list.has_value(), (list ? "" : list.error().message));
+  BOOST_TEST_REQUIRE(list->size() == 1u);
+  BOOST_TEST(list->at(0).names.at(0) == "pm1");
+  BOOST_TEST(label(list->at(0).labels, "vigil.enable") == "true");
+
+  auto c = parse_container(fixture("podman_inspect_exited.json"));
+  BOOST_TEST_REQUIRE(c.has_value(), (c ? "" : c.error().message));
+  BOOST_TEST(c->name == "pm1");
+  BOOST_TEST(c->state == ContainerState::kExited);
+  BOOST_TEST(c->exit_code == 137);
+  BOOST_TEST(c->health == HealthStatus::kNone);
+  BOOST_TEST(!c->last_health.has_value());
+  BOOST_TEST(c->restart_policy == RestartPolicy::kNo);
+
+  std::map<EventAction, int> seen;
+  const std::string stream = fixture("podman_events.jsonl");  // lines() views it
+  for (auto line : lines(stream)) {
+    if (line.empty()) continue;
+    auto ev = parse_event(line);
+    BOOST_TEST_REQUIRE(ev.has_value(), (ev ? "" : ev.error().message));
+    if (!ev->has_value()) continue;  // init, cleanup
+    seen[(*ev)->action] += 1;
+    if ((*ev)->action == EventAction::kDie) BOOST_TEST((*ev)->exit_code.value_or(-1) == 137);
+  }
+  BOOST_TEST(seen[EventAction::kStart] == 1);
+  BOOST_TEST(seen[EventAction::kKill] == 1);
+  BOOST_TEST(seen[EventAction::kDie] == 1);
+}
