@@ -87,6 +87,13 @@ struct StoreConfig {
   bool operator==(const StoreConfig&) const = default;
 };
 
+// [docker]: the engine the container targets are watched through.
+struct DockerConfig {
+  std::string socket;    // empty: DOCKER_HOST's unix:// path, else /var/run/docker.sock
+  Millis timeout{5000};  // each request to the engine
+  bool operator==(const DockerConfig&) const = default;
+};
+
 struct HostConfig {
   bool enabled = true;
   std::optional<Millis> interval;  // default: daemon.interval
@@ -207,6 +214,7 @@ struct Config {
   std::vector<RuleConfig> rules;
   StoreConfig store;
   HostConfig host;
+  DockerConfig docker;
   std::vector<TargetConfig> targets;
   std::vector<CheckConfig> checks;
 

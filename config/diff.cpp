@@ -52,7 +52,8 @@ bool ConfigDiff::empty() const {
   auto same = [](const std::vector<EntryChange>& v) {
     return std::all_of(v.begin(), v.end(), [](const EntryChange& e) { return e.change == Change::kUnchanged; });
   };
-  return !daemon && !store && !host && !alerting && same(targets) && same(checks) && same(rules) && same(receivers);
+  return !daemon && !store && !host && !docker && !alerting && same(targets) && same(checks) && same(rules) &&
+         same(receivers);
 }
 
 ConfigDiff diff(const Config& before, const Config& after) {
@@ -66,6 +67,7 @@ ConfigDiff diff(const Config& before, const Config& after) {
   d.daemon = !(before.daemon == after.daemon);
   d.store = !(before.store == after.store);
   d.host = !(before.host == after.host);
+  d.docker = !(before.docker == after.docker);
   d.alerting = !(before.alerting == after.alerting);
   return d;
 }

@@ -26,8 +26,8 @@ struct EntryChange {
 struct ConfigDiff {
   // In the new config's order, then the removed ones in the old config's.
   std::vector<EntryChange> targets, checks, rules, receivers;
-  // The single sections ([daemon], [store], [host], [alerting]).
-  bool daemon = false, store = false, host = false, alerting = false;
+  // The single sections ([daemon], [store], [host], [docker], [alerting]).
+  bool daemon = false, store = false, host = false, docker = false, alerting = false;
 
   // The names with this change, in order.
   static std::vector<std::string> names(const std::vector<EntryChange>& entries, Change change);

@@ -81,6 +81,7 @@ void Loader::read_environment(char** env) {
       if (name == "daemon") set(daemon_keys(), c.daemon);
       if (name == "store") set(store_keys(), c.store);
       if (name == "host") set(host_keys(), c.host);
+      if (name == "docker") set(docker_keys(), c.docker);
       if (name == "alerting") set(alerting_keys(), c.alerting);
     }
   }
@@ -116,8 +117,7 @@ void Loader::read_target_env(const std::string& var, const std::string& rest, co
     if ((find_key(common_target_keys(), key_name) != nullptr && key_name != "name") ||
         (target_kind_key(key_name, &owner) != nullptr && owner == t.kind && !t.finder.empty())) {
       readings.push_back({i, key_name});
-    } else if (key_name.rfind("remediate_", 0) == 0 &&
-               find_key(remediate_keys(), key_name.substr(10)) != nullptr) {
+    } else if (key_name.rfind("remediate_", 0) == 0 && find_key(remediate_keys(), key_name.substr(10)) != nullptr) {
       readings.push_back({i, "remediate." + key_name.substr(10)});
     }
   }
@@ -127,8 +127,9 @@ void Loader::read_target_env(const std::string& var, const std::string& rest, co
       both += (both.empty() ? "" : " or ") + target_label(result.config.targets[r.target]) + "." + r.key;
     }
     error(ConfigErrorKind::kConflict, where, "target",
-          "ambiguous: it sets " + both + "; rename one of the targets so that their names do not run into each "
-                                         "other's keys");
+          "ambiguous: it sets " + both +
+              "; rename one of the targets so that their names do not run into each "
+              "other's keys");
     return;
   }
   if (readings.empty()) {

@@ -47,6 +47,7 @@ std::string keys_help() {
   out += "  [daemon]:" + names(daemon_keys()) + "\n";
   out += "  [store]:" + names(store_keys()) + "\n";
   out += "  [host]:" + names(host_keys()) + "\n";
+  out += "  [docker]:" + names(docker_keys()) + "\n";
   out += "  [[target]]:" + names(common_target_keys()) + ", and the keys of one kind:\n";
   for (const auto& k : target_kinds()) out += "    " + std::string(to_string(k.kind)) + ":" + names(k.keys) + "\n";
   out += "  [target.remediate]:" + names(remediate_keys()) + "\n";
@@ -75,6 +76,7 @@ std::string keys_man() {
   section("[daemon]", man_keys(daemon_keys()));
   section("[store]", man_keys(store_keys()));
   section("[host]", man_keys(host_keys()));
+  section("[docker]", man_keys(docker_keys()));
   section("[[target]]", ".PP\nEvery target has a name and exactly one kind, chosen by the key written.\n" +
                             man_keys(common_target_keys()));
   for (const auto& k : target_kinds()) {

@@ -259,6 +259,7 @@ void Loader::read_text(const std::string& path, std::string_view text) {
     if (name == "daemon") read_table(path, name, *table, daemon_keys(), c.daemon);
     if (name == "store") read_table(path, name, *table, store_keys(), c.store);
     if (name == "host") read_table(path, name, *table, host_keys(), c.host);
+    if (name == "docker") read_table(path, name, *table, docker_keys(), c.docker);
     if (name == "alerting") read_table(path, name, *table, alerting_keys(), c.alerting);
   }
 }

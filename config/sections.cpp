@@ -50,6 +50,18 @@ std::span<const Key<HostConfig>> host_keys() {
   return keys;
 }
 
+std::span<const Key<DockerConfig>> docker_keys() {
+  using D = DockerConfig;
+  static const std::array<Key<D>, 2> keys = {
+      field_key<&D::socket>("socket", ValueType::kPath, 0, 0,
+                            "a unix socket path; default DOCKER_HOST's unix:// path, else \"/var/run/docker.sock\" "
+                            "(Podman's Docker-compatible socket works too)"),
+      field_key<&D::timeout>("timeout", ValueType::kDuration, 100, 60'000,
+                             "a duration from 100ms to 1m (default 5s): each request to the engine"),
+  };
+  return keys;
+}
+
 std::span<const Key<AlertingConfig>> alerting_keys() {
   using A = AlertingConfig;
   static const std::array<Key<A>, 8> keys = {
@@ -211,15 +223,16 @@ std::span<const RuleKey> rule_keys() {
 }
 
 std::span<const SectionName> section_names() {
-  static const std::array<SectionName, 9> names = {{{"daemon", false},
-                                                    {"store", false},
-                                                    {"host", false},
-                                                    {"target", true},
-                                                    {"check", true},
-                                                    {"alerting", false},
-                                                    {"alertmanager", true},
-                                                    {"webhook", true},
-                                                    {"rule", true}}};
+  static const std::array<SectionName, 10> names = {{{"daemon", false},
+                                                     {"store", false},
+                                                     {"host", false},
+                                                     {"docker", false},
+                                                     {"target", true},
+                                                     {"check", true},
+                                                     {"alerting", false},
+                                                     {"alertmanager", true},
+                                                     {"webhook", true},
+                                                     {"rule", true}}};
   return names;
 }
 

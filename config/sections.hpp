@@ -1,6 +1,6 @@
 // config/sections.hpp: the key table of each section (private to config/).
 //
-// [daemon], [store], [host], [alerting], [[alertmanager]]/[[webhook]],
+// [daemon], [store], [host], [docker], [alerting], [[alertmanager]]/[[webhook]],
 // [[rule]] and [target.remediate] have one table each here; a target's
 // keys are in targets.hpp, a check's in probes/checks/kinds.hpp.
 #pragma once
@@ -19,6 +19,7 @@ namespace vigil::config_detail {
 std::span<const Key<DaemonConfig>> daemon_keys();
 std::span<const Key<StoreConfig>> store_keys();
 std::span<const Key<HostConfig>> host_keys();
+std::span<const Key<DockerConfig>> docker_keys();
 std::span<const Key<AlertingConfig>> alerting_keys();
 std::span<const Key<ReceiverConfig>> receiver_keys();
 std::span<const Key<RemediateConfig>> remediate_keys();

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <optional>
@@ -54,6 +56,41 @@ void validate_start(const TargetConfig& t, KeyProblems& p) {
   }
 }
 
+// Docker's own rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+bool docker_name(std::string_view s) {
+  if (s.size() < 2 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+void validate_container(const TargetConfig& t, KeyProblems& p) {
+  const std::string& s = t.finder.as<ContainerTarget>().selector;
+  if (!docker_name(s)) {
+    p.bad("container", "\"" + s + "\" is not a container name or id (Docker's names are [a-zA-Z0-9][a-zA-Z0-9_.-]+)");
+  }
+}
+
+void validate_container_label(const TargetConfig& t, KeyProblems& p) {
+  const std::string& s = t.finder.as<ContainerTarget>().selector;
+  const auto eq = s.find('=');
+  if (eq == 0 || s.empty()) {
+    p.bad("container_label", "\"" + s + "\" names no label: write \"key=value\" or \"key\"");
+  } else if (std::any_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(std::min(eq, s.size())),
+                         [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; })) {
+    p.bad("container_label", "\"" + s + "\": a label key has no spaces");
+  }
+}
+
+void validate_compose_service(const TargetConfig& t, KeyProblems& p) {
+  const std::string& s = t.finder.as<ContainerTarget>().selector;
+  const auto slash = s.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == s.size() ||
+      s.find('/', slash + 1) != std::string::npos) {
+    p.bad("compose_service", "\"" + s + "\" is not \"project/service\" (e.g. \"shop/web\")");
+  }
+}
+
 }  // namespace
 
 std::span<const TargetKindInfo> target_kinds() {
@@ -78,7 +115,19 @@ std::span<const TargetKindInfo> target_kinds() {
       kind_key<&StartTarget::stop_timeout>("stop_timeout", ValueType::kDuration, 100, 3'600'000,
                                            "a duration from 100ms to 1h, then SIGKILL (default 10s)"),
   };
-  static const std::array<TargetKindInfo, 5> kinds = {{
+  static const std::array<Key<KindSettings>, 1> container_keys = {
+      kind_key<&ContainerTarget::selector>("container", ValueType::kText, 0, 0,
+                                           "a container name or id, e.g. \"shop-web-1\""),
+  };
+  static const std::array<Key<KindSettings>, 1> container_label_keys = {
+      kind_key<&ContainerTarget::selector>("container_label", ValueType::kText, 0, 0,
+                                           "a label, \"key=value\" or \"key\", e.g. \"app=gateway\""),
+  };
+  static const std::array<Key<KindSettings>, 1> compose_keys = {
+      kind_key<&ContainerTarget::selector>("compose_service", ValueType::kText, 0, 0,
+                                           "\"project/service\" of Docker Compose, e.g. \"shop/web\""),
+  };
+  static const std::array<TargetKindInfo, 8> kinds = {{
       {TargetKind::kPidfile, "Its main process is the PID a file holds (read every round).", pidfile_keys,
        [] { return KindSettings::of(PidfileTarget{}); }, nullptr, false, false},
       {TargetKind::kMatch,
@@ -96,6 +145,20 @@ std::span<const TargetKindInfo> target_kinds() {
        "<state_dir>/logs/NAME.log) and is its parent; a restarted vigild adopts the process named in "
        "<state_dir>/run/NAME.pid. Stopped with stop_signal to its process group, SIGKILL after stop_timeout.",
        start_keys, [] { return KindSettings::of(StartTarget{}); }, &validate_start, true, true},
+      {TargetKind::kContainer,
+       "A Docker container, by name or id, watched over the engine's API ([docker]): its init process and its "
+       "tree are the target's processes; its death and health are seen from the events stream at once; "
+       "restarted through the engine.",
+       container_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_container, true, false},
+      {TargetKind::kContainerLabel,
+       "The running Docker container carrying the label (the most recently started one, if several do); followed "
+       "when it is replaced by another with the label.",
+       container_label_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_container_label, true,
+       false},
+      {TargetKind::kComposeService,
+       "The running container of a Docker Compose service (labels com.docker.compose.project and "
+       "com.docker.compose.service); followed when Compose recreates it.",
+       compose_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_compose_service, true, false},
   }};
   static_assert(kinds.size() == kind_names<TargetKind>().size());
   return kinds;

@@ -47,6 +47,13 @@ struct StartTarget {
   bool operator==(const StartTarget&) const = default;
 };
 
+// container, container_label, compose_service: which Docker container
+// (probes/docker/ watches the engine; heal/container.cpp finds it).
+struct ContainerTarget {
+  std::string selector;  // "web-1" or an id; "key=value" or "key"; "project/service"
+  bool operator==(const ContainerTarget&) const = default;
+};
+
 struct TargetKindInfo {
   TargetKind kind;
   std::string_view summary;  // for --help and the man page

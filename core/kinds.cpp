@@ -5,7 +5,7 @@ namespace vigil {
 // Each names table must list every value of its enum, in order.
 static_assert(KindNames<CheckKind>::names.size() == static_cast<std::size_t>(CheckKind::kPrometheus) + 1);
 static_assert(KindNames<CheckState>::names.size() == static_cast<std::size_t>(CheckState::kRecovering) + 1);
-static_assert(KindNames<TargetKind>::names.size() == static_cast<std::size_t>(TargetKind::kStart) + 1);
+static_assert(KindNames<TargetKind>::names.size() == static_cast<std::size_t>(TargetKind::kComposeService) + 1);
 static_assert(KindNames<ActionKind>::names.size() == static_cast<std::size_t>(ActionKind::kHttp) + 1);
 static_assert(KindNames<ActionStatus>::names.size() == static_cast<std::size_t>(ActionStatus::kSkipped) + 1);
 static_assert(KindNames<RootCause>::names.size() == static_cast<std::size_t>(RootCause::kStartFailed) + 1);

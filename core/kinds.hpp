@@ -92,10 +92,20 @@ struct KindNames<CheckState> {
 // ---- targets and remediation --------------------------------------------------
 
 // How vigild finds a target's processes (config/targets.hpp has the table).
-enum class TargetKind : std::uint8_t { kPidfile, kMatch, kPid, kSystemdUnit, kStart };
+enum class TargetKind : std::uint8_t {
+  kPidfile,
+  kMatch,
+  kPid,
+  kSystemdUnit,
+  kStart,
+  kContainer,       // a Docker container by name or id
+  kContainerLabel,  // the Docker container carrying a label
+  kComposeService,  // the Docker container of a Compose project's service
+};
 template <>
 struct KindNames<TargetKind> {
-  static constexpr std::array<std::string_view, 5> names = {"pidfile", "match", "pid", "systemd_unit", "start"};
+  static constexpr std::array<std::string_view, 8> names = {
+      "pidfile", "match", "pid", "systemd_unit", "start", "container", "container_label", "compose_service"};
 };
 
 // A remediation action ([target.remediate] actions; incident_actions.action).

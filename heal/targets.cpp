@@ -27,6 +27,30 @@ Result<SystemdBus*> TargetContext::bus() {
   return bus_.get();
 }
 
+void TargetContext::make_docker() {
+  if (docker_watcher_) return;
+  CurlLoop* curl = nullptr;
+  if (docker_setup_.curl) {
+    curl = &docker_setup_.curl();
+  } else {
+    own_curl_ = std::make_unique<CurlLoop>(event_);  // no one shares one (tests)
+    curl = own_curl_.get();
+  }
+  docker_client_ = std::make_unique<docker::Client>(event_, *curl, docker_setup_.client);
+  docker_watcher_ = std::make_unique<docker::Watcher>(event_, *docker_client_, docker_setup_.callbacks);
+  docker_watcher_->start();
+}
+
+docker::Watcher& TargetContext::docker_watcher() {
+  make_docker();
+  return *docker_watcher_;
+}
+
+docker::Client& TargetContext::docker_client() {
+  make_docker();
+  return *docker_client_;
+}
+
 namespace {
 
 bool alive(const ProcessTable& table, int pid) {
@@ -116,6 +140,115 @@ class MatchProcesses : public FoundProcesses {
  private:
   std::string pattern_;
   ProcessMatcher matcher_;
+};
+
+// container, container_label, compose_service: a Docker container, found
+// in the engine's containers as the watcher keeps them (probes/docker/).
+// Its main process is the container's init process on the host, watched
+// through a pidfd like any found process; restarted through the engine.
+class ContainerProcesses : public FoundProcesses, public ServiceController {
+ public:
+  ContainerProcesses(const TargetConfig& t, TargetContext& context, OnExit on_exit)
+      : FoundProcesses(context.event(), std::move(on_exit)),
+        kind_(t.kind),
+        selector_(t.finder.as<ContainerTarget>().selector),
+        context_(context) {}
+
+  Result<std::string> start() override {
+    context_.docker_watcher();  // connects now: the first round finds the containers listed
+    return std::string();
+  }
+
+  FoundRoots roots(ProcessTable& table) override {
+    const docker::Watcher& w = context_.docker_watcher();
+    if (!w.up()) return {{}, "Docker is not available: " + w.why(), false};
+    const docker::ContainerInfo* c = pick(w);
+    if (c == nullptr) {
+      id_.clear();
+      return {{}, "no container " + describe(), false};
+    }
+    id_ = c->id;
+    name_ = c->name;
+    if (c->state != docker::ContainerState::kRunning) {
+      std::string why = "container " + c->name + " is " + std::string(to_string(c->state));
+      if (c->state == docker::ContainerState::kExited) {
+        why += " (exit code " + std::to_string(c->exit_code) + (c->oom_killed ? ", killed for memory" : "") + ")";
+      }
+      return {{}, why, false};
+    }
+    if (c->pid <= 0 || !alive(table, c->pid)) {
+      return {{}, "container " + c->name + ": its process " + std::to_string(c->pid) + " is not running", false};
+    }
+    return {{c->pid}, {}, false};
+  }
+
+  int main_pid() const override { return FoundProcesses::main_pid(); }
+  ServiceController* controller() override { return this; }
+
+  void restart(Millis timeout, ActionDone done) override {
+    if (id_.empty()) return done(ActionResult{ActionStatus::kFailed, "no container " + describe() + " to restart"});
+    // The engine stops it (SIGTERM, SIGKILL after t seconds) and starts it.
+    const auto t =
+        std::clamp<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(timeout).count() / 2, 1, 10);
+    const std::string name = name_;
+    context_.docker_client().post(
+        "/containers/" + id_ + "/restart?t=" + std::to_string(t),
+        [done, name](Result<std::string> r) {
+          if (r) return done(ActionResult{ActionStatus::kOk, "restarted container " + name});
+          done(ActionResult{ActionStatus::kFailed, "Docker refused the restart of " + name + ": " + r.error().message});
+        },
+        timeout);
+  }
+  std::string what() const override { return "container " + (name_.empty() ? selector_ : name_); }
+
+ private:
+  std::string describe() const {
+    switch (kind_) {
+      case TargetKind::kContainerLabel:
+        return "with the label " + selector_;
+      case TargetKind::kComposeService:
+        return "of the Compose service " + selector_;
+      default:
+        return "named " + selector_;
+    }
+  }
+
+  // The container this target is: by name or id, or the running one
+  // (else any) with the label or of the service, the most recently started
+  // first.
+  const docker::ContainerInfo* pick(const docker::Watcher& w) const {
+    if (kind_ == TargetKind::kContainer) return w.find(selector_);
+    std::vector<const docker::ContainerInfo*> found;
+    if (kind_ == TargetKind::kContainerLabel) {
+      const auto eq = selector_.find('=');
+      const std::string key = selector_.substr(0, eq);
+      found = eq == std::string::npos ? w.with_label(key, std::nullopt)
+                                      : w.with_label(key, std::string_view(selector_).substr(eq + 1));
+    } else {
+      const auto slash = selector_.find('/');
+      for (const auto* c : w.with_label("com.docker.compose.project", std::string_view(selector_).substr(0, slash))) {
+        for (const auto& [k, v] : c->labels) {
+          if (k == "com.docker.compose.service" && v == std::string_view(selector_).substr(slash + 1))
+            found.push_back(c);
+        }
+      }
+    }
+    const docker::ContainerInfo* best = nullptr;
+    for (const auto* c : found) {
+      const bool running = c->state == docker::ContainerState::kRunning;
+      const bool best_running = best != nullptr && best->state == docker::ContainerState::kRunning;
+      if (best == nullptr || (running && !best_running) ||
+          (running == best_running && c->started_at.value_or(0) > best->started_at.value_or(0))) {
+        best = c;
+      }
+    }
+    return best;
+  }
+
+  TargetKind kind_;
+  std::string selector_;
+  TargetContext& context_;
+  std::string id_, name_;  // of the container the last round found
 };
 
 // start = [argv]: vigild runs it (heal/service.hpp ChildService).
@@ -287,6 +420,10 @@ std::unique_ptr<TargetProcesses> make_target_processes(const TargetConfig& t, Ta
       return std::make_unique<StartedProcesses>(t, context, std::move(on_exit));
     case TargetKind::kSystemdUnit:
       return std::make_unique<UnitProcesses>(t, context, std::move(on_exit), std::move(on_unit_change));
+    case TargetKind::kContainer:
+    case TargetKind::kContainerLabel:
+    case TargetKind::kComposeService:
+      return std::make_unique<ContainerProcesses>(t, context, std::move(on_exit));
   }
   return nullptr;
 }

@@ -23,6 +23,8 @@
 #include "core/sample.hpp"
 #include "heal/service.hpp"
 #include "heal/systemd_unit.hpp"
+#include "net/curl_loop.hpp"
+#include "probes/docker/watcher.hpp"
 #include "probes/process.hpp"
 
 namespace vigil {
@@ -39,10 +41,31 @@ class TargetContext {
   // The system bus; an error when it cannot be reached (no systemd).
   Result<SystemdBus*> bus();
 
+  // The Docker engine the container targets share: set before the targets
+  // are made; the first container target makes the client and the watcher
+  // (which connects at once, and again with backoff while the engine does
+  // not answer).
+  struct DockerSetup {
+    docker::ClientOptions client;
+    std::function<CurlLoop&()> curl;
+    docker::Watcher::Callbacks callbacks;
+  };
+  void set_docker(DockerSetup setup) { docker_setup_ = std::move(setup); }
+  docker::Watcher& docker_watcher();
+  docker::Client& docker_client();
+  // The watcher if a container target made it, else null.
+  const docker::Watcher* docker_if_used() const { return docker_watcher_.get(); }
+
  private:
+  void make_docker();
+
   sd_event* event_;
   std::string state_dir_, proc_root_, cgroup_root_;
   std::unique_ptr<SystemdBus> bus_;
+  DockerSetup docker_setup_;
+  std::unique_ptr<CurlLoop> own_curl_;  // when the setup gives none
+  std::unique_ptr<docker::Client> docker_client_;
+  std::unique_ptr<docker::Watcher> docker_watcher_;  // after the client: goes first
 };
 
 // This round's answer: the main processes (main first), or why there are none.

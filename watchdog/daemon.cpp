@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -180,12 +181,35 @@ struct Daemon::Impl {
     check_context = std::make_unique<CheckContext>(loop->event());
     target_context = std::make_unique<TargetContext>(loop->event(), cfg.daemon.state_dir, cfg.daemon.proc_root,
                                                      cfg.daemon.cgroup_root);
+    target_context->set_docker(docker_setup());
     sampler = std::make_unique<Sampler>(
         cfg, *recorder, [this](WatchedTarget& t, TargetTransition tr, const TargetObservation& seen, WallMs now) {
           target_seen(t, tr, seen, now);
         });
     checks = std::make_unique<CheckScheduler>(*loop, *check_context, *recorder);
     self = std::make_unique<SelfMetrics>(*loop, *recorder);
+  }
+
+  // The engine the container targets are watched through ([docker]).
+  TargetContext::DockerSetup docker_setup() {
+    TargetContext::DockerSetup s;
+    auto socket = docker::engine_socket(cfg.docker.socket, std::getenv("DOCKER_HOST"));
+    if (!socket) {
+      log_warning("ignoring DOCKER_HOST", {{"error", socket.error().message}, {"socket", docker::kDefaultSocket}});
+    }
+    s.client.socket = socket ? *socket : docker::kDefaultSocket;
+    s.client.timeout = cfg.docker.timeout;
+    s.curl = [this]() -> CurlLoop& { return check_context->curl(); };
+    s.callbacks.on_availability = [](bool up, const std::string& why) {
+      // Once per change, not per attempt: the watcher retries with backoff.
+      if (up) {
+        log_info("Docker answers", {{"engine", why}});
+      } else {
+        log_warning("Docker is not available; container targets wait for it (retrying with backoff)", {{"error", why}});
+      }
+    };
+    s.callbacks.on_problem = [](const Error& e) { log_debug("Docker", {{"problem", e.message}}); };
+    return s;
   }
 
   void prepare_targets() {

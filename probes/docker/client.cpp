@@ -64,6 +64,7 @@ struct Client::Call {
   std::string method;
   std::string path;
   bool versioned = true;  // under /vX.Y (all but /version itself)
+  Millis timeout{0};      // 0: the client's
   Done done;
   std::unique_ptr<HttpTransfer> transfer;
 };
@@ -128,8 +129,9 @@ Client::~Client() {
   for (auto& c : calls_) curl_.cancel(c->transfer->handle());
 }
 
-void Client::call(std::string method, std::string path, Done done) {
+void Client::call(std::string method, std::string path, Done done, Millis timeout) {
   auto c = std::make_unique<Call>();
+  c->timeout = timeout;
   c->method = std::move(method);
   c->path = std::move(path);
   c->done = std::move(done);
@@ -150,7 +152,7 @@ void Client::start(std::unique_ptr<Call> c) {
   r.url = std::string(kBase) + (c->versioned ? "/v" + api_->text() : "") + c->path;
   r.method = c->method;
   r.unix_socket = options_.socket;
-  r.timeout = options_.timeout;
+  r.timeout = c->timeout.count() > 0 ? c->timeout : options_.timeout;
   r.connect_timeout = options_.timeout;
   r.max_body = options_.max_body;
   r.keep_body = true;

@@ -82,8 +82,12 @@ class Client {
   // added) and call `done` on the loop with the body of a 2xx answer, or
   // why not. `done` never runs from inside get()/post(), nor after the
   // client is gone.
+  // `timeout` (0: the client's) for a request the engine takes long to
+  // answer on purpose (a restart waits for the container to stop).
   void get(std::string path, Done done) { call("GET", std::move(path), std::move(done)); }
-  void post(std::string path, Done done) { call("POST", std::move(path), std::move(done)); }
+  void post(std::string path, Done done, Millis timeout = Millis(0)) {
+    call("POST", std::move(path), std::move(done), timeout);
+  }
 
   // The negotiated version, once known.
   std::optional<ApiVersion> api() const { return api_; }
@@ -104,7 +108,7 @@ class Client {
 
  private:
   struct Call;
-  void call(std::string method, std::string path, Done done);
+  void call(std::string method, std::string path, Done done, Millis timeout = Millis(0));
   void start(std::unique_ptr<Call> c);
   void finish(Call* c, CURLcode code, const std::string& watch_error);
   void versioned(Result<std::string> body);

@@ -19,7 +19,10 @@ bool differs(const ContainerInfo& a, const ContainerInfo& b) {
 }
 
 Watcher::Watcher(sd_event* event, Client& client, Callbacks callbacks)
-    : event_(event), client_(client), callbacks_(std::move(callbacks)) {}
+    : event_(event),
+      client_(client),
+      callbacks_(std::move(callbacks)),
+      why_("no answer yet from the engine on " + client.socket()) {}
 
 Watcher::~Watcher() {
   *alive_ = false;
@@ -182,6 +185,7 @@ void Watcher::failed(const Error& why) {
 }
 
 void Watcher::set_up(bool up, const std::string& why) {
+  why_ = why;
   if (reported_ && up == up_) return;
   up_ = up;
   reported_ = true;

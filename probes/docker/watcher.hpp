@@ -70,8 +70,10 @@ class Watcher {
   // Connects (at once; again with backoff while the engine does not answer).
   void start();
 
-  // Whether the engine answered the last attempt.
+  // Whether the engine answered the last attempt, and what it said then
+  // (why it is down, or which engine answers).
   bool up() const { return up_; }
+  const std::string& why() const { return why_; }
   // Every container, by id.
   const std::map<std::string, ContainerInfo>& containers() const { return containers_; }
   // By name (without '/'), full id or unique id prefix (at least 12 digits).
@@ -101,6 +103,7 @@ class Watcher {
   std::unique_ptr<EventStream> stream_;
   SdEventSourcePtr timer_;
   bool up_ = false;
+  std::string why_;
   bool reported_ = false;  // availability reported at least once
   int failures_ = 0;
   std::uint64_t stream_opened_usec_ = 0;  // a stream that ends within a second counts as a failure

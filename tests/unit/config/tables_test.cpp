@@ -22,6 +22,8 @@ std::string sample(const KeyInfo& k) {
   const std::string name = k.name;
   if (name == "address") return "\"127.0.0.1:1\"";
   if (name == "systemd_unit") return "\"x.service\"";
+  if (name == "container") return "\"shop-web-1\"";
+  if (name == "compose_service") return "\"shop/web\"";
   if (name == "method") return "\"POST\"";
   if (name == "command" || name == "exec" || name == "start") return "[\"/bin/true\"]";
   auto clamp = [&](std::int64_t v) { return std::min(std::max(v, k.min), k.max); };
@@ -92,8 +94,8 @@ void no_value_errors(const LoadResult& r) {
 
 BOOST_AUTO_TEST_CASE(every_section_key_takes_a_value_of_its_type) {
   std::string toml = "[daemon]\n" + lines(daemon_keys(), {"flush_interval"}) + "[store]\n" + lines(store_keys()) +
-                     "[host]\n" + lines(host_keys()) + "[alerting]\n" + lines(alerting_keys()) + "[[webhook]]\n" +
-                     lines(receiver_keys(), {"username", "password_file"});
+                     "[host]\n" + lines(host_keys()) + "[docker]\n" + lines(docker_keys()) + "[alerting]\n" +
+                     lines(alerting_keys()) + "[[webhook]]\n" + lines(receiver_keys(), {"username", "password_file"});
   no_value_errors(load_toml(toml));
 }
 
