@@ -419,7 +419,8 @@ struct Daemon::Impl {
   }
 
   void sample_self() {
-    self->sample(alerts.get(), remediator.get(), targets.size(), running_targets(), sampler->stalled_reads());
+    self->sample(alerts.get(), remediator.get(), targets.size(), running_targets(), sampler->stalled_reads(),
+                 target_context->docker_if_used());
     sampler->forget_unused();
   }
 

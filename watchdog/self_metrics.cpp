@@ -22,7 +22,7 @@ std::string format_value_text(double v) {
 }  // namespace
 
 void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator, std::size_t targets,
-                         std::size_t running, std::size_t stalled_reads) {
+                         std::size_t running, std::size_t stalled_reads, const docker::Watcher* docker) {
   const WallMs now = wall_now_ms();
   if (stalled_reads > stalled_reported_) {
     log_warning(
@@ -44,6 +44,12 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_proc_reads_stalled", {}, static_cast<double>(stalled_reads), now);
   out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
   out.add("vigil_loop_turn_max_seconds", {}, static_cast<double>(loop.max_turn_usec) / 1e6, now);
+  if (docker != nullptr) {
+    out.add("vigil_docker_up", {}, docker->up() ? 1.0 : 0.0, now);
+    out.add("vigil_docker_containers", {}, static_cast<double>(docker->containers().size()), now);
+    out.add("vigil_docker_events_total", {}, static_cast<double>(docker->events_seen()), now);
+    out.add("vigil_docker_reconnects_total", {}, static_cast<double>(docker->reconnects()), now);
+  }
   out.add("vigil_ticks_skipped_total", {}, static_cast<double>(loop.ticks_skipped), now);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < loop.lag_buckets.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "alerting/engine.hpp"
 #include "heal/remediator.hpp"
+#include "probes/docker/watcher.hpp"
 #include "watchdog/loop.hpp"
 #include "watchdog/recorder.hpp"
 
@@ -20,8 +21,9 @@ class SelfMetrics {
   SelfMetrics(Loop& loop, Recorder& recorder) : loop_(loop), recorder_(recorder) {}
   // One round. `targets` and `running` are for STATUS=.
   // `stalled_reads`: /proc reads stuck past their deadline (Sampler).
+  // `docker`: the engine's watcher when a container target made one.
   void sample(const AlertEngine* alerts, const Remediator* remediator, std::size_t targets, std::size_t running,
-              std::size_t stalled_reads);
+              std::size_t stalled_reads, const docker::Watcher* docker = nullptr);
   // STATUS= only (before the first round).
   void notify_status(std::size_t targets, std::size_t running) const;
 

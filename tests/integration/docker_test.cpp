@@ -83,8 +83,9 @@ BOOST_AUTO_TEST_CASE(by_label_and_by_compose_service, *boost::unit_test::label("
                 {"com.docker.compose.project=shop", "com.docker.compose.service=web", "app=gateway"});
   web_container(engine, "shop-db-1", port_b, {"com.docker.compose.project=shop", "com.docker.compose.service=db"});
   Vigil v(docker_section(engine) + "[[target]]\nname = \"gw\"\ncontainer_label = \"app=gateway\"\n" +
-          "[[target]]\nname = \"db\"\ncompose_service = \"shop/db\"\n" +
-          "[[target]]\nname = \"none\"\ncompose_service = \"shop/cache\"\nalert = false\n");
+              "[[target]]\nname = \"db\"\ncompose_service = \"shop/db\"\n" +
+              "[[target]]\nname = \"none\"\ncompose_service = \"shop/cache\"\nalert = false\n",
+          "status_interval = \"1s\"\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(20s,
                                  [&] {
@@ -100,13 +101,21 @@ BOOST_AUTO_TEST_CASE(by_label_and_by_compose_service, *boost::unit_test::label("
   BOOST_TEST(db["details"]["pid"].get<long long>() ==
              std::stoll(engine.docker({"inspect", "-f", "{{.State.Pid}}", "shop-db-1"})));
   BOOST_TEST(target_events(v, "target_appeared", "none").empty());
+  BOOST_REQUIRE_MESSAGE(wait_for(20s,
+                                 [&] {
+                                   const auto up = v.cli_json({"query", "vigil_docker_up", "--since", "5m"});
+                                   return up.is_array() && !up.empty() && !up[0]["points"].empty() &&
+                                          up[0]["points"].back()["value"].get<double>() == 1.0;
+                                 }),
+                        v.log());
   BOOST_TEST(v.stop().has_value());
 }
 
 BOOST_AUTO_TEST_CASE(no_engine_means_not_available_said_once, *boost::unit_test::label("dockerd")) {
   TempDir nowhere;
   Vigil v("[docker]\nsocket = \"" + (nowhere / "docker.sock") +
-          "\"\n[[target]]\nname = \"web\"\ncontainer = \"web1\"\n" + "interval = \"200ms\"\n");
+              "\"\n[[target]]\nname = \"web\"\ncontainer = \"web1\"\n" + "interval = \"200ms\"\n",
+          "status_interval = \"1s\"\n");
   v.start();
   // The target says why it has no process (first that no answer came yet,
   // then the engine's absence, with why).
@@ -124,6 +133,14 @@ BOOST_AUTO_TEST_CASE(no_engine_means_not_available_said_once, *boost::unit_test:
   BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return v.values("vigil_probe_success", "web").size() >= rounds + 10; }),
                         v.log());
   BOOST_TEST(target_events(v, "target_problem", "web").size() == problems);
+  // And its own metric says so.
+  BOOST_REQUIRE_MESSAGE(wait_for(30s,
+                                 [&] {
+                                   const auto up = v.cli_json({"query", "vigil_docker_up", "--since", "5m"});
+                                   return up.is_array() && !up.empty() && !up[0]["points"].empty() &&
+                                          up[0]["points"].back()["value"].get<double>() == 0.0;
+                                 }),
+                        v.log());
   std::size_t said = 0;
   const std::string log = v.log();
   for (auto at = log.find("Docker is not available;"); at != std::string::npos;
