@@ -106,7 +106,7 @@ struct HostConfig {
 struct RemediateConfig {
   // Triggers as written: "crash", a check of this target, or a [[rule]]
   // name (its alert firing for this target). Default: every check of the
-  // target, and "crash" for a target vigild starts.
+  // target, and "crash" for a target vigild starts or a container.
   std::vector<std::string> on;
   std::vector<Trigger> triggers;                             // `on`, resolved by validation
   std::vector<ActionKind> actions = {ActionKind::kRestart};  // the escalation list; the last repeats
@@ -123,6 +123,9 @@ struct RemediateConfig {
   Millis timeout{60'000};         // each action's limit
   ConfigLocation where;
   bool written_on = false;  // `on` was given (else the default applies)
+  // "crash" is in `on` by default, not as written (a container target):
+  // vigild then leaves a crash to the service's own restart policy.
+  bool crash_implied = false;
   bool operator==(const RemediateConfig&) const = default;
 };
 

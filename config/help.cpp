@@ -52,7 +52,10 @@ std::string keys_help() {
   for (const auto& k : target_kinds()) out += "    " + std::string(to_string(k.kind)) + ":" + names(k.keys) + "\n";
   out += "  [target.remediate]:" + names(remediate_keys()) + "\n";
   out += "  [[check]], [[target.check]], every kind:" + names(common_check_keys()) + "\n";
-  for (const auto& k : check_kinds()) out += "    " + std::string(to_string(k.kind)) + ":" + names(k.keys) + "\n";
+  for (const auto& k : check_kinds()) {
+    out += "    " + std::string(to_string(k.kind)) + ":" + (k.keys.empty() ? " (no keys of its own)" : names(k.keys)) +
+           "\n";
+  }
   out += "  [alerting]:" + names(alerting_keys()) + "\n";
   out += "  [[alertmanager]], [[webhook]]:" + names(receiver_keys()) + "\n";
   std::string every;

@@ -63,6 +63,7 @@ class Loader {
   std::vector<std::string> target_names() const;
   void validate_targets();
   void validate_checks();
+  void add_container_checks();
   void validate_alerting();
   void validate_rule(RuleConfig& rule, KeyProblems& problems);
   void validate_remediation();

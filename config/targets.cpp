@@ -149,16 +149,16 @@ std::span<const TargetKindInfo> target_kinds() {
        "A Docker container, by name or id, watched over the engine's API ([docker]): its init process and its "
        "tree are the target's processes; its death and health are seen from the events stream at once; "
        "restarted through the engine.",
-       container_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_container, true, false},
+       container_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_container, true, false, true},
       {TargetKind::kContainerLabel,
        "The running Docker container carrying the label (the most recently started one, if several do); followed "
        "when it is replaced by another with the label.",
-       container_label_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_container_label, true,
-       false},
+       container_label_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_container_label, true, false,
+       true},
       {TargetKind::kComposeService,
        "The running container of a Docker Compose service (labels com.docker.compose.project and "
        "com.docker.compose.service); followed when Compose recreates it.",
-       compose_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_compose_service, true, false},
+       compose_keys, [] { return KindSettings::of(ContainerTarget{}); }, &validate_compose_service, true, false, true},
   }};
   static_assert(kinds.size() == kind_names<TargetKind>().size());
   return kinds;

@@ -64,6 +64,9 @@ struct TargetKindInfo {
   void (*validate)(const TargetConfig& target, KeyProblems& problems);  // nullptr: nothing beyond the keys
   bool can_restart;                                                     // vigild can restart it
   bool started_by_vigild;                                               // its crashes trigger remediation by default
+  // A Docker container: it gets a docker_health check, and its crashes
+  // trigger remediation by default unless Docker's restart policy restarts it.
+  bool container = false;
 };
 
 // In TargetKind order.

@@ -84,6 +84,7 @@ std::vector<std::string> Loader::target_names() const {
 void Loader::validate() {
   validate_targets();
   validate_checks();
+  add_container_checks();
   validate_alerting();
   validate_remediation();
   auto& cfg = result.config;
@@ -154,6 +155,14 @@ void Loader::validate_checks() {
     }
     // A [[target.check]] names its target by where it is written.
     if (!c.target.empty() && problems.written("target")) unknown_target(problems, "target", c.target, targets);
+    if (c.kind == CheckKind::kDockerHealth && !c.target.empty()) {
+      const auto t = std::find_if(cfg.targets.begin(), cfg.targets.end(),
+                                  [&](const TargetConfig& x) { return x.name == c.target; });
+      if (t != cfg.targets.end() && !t->finder.empty() && !target_kind(t->kind).container) {
+        problems.bad("kind", "docker_health judges a container, and target " + c.target + " is a " +
+                                 std::string(to_string(t->kind)) + " target");
+      }
+    }
     if (c.settings.empty()) continue;  // no kind, or an unknown one: reported
     check_kind(c.kind).validate(c, problems);
     // Only when one of them was chosen: the defaults (5s, 1s) are not news.
@@ -170,6 +179,32 @@ void Loader::validate_checks() {
     warning(ConfigErrorKind::kOutOfRange, first_slow, "check.timeout",
             std::to_string(slow.size()) + (slow.size() == 1 ? " check has" : " checks have") +
                 " a timeout longer than its interval (" + names + "): a slow answer delays the next run");
+  }
+}
+
+// Every container target judges its container's HEALTHCHECK: a
+// docker_health check named docker_health, unless it has one of that kind
+// (or a check of that name) already.
+void Loader::add_container_checks() {
+  auto& cfg = result.config;
+  const std::string name(to_string(CheckKind::kDockerHealth));
+  for (const auto& t : cfg.targets) {
+    if (t.finder.empty() || !target_kind(t.kind).container) continue;
+    const bool has = std::any_of(cfg.checks.begin(), cfg.checks.end(), [&](const CheckConfig& c) {
+      return c.target == t.name && (c.kind == CheckKind::kDockerHealth || c.name == name);
+    });
+    if (has) continue;
+    CheckConfig c;
+    static_cast<CheckSpec&>(c) = default_check(CheckKind::kDockerHealth);
+    c.name = name;
+    c.target = t.name;
+    c.interval = t.interval;
+    // Docker has already counted its own retries before it says unhealthy.
+    c.fail_after = 1;
+    c.recover_after = 1;
+    c.where = t.where;
+    cfg.checks.push_back(std::move(c));
+    check_keys_at.emplace_back();
   }
 }
 
@@ -374,6 +409,12 @@ void Loader::validate_remediate(TargetConfig& t, EntryProblems& p) {
     // A unit's crashes are systemd's to restart (Restart=); vigild
     // records them, and acts on them only when told to ("crash").
     if (!t.finder.empty() && target_kind(t.kind).started_by_vigild) r.on.push_back(crash);
+    // A container's crash is vigild's to restart when Docker's restart
+    // policy does not (decided at the time: heal/).
+    if (!t.finder.empty() && target_kind(t.kind).container) {
+      r.on.push_back(crash);
+      r.crash_implied = true;
+    }
     if (r.on.empty()) {
       p.missing("on", "nothing triggers it: the target has no check; write on = [\"crash\"] or add a [[target.check]]");
     }

@@ -3,7 +3,7 @@
 namespace vigil {
 
 // Each names table must list every value of its enum, in order.
-static_assert(KindNames<CheckKind>::names.size() == static_cast<std::size_t>(CheckKind::kPrometheus) + 1);
+static_assert(KindNames<CheckKind>::names.size() == static_cast<std::size_t>(CheckKind::kDockerHealth) + 1);
 static_assert(KindNames<CheckState>::names.size() == static_cast<std::size_t>(CheckState::kRecovering) + 1);
 static_assert(KindNames<TargetKind>::names.size() == static_cast<std::size_t>(TargetKind::kComposeService) + 1);
 static_assert(KindNames<ActionKind>::names.size() == static_cast<std::size_t>(ActionKind::kHttp) + 1);
@@ -15,7 +15,7 @@ static_assert(KindNames<RuleKind>::names.size() == static_cast<std::size_t>(Rule
 static_assert(KindNames<ReceiverKind>::names.size() == static_cast<std::size_t>(ReceiverKind::kWebhook) + 1);
 static_assert(KindNames<Comparison>::names.size() == static_cast<std::size_t>(Comparison::kNe) + 1);
 static_assert(KindNames<Severity>::names.size() == static_cast<std::size_t>(Severity::kCritical) + 1);
-static_assert(KindNames<EventKind>::names.size() == static_cast<std::size_t>(EventKind::kAlertDeliveryDropped) + 1);
+static_assert(KindNames<EventKind>::names.size() == static_cast<std::size_t>(EventKind::kContainerReplaced) + 1);
 static_assert(check_event_kind(CheckState::kRecovering) == EventKind::kCheckRecovering);
 static_assert(check_event_kind(CheckState::kUnknown) == EventKind::kCheckUnknown);
 

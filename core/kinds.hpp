@@ -69,10 +69,11 @@ std::string kind_list() {
 
 // What a check probes with (probes/checks/kinds.hpp has the table of what
 // each one needs and does).
-enum class CheckKind : std::uint8_t { kTcp, kHttp, kExec, kRedis, kPostgres, kPrometheus };
+enum class CheckKind : std::uint8_t { kTcp, kHttp, kExec, kRedis, kPostgres, kPrometheus, kDockerHealth };
 template <>
 struct KindNames<CheckKind> {
-  static constexpr std::array<std::string_view, 6> names = {"tcp", "http", "exec", "redis", "postgres", "prometheus"};
+  static constexpr std::array<std::string_view, 7> names = {"tcp",      "http",       "exec",         "redis",
+                                                            "postgres", "prometheus", "docker_health"};
 };
 
 // A check's state after hysteresis (probes/checks/hysteresis.hpp). Stored as
@@ -239,10 +240,20 @@ enum class EventKind : std::uint8_t {
   kAlertFiring,
   kAlertResolved,
   kAlertDeliveryDropped,
+  // a container target's container, from the engine's events stream
+  kContainerStarted,
+  kContainerDied,
+  kContainerOom,
+  kContainerHealth,  // its HEALTHCHECK status changed
+  kContainerRestarted,
+  kContainerPaused,
+  kContainerUnpaused,
+  kContainerDestroyed,
+  kContainerReplaced,  // the target follows another container (recreated with a new id)
 };
 template <>
 struct KindNames<EventKind> {
-  static constexpr std::array<std::string_view, 28> names = {
+  static constexpr std::array<std::string_view, 37> names = {
       "unknown",
       "daemon_start",
       "daemon_stop",
@@ -271,6 +282,15 @@ struct KindNames<EventKind> {
       "alert_firing",
       "alert_resolved",
       "alert_delivery_dropped",
+      "container_started",
+      "container_died",
+      "container_oom",
+      "container_health",
+      "container_restarted",
+      "container_paused",
+      "container_unpaused",
+      "container_destroyed",
+      "container_replaced",
   };
 };
 

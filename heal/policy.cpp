@@ -18,6 +18,10 @@ const char* to_string(RemediationVerdict v) {
       return "act";
     case RemediationVerdict::kBusy:
       return "busy";
+    case RemediationVerdict::kHeld:
+      return "held";
+    case RemediationVerdict::kLeftToManager:
+      return "left_to_manager";
     case RemediationVerdict::kFlapping:
       return "flapping";
     case RemediationVerdict::kDependencyDown:
@@ -45,6 +49,21 @@ RemediationDecision decide_remediation(RemediationState& s, const RemediationRul
   if (s.in_flight) {
     d.verdict = RemediationVerdict::kBusy;
     d.reason = "an action is already running";
+    return d;
+  }
+  if (situation.settling) {
+    d.verdict = RemediationVerdict::kBusy;
+    d.reason = "waiting for its manager's account of the exit";
+    return d;
+  }
+  if (!situation.left_to_manager.empty()) {
+    d.verdict = RemediationVerdict::kLeftToManager;
+    d.reason = "left to its manager: " + situation.left_to_manager + " (write \"crash\" in on to restart it anyway)";
+    return d;
+  }
+  if (!situation.held.empty()) {
+    d.verdict = RemediationVerdict::kHeld;
+    d.reason = "not now: " + situation.held;
     return d;
   }
   if (situation.flapping) {

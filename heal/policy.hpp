@@ -5,6 +5,11 @@
 // the decision names and reports back.
 //
 //  - one action at a time per target (kBusy while one runs);
+//  - nothing where the service's manager (Docker) brings it back by its
+//    own restart policy and "crash" was not written in `on`
+//    (kLeftToManager), and nothing while the manager is at it or must be
+//    let be (kHeld: Docker restarting the container, its health start
+//    period); kBusy while the manager has not reported the exit yet;
 //  - flapping checks trigger nothing (kFlapping), unless vigild's own
 //    actions are what flipped them (a crash loop: the caller says so);
 //  - while a depends_on target is failed, nothing is restarted
@@ -54,7 +59,7 @@ struct RemediationState {
   bool given_up = false;
 };
 
-enum class RemediationVerdict { kAct, kBusy, kFlapping, kDependencyDown, kBackoff, kGivenUp };
+enum class RemediationVerdict { kAct, kBusy, kHeld, kLeftToManager, kFlapping, kDependencyDown, kBackoff, kGivenUp };
 const char* to_string(RemediationVerdict v);
 
 struct RemediationDecision {
@@ -68,6 +73,15 @@ struct RemediationDecision {
 struct RemediationSituation {
   bool flapping = false;
   std::vector<std::string> dependencies_down;
+  // Its manager has not reported what ended it yet (Docker's die event
+  // follows the pidfd by milliseconds): kBusy until it has.
+  bool settling = false;
+  // Why the service's manager must be let be now ("Docker is restarting
+  // it", a health check's start period): nothing is done until it ends.
+  std::string held;
+  // Its manager restarts it on its own ("Docker restarts it (restart policy
+  // always)") and the crash trigger was implied, not written: left to it.
+  std::string left_to_manager;
 };
 
 // The target is failed (a trigger fired) at `now`: what to do.

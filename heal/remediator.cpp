@@ -43,6 +43,7 @@ nlohmann::json evidence_json(const Evidence& e, const std::map<std::string, doub
   if (e.exit_signal) j["exit_signal"] = signal_name(*e.exit_signal);
   if (e.oom_kills_before) j["oom_kills_before"] = *e.oom_kills_before;
   if (e.oom_kills_after) j["oom_kills_after"] = *e.oom_kills_after;
+  if (e.oom_reported) j["oom_killed"] = true;
   if (e.cpu_percent) j["cpu_percent"] = std::round(*e.cpu_percent * 10) / 10;
   if (!e.check_reason.empty()) j["check_reason"] = e.check_reason;
   if (e.check_timed_out) j["check_timed_out"] = true;
@@ -293,13 +294,24 @@ void Remediator::check_result(const std::string& target, const std::string& chec
   consider(*s, now);
 }
 
+bool Remediator::restarting(const std::string& target) const {
+  const Subject* s = find(target);
+  if (s == nullptr || !s->policy.in_flight || !s->incident || s->incident->actions.empty()) return false;
+  const IncidentAction& a = s->incident->actions.back();
+  return a.action == ActionKind::kRestart && a.result == ActionStatus::kRunning;
+}
+
 void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs now) {
   Subject* s = find(target);
   if (s == nullptr) return;
+  const bool ours = restarting(target);
   s->down = true;
   s->last_exit = exit;
   s->up_since_ms = 0;
   s->healthy_since_ms = 0;
+  // vigild's own restart stopped it (a container's engine stops it first):
+  // not a crash, and not the evidence of the failure that opened the incident.
+  if (ours) return;
   if (exit.start_error.empty()) {
     record(*s, EventKind::kTargetCrashed, Severity::kCritical,
            "target " + target + ": main process " + std::to_string(exit.pid) + " " + exit.describe(), now);
@@ -312,6 +324,7 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
   e.process_stopped = false;
   e.exit_code = exit.code;
   e.exit_signal = exit.signal;
+  e.oom_reported = exit.oom_killed;
   e.start_error = exit.start_error;
   if (s->hooks.cgroup_now) {
     auto now_read = s->hooks.cgroup_now();
@@ -333,6 +346,27 @@ void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs
     classify(*s, e);
     save(*s, now);
   }
+  consider(*s, now);
+}
+
+void Remediator::exit_known(const std::string& target, const ExitInfo& exit, WallMs now) {
+  Subject* s = find(target);
+  // Running again: that exit is history, and its incident has what it needs.
+  if (s == nullptr || !s->down) return;
+  s->last_exit = exit;
+  if (!s->incident || s->incident->trigger.kind != TriggerKind::kCrash ||
+      s->incident->root_cause == RootCause::kDependencyDown || restarting(target)) {
+    consider(*s, now);
+    return;
+  }
+  Evidence e = evidence_of(*s);
+  e.process_alive = false;
+  e.exit_code = exit.code;
+  e.exit_signal = exit.signal;
+  e.oom_reported = exit.oom_killed;
+  classify(*s, e);
+  save(*s, now);
+  // What to do may have waited for this (Docker's restart policy).
   consider(*s, now);
 }
 
@@ -421,6 +455,12 @@ void Remediator::decide(Subject& s, WallMs now) {
   situation.flapping = flapping_of_its_own(s, now);
   for (const auto& d : s.depends_on) {
     if (failed(d)) situation.dependencies_down.push_back(d);
+  }
+  if (s.hooks.manager) {
+    TargetHooks::ManagerNow m = s.hooks.manager();
+    situation.held = std::move(m.hold);
+    situation.settling = m.settling;
+    if (s.cfg->crash_implied) situation.left_to_manager = std::move(m.restarts_itself);
   }
   const bool was_given_up = s.policy.given_up;
   RemediationDecision d = decide_remediation(s.policy, s.rules, situation, now);

@@ -79,6 +79,13 @@ class Remediator {
     std::function<CgroupNow()> cgroup_now;
     // The main process is stopped (state T or t) now.
     std::function<bool()> main_stopped;
+    // What its manager (Docker) is doing now: why to let it be, and whether
+    // it restarts the target on its own (empty: no); see policy.hpp.
+    struct ManagerNow {
+      std::string hold, restarts_itself;
+      bool settling = false;  // the manager has not reported the exit yet: exit_known() follows
+    };
+    std::function<ManagerNow()> manager;
   };
   // One check result, after its state was updated.
   struct CheckReport {
@@ -109,6 +116,12 @@ class Remediator {
   bool in_grace(const std::string& target, WallMs now) const;
   // The main process exited.
   void crashed(const std::string& target, const ExitInfo& exit, WallMs now);
+  // What ended the main process became known after crashed() (Docker's
+  // die event: the exit code, OOMKilled): the crash incident's evidence and
+  // root cause are updated; nothing is recorded twice.
+  void exit_known(const std::string& target, const ExitInfo& exit, WallMs now);
+  // A restart of vigild's is running for the target (an exit now is its doing).
+  bool restarting(const std::string& target) const;
   // The main process of a target runs (found, started, restarted by systemd).
   void running(const std::string& target, WallMs now);
   // A rule's alert for the target: firing or not (from the alert engine).

@@ -48,10 +48,12 @@ Classification classify_root_cause(const Evidence& e) {
   }
   const bool oom_counter_rose = e.oom_kills_before && e.oom_kills_after && *e.oom_kills_after > *e.oom_kills_before;
   const bool killed_at_limit = e.exit_signal == SIGKILL && near(e.memory_bytes, e.memory_limit_bytes);
-  if (oom_counter_rose || killed_at_limit) {
+  if (oom_counter_rose || e.oom_reported || killed_at_limit) {
     std::string s = "killed by the OOM killer (";
     if (oom_counter_rose) {
       s += "oom_kill " + number(*e.oom_kills_before) + " -> " + number(*e.oom_kills_after);
+    } else if (e.oom_reported) {
+      s += "Docker: OOMKilled";
     } else {
       s += "SIGKILL";
     }

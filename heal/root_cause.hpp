@@ -8,8 +8,9 @@
 // Precedence, first match wins:
 //   dependency_down     a target in depends_on was failed when this one failed
 //   oom_killed          the cgroup's oom_kill count (v2 memory.events) or, on
-//                       v1, the OOM-control kill count rose; or the process
-//                       died of SIGKILL with memory at its limit
+//                       v1, the OOM-control kill count rose; or its manager
+//                       says so (Docker's OOMKilled); or the process died of
+//                       SIGKILL with memory at its limit
 //   crashed             the main process exited (a code or a signal)
 //   resource_exhausted  open fds, threads (pids.max) or memory at >= 95 % of
 //                       their limit while the process is alive
@@ -35,6 +36,8 @@ struct Evidence {
   std::optional<int> exit_signal;  // or was killed by this signal
   // cgroup OOM counters: the newest sample before the failure and at detection.
   std::optional<double> oom_kills_before, oom_kills_after;
+  // Its manager says the OOM killer ended it (Docker's State.OOMKilled).
+  bool oom_reported = false;
   // The newest samples before the failure.
   std::optional<double> open_fds, max_fds;
   std::optional<double> threads, max_threads;  // max: cgroup pids.max

@@ -48,9 +48,10 @@ std::optional<std::uint64_t> start_ticks(const std::string& proc_root, int pid) 
 std::string ExitInfo::describe() const {
   if (!start_error.empty()) return "could not be started: " + start_error;
   if (!status_known) return "exited (status unknown: vigild is not its parent)";
-  if (signal) return "killed by " + signal_name(*signal);
-  if (code) return "exited with code " + std::to_string(*code);
-  return "exited";
+  const std::string oom = oom_killed ? " (the OOM killer)" : "";
+  if (signal) return "killed by " + signal_name(*signal) + oom;
+  if (code) return "exited with code " + std::to_string(*code) + oom;
+  return "exited" + oom;
 }
 
 // ---- PidWatch ---------------------------------------------------------------

@@ -50,6 +50,7 @@ struct ExitInfo {
   std::optional<int> code;    // exited with this code
   std::optional<int> signal;  // killed by this signal
   std::string start_error;    // not an exit: it could not be (re)started at all
+  bool oom_killed = false;    // its manager says the OOM killer ended it (Docker's OOMKilled)
   // "exited with code 3", "killed by SIGKILL", "exited (status unknown: not vigild's child)"
   std::string describe() const;
 };

@@ -7,6 +7,7 @@
 #include "config/targets.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "probes/docker/facts.hpp"
 
 namespace vigil {
 
@@ -160,22 +161,16 @@ class ContainerProcesses : public FoundProcesses, public ServiceController {
   }
 
   FoundRoots roots(ProcessTable& table) override {
-    const docker::Watcher& w = context_.docker_watcher();
-    if (!w.up()) return {{}, "Docker is not available: " + w.why(), false};
-    const docker::ContainerInfo* c = pick(w);
+    const ContainerLookup found = container();
+    const docker::ContainerInfo* c = found.container;
     if (c == nullptr) {
       id_.clear();
-      return {{}, "no container " + describe(), false};
+      return {{}, found.problem, false};
     }
     id_ = c->id;
     name_ = c->name;
-    if (c->state != docker::ContainerState::kRunning) {
-      std::string why = "container " + c->name + " is " + std::string(to_string(c->state));
-      if (c->state == docker::ContainerState::kExited) {
-        why += " (exit code " + std::to_string(c->exit_code) + (c->oom_killed ? ", killed for memory" : "") + ")";
-      }
-      return {{}, why, false};
-    }
+    if (c->state != docker::ContainerState::kRunning)
+      return {{}, "container " + c->name + " is " + docker::describe_state(*c), false};
     if (c->pid <= 0 || !alive(table, c->pid)) {
       return {{}, "container " + c->name + ": its process " + std::to_string(c->pid) + " is not running", false};
     }
@@ -184,6 +179,15 @@ class ContainerProcesses : public FoundProcesses, public ServiceController {
 
   int main_pid() const override { return FoundProcesses::main_pid(); }
   ServiceController* controller() override { return this; }
+
+  ContainerLookup container() const override {
+    const docker::Watcher& w = context_.docker_watcher();
+    if (!w.up()) return {nullptr, "Docker is not available: " + w.why()};
+    if (!w.synced()) return {nullptr, "Docker answers; its containers are being listed"};
+    const docker::ContainerInfo* c = pick(w);
+    if (c == nullptr) return {nullptr, "no container " + describe()};
+    return {c, {}};
+  }
 
   void restart(Millis timeout, ActionDone done) override {
     if (id_.empty()) return done(ActionResult{ActionStatus::kFailed, "no container " + describe() + " to restart"});

@@ -37,7 +37,8 @@ class DockerEngine {
     // The image: busybox, its applets as links, and a health file to serve.
     const fs::path root = dir_.path / "rootfs";
     fs::copy_file("/bin/busybox", root / "bin" / "busybox");
-    for (const char* applet : {"sh", "httpd", "wget", "cat", "rm", "sleep", "kill", "echo", "head", "true"}) {
+    for (const char* applet :
+         {"sh", "httpd", "wget", "cat", "rm", "sleep", "kill", "echo", "head", "true", "test", "[", "touch"}) {
       fs::create_symlink("busybox", root / "bin" / applet);
     }
     write_file((root / "www" / "health").string(), "ok\n");
@@ -92,24 +93,38 @@ class DockerEngine {
   }
 
   // The engine answers /_ping on its socket.
-  bool ping() const {
+  bool ping() const { return get("/_ping").find(" 200 ") != std::string::npos; }
+
+  // The whole answer (status line, headers, body) to GET `path` over HTTP/1.0
+  // on the engine's socket (it closes the connection after it: no chunks);
+  // "" when nothing answered within 5 s.
+  std::string get(const std::string& path) const {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_.c_str());
-    bool ok = false;
+    std::string answer;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      const std::string req = "GET /_ping HTTP/1.0\r\n\r\n";
-      timeval tv{2, 0};
+      const std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+      timeval tv{5, 0};
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-        char buf[256];
-        const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-        ok = n > 12 && std::string(buf, static_cast<std::size_t>(n)).find(" 200 ") != std::string::npos;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<std::size_t>(n));
       }
     }
     ::close(fd);
-    return ok;
+    return answer;
+  }
+
+  // The JSON body of GET `path` (a test failure when there is none).
+  nlohmann::json get_json(const std::string& path) const {
+    const std::string answer = get(path);
+    const auto body = answer.find("\r\n\r\n");
+    BOOST_REQUIRE_MESSAGE(answer.find(" 200 ") != std::string::npos && body != std::string::npos,
+                          "GET " << path << ": " << answer.substr(0, 300));
+    return nlohmann::json::parse(answer.substr(body + 4));
   }
 
   std::string log() const { return slurp(dir_ / "dockerd.log"); }

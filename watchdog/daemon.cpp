@@ -21,6 +21,7 @@
 #include "alerting/engine.hpp"
 #include "alerting/from_config.hpp"
 #include "alerting/sender.hpp"
+#include "config/targets.hpp"
 #include "core/file_trust.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -30,6 +31,7 @@
 #include "heal/service.hpp"
 #include "heal/targets.hpp"
 #include "probes/checks/check.hpp"
+#include "probes/docker/facts.hpp"
 #include "store/store.hpp"
 #include "watchdog/backfill.hpp"
 #include "watchdog/checks.hpp"
@@ -144,7 +146,8 @@ struct Daemon::Impl {
   std::unique_ptr<AlertSender> sender;
   // Keyed by name: a reload can replace one without touching the others.
   std::map<std::string, std::unique_ptr<WatchedTarget>> targets;
-  std::set<std::string> trigger_rules;  // rule names some [target.remediate] `on` lists
+  std::set<std::string> trigger_rules;                     // rule names some [target.remediate] `on` lists
+  std::map<std::string, std::string> followed_containers;  // container targets: the id followed last
   std::unique_ptr<SelfMetrics> self;
   std::unique_ptr<Timer> host_timer, self_timer, tick_timer;
 
@@ -182,6 +185,11 @@ struct Daemon::Impl {
     target_context = std::make_unique<TargetContext>(loop->event(), cfg.daemon.state_dir, cfg.daemon.proc_root,
                                                      cfg.daemon.cgroup_root);
     target_context->set_docker(docker_setup());
+    check_context->set_container_lookup([this](const std::string& target) -> ContainerLookup {
+      auto it = targets.find(target);
+      if (it == targets.end()) return {nullptr, "no target " + target};
+      return it->second->processes->container();
+    });
     sampler = std::make_unique<Sampler>(
         cfg, *recorder, [this](WatchedTarget& t, TargetTransition tr, const TargetObservation& seen, WallMs now) {
           target_seen(t, tr, seen, now);
@@ -209,6 +217,7 @@ struct Daemon::Impl {
       }
     };
     s.callbacks.on_problem = [](const Error& e) { log_debug("Docker", {{"problem", e.message}}); };
+    s.callbacks.on_change = [this](const docker::ContainerChange& change) { container_changed(change); };
     return s;
   }
 
@@ -307,6 +316,20 @@ struct Daemon::Impl {
     hooks.signal = [tp](int sig) { return tp->processes->signal(sig); };
     hooks.cgroup_now = [this, tp] { return sampler->cgroup_now(*tp); };
     hooks.main_stopped = [tp] { return tp->main_state == 'T' || tp->main_state == 't'; };
+    if (target_kind(t.cfg.kind).container) {
+      hooks.manager = [tp] {
+        Remediator::TargetHooks::ManagerNow m;
+        const ContainerLookup found = tp->processes->container();
+        if (found.container == nullptr) return m;
+        m.hold = docker::restart_hold(*found.container, wall_now_ms()).value_or("");
+        // Its process is gone and the engine has not said so yet (its die
+        // event follows within milliseconds): what Docker does next is
+        // not known until then.
+        m.settling = found.container->state == docker::ContainerState::kRunning && tp->processes->main_pid() == 0;
+        m.restarts_itself = docker::restarted_by_docker(*found.container).value_or("");
+        return m;
+      };
+    }
     return hooks;
   }
 
@@ -383,7 +406,20 @@ struct Daemon::Impl {
   }
 
   // The main process of a target exited (pidfd, or systemd's signal).
-  void main_exited(WatchedTarget& t, const ExitInfo& info) {
+  void main_exited(WatchedTarget& t, const ExitInfo& exited) {
+    ExitInfo info = exited;
+    // A container's exit status is the engine's, when it knows already
+    // (else its die event brings it: container_changed).
+    if (const ContainerLookup found = t.processes->container();
+        found.container != nullptr && found.container->state != docker::ContainerState::kRunning &&
+        found.container->pid == 0) {
+      fill_exit(info, *found.container);
+    }
+    // vigild's own restart stopped it: the remediator knows; no alert.
+    if (remediator && remediator->restarting(t.cfg.name)) {
+      remediator->crashed(t.cfg.name, info, wall_now_ms());
+      return;
+    }
     // At once, not at the next round.
     if (alerts && t.cfg.alert) {
       alerts->target_state(t.cfg.name, false, "main process " + std::to_string(info.pid) + " " + info.describe(),
@@ -393,6 +429,76 @@ struct Daemon::Impl {
     // Its checks judge the endpoint now (in milliseconds, not up to an
     // interval later): an endpoint whose process died is down.
     if (checks) checks->run_soon(t.cfg.name, Millis(0));
+  }
+
+  static void fill_exit(ExitInfo& info, const docker::ContainerInfo& c) {
+    const docker::ExitFacts f = docker::exit_facts(c);
+    info.status_known = true;
+    info.code = f.code;
+    info.signal = f.signal;
+    info.oom_killed = f.oom_killed;
+  }
+
+  // A container changed (the Docker watcher): for each target following
+  // it, the event at once, and a death or a health change judged at once
+  // (its checks run now) rather than at the next interval.
+  void container_changed(const docker::ContainerChange& change) {
+    const docker::ContainerInfo* c = change.now != nullptr ? change.now : change.before;
+    if (c == nullptr) return;
+    const WallMs now = wall_now_ms();
+    for (auto& [name, t] : targets) {
+      if (!target_kind(t->cfg.kind).container) continue;
+      const ContainerLookup found = t->processes->container();
+      const std::string id = found.container != nullptr ? found.container->id : std::string();
+      std::string& followed = followed_containers[name];
+      if (c->id != id && c->id != followed) continue;
+      if (!id.empty() && !followed.empty() && id != followed) {
+        recorder->record(Event{now,
+                               EventKind::kContainerReplaced,
+                               name,
+                               {},
+                               Severity::kWarning,
+                               "target " + name + " follows container " + found.container->name + " (" +
+                                   id.substr(0, 12) + ") instead of " + followed.substr(0, 12),
+                               "{\"container\":" + json_string(id) + ",\"before\":" + json_string(followed) + "}"});
+      }
+      if (!id.empty()) followed = id;
+      std::optional<docker::ContainerEvent> ev = change.event;
+      // Died while the stream was away (the engine restarted): told as a die.
+      if (!ev && change.before != nullptr && change.now != nullptr &&
+          change.before->state == docker::ContainerState::kRunning &&
+          change.now->state != docker::ContainerState::kRunning) {
+        ev = docker::ContainerEvent{};
+        ev->id = c->id;
+        ev->action = docker::EventAction::kDie;
+        ev->exit_code = change.now->exit_code;
+      }
+      if (!ev) continue;
+      if (auto e = docker::container_event(*ev, change.now, now)) {
+        e->target = name;
+        recorder->record(std::move(*e));
+      }
+      switch (ev->action) {
+        case docker::EventAction::kDie:
+          if (change.now != nullptr && remediator) {
+            ExitInfo info;
+            info.pid = change.before != nullptr ? change.before->pid : 0;
+            fill_exit(info, *change.now);
+            remediator->exit_known(name, info, now);
+          }
+          [[fallthrough]];
+        case docker::EventAction::kOom:
+        case docker::EventAction::kHealthStatus:
+        case docker::EventAction::kPause:
+        case docker::EventAction::kUnpause:
+        case docker::EventAction::kStart:
+        case docker::EventAction::kRestart:
+          if (checks) checks->run_soon(name, Millis(0));
+          break;
+        default:
+          break;
+      }
+    }
   }
 
   // Every second: alert rules' time-based conditions, remediation triggers.

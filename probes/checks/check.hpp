@@ -1,7 +1,8 @@
 // probes/checks/check.hpp: what a check is, and how one run of it happens.
 //
 // Contract of probes/checks/: a check is a probe with a schedule and
-// hysteresis. Its kind (tcp, http, exec, redis, postgres, prometheus) is a
+// hysteresis. Its kind (tcp, http, exec, redis, postgres, prometheus,
+// docker_health) is a
 // row of the table in kinds.hpp: the kind's keys, their validation, and the
 // factory of its CheckRunner. One file per kind holds all of that and the
 // kind's protocol work; kinds.cpp lists the rows. A runner does its I/O on
@@ -25,6 +26,10 @@
 #include "probes/checks/outcome.hpp"
 
 namespace vigil {
+
+namespace docker {
+struct ContainerInfo;
+}
 
 // One configured check. `settings` holds the kind's own struct (TcpSettings,
 // HttpCheckSettings, ...: see each kind's header).
@@ -58,8 +63,16 @@ class CheckRunner {
   virtual void start(Done done) = 0;
 };
 
-// What the runners of one loop share: the loop, and the curl multi handle
-// (made, and libcurl loaded, by the first http or prometheus check).
+// The container a target follows now (docker_health checks), or why there
+// is none ("Docker is not available: ...", "no container named web").
+struct ContainerLookup {
+  const docker::ContainerInfo* container = nullptr;  // valid until the loop turns
+  std::string problem;
+};
+
+// What the runners of one loop share: the loop, the curl multi handle
+// (made, and libcurl loaded, by the first http or prometheus check), and
+// the daemon's view of container targets.
 class CheckContext {
  public:
   explicit CheckContext(sd_event* event);
@@ -73,9 +86,17 @@ class CheckContext {
   sd_event* event() const { return event_; }
   CurlLoop& curl();
 
+  // Set by the daemon before the first check runs; without it every
+  // docker_health check fails saying so.
+  void set_container_lookup(std::function<ContainerLookup(const std::string& target)> lookup) {
+    container_lookup_ = std::move(lookup);
+  }
+  ContainerLookup container_of(const std::string& target) const;
+
  private:
   sd_event* event_;
   std::unique_ptr<CurlLoop> curl_;
+  std::function<ContainerLookup(const std::string& target)> container_lookup_;
 };
 
 }  // namespace vigil

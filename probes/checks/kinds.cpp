@@ -49,15 +49,20 @@ CurlLoop& CheckContext::curl() {
   return *curl_;
 }
 
+ContainerLookup CheckContext::container_of(const std::string& target) const {
+  if (!container_lookup_) return {nullptr, "vigild watches no container here"};
+  return container_lookup_(target);
+}
+
 std::unique_ptr<CheckRunner> CheckContext::make(const CheckSpec& check) {
   return check_kind(check.kind).make_runner(*this, check);
 }
 
 std::span<const CheckKindInfo> check_kinds() {
   // In CheckKind order: check_kind() indexes it.
-  static const std::array<CheckKindInfo, 6> kinds = {tcp_check_kind(),      http_check_kind(),
-                                                     exec_check_kind(),     redis_check_kind(),
-                                                     postgres_check_kind(), prometheus_check_kind()};
+  static const std::array<CheckKindInfo, 7> kinds = {
+      tcp_check_kind(),      http_check_kind(),       exec_check_kind(),         redis_check_kind(),
+      postgres_check_kind(), prometheus_check_kind(), docker_health_check_kind()};
   static_assert(kinds.size() == kind_names<CheckKind>().size());
   return kinds;
 }
@@ -72,7 +77,7 @@ std::span<const Key<CheckSpec>> common_check_keys() {
       field_key<&CheckSpec::target>("target", ValueType::kName, 1, 64,
                                     "the target it belongs to (omit it for a remote endpoint)"),
       choice_key<&CheckSpec::kind, CheckKind>("kind", ValueType::kChoice,
-                                              "one of tcp, http, exec, redis, postgres, prometheus"),
+                                              "one of tcp, http, exec, redis, postgres, prometheus, docker_health"),
       field_key<&CheckSpec::interval>("interval", ValueType::kDuration, 100, 86'400'000,
                                       "a duration from 100ms to 24h, e.g. \"1s\"; default: daemon.interval"),
       field_key<&CheckSpec::timeout>("timeout", ValueType::kDuration, 10, 600'000,

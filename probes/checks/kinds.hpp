@@ -53,5 +53,6 @@ const CheckKindInfo& exec_check_kind();
 const CheckKindInfo& redis_check_kind();
 const CheckKindInfo& postgres_check_kind();
 const CheckKindInfo& prometheus_check_kind();
+const CheckKindInfo& docker_health_check_kind();
 
 }  // namespace vigil

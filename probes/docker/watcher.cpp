@@ -93,9 +93,11 @@ void Watcher::connect() {
     // Every container again: what changed while away is reported, what
     // is gone is reported gone.
     std::set<std::string> listed;
+    listing_ = list->size();
+    if (listing_ == 0) synced_ = true;
     for (const auto& c : *list) {
       listed.insert(c.id);
-      inspect(c.id, std::nullopt);
+      inspect(c.id, std::nullopt, true);
     }
     for (auto it = containers_.begin(); it != containers_.end();) {
       if (listed.count(it->first) != 0) {
@@ -109,12 +111,14 @@ void Watcher::connect() {
   });
 }
 
-void Watcher::inspect(const std::string& id, std::optional<ContainerEvent> event) {
+void Watcher::inspect(const std::string& id, std::optional<ContainerEvent> event, bool listing) {
   const std::shared_ptr<bool> alive = alive_;
   const std::uint64_t gen = generation_;
   client_.get("/containers/" + id + "/json",
-              [this, alive, gen, id, event = std::move(event)](Result<std::string> body) mutable {
-                if (*alive && gen == generation_) inspected(id, std::move(event), std::move(body));
+              [this, alive, gen, id, listing, event = std::move(event)](Result<std::string> body) mutable {
+                if (!*alive || gen != generation_) return;
+                inspected(id, std::move(event), std::move(body));
+                if (listing && listing_ > 0 && --listing_ == 0) synced_ = true;
               });
 }
 
@@ -164,7 +168,7 @@ void Watcher::on_event(ContainerEvent event) {
     return;
   }
   const std::string id = event.id;
-  inspect(id, std::move(event));
+  inspect(id, std::move(event), false);
 }
 
 void Watcher::stream_ended(Error why) {

@@ -74,6 +74,9 @@ class Watcher {
   // (why it is down, or which engine answers).
   bool up() const { return up_; }
   const std::string& why() const { return why_; }
+  // Every container listed at the first connection has been inspected
+  // (until then, a container not found may just not be read yet).
+  bool synced() const { return synced_; }
   // Every container, by id.
   const std::map<std::string, ContainerInfo>& containers() const { return containers_; }
   // By name (without '/'), full id or unique id prefix (at least 12 digits).
@@ -87,7 +90,7 @@ class Watcher {
 
  private:
   void connect();
-  void inspect(const std::string& id, std::optional<ContainerEvent> event);
+  void inspect(const std::string& id, std::optional<ContainerEvent> event, bool listing);
   void inspected(const std::string& id, std::optional<ContainerEvent> event, Result<std::string> body);
   void on_event(ContainerEvent event);
   void stream_ended(Error why);
@@ -105,6 +108,8 @@ class Watcher {
   bool up_ = false;
   std::string why_;
   bool reported_ = false;  // availability reported at least once
+  bool synced_ = false;
+  std::size_t listing_ = 0;  // inspects of the current listing not answered yet
   int failures_ = 0;
   std::uint64_t stream_opened_usec_ = 0;  // a stream that ends within a second counts as a failure
   // Each connection attempt's answers carry its generation; answers to an

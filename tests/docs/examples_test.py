@@ -190,6 +190,7 @@ section = r.stdout.split("Configuration keys", 1)[-1].split("\n\n", 1)[0]
 keys = set()
 for line in section.splitlines()[1:]:
     names = line.split(":", 1)[-1].replace(", and the keys of one kind", "")
+    names = re.sub(r"\([^)]*\)", "", names)  # a remark: "(no keys of its own)"
     keys.update(re.findall(r"\b[a-z][a-z_]*\b", names))
 if not keys:
     fail("vigild --help lists no configuration key")

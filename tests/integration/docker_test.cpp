@@ -152,3 +152,180 @@ BOOST_AUTO_TEST_CASE(no_engine_means_not_available_said_once, *boost::unit_test:
   BOOST_REQUIRE(st.has_value());
   BOOST_TEST(WEXITSTATUS(*st) == 0);
 }
+
+namespace {
+
+// The newest event of `kind` for `target` whose message contains `part`.
+bool has_event(Vigil& v, const std::string& kind, const std::string& target, const std::string& part) {
+  for (const auto& e : target_events(v, kind, target)) {
+    if (e.value("message", "").find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The restart action of the newest incident finished with `result`.
+bool restart_ended(Vigil& v, const std::string& target, const std::string& result = "ok") {
+  const auto inc = incident_of(v, target);
+  return inc.is_object() && !inc["actions"].empty() && inc["actions"][0].value("result", "") == result;
+}
+
+}  // namespace
+
+// Alive but unhealthy: the failure Docker never repairs. Its health_status
+// event is judged at once (the docker_health check's interval is 1 h here),
+// and the container is restarted, with the health check's output in the
+// incident.
+BOOST_AUTO_TEST_CASE(an_unhealthy_container_is_restarted_with_its_health_output, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  const int port = free_port();
+  // Healthy until /tmp/sick exists; /tmp is a tmpfs, so a restart heals it.
+  engine.run_container({"--name", "sick", "--network", "host", "--tmpfs", "/tmp", "--health-cmd",
+                        "if [ -e /tmp/sick ]; then echo sick flag set; exit 1; fi", "--health-interval", "1s",
+                        "--health-retries", "1", DockerEngine::kImage, "/bin/httpd", "-f", "-p", std::to_string(port),
+                        "-h", "/www"});
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"web\"\ncontainer = \"sick\"\ninterval = \"1s\"\n" +
+          "  [[target.check]]\n  name = \"docker_health\"\n  kind = \"docker_health\"\n  interval = \"1h\"\n" +
+          "  fail_after = 1\n  [target.remediate]\n  backoff = \"1s\"\n  grace = \"2s\"\n" +
+          // httpd as PID 1 ignores SIGTERM: the engine's stop waits t = 1 s (half the timeout).
+          "  timeout = \"2s\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return has_event(v, "container_health", "web", "is healthy"); }), v.log());
+  const std::string started = engine.docker({"inspect", "-f", "{{.State.StartedAt}}", "sick"});
+  engine.docker({"exec", "sick", "touch", "/tmp/sick"});
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return has_event(v, "container_health", "web", "unhealthy"); }), v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return restart_ended(v, "web"); }), v.log());
+  const auto inc = incident_of(v, "web");
+  BOOST_TEST(inc.value("trigger", "") == "check:docker_health", inc.dump(2));
+  BOOST_TEST(inc.dump().find("sick flag set") != std::string::npos, inc.dump(2));
+  BOOST_TEST(inc["actions"][0].dump().find("restarted container sick") != std::string::npos, inc.dump(2));
+  // Restarted by the engine, and healthy again (the tmpfs is new).
+  BOOST_TEST(engine.docker({"inspect", "-f", "{{.State.StartedAt}}", "sick"}) != started);
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(30s,
+               [&] {
+                 return engine.docker({"inspect", "-f", "{{.State.Health.Status}}", "sick"}) == "healthy";
+               }),
+      v.log());
+  BOOST_TEST(v.stop().has_value());
+}
+
+// Killed by its memory limit: Docker's OOMKilled makes the root cause, and
+// the engine's die event its exit status.
+BOOST_AUTO_TEST_CASE(a_container_killed_for_memory_is_oom_killed, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  // Waits for /tmp/go, then grows a string until the 32 MiB limit kills it.
+  engine.run_container({"--name", "hog", "--memory", "32m", "--memory-swap", "32m", "--tmpfs", "/tmp",
+                        DockerEngine::kImage, "sh", "-c",
+                        "while [ ! -e /tmp/go ]; do sleep 0.1; done; x=a; while true; do x=$x$x; done"});
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"hog\"\ncontainer = \"hog\"\ninterval = \"500ms\"\n" +
+          "  [target.remediate]\n  backoff = \"1s\"\n  grace = \"2s\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "target_appeared", "hog").empty(); }), v.log());
+  engine.docker({"exec", "hog", "touch", "/tmp/go"});
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return has_event(v, "container_died", "hog", "killed for memory"); }),
+                        v.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return restart_ended(v, "hog"); }), v.log());
+  const auto inc = incident_of(v, "hog");
+  BOOST_TEST(inc.value("root_cause", "") == "oom_killed", inc.dump(2));
+  BOOST_TEST(inc.value("trigger", "") == "crash", inc.dump(2));
+  BOOST_TEST(inc.dump().find("OOMKilled") != std::string::npos, inc.dump(2));
+  BOOST_TEST(v.stop().has_value());
+}
+
+// A container whose restart policy restarts it: left to Docker (no action
+// of vigild's), and the incident recorded all the same.
+BOOST_AUTO_TEST_CASE(a_container_restarting_on_its_own_is_left_to_docker, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  engine.run_container(
+      {"--name", "looper", "--restart", "always", DockerEngine::kImage, "sh", "-c", "sleep 1; exit 3"});
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"loop\"\ncontainer = \"looper\"\ninterval = \"500ms\"\n" +
+          "  [target.remediate]\n  backoff = \"1s\"\n  grace = \"2s\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return has_event(v, "container_died", "loop", "exit code 3"); }), v.log());
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(30s, [&] { return has_event(v, "remediation_waiting", "loop", "left to its manager: Docker"); }),
+      v.log());
+  // Docker goes on restarting it; vigild never does.
+  const int restarts = std::stoi(engine.docker({"inspect", "-f", "{{.RestartCount}}", "looper"}));
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(60s,
+               [&] {
+                 return std::stoi(engine.docker({"inspect", "-f", "{{.RestartCount}}", "looper"})) >= restarts + 2;
+               }),
+      v.log());
+  const auto inc = incident_of(v, "loop");
+  BOOST_REQUIRE_MESSAGE(inc.is_object(), v.log());
+  BOOST_TEST(inc["actions"].empty(), inc.dump(2));
+  BOOST_TEST(inc.value("root_cause", "") == "crashed", inc.dump(2));
+  BOOST_TEST(v.stop().has_value());
+}
+
+// Recreated with a new id (what Compose does on `up` after a change): the
+// target follows the name, and says so.
+BOOST_AUTO_TEST_CASE(a_recreated_container_is_followed_by_name, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  const int port = free_port();
+  const std::string first = web_container(engine, "web1", port);
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"web\"\ncontainer = \"web1\"\ninterval = \"500ms\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "target_appeared", "web").empty(); }), v.log());
+  engine.docker({"rm", "-f", "web1"});
+  const std::string second = web_container(engine, "web1", port);
+  BOOST_REQUIRE(first != second);
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !target_events(v, "container_replaced", "web").empty(); }), v.log());
+  const auto replaced = target_events(v, "container_replaced", "web").back();
+  BOOST_TEST(replaced["details"].value("container", "") == second, replaced.dump(2));
+  BOOST_TEST(replaced["details"].value("before", "") == first, replaced.dump(2));
+  BOOST_TEST(has_event(v, "container_destroyed", "web", "web1 was removed"));
+  // And its process is the new container's.
+  const std::string pid = engine.docker({"inspect", "-f", "{{.State.Pid}}", "web1"});
+  BOOST_REQUIRE_MESSAGE(wait_for(30s,
+                                 [&] {
+                                   for (const auto& e : target_events(v, "target_appeared", "web")) {
+                                     if (std::to_string(e["details"]["pid"].get<long long>()) == pid) return true;
+                                   }
+                                   for (const auto& e : target_events(v, "target_restarted", "web")) {
+                                     if (std::to_string(e["details"]["pid"].get<long long>()) == pid) return true;
+                                   }
+                                   return false;
+                                 }),
+                        v.log());
+  BOOST_TEST(v.stop().has_value());
+}
+
+// Stats come from the container's cgroup, read like any target's: they
+// agree with the engine's own /containers/ID/stats (which costs ~1 s per
+// call here). Stated tolerance: memory usage within 10 % (or 1 MiB: both
+// read a counter that moves), the limit exactly, CPU time within 5 % (or
+// 50 ms) once the container is idle.
+BOOST_AUTO_TEST_CASE(cgroup_stats_agree_with_the_engines_stats, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  // Burns some CPU, then serves (idle).
+  engine.run_container({"--name", "stat", "--network", "none", "--memory", "64m", DockerEngine::kImage, "sh", "-c",
+                        "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec /bin/httpd -f -p 8080 -h /www"});
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"stat\"\ncontainer = \"stat\"\ninterval = \"500ms\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return !v.values("cgroup_memory_usage_bytes", "stat").empty(); }), v.log());
+  double memory = 0, engine_memory = 0, cpu = 0, engine_cpu = 0, limit = 0;
+  auto agree = [&] {
+    // The engine first: vigild's newest sample is then at least as new.
+    const auto stats = engine.get_json("/containers/stat/stats?stream=false");
+    engine_memory = stats["memory_stats"].value("usage", 0.0);
+    engine_cpu = stats["cpu_stats"]["cpu_usage"].value("total_usage", 0.0) / 1e9;
+    const std::size_t seen = v.values("cgroup_cpu_usage_seconds_total", "stat").size();
+    if (!wait_for(5s, [&] { return v.values("cgroup_cpu_usage_seconds_total", "stat").size() > seen + 1; })) {
+      return false;
+    }
+    memory = v.values("cgroup_memory_usage_bytes", "stat").back();
+    cpu = v.values("cgroup_cpu_usage_seconds_total", "stat").back();
+    limit = v.values("cgroup_memory_limit_bytes", "stat").back();
+    return std::abs(memory - engine_memory) <= std::max(0.10 * engine_memory, 1024.0 * 1024) &&
+           std::abs(cpu - engine_cpu) <= std::max(0.05 * engine_cpu, 0.05);
+  };
+  BOOST_TEST(wait_for(60s, agree), "memory " << memory << " vs the engine's " << engine_memory << ", cpu " << cpu
+                                             << " s vs " << engine_cpu << " s\n"
+                                             << v.log());
+  BOOST_TEST(limit == 64.0 * 1024 * 1024);
+  BOOST_TEST(engine_cpu > 0.05);  // it did burn some: the comparison means something
+  BOOST_TEST(v.stop().has_value());
+}

@@ -19,7 +19,8 @@ BOOST_AUTO_TEST_CASE(every_kind_has_its_row_in_order) {
     const CheckKindInfo& k = check_kinds()[i];
     BOOST_TEST_INFO(to_string(k.kind));
     BOOST_TEST(static_cast<std::size_t>(k.kind) == i);
-    BOOST_TEST(!k.keys.empty());
+    // docker_health judges what the Docker watcher knows: nothing to set.
+    if (k.kind != CheckKind::kDockerHealth) BOOST_TEST(!k.keys.empty());
     BOOST_TEST(!k.summary.empty());
     BOOST_TEST(!k.defaults().empty());
     BOOST_TEST(k.validate != nullptr);

@@ -83,6 +83,42 @@ BOOST_AUTO_TEST_CASE(on_defaults_to_every_check_and_crash_when_restartable) {
   BOOST_TEST(has_error(found, ConfigErrorKind::kMissingKey, 0, "target[p].remediate.on"), dump(found));
 }
 
+// A container target judges its HEALTHCHECK with an implicit docker_health
+// check, and its crashes trigger remediation unless Docker restarts it
+// (crash implied, decided at the time).
+BOOST_AUTO_TEST_CASE(container_targets_get_a_docker_health_check_and_an_implied_crash_trigger) {
+  auto r = load(
+      "[[target]]\nname = \"web\"\ncontainer = \"shop-web-1\"\ninterval = \"2s\"\n"
+      "  [[target.check]]\n  name = \"http\"\n  kind = \"http\"\n  url = \"http://127.0.0.1:8080/\"\n"
+      "  [target.remediate]\n"
+      "[[target]]\nname = \"own\"\ncompose_service = \"shop/db\"\n"
+      "  [[target.check]]\n  name = \"health\"\n  kind = \"docker_health\"\n  fail_after = 3\n"
+      "  [target.remediate]\n  on = [\"crash\", \"health\"]\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  std::vector<std::string> checks;
+  for (const auto& c : r.config.checks) checks.push_back(c.display_name() + ":" + std::string(to_string(c.kind)));
+  BOOST_TEST(checks == (std::vector<std::string>{"web/http:http", "own/health:docker_health",
+                                                 "web/docker_health:docker_health"}),
+             boost::test_tools::per_element());
+  const auto& implicit = r.config.checks.back();
+  BOOST_TEST(implicit.fail_after == 1);
+  BOOST_TEST(implicit.recover_after == 1);
+  BOOST_TEST(implicit.interval.value_or(Millis(0)).count() == 2000);
+  const auto& web = target(r, "web");
+  BOOST_TEST(web.remediate->on == (std::vector<std::string>{"http", "docker_health", "crash"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(web.remediate->crash_implied);
+  const auto& own = target(r, "own");
+  BOOST_TEST(!own.remediate->crash_implied);  // written: restarted even when Docker would
+  // Not on another kind of target, nor on a check of its own.
+  auto bad = load(
+      "[[target]]\nname = \"p\"\nmatch = \"x\"\n  [[target.check]]\n  name = \"h\"\n"
+      "  kind = \"docker_health\"\n"
+      "[[check]]\nname = \"lone\"\nkind = \"docker_health\"\n");
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kBadValue, 6, "check[h].kind"), dump(bad));
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kMissingKey, 7, "check[lone].target"), dump(bad));
+}
+
 BOOST_AUTO_TEST_CASE(signal_names_and_numbers) {
   BOOST_TEST(signal_number("SIGTERM") == SIGTERM);
   BOOST_TEST(signal_number("term") == SIGTERM);

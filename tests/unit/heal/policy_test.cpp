@@ -220,6 +220,47 @@ BOOST_AUTO_TEST_CASE(escalates_through_the_list_and_a_healthy_stretch_starts_ove
   BOOST_TEST(backoff_before(s.consecutive, r).count() == 10'000);
 }
 
+BOOST_AUTO_TEST_CASE(a_manager_at_work_holds_actions_and_its_own_restarts_are_left_to_it) {
+  RemediationRules r;
+  RemediationState s;
+  RemediationSituation held;
+  held.held = "Docker is restarting it";
+  held.left_to_manager = "Docker restarts it (restart policy always)";
+  // Left to it says more than "it is at it now".
+  auto d = decide_remediation(s, r, held, kT0);
+  BOOST_TEST((d.verdict == RemediationVerdict::kLeftToManager));
+  held.left_to_manager.clear();
+  d = decide_remediation(s, r, held, kT0);
+  BOOST_TEST((d.verdict == RemediationVerdict::kHeld));
+  BOOST_TEST(d.reason == "not now: Docker is restarting it");
+  RemediationSituation left;
+  left.left_to_manager = "Docker restarts it (restart policy always)";
+  left.flapping = true;
+  d = decide_remediation(s, r, left, kT0);
+  BOOST_TEST((d.verdict == RemediationVerdict::kLeftToManager));
+  BOOST_TEST(contains(d.reason, "restart policy always"), d.reason);
+  BOOST_TEST(contains(d.reason, "write \"crash\" in on"), d.reason);
+  BOOST_TEST(s.recent.empty());  // nothing counted
+  // Its exit not reported by the manager yet: busy (no event), whatever else holds.
+  RemediationSituation settling;
+  settling.settling = true;
+  settling.held = "Docker is restarting it";
+  BOOST_TEST((decide_remediation(s, r, settling, kT0).verdict == RemediationVerdict::kBusy));
+  BOOST_TEST((decide_remediation(s, r, {}, kT0).verdict == RemediationVerdict::kAct));
+}
+
+BOOST_AUTO_TEST_CASE(an_oom_kill_its_manager_reports_is_an_oom_kill) {
+  Evidence e;
+  e.process_alive = false;
+  e.exit_signal = SIGKILL;
+  e.oom_reported = true;
+  auto c = classify_root_cause(e);
+  BOOST_TEST((c.cause == RootCause::kOomKilled));
+  BOOST_TEST(contains(c.summary, "Docker: OOMKilled"), c.summary);
+  e.oom_reported = false;
+  BOOST_TEST((classify_root_cause(e).cause == RootCause::kCrashed));
+}
+
 BOOST_AUTO_TEST_CASE(flapping_and_failed_dependencies_block_actions) {
   RemediationRules r;
   RemediationState s;

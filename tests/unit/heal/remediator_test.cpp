@@ -76,6 +76,24 @@ struct Harness {
     r.add_target(t, hooks(true));
   }
 
+  // A container target "svc" with on = ["crash"] (written, or implied as
+  // by default), its manager (Docker) as `manager` says, running.
+  void add_container(bool crash_implied, std::function<Remediator::TargetHooks::ManagerNow()> manager) {
+    TargetConfig t;
+    t.name = "svc";
+    t.kind = TargetKind::kContainer;
+    t.finder = KindSettings::of(ContainerTarget{"web1"});
+    RemediateConfig rem;
+    rem.backoff = Millis(1000);
+    rem.grace = Millis(5000);
+    rem.triggers = {{TriggerKind::kCrash, {}}};
+    rem.crash_implied = crash_implied;
+    t.remediate = rem;
+    auto h = hooks(true);
+    h.manager = std::move(manager);
+    r.add_target(t, h);
+    r.running("svc", now);
+  }
   void check(const std::string& target, const std::string& name, Millis flap_window = Millis(300'000)) {
     CheckSpec c = default_check(CheckKind::kTcp);
     c.target = target;
@@ -188,6 +206,58 @@ BOOST_AUTO_TEST_CASE(a_crash_loop_continues_one_incident_and_gives_up) {
   BOOST_TEST(inc.recovered_ms == 0);
   BOOST_TEST(inc.given_up);
   BOOST_TEST(inc.actions.size() == 5u);
+}
+
+// A container: its exit status arrives after the pidfd said it exited (the
+// engine's die event), and Docker's own restart policy is let be unless
+// "crash" was written.
+BOOST_AUTO_TEST_CASE(a_late_exit_status_reclassifies_and_a_self_restarting_service_is_left_to_its_manager) {
+  Harness h;
+  Remediator::TargetHooks::ManagerNow manager;
+  h.add_container(true, [&] { return manager; });
+
+  manager.restarts_itself = "Docker restarts it (restart policy always)";
+  ExitInfo unknown;
+  unknown.pid = h.service.pid;
+  h.r.crashed("svc", unknown, h.now);
+  BOOST_REQUIRE(h.incidents.size() == 1u);
+  BOOST_TEST((h.incidents.begin()->second.root_cause == RootCause::kCrashed));
+  BOOST_TEST(h.incidents.begin()->second.summary == "the process is gone (exit status unknown)");
+  BOOST_TEST(h.service.restarts == 0);  // left to Docker
+  BOOST_TEST(h.count(EventKind::kRemediationWaiting) == 1u);
+  BOOST_TEST(h.events.back().message.find("left to its manager: Docker restarts it") != std::string::npos,
+             h.events.back().message);
+
+  ExitInfo known = unknown;
+  known.status_known = true;
+  known.signal = SIGKILL;
+  known.oom_killed = true;
+  h.r.exit_known("svc", known, h.now + 5);
+  const IncidentRow& inc = h.incidents.begin()->second;
+  BOOST_TEST((inc.root_cause == RootCause::kOomKilled));
+  BOOST_TEST(inc.summary.find("Docker: OOMKilled") != std::string::npos, inc.summary);
+  BOOST_TEST(inc.evidence.find("\"oom_killed\":true") != std::string::npos, inc.evidence);
+  BOOST_TEST(h.count(EventKind::kTargetCrashed) == 1u);  // not recorded twice
+
+  // Docker holds it (restarting), then does not restart it after all: vigild acts.
+  manager.restarts_itself.clear();
+  manager.hold = "Docker is restarting it";
+  h.now += 1000;
+  h.r.tick(h.now);
+  BOOST_TEST(h.service.restarts == 0);
+  manager.hold.clear();
+  h.now += 1000;
+  h.r.tick(h.now);
+  BOOST_TEST(h.service.restarts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(crash_written_in_on_restarts_what_its_manager_would_restart) {
+  Harness h;
+  h.add_container(false, [] {
+    return Remediator::TargetHooks::ManagerNow{"", "Docker restarts it (restart policy always)", false};
+  });
+  h.crash(3);
+  BOOST_TEST(h.service.restarts == 1);
 }
 
 // Flapping that vigild's restarts caused does not block the next restart;
