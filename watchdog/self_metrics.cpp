@@ -1,5 +1,6 @@
 #include "watchdog/self_metrics.hpp"
 
+#include <malloc.h>
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
@@ -51,6 +52,14 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
     out.add("vigil_docker_reconnects_total", {}, static_cast<double>(docker->reconnects()), now);
   }
   out.add("vigil_ticks_skipped_total", {}, static_cast<double>(loop.ticks_skipped), now);
+  // The heap: what is in use, and what malloc holds free. Free memory is
+  // given back to the kernel at each round (malloc_trim), so that vigild's
+  // RSS follows what it uses now, not the highest it ever reached (a slow
+  // commit once let the sample queue grow, and glibc keeps such pages).
+  ::malloc_trim(0);
+  const struct mallinfo2 heap = ::mallinfo2();
+  out.add("vigil_heap_in_use_bytes", {}, static_cast<double>(heap.uordblks + heap.hblkhd), now);
+  out.add("vigil_heap_free_bytes", {}, static_cast<double>(heap.fordblks), now);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < loop.lag_buckets.size(); ++i) {
     cumulative += loop.lag_buckets[i];

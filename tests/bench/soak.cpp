@@ -5,9 +5,15 @@
 // a warm-up (a tenth of the run, at least 60 s) and at the end. Prints, never
 // fails on a figure:
 //   figure soak_cycles N count                 host samples taken (one per cycle)
-//   figure soak_rss_warm_mib N MiB             VmRSS after the warm-up
-//   figure soak_rss_end_mib N MiB              VmRSS at the end
+//   figure soak_rss_warm_mib N MiB             VmRSS after the warm-up (the median of 20
+//                                              reads over 2 s: the sample queue fills and
+//                                              empties once per flush)
+//   figure soak_rss_end_mib N MiB              VmRSS at the end, likewise
 //   figure soak_rss_growth_percent N %         end over warm-up; target < 1 %
+//   figure soak_heap_warm_mib, soak_heap_end_mib, soak_heap_growth_percent
+//                                              malloc's heap in use (vigild's own
+//                                              vigil_heap_in_use_bytes, the median of the
+//                                              last 2 min): a leak shows here first
 //   figure soak_fds_growth N count             open fds, end minus warm-up, without the
 //                                              /proc/PID/stat fds kept per host process;
 //                                              each the fewest of 20 reads over 2 s (fds of
@@ -17,6 +23,7 @@
 // Half the checks fail and recover in turn (the test server's /health flips
 // every 10 s), so alerts fire and resolve into a webhook throughout.
 #define BOOST_TEST_MODULE bench_soak
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -50,6 +57,34 @@ std::pair<std::size_t, std::size_t> kept_fds(pid_t pid) {
     least = {std::min(least.first, now.first), std::min(least.second, now.second)};
   }
   return least;
+}
+
+// VmRSS in MiB, the median of 20 readings over 2 s: the sample queue fills
+// and empties once per flush (a second here), and one reading would land
+// anywhere in that swing.
+double rss_mib(pid_t pid) {
+  std::vector<double> r;
+  for (int i = 0; i < 20; ++i) {
+    if (i > 0) std::this_thread::sleep_for(100ms);  // the sampling period, not a sync
+    r.push_back(status_kib(pid, "VmRSS") / 1024.0);
+  }
+  std::sort(r.begin(), r.end());
+  return r[r.size() / 2];
+}
+
+// vigild's heap in use (its own vigil_heap_in_use_bytes, every 10 s): the
+// median of the last 2 minutes, in MiB.
+double heap_mib(Vigil& v) {
+  std::vector<double> h;
+  const auto j = v.cli_json({"query", "vigil_heap_in_use_bytes", "--since", "2m"});
+  if (j.is_array()) {
+    for (const auto& series : j) {
+      for (const auto& p : series["points"]) h.push_back(p["value"].get<double>() / (1024.0 * 1024.0));
+    }
+  }
+  if (h.empty()) return 0;
+  std::sort(h.begin(), h.end());
+  return h[h.size() / 2];
 }
 
 }  // namespace
@@ -100,11 +135,13 @@ BOOST_AUTO_TEST_CASE(soak) {
   };
   run_until(started + std::chrono::seconds(warmup));
   const pid_t pid = v.daemon.pid();
-  const double rss_warm = status_kib(pid, "VmRSS") / 1024.0;
+  const double rss_warm = rss_mib(pid);
+  const double heap_warm = heap_mib(v);
   const double threads_warm = status_kib(pid, "Threads");
   const auto fds_warm = kept_fds(pid);
   run_until(started + std::chrono::seconds(seconds));
-  const double rss_end = status_kib(pid, "VmRSS") / 1024.0;
+  const double rss_end = rss_mib(pid);
+  const double heap_end = heap_mib(v);
   const double threads_end = status_kib(pid, "Threads");
   const auto fds_end = kept_fds(pid);
   auto status = v.cli_json({"status"});
@@ -119,6 +156,10 @@ BOOST_AUTO_TEST_CASE(soak) {
   std::printf("figure soak_rss_warm_mib %.2f MiB\n", rss_warm);
   std::printf("figure soak_rss_end_mib %.2f MiB\n", rss_end);
   std::printf("figure soak_rss_growth_percent %.2f %%\n", (rss_end - rss_warm) / rss_warm * 100);
+  std::printf("figure soak_heap_warm_mib %.2f MiB\n", heap_warm);
+  std::printf("figure soak_heap_end_mib %.2f MiB\n", heap_end);
+  std::printf("figure soak_heap_growth_percent %.2f %%\n",
+              heap_warm > 0 ? (heap_end - heap_warm) / heap_warm * 100 : 0.0);
   const long fds_growth = static_cast<long>(fds_end.first) - static_cast<long>(fds_warm.first);
   std::printf("open fds (fewest over 2 s, without kept /proc fds): %zu after the warm-up, %zu at the end\n",
               fds_warm.first, fds_end.first);
