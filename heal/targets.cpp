@@ -190,6 +190,12 @@ class ContainerProcesses : public FoundProcesses, public ServiceController {
   }
 
   void restart(Millis timeout, ActionDone done) override {
+    // The container as the engine says now (the last round may have been
+    // while the engine was away, or before it was recreated).
+    if (const docker::ContainerInfo* c = container().container) {
+      id_ = c->id;
+      name_ = c->name;
+    }
     if (id_.empty()) return done(ActionResult{ActionStatus::kFailed, "no container " + describe() + " to restart"});
     // The engine stops it (SIGTERM, SIGKILL after t seconds) and starts it.
     const auto t =
@@ -199,7 +205,9 @@ class ContainerProcesses : public FoundProcesses, public ServiceController {
         "/containers/" + id_ + "/restart?t=" + std::to_string(t),
         [done, name](Result<std::string> r) {
           if (r) return done(ActionResult{ActionStatus::kOk, "restarted container " + name});
-          done(ActionResult{ActionStatus::kFailed, "Docker refused the restart of " + name + ": " + r.error().message});
+          // With the engine's own words when it answered (409 Conflict: ...
+          // is paused), else why nothing answered.
+          done(ActionResult{ActionStatus::kFailed, "Docker did not restart " + name + ": " + r.error().message});
         },
         timeout);
   }

@@ -18,7 +18,7 @@ constexpr std::array<std::string_view, 14> kV1Controllers = {"blkio",      "cpu"
                                                              "perf_event", "pids",    "rdma",    "misc"};
 
 // The v1 controllers the reader takes values from.
-constexpr std::array<std::string_view, 4> kReadControllers = {"memory", "cpu", "cpuacct", "pids"};
+constexpr std::array<std::string_view, 5> kReadControllers = {"memory", "cpu", "cpuacct", "pids", "blkio"};
 
 // v1 reports "no limit" as PAGE_COUNTER_MAX pages in bytes, which depends
 // on the page size (0x7FFFFFFFFFFFF000 with 4 KiB pages); anything this
@@ -83,6 +83,19 @@ class FileReader {
       return std::nullopt;
     }
     return *v;
+  }
+
+  // The file through `parse`; absent when missing or not read (recorded).
+  template <typename Parse>
+  auto parsed(const char* name, Parse parse) const -> std::optional<typename decltype(parse(""))::value_type> {
+    auto t = text(name);
+    if (!t) return std::nullopt;
+    auto v = parse(*t);
+    if (!v) {
+      record(Error{v.error().kind, dir_ + "/" + name + ": " + v.error().message});
+      return std::nullopt;
+    }
+    return std::move(*v);
   }
 
   std::optional<KeyedValues> keyed(const char* name) const {
@@ -280,6 +293,14 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
     out.pids_current = f.u64("pids.current");
     out.pids_max = limit_value(f.limit("pids.max"));
   }
+  if (const auto blkio = v1_dir("blkio")) {
+    FileReader f(*blkio, &error, &kept_);
+    const auto bytes = f.parsed("blkio.throttle.io_service_bytes", parse_blkio_throttle);
+    const auto ios = f.parsed("blkio.throttle.io_serviced", parse_blkio_throttle);
+    if (bytes && ios) out.block_io = BlockIo{bytes->first, bytes->second, ios->first, ios->second};
+  } else if (v2) {
+    out.block_io = FileReader(*v2, &error, &kept_).parsed("io.stat", parse_io_stat);
+  }
   if (v2) {
     FileReader f(*v2, &error, &kept_);
     out.cpu_pressure = f.psi("cpu.pressure");
@@ -315,6 +336,53 @@ Result<std::map<std::string, std::uint64_t>> parse_flat_keyed(std::string_view t
   return out;
 }
 
+Result<std::pair<std::uint64_t, std::uint64_t>> parse_blkio_throttle(std::string_view text) {
+  std::uint64_t read = 0, write = 0;
+  for (auto line : lines(text)) {
+    auto f = split_ws(line);
+    if (f.empty()) continue;
+    if (f[0] == "Total" && f.size() == 2) continue;
+    if (f.size() != 3 || f[0].find(':') == std::string_view::npos) {
+      return fail(ErrorKind::kParse,
+                  "expected \"MAJ:MIN OPERATION N\" lines, found \"" + std::string(line.substr(0, 48)) + "\"");
+    }
+    auto v = to_u64(f[2]);
+    if (!v) return fail(ErrorKind::kParse, "the count of " + std::string(f[0].substr(0, 16)) + " is not a number");
+    if (f[1] == "Read") read += *v;
+    if (f[1] == "Write") write += *v;  // Sync, Async, Discard and Total count the same bytes again
+  }
+  return std::pair{read, write};
+}
+
+Result<BlockIo> parse_io_stat(std::string_view text) {
+  BlockIo out;
+  for (auto line : lines(text)) {
+    auto f = split_ws(line);
+    if (f.empty()) continue;
+    if (f[0].find(':') == std::string_view::npos) {
+      return fail(ErrorKind::kParse,
+                  "expected \"MAJ:MIN key=value...\" lines, found \"" + std::string(line.substr(0, 48)) + "\"");
+    }
+    for (std::size_t i = 1; i < f.size(); ++i) {
+      const auto eq = f[i].find('=');
+      if (eq == std::string_view::npos) {
+        return fail(ErrorKind::kParse, "expected key=value, found \"" + std::string(f[i].substr(0, 32)) + "\"");
+      }
+      const std::string_view key = f[i].substr(0, eq);
+      std::uint64_t* into = key == "rbytes"   ? &out.read_bytes
+                            : key == "wbytes" ? &out.write_bytes
+                            : key == "rios"   ? &out.reads
+                            : key == "wios"   ? &out.writes
+                                              : nullptr;
+      if (into == nullptr) continue;
+      auto v = to_u64(f[i].substr(eq + 1));
+      if (!v) return fail(ErrorKind::kParse, "the value of " + std::string(key) + " is not a number");
+      *into += *v;
+    }
+  }
+  return out;
+}
+
 void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now, Collection& out) {
   const Labels labels = {{"target", target}};
   auto add_u = [&](const char* metric, const std::optional<std::uint64_t>& v) {
@@ -335,6 +403,12 @@ void append_cgroup_samples(const CgroupStats& stats, const std::string& target, 
   add_d("cgroup_cpu_throttled_seconds_total", stats.cpu_throttled_seconds);
   add_u("cgroup_pids_current", stats.pids_current);
   add_u("cgroup_pids_max", stats.pids_max);
+  if (stats.block_io) {
+    add_u("cgroup_io_read_bytes_total", stats.block_io->read_bytes);
+    add_u("cgroup_io_written_bytes_total", stats.block_io->write_bytes);
+    add_u("cgroup_io_reads_total", stats.block_io->reads);
+    add_u("cgroup_io_writes_total", stats.block_io->writes);
+  }
   const std::pair<const char*, const std::optional<procfs::Psi>*> psi[] = {
       {"cpu", &stats.cpu_pressure}, {"memory", &stats.memory_pressure}, {"io", &stats.io_pressure}};
   for (const auto& [resource, p] : psi) {

@@ -31,6 +31,12 @@ CgroupPaths cgroup_paths_from(const std::vector<procfs::CgroupLine>& lines);
 // The same path in every hierarchy (a configured `cgroup = "..."`).
 CgroupPaths cgroup_paths_everywhere(const std::string& path);
 
+// Block I/O of a cgroup, summed over its devices.
+struct BlockIo {
+  std::uint64_t read_bytes = 0, write_bytes = 0, reads = 0, writes = 0;
+  auto operator<=>(const BlockIo&) const = default;
+};
+
 struct CgroupStats {
   // Each value comes from whichever hierarchy has the controller: on a
   // hybrid host memory may come from v1 while PSI comes from v2.
@@ -46,6 +52,7 @@ struct CgroupStats {
   std::optional<double> cpu_throttled_seconds;
   std::optional<std::uint64_t> pids_current;
   std::optional<std::uint64_t> pids_max;                                  // absent when "max"
+  std::optional<BlockIo> block_io;                                        // v1 blkio (throttle counters), v2 io.stat
   std::optional<procfs::Psi> cpu_pressure, memory_pressure, io_pressure;  // v2 only
 };
 
@@ -80,6 +87,13 @@ Result<std::optional<std::uint64_t>> parse_cgroup_limit(std::string_view text);
 // Flat-keyed files: memory.events, cpu.stat, memory.oom_control, memory.stat.
 Result<std::map<std::string, std::uint64_t>> parse_flat_keyed(std::string_view text);
 
+// v1 blkio.throttle.io_service_bytes or io_serviced ("MAJ:MIN Read N" per
+// device and operation, then "Total N"): (read, write) summed over devices.
+Result<std::pair<std::uint64_t, std::uint64_t>> parse_blkio_throttle(std::string_view text);
+// v2 io.stat ("MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per
+// device; keys it does not know are skipped): summed over devices.
+Result<BlockIo> parse_io_stat(std::string_view text);
+
 // The OOM kill counter's series (heal/ compares it before and after an exit).
 inline constexpr const char* kOomKillMetric = "cgroup_memory_oom_kill_events_total";
 
@@ -89,7 +103,8 @@ inline constexpr const char* kOomKillMetric = "cgroup_memory_oom_kill_events_tot
 // cgroup_memory_oom_events_total, cgroup_memory_oom_kill_events_total,
 // cgroup_cpu_usage_seconds_total, cgroup_cpu_periods_total,
 // cgroup_cpu_throttled_periods_total, cgroup_cpu_throttled_seconds_total,
-// cgroup_pids_current, cgroup_pids_max,
+// cgroup_pids_current, cgroup_pids_max, cgroup_io_read_bytes_total,
+// cgroup_io_written_bytes_total, cgroup_io_reads_total, cgroup_io_writes_total,
 // cgroup_pressure_stalled_seconds_total{resource,kind}.
 void append_cgroup_samples(const CgroupStats& stats, const std::string& target, WallMs now, Collection& out);
 

@@ -6,6 +6,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -114,20 +115,6 @@ void add_disks(const std::vector<procfs::DiskStat>& disks, WallMs now, Collectio
   }
 }
 
-void add_network(const std::vector<procfs::NetDev>& devs, WallMs now, Collection& out) {
-  for (const auto& n : devs) {
-    const std::pair<const char*, std::uint64_t> values[] = {
-        {"host_network_receive_bytes_total", n.rx_bytes},    {"host_network_receive_packets_total", n.rx_packets},
-        {"host_network_receive_errors_total", n.rx_errors},  {"host_network_receive_drop_total", n.rx_dropped},
-        {"host_network_transmit_bytes_total", n.tx_bytes},   {"host_network_transmit_packets_total", n.tx_packets},
-        {"host_network_transmit_errors_total", n.tx_errors}, {"host_network_transmit_drop_total", n.tx_dropped},
-    };
-    for (const auto& [metric, v] : values) {
-      out.add(metric, {{"device", n.interface}}, static_cast<double>(v), now);
-    }
-  }
-}
-
 void add_pressure(KeptFiles& kept, const std::string& dir, WallMs now, Collection& out) {
   for (const char* resource : {"cpu", "memory", "io"}) {
     const std::string path = dir + "/" + resource;
@@ -216,7 +203,7 @@ Result<Collection> HostProbe::collect(WallMs now) const {
     add_disks(*disks, now, out);
   }
   if (auto devs = read_part(kept_, p + "/net/dev", procfs::parse_net_dev, out)) {
-    add_network(*devs, now, out);
+    append_network_samples(*devs, "host", {}, now, out);
   }
   add_pressure(kept_, p + "/pressure", now, out);
   if (auto files = read_part(kept_, p + "/sys/fs/file-nr", procfs::parse_file_nr, out)) {
@@ -230,6 +217,25 @@ Result<Collection> HostProbe::collect(WallMs now) const {
     out.add("host_uptime_seconds", {}, *up, now);
   }
   return out;
+}
+
+void append_network_samples(const std::vector<procfs::NetDev>& devs, std::string_view prefix, const Labels& labels,
+                            WallMs now, Collection& out) {
+  const std::string p(prefix);
+  for (const auto& n : devs) {
+    const std::pair<const char*, std::uint64_t> values[] = {
+        {"_network_receive_bytes_total", n.rx_bytes},    {"_network_receive_packets_total", n.rx_packets},
+        {"_network_receive_errors_total", n.rx_errors},  {"_network_receive_drop_total", n.rx_dropped},
+        {"_network_transmit_bytes_total", n.tx_bytes},   {"_network_transmit_packets_total", n.tx_packets},
+        {"_network_transmit_errors_total", n.tx_errors}, {"_network_transmit_drop_total", n.tx_dropped},
+    };
+    for (const auto& [metric, v] : values) {
+      Labels l = labels;
+      l.emplace_back("device", n.interface);
+      std::sort(l.begin(), l.end());
+      out.add(p + metric, std::move(l), static_cast<double>(v), now);
+    }
+  }
 }
 
 }  // namespace vigil

@@ -14,6 +14,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "probes/kept_file.hpp"
@@ -47,5 +48,12 @@ class HostProbe {
   mutable bool mountinfo_pollable_ = false;
   mutable std::optional<std::vector<procfs::Mount>> mounts_;
 };
+
+// PREFIX_network_{receive,transmit}_{bytes,packets,errors,drop}_total with
+// `labels` and device=INTERFACE, from a net/dev file: the host's
+// (prefix "host"), or a container's network namespace through its init
+// process's /proc/PID/net/dev (prefix "container", target=NAME).
+void append_network_samples(const std::vector<procfs::NetDev>& devs, std::string_view prefix, const Labels& labels,
+                            WallMs now, Collection& out);
 
 }  // namespace vigil

@@ -32,12 +32,13 @@ int pread_from_start(int fd, std::size_t limit, std::string* out) {
   return 0;
 }
 
-bool is_gone(int err) { return err == ESRCH || err == ENOENT || err == ENODEV; }
+bool is_gone(int err) {
+  return err == ESRCH || err == ENOENT || err == ENODEV;
+}
 
 }  // namespace
 
-Result<std::string> read_kept(UniqueFd& slot, const std::string& path, bool keep, OnGone on_gone,
-                              std::size_t limit) {
+Result<std::string> read_kept(UniqueFd& slot, const std::string& path, bool keep, OnGone on_gone, std::size_t limit) {
   std::string out;
   if (slot) {
     const int err = pread_from_start(slot.get(), limit, &out);

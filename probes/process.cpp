@@ -118,7 +118,7 @@ ProcessTable::ProcessTable(std::string proc_root)
 }
 
 Result<std::string> ProcessTable::read_pid_file(int pid, PidFile which) const {
-  static constexpr const char* kNames[] = {"status", "io", "limits", "cgroup"};
+  static constexpr const char* kNames[] = {"status", "io", "limits", "cgroup", "net/dev"};
   const auto index = static_cast<std::size_t>(which);
   const std::string path = proc_root_ + "/" + std::to_string(pid) + "/" + kNames[index];
   const ProcessEntry* entry = find(pid);

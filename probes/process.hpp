@@ -25,7 +25,8 @@
 namespace vigil {
 
 // Per-process files besides stat, read for target trees only.
-enum class PidFile { kStatus = 0, kIo = 1, kLimits = 2, kCgroup = 3 };
+// net/dev: the network namespace the process is in (a container's own).
+enum class PidFile { kStatus = 0, kIo = 1, kLimits = 2, kCgroup = 3, kNetDev = 4 };
 
 struct ProcessEntry {
   procfs::PidStat stat;
@@ -33,7 +34,7 @@ struct ProcessEntry {
   std::optional<std::string> cmdline;  // read lazily, once per process
   // Kept fds of the PidFile files (see kept_file.hpp): they belong to this
   // process and go with its entry. Mutable: a read cache, not state.
-  mutable std::array<UniqueFd, 4> detail_fds;
+  mutable std::array<UniqueFd, 5> detail_fds;
   // An O_PATH fd of /proc/PID/fd, whose fstat gives the number of open fds
   // without a path walk (Linux >= 6.2); bound to the process as the others.
   mutable UniqueFd fd_dir;

@@ -83,8 +83,8 @@ Result<std::vector<CgroupLine>> parse_pid_cgroup(std::string_view text);
 
 // /proc/stat
 struct CpuTimes {  // ticks
-  std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
-                steal = 0, guest = 0, guest_nice = 0;
+  std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0, guest = 0,
+                guest_nice = 0;
 };
 struct Stat {
   CpuTimes total;
@@ -99,8 +99,8 @@ Result<Stat> parse_stat(std::string_view text);
 
 // /proc/meminfo, values in bytes (the file says kB).
 struct MemInfo {
-  std::uint64_t total = 0, free = 0, available = 0, buffers = 0, cached = 0, sreclaimable = 0,
-                shmem = 0, swap_total = 0, swap_free = 0;
+  std::uint64_t total = 0, free = 0, available = 0, buffers = 0, cached = 0, sreclaimable = 0, shmem = 0,
+                swap_total = 0, swap_free = 0;
   bool has_available = false;  // MemAvailable appeared in Linux 3.14
 };
 Result<MemInfo> parse_meminfo(std::string_view text);

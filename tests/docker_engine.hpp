@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
+#include <sstream>
+
 #include "tests/integration/harness.hpp"
 
 namespace harness {
@@ -88,8 +91,40 @@ class DockerEngine {
     child_.signal(SIGTERM);
     if (!child_.wait(30s)) child_.signal(SIGKILL);
     child_.wait(10s);
-    // What the engine leaves mounted in its exec root.
-    for (const char* m : {"netns/default"}) ::umount2((dir_.path / "exec" / m).c_str(), MNT_DETACH);
+    // What the engine leaves mounted (its exec root's netns; after a crash,
+    // its data root and containers' overlays): nothing of it outlives the test.
+    unmount_under(dir_.path);
+  }
+
+  static void unmount_under(const std::string& dir) {
+    std::vector<std::string> points;
+    std::istringstream in(slurp("/proc/self/mountinfo"));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields(line);
+      std::string id, parent, dev, root, point;
+      fields >> id >> parent >> dev >> root >> point;
+      if (point.rfind(dir + "/", 0) == 0) points.push_back(point);
+    }
+    std::sort(points.rbegin(), points.rend());  // the deepest first
+    for (const auto& p : points) ::umount2(p.c_str(), MNT_DETACH);
+  }
+
+  // Kills the engine (SIGKILL) and its containerd: unlike stop(), its
+  // containers go on running (their shims stay), as after an engine that
+  // crashed. start() brings it back on the same data. The containerd pid
+  // file goes too: where PID 1 does not reap orphans (this machine's), the
+  // dead containerd stays a zombie, and a new dockerd that finds its pid
+  // waits for it forever instead of starting another.
+  void crash() {
+    if (!running_) return;
+    running_ = false;
+    child_.signal(SIGKILL);
+    child_.wait(10s);
+    const fs::path pidfile = dir_.path / "exec" / "containerd" / "containerd.pid";
+    const int containerd = std::atoi(slurp(pidfile).c_str());
+    if (containerd > 0) ::kill(containerd, SIGKILL);
+    std::error_code ec;
+    fs::remove(pidfile, ec);
   }
 
   // The engine answers /_ping on its socket.

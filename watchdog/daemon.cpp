@@ -320,7 +320,13 @@ struct Daemon::Impl {
       hooks.manager = [tp] {
         Remediator::TargetHooks::ManagerNow m;
         const ContainerLookup found = tp->processes->container();
-        if (found.container == nullptr) return m;
+        // No engine to ask (or no such container): an action could only
+        // fail and spend the rate limit; the incident waits, and the
+        // re-listing when the engine is back tells what happened meanwhile.
+        if (found.container == nullptr) {
+          m.hold = found.problem;
+          return m;
+        }
         m.hold = docker::restart_hold(*found.container, wall_now_ms()).value_or("");
         // Its process is gone and the engine has not said so yet (its die
         // event follows within milliseconds): what Docker does next is

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "probes/docker/facts.hpp"
 #include "probes/procfs.hpp"
 
 namespace vigil {
@@ -98,6 +99,9 @@ void Sampler::sample_target(WatchedTarget& t) {
   problem(t, found.problem);
   bool read_failed = found.read_failed;
   t.main_state = 0;
+  // A container's facts as the engine last told them (no request here).
+  const docker::ContainerInfo* container = t.processes->container().container;
+  if (container != nullptr) docker::append_container_samples(*container, t.cfg.name, now, out);
   if (!found.roots.empty()) {
     std::vector<int> pids = processes_.tree(found.roots);
     processes_.mark_hot(pids);
@@ -107,6 +111,7 @@ void Sampler::sample_target(WatchedTarget& t) {
       t.main_state = stats.main_state;
       append_tree_samples(stats, t.cfg.name, now, out);
       sample_cgroup(t, stats.main_pid, now, out, read_failed);
+      if (container != nullptr) sample_network(t, stats.main_pid, now, out, read_failed);
     }
   }
   if (!seen.present) out.add("process_count", {{"target", t.cfg.name}}, 0, now);
@@ -143,6 +148,19 @@ void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collecti
     return;
   }
   append_cgroup_samples(*stats, t.cfg.name, now, out);
+}
+
+// A container's own network namespace, through its init process.
+void Sampler::sample_network(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed) {
+  auto text = processes_.read_pid_file(main_pid, PidFile::kNetDev);
+  if (!text) return;  // the process just exited
+  auto devs = procfs::parse_net_dev(*text);
+  if (!devs) {
+    read_failed = true;
+    problem(t, "/proc/" + std::to_string(main_pid) + "/net/dev: " + devs.error().message);
+    return;
+  }
+  append_network_samples(*devs, "container", {{"target", t.cfg.name}}, now, out);
 }
 
 void Sampler::note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now) {

@@ -64,6 +64,7 @@ class Sampler {
  private:
   void refresh_processes();
   void sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed);
+  void sample_network(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed);
   void note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now);
   void problem(WatchedTarget& t, std::string text);
   void probe_result(Collection& out, std::string_view probe, const std::string& target, std::uint64_t started_usec,

@@ -185,4 +185,16 @@ std::optional<Event> container_event(const ContainerEvent& e, const ContainerInf
   return out;
 }
 
+void append_container_samples(const ContainerInfo& c, const std::string& target, WallMs now, Collection& out) {
+  const Labels labels = {{"target", target}};
+  out.add("container_running", labels, c.state == ContainerState::kRunning ? 1 : 0, now);
+  out.add("container_restart_count", labels, c.restart_count, now);
+  out.add("container_exit_code", labels, c.exit_code, now);
+  out.add("container_oom_killed", labels, c.oom_killed ? 1 : 0, now);
+  if (c.has_healthcheck) {
+    out.add("container_healthy", labels, c.health == HealthStatus::kHealthy ? 1 : 0, now);
+    out.add("container_health_failing_streak", labels, c.failing_streak, now);
+  }
+}
+
 }  // namespace vigil::docker

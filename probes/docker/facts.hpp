@@ -13,6 +13,7 @@
 #include "core/sample.hpp"
 #include "core/time.hpp"
 #include "probes/docker/api.hpp"
+#include "probes/probe.hpp"
 
 namespace vigil::docker {
 
@@ -62,5 +63,13 @@ ExitFacts exit_facts(const ContainerInfo& c);
 // nullopt for the actions vigild only follows (create, kill, stop, rename).
 // The caller sets the target.
 std::optional<Event> container_event(const ContainerEvent& e, const ContainerInfo* now, WallMs at);
+
+// The engine's facts as series of the target following `c`, labelled
+// target=NAME: container_running (1 while running, else 0),
+// container_restart_count (Docker's own restarts of it), container_exit_code
+// and container_oom_killed (1 or 0) of its last exit, and with a
+// HEALTHCHECK container_healthy (1 healthy, 0 starting or unhealthy) and
+// container_health_failing_streak.
+void append_container_samples(const ContainerInfo& c, const std::string& target, WallMs now, Collection& out);
 
 }  // namespace vigil::docker

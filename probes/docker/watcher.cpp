@@ -105,6 +105,7 @@ void Watcher::connect() {
         continue;
       }
       const ContainerInfo before = std::move(it->second);
+      applied_.erase(it->first);
       it = containers_.erase(it);
       if (callbacks_.on_change) callbacks_.on_change(ContainerChange{&before, nullptr, std::nullopt});
     }
@@ -114,21 +115,30 @@ void Watcher::connect() {
 void Watcher::inspect(const std::string& id, std::optional<ContainerEvent> event, bool listing) {
   const std::shared_ptr<bool> alive = alive_;
   const std::uint64_t gen = generation_;
+  const std::uint64_t seq = ++inspects_;
   client_.get("/containers/" + id + "/json",
-              [this, alive, gen, id, listing, event = std::move(event)](Result<std::string> body) mutable {
+              [this, alive, gen, seq, id, listing, event = std::move(event)](Result<std::string> body) mutable {
                 if (!*alive || gen != generation_) return;
-                inspected(id, std::move(event), std::move(body));
+                inspected(id, seq, std::move(event), std::move(body));
                 if (listing && listing_ > 0 && --listing_ == 0) synced_ = true;
               });
 }
 
-void Watcher::inspected(const std::string& id, std::optional<ContainerEvent> event, Result<std::string> body) {
+void Watcher::inspected(const std::string& id, std::uint64_t seq, std::optional<ContainerEvent> event,
+                        Result<std::string> body) {
   auto it = containers_.find(id);
+  if (auto a = applied_.find(id); a != applied_.end() && seq < a->second) {
+    // A newer answer is already in: this one's facts are older.
+    if (event && it != containers_.end() && callbacks_.on_change)
+      callbacks_.on_change(ContainerChange{&it->second, &it->second, std::move(event)});
+    return;
+  }
   if (!body && body.error().kind == ErrorKind::kNotFound) {
     // Removed before the inspect: gone.
     if (it == containers_.end()) return;
     const ContainerInfo before = std::move(it->second);
     containers_.erase(it);
+    applied_.erase(id);
     if (callbacks_.on_change) callbacks_.on_change(ContainerChange{&before, nullptr, std::move(event)});
     return;
   }
@@ -144,6 +154,7 @@ void Watcher::inspected(const std::string& id, std::optional<ContainerEvent> eve
     }
     return;
   }
+  applied_[id] = seq;
   if (it == containers_.end()) {
     auto [inserted, ok] = containers_.emplace(id, std::move(*info));
     if (callbacks_.on_change) callbacks_.on_change(ContainerChange{nullptr, &inserted->second, std::move(event)});
@@ -164,6 +175,7 @@ void Watcher::on_event(ContainerEvent event) {
     if (it == containers_.end()) return;
     const ContainerInfo before = std::move(it->second);
     containers_.erase(it);
+    applied_.erase(event.id);
     if (callbacks_.on_change) callbacks_.on_change(ContainerChange{&before, nullptr, std::move(event)});
     return;
   }

@@ -91,7 +91,8 @@ class Watcher {
  private:
   void connect();
   void inspect(const std::string& id, std::optional<ContainerEvent> event, bool listing);
-  void inspected(const std::string& id, std::optional<ContainerEvent> event, Result<std::string> body);
+  void inspected(const std::string& id, std::uint64_t seq, std::optional<ContainerEvent> event,
+                 Result<std::string> body);
   void on_event(ContainerEvent event);
   void stream_ended(Error why);
   void failed(const Error& why);
@@ -115,6 +116,12 @@ class Watcher {
   // Each connection attempt's answers carry its generation; answers to an
   // older attempt are dropped.
   std::uint64_t generation_ = 0;
+  // Inspects run side by side and may be answered out of order (a restart
+  // brings die, start and restart at once): each carries a sequence number,
+  // and an answer older than the one a container last took is not applied
+  // over it (its event is still reported, with the newer facts).
+  std::uint64_t inspects_ = 0;
+  std::map<std::string, std::uint64_t> applied_;
   std::uint64_t events_seen_ = 0;
   std::uint64_t reconnects_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

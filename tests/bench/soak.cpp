@@ -5,15 +5,15 @@
 // a warm-up (a tenth of the run, at least 60 s) and at the end. Prints, never
 // fails on a figure:
 //   figure soak_cycles N count                 host samples taken (one per cycle)
-//   figure soak_rss_warm_mib N MiB             VmRSS after the warm-up (the median of 20
-//                                              reads over 2 s: the sample queue fills and
+//   figure soak_rss_warm_mib N MiB             VmRSS after the warm-up (the median of 60
+//                                              reads over 30 s: the sample queue fills and
 //                                              empties once per flush)
 //   figure soak_rss_end_mib N MiB              VmRSS at the end, likewise
 //   figure soak_rss_growth_percent N %         end over warm-up; target < 1 %
 //   figure soak_heap_warm_mib, soak_heap_end_mib, soak_heap_growth_percent
 //                                              malloc's heap in use (vigild's own
-//                                              vigil_heap_in_use_bytes, the median of the
-//                                              last 2 min): a leak shows here first
+//                                              vigil_heap_in_use_bytes, the least of the
+//                                              last 5 min): a leak shows here first
 //   figure soak_fds_growth N count             open fds, end minus warm-up, without the
 //                                              /proc/PID/stat fds kept per host process;
 //                                              each the fewest of 20 reads over 2 s (fds of
@@ -59,13 +59,14 @@ std::pair<std::size_t, std::size_t> kept_fds(pid_t pid) {
   return least;
 }
 
-// VmRSS in MiB, the median of 20 readings over 2 s: the sample queue fills
-// and empties once per flush (a second here), and one reading would land
-// anywhere in that swing.
+// VmRSS in MiB, the median of 60 readings over 30 s: the sample queue fills
+// and empties once per flush (a second here) and free heap is given back
+// every 10 s, so one reading would land anywhere in that swing; 30 s spans
+// both cycles.
 double rss_mib(pid_t pid) {
   std::vector<double> r;
-  for (int i = 0; i < 20; ++i) {
-    if (i > 0) std::this_thread::sleep_for(100ms);  // the sampling period, not a sync
+  for (int i = 0; i < 60; ++i) {
+    if (i > 0) std::this_thread::sleep_for(500ms);  // the sampling period, not a sync
     r.push_back(status_kib(pid, "VmRSS") / 1024.0);
   }
   std::sort(r.begin(), r.end());
@@ -73,18 +74,20 @@ double rss_mib(pid_t pid) {
 }
 
 // vigild's heap in use (its own vigil_heap_in_use_bytes, every 10 s): the
-// median of the last 2 minutes, in MiB.
+// least of the last 5 minutes, in MiB: what it holds with the sample queue
+// at its emptiest, which a leak raises and the queue's swing does not.
 double heap_mib(Vigil& v) {
-  std::vector<double> h;
-  const auto j = v.cli_json({"query", "vigil_heap_in_use_bytes", "--since", "2m"});
+  double least = 0;
+  const auto j = v.cli_json({"query", "vigil_heap_in_use_bytes", "--since", "5m"});
   if (j.is_array()) {
     for (const auto& series : j) {
-      for (const auto& p : series["points"]) h.push_back(p["value"].get<double>() / (1024.0 * 1024.0));
+      for (const auto& p : series["points"]) {
+        const double mib = p["value"].get<double>() / (1024.0 * 1024.0);
+        if (least == 0 || mib < least) least = mib;
+      }
     }
   }
-  if (h.empty()) return 0;
-  std::sort(h.begin(), h.end());
-  return h[h.size() / 2];
+  return least;
 }
 
 }  // namespace

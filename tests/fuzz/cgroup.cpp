@@ -1,9 +1,11 @@
 // tests/fuzz/cgroup.cpp: the cgroup file parsers (probes/cgroup.hpp).
 //
-// memory.max, pids.max, memory.limit_in_bytes (one value or "max") and the
-// flat-keyed files (memory.events, cpu.stat, memory.stat): a value comes
-// back as read, every key of a parsed flat-keyed file is one of its lines,
-// and an error stays short whatever the file held.
+// memory.max, pids.max, memory.limit_in_bytes (one value or "max"), the
+// flat-keyed files (memory.events, cpu.stat, memory.stat) and the block I/O
+// files (v1 blkio.throttle.*, v2 io.stat): a value comes back as read,
+// every key of a parsed flat-keyed file is one of its lines, block I/O
+// totals written back in the file's own form read the same, and an error
+// stays short whatever the file held.
 #include "probes/cgroup.hpp"
 
 #include <algorithm>
@@ -48,6 +50,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(*reread == *keyed);
   } else {
     check_error(keyed.error());
+  }
+
+  if (auto blkio = parse_blkio_throttle(text)) {
+    const std::string again =
+        "8:0 Read " + std::to_string(blkio->first) + "\n8:0 Write " + std::to_string(blkio->second) + "\nTotal 0\n";
+    auto reread = parse_blkio_throttle(again);
+    FUZZ_CHECK(reread.has_value());
+    FUZZ_CHECK(*reread == *blkio);
+  } else {
+    check_error(blkio.error());
+  }
+
+  if (auto io = parse_io_stat(text)) {
+    const std::string again = "8:0 rbytes=" + std::to_string(io->read_bytes) +
+                              " wbytes=" + std::to_string(io->write_bytes) + " rios=" + std::to_string(io->reads) +
+                              " wios=" + std::to_string(io->writes) + " dbytes=0 dios=0\n";
+    auto reread = parse_io_stat(again);
+    FUZZ_CHECK(reread.has_value());
+    FUZZ_CHECK(*reread == *io);
+  } else {
+    check_error(io.error());
   }
   return 0;
 }

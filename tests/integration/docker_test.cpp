@@ -171,6 +171,77 @@ bool restart_ended(Vigil& v, const std::string& target, const std::string& resul
 
 }  // namespace
 
+// The engine crashes and comes back while vigild watches: its events
+// stream ends, vigild says once that Docker is not available and connects
+// again by itself, and the container that died while the engine was away
+// (no event could tell it) is found dead on the re-listing and restarted
+// like any crash.
+BOOST_AUTO_TEST_CASE(an_engine_restart_is_survived_and_a_death_meanwhile_noticed, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  const int port = free_port();
+  web_container(engine, "web1", port);
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"web\"\ncontainer = \"web1\"\ninterval = \"500ms\"\n" +
+              health_check(port) + "  [target.remediate]\n  on = [\"crash\"]\n  actions = [\"restart\"]\n" +
+              "  backoff = \"1s\"\n  grace = \"3s\"\n",
+          "status_interval = \"1s\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return !target_events(v, "target_appeared", "web").empty(); }), v.log());
+  const int pid = std::stoi(engine.docker({"inspect", "-f", "{{.State.Pid}}", "web1"}));
+  BOOST_REQUIRE(pid > 0);
+
+  engine.crash();
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(
+          20s,
+          [&] { return v.log().find("Docker is not available; container targets wait for it") != std::string::npos; }),
+      v.log());
+  // Dies while nobody can tell it.
+  BOOST_REQUIRE(::kill(pid, SIGKILL) == 0);
+  BOOST_REQUIRE_MESSAGE(wait_for(10s, [&] { return ::kill(pid, 0) != 0; }), "process " << pid << " did not die");
+
+  // Its pidfd saw the exit: an incident, held (no restart can reach an
+  // engine that is not there, and a failed one would spend the rate limit).
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(20s, [&] { return has_event(v, "remediation_waiting", "web", "not now: Docker is not available"); }),
+      v.log());
+  BOOST_TEST(incident_of(v, "web")["actions"].empty(), incident_of(v, "web").dump(2));
+
+  engine.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return has_event(v, "container_died", "web", "died"); }),
+                        v.log() << "\ndockerd: " << engine.log());
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return restart_ended(v, "web"); }), v.log());
+  const auto inc = incident_of(v, "web");
+  BOOST_TEST(inc.value("trigger", "") == "crash", inc.dump(2));
+  BOOST_TEST(inc["actions"].size() == 1u, inc.dump(2));
+  BOOST_TEST(inc["actions"][0].dump().find("restarted container web1") != std::string::npos, inc.dump(2));
+  // Docker's account of the exit, which the pidfd could not give: 137, SIGKILL.
+  BOOST_TEST(inc["evidence"].value("exit_signal", "") == "SIGKILL", inc.dump(2));
+  BOOST_REQUIRE_MESSAGE(wait_for(30s,
+                                 [&] {
+                                   return engine.docker({"inspect", "-f", "{{.State.Running}}", "web1"}) == "true" &&
+                                          engine.docker({"inspect", "-f", "{{.State.Pid}}", "web1"}) !=
+                                              std::to_string(pid);
+                                 }),
+                        v.log());
+  // Said once each way, and counted.
+  const std::string log = v.log();
+  std::size_t down = 0;
+  for (auto at = log.find("Docker is not available;"); at != std::string::npos;
+       at = log.find("Docker is not available;", at + 1)) {
+    ++down;
+  }
+  BOOST_TEST(down == 1u, log);
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(30s,
+               [&] {
+                 const auto n = v.cli_json({"query", "vigil_docker_reconnects_total", "--since", "5m"});
+                 return n.is_array() && !n.empty() && !n[0]["points"].empty() &&
+                        n[0]["points"].back()["value"].get<double>() >= 1.0;
+               }),
+      v.log());
+  BOOST_TEST(v.stop().has_value());
+}
+
 // Alive but unhealthy: the failure Docker never repairs. Its health_status
 // event is judged at once (the docker_health check's interval is 1 h here),
 // and the container is restarted, with the health check's output in the
@@ -256,6 +327,13 @@ BOOST_AUTO_TEST_CASE(a_container_restarting_on_its_own_is_left_to_docker, *boost
   const auto inc = incident_of(v, "loop");
   BOOST_REQUIRE_MESSAGE(inc.is_object(), v.log());
   BOOST_TEST(inc["actions"].empty(), inc.dump(2));
+  // Docker's own restarts, as a series.
+  BOOST_REQUIRE_MESSAGE(wait_for(30s,
+                                 [&] {
+                                   const auto counts = v.values("container_restart_count", "loop");
+                                   return !counts.empty() && counts.back() >= restarts + 2;
+                                 }),
+                        v.log());
   BOOST_TEST(inc.value("root_cause", "") == "crashed", inc.dump(2));
   BOOST_TEST(v.stop().has_value());
 }
@@ -327,5 +405,64 @@ BOOST_AUTO_TEST_CASE(cgroup_stats_agree_with_the_engines_stats, *boost::unit_tes
                                              << v.log());
   BOOST_TEST(limit == 64.0 * 1024 * 1024);
   BOOST_TEST(engine_cpu > 0.05);  // it did burn some: the comparison means something
+  BOOST_TEST(v.stop().has_value());
+}
+
+// The engine's facts as series (running, restart count, exit code, OOM
+// kill), the container's own network namespace (its init process's
+// /proc/PID/net/dev: with --network none only its loopback, apart from the
+// host's) and its block I/O from the cgroup, agreeing with the engine's
+// /stats (which reads the same counters).
+BOOST_AUTO_TEST_CASE(a_containers_facts_network_and_block_io_are_sampled, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  engine.run_container({"--name", "facts", "--network", "none", DockerEngine::kImage});
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"facts\"\ncontainer = \"facts\"\ninterval = \"500ms\"\n");
+  v.start();
+  auto last = [&](const std::string& metric) {
+    const auto values = v.values(metric, "facts");
+    return values.empty() ? -1.0 : values.back();
+  };
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return last("container_running") == 1.0; }), v.log());
+  BOOST_TEST(last("container_restart_count") == 0.0);
+  BOOST_TEST(last("container_exit_code") == 0.0);
+  BOOST_TEST(last("container_oom_killed") == 0.0);
+  BOOST_TEST(v.values("container_healthy", "facts").empty());  // it has no HEALTHCHECK
+
+  // Traffic on the container's loopback shows in its own counters.
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return last("container_network_receive_bytes_total") >= 0; }), v.log());
+  const auto series = v.cli_json({"query", "container_network_receive_bytes_total", "--target", "facts"});
+  BOOST_REQUIRE(series.is_array());
+  BOOST_TEST(series.size() == 1u, series.dump());  // lo only
+  BOOST_TEST(series[0]["labels"].value("device", "") == "lo", series.dump());
+  const double before = last("container_network_receive_bytes_total");
+  engine.docker({"exec", "facts", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/health"});
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return last("container_network_receive_bytes_total") >= before + 100; }),
+                        v.log());
+
+  // Block I/O: what the engine reports, read from the same blkio counters.
+  // (This machine's kernel counts nothing there, the root cgroup included:
+  // both read 0 here; the parsing of real counts is tested on fixtures.)
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return last("cgroup_io_read_bytes_total") >= 0; }), v.log());
+  double engine_read = -1, ours = -2;
+  BOOST_TEST(wait_for(30s,
+                      [&] {
+                        const auto stats = engine.get_json("/containers/facts/stats?stream=false");
+                        engine_read = 0;
+                        const auto& entries = stats["blkio_stats"]["io_service_bytes_recursive"];
+                        if (entries.is_array()) {
+                          for (const auto& e : entries) {
+                            if (e.value("op", "") == "Read" || e.value("op", "") == "read")
+                              engine_read += e.value("value", 0.0);
+                          }
+                        }
+                        ours = last("cgroup_io_read_bytes_total");
+                        return ours == engine_read;
+                      }),
+             "read bytes " << ours << " vs the engine's " << engine_read);
+
+  // Killed (no remediation here): the facts say so.
+  engine.docker({"kill", "facts"});
+  BOOST_REQUIRE_MESSAGE(
+      wait_for(30s, [&] { return last("container_running") == 0.0 && last("container_exit_code") == 137.0; }), v.log());
   BOOST_TEST(v.stop().has_value());
 }

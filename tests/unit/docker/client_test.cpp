@@ -28,125 +28,21 @@
 #include "core/sd_handles.hpp"
 #include "core/text.hpp"
 #include "tests/docker_engine.hpp"
+#include "tests/unit/docker/fake_engine.hpp"
 #include "tests/unit/docker/loop.hpp"
 #include "tests/unit/docker/print.hpp"
 
 using namespace vigil;
 using namespace vigil::docker;
+using vigil::testing::chunk;
+using vigil::testing::FakeEngine;
+using vigil::testing::kVersion141;
 using vigil::testing::Loop;
 using vigil::testing::temp_dir;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 VIGIL_REQUIREMENT("dockerd", [] { return harness::DockerEngine::why_not(); });
-
-namespace {
-
-// A peer on a unix socket that answers HTTP/1.1 requests with what its
-// handler says: the raw bytes to send (nullopt: say nothing, hold the
-// connection open), then whether to close.
-class FakeEngine {
- public:
-  struct Reply {
-    Reply(std::optional<std::string> b = std::nullopt, bool c = false) : bytes(std::move(b)), close(c) {}
-    std::optional<std::string> bytes;
-    bool close = false;
-    std::vector<std::string> pieces;  // sent one at a time after `bytes` (a stream)
-  };
-  using Handler = std::function<Reply(const std::string& request_line)>;
-
-  explicit FakeEngine(Handler handler) : dir_(temp_dir()), path_(dir_ + "/engine.sock"), handler_(std::move(handler)) {
-    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-    BOOST_TEST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    BOOST_TEST_REQUIRE(::listen(listener_, 16) == 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~FakeEngine() {
-    stop_ = true;
-    thread_.join();
-    ::close(listener_);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  static std::string json_answer(int status, const std::string& body) {
-    return "HTTP/1.1 " + std::to_string(status) +
-           " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  }
-
-  const std::string& path() const { return path_; }
-  std::vector<std::string> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void serve() {
-    std::vector<int> conns;
-    std::map<int, std::string> pending;
-    while (!stop_) {
-      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
-      for (int c : conns) fds.push_back({c, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
-      if ((fds[0].revents & POLLIN) != 0) conns.push_back(::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC));
-      for (std::size_t i = 1; i < fds.size(); ++i) {
-        if (fds[i].revents == 0) continue;
-        const int c = fds[i].fd;
-        char buf[4096];
-        const ssize_t n = ::read(c, buf, sizeof buf);
-        if (n <= 0) {
-          ::close(c);
-          conns.erase(std::find(conns.begin(), conns.end(), c));
-          continue;
-        }
-        std::string& p = pending[c];
-        p.append(buf, static_cast<std::size_t>(n));
-        const auto end = p.find("\r\n\r\n");
-        if (end == std::string::npos) continue;
-        const std::string line = p.substr(0, p.find("\r\n"));
-        p.erase(0, end + 4);
-        {
-          std::lock_guard lock(mutex_);
-          requests_.push_back(line);
-        }
-        const Reply reply = handler_(line);
-        if (!reply.bytes) continue;  // hold it, say nothing
-        write_all(c, *reply.bytes);
-        for (const auto& piece : reply.pieces) write_all(c, piece);
-        if (reply.close) {
-          ::close(c);
-          conns.erase(std::find(conns.begin(), conns.end(), c));
-        }
-      }
-    }
-    for (int c : conns) ::close(c);
-  }
-
-  static void write_all(int fd, const std::string& data) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-      const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<std::size_t>(n);
-    }
-  }
-
-  std::string dir_, path_;
-  Handler handler_;
-  int listener_ = -1;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::vector<std::string> requests_;
-};
-
-const std::string kVersion141 =
-    R"({"Version":"20.10.24+dfsg1","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux"})";
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(negotiates_once_then_asks_under_the_version) {
   FakeEngine engine([](const std::string& line) -> FakeEngine::Reply {
@@ -288,11 +184,6 @@ BOOST_AUTO_TEST_CASE(events_stream_in_pieces_with_garbage_then_closed) {
                           R"(","Attributes":{"exitCode":"137","name":"web1"}},"timeNano":1796611723509189832})" + "\n";
   const std::string unhealthy = R"({"Type":"container","Action":"health_status: unhealthy","Actor":{"ID":")" + id +
                                 R"(","Attributes":{"name":"web1"}},"timeNano":1796611733509189832})" + "\n";
-  auto chunk = [](const std::string& data) {
-    char size[32];
-    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-    return size + data + "\r\n";
-  };
   FakeEngine engine([&](const std::string& line) -> FakeEngine::Reply {
     if (line.rfind("GET /version ", 0) == 0) return {FakeEngine::json_answer(200, kVersion141)};
     if (line.rfind("GET /v1.41/_ping ", 0) == 0) return {FakeEngine::json_answer(200, "OK")};

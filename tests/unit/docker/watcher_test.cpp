@@ -5,16 +5,21 @@
 #define BOOST_TEST_MODULE docker_watcher
 #include "probes/docker/watcher.hpp"
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
 #include "tests/docker_engine.hpp"
+#include "tests/unit/docker/fake_engine.hpp"
 #include "tests/unit/docker/loop.hpp"
 #include "tests/unit/docker/print.hpp"
 
 using namespace vigil;
 using namespace vigil::docker;
+using vigil::testing::chunk;
+using vigil::testing::FakeEngine;
+using vigil::testing::kVersion141;
 using vigil::testing::Loop;
 
 VIGIL_REQUIREMENT("dockerd", [] { return harness::DockerEngine::why_not(); });
@@ -90,6 +95,62 @@ BOOST_AUTO_TEST_CASE(what_counts_as_a_change) {
     change(c);
     BOOST_TEST(differs(a, c));
   }
+}
+
+// A restart brings die and start at once; their inspects run side by side
+// and the engine may answer the older one last. The watcher keeps the
+// newer facts (the container runs) and still reports both events.
+BOOST_AUTO_TEST_CASE(an_older_inspect_answered_last_does_not_undo_a_newer_one) {
+  const std::string id = "1f6abff95f8fbd3e40604e3bd2cc1ac10dc22f878aa0fa5a7d00d802ec19f237";
+  auto inspect = [&](const std::string& state) {
+    return FakeEngine::json_answer(200, R"({"Id":")" + id + R"(","Name":"/web1","State":)" + state + "}");
+  };
+  auto event = [&](const std::string& action, const std::string& attributes) {
+    return R"({"Type":"container","Action":")" + action + R"(","Actor":{"ID":")" + id + R"(","Attributes":{)" +
+           attributes + R"(}},"timeNano":1796611723509189832})" + "\n";
+  };
+  std::atomic<int> inspects{0};
+  FakeEngine engine([&](const std::string& line) -> FakeEngine::Reply {
+    if (line.rfind("GET /version ", 0) == 0) return {FakeEngine::json_answer(200, kVersion141)};
+    if (line.rfind("GET /v1.41/containers/json?all=1 ", 0) == 0)
+      return {FakeEngine::json_answer(200, R"([{"Id":")" + id + R"(","Names":["/web1"],"State":"running"}])")};
+    if (line.rfind("GET /v1.41/events?", 0) == 0) {
+      FakeEngine::Reply r("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+      r.pieces = {chunk(event("die", R"("exitCode":"137","name":"web1")") + event("start", R"("name":"web1")"))};
+      return r;  // held open
+    }
+    if (line.rfind("GET /v1.41/containers/" + id + "/json ", 0) == 0) {
+      switch (++inspects) {
+        case 1:  // the listing's
+          return {inspect(R"({"Status":"running","Pid":100,"StartedAt":"2026-12-07T10:00:00Z"})")};
+        case 2: {  // the die's: the older facts, answered last
+          FakeEngine::Reply r(inspect(
+              R"({"Status":"exited","Pid":0,"ExitCode":137,"StartedAt":"2026-12-07T10:00:00Z","FinishedAt":"2026-12-07T10:01:00Z"})"));
+          r.after = std::chrono::milliseconds(300);
+          return r;
+        }
+        default:  // the start's
+          return {inspect(R"({"Status":"running","Pid":200,"StartedAt":"2026-12-07T10:01:01Z"})")};
+      }
+    }
+    return {FakeEngine::json_answer(404, R"({"message":"page not found"})")};
+  });
+  Loop loop(engine.path());
+  Seen seen;
+  Watcher watcher(loop.event.get(), *loop.client, seen.callbacks());
+  watcher.start();
+  auto with_event = [&](EventAction action) {
+    return seen.find("web1", 0, [action](const auto& c) { return c.event && c.event->action == action; });
+  };
+  loop.until([&] { return with_event(EventAction::kDie) != nullptr && with_event(EventAction::kStart) != nullptr; });
+  BOOST_TEST(inspects.load() == 3);
+  const ContainerInfo* web1 = watcher.find("web1");
+  BOOST_TEST_REQUIRE(web1 != nullptr);
+  BOOST_TEST(web1->state == ContainerState::kRunning);
+  BOOST_TEST(web1->pid == 200);
+  // The die was reported after the start, with the facts then current.
+  BOOST_TEST(with_event(EventAction::kStart) < with_event(EventAction::kDie));
+  BOOST_TEST(with_event(EventAction::kDie)->now->pid == 200);
 }
 
 BOOST_AUTO_TEST_CASE(follows_containers_and_the_engine, *boost::unit_test::label("dockerd")) {

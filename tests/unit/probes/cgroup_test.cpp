@@ -74,6 +74,40 @@ BOOST_AUTO_TEST_CASE(hybrid_prefers_v1_and_takes_psi_from_v2) {
   BOOST_TEST(s->io_pressure->some.total_us == 300000u);
 }
 
+// Block I/O: v1 blkio's throttle counters (Read and Write per device; Sync,
+// Async and Total count the same again), v2 io.stat; summed over devices.
+BOOST_AUTO_TEST_CASE(block_io_from_blkio_and_io_stat) {
+  CgroupReader hybrid(fixtures() + "/cgroup-hybrid");
+  auto h = hybrid.read(cgroup_paths_everywhere(kGateway));
+  BOOST_TEST_REQUIRE(h.has_value());
+  BOOST_TEST_REQUIRE(h->block_io.has_value());
+  BOOST_TEST((*h->block_io == BlockIo{5096, 8192, 6, 2}));
+  CgroupReader v2(fixtures() + "/cgroup-v2");
+  CgroupPaths paths;
+  paths.v2 = kGateway;
+  auto s = v2.read(paths);
+  BOOST_TEST_REQUIRE(s.has_value());
+  BOOST_TEST_REQUIRE(s->block_io.has_value());
+  BOOST_TEST((*s->block_io == BlockIo{4196, 8192, 2, 2}));
+  // Without the files: absent, not zero.
+  auto limited = v2.read(cgroup_paths_everywhere("/system.slice/limited.service"));
+  BOOST_TEST_REQUIRE(limited.has_value());
+  BOOST_TEST(!limited->block_io.has_value());
+
+  BOOST_TEST((parse_blkio_throttle("Total 0\n").value() == std::pair<std::uint64_t, std::uint64_t>{0, 0}));
+  BOOST_TEST((parse_blkio_throttle("").value() == std::pair<std::uint64_t, std::uint64_t>{0, 0}));
+  auto bad = parse_blkio_throttle("8:0 Read lots\n");
+  BOOST_TEST_REQUIRE(!bad.has_value());
+  BOOST_TEST(bad.error().message == "the count of 8:0 is not a number");
+  BOOST_TEST(!parse_blkio_throttle("Read 5\n").has_value());
+  // io.stat: keys of newer kernels are skipped; a bad value or line is an error.
+  BOOST_TEST((parse_io_stat("8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6 cost.usage=7\n").value() ==
+              BlockIo{1, 2, 3, 4}));
+  BOOST_TEST(parse_io_stat("8:0 rbytes=x\n").error().message == "the value of rbytes is not a number");
+  BOOST_TEST(!parse_io_stat("8:0 rbytes\n").has_value());
+  BOOST_TEST(!parse_io_stat("rbytes=1\n").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(hybrid_finite_limits_and_missing_files) {
   CgroupReader reader(fixtures() + "/cgroup-hybrid");
   auto s = reader.read(cgroup_paths_everywhere("/system.slice/limited.service"));
@@ -199,6 +233,10 @@ BOOST_AUTO_TEST_CASE(samples_named_and_labelled) {
   BOOST_TEST(value_of(out, "cgroup_pressure_stalled_seconds_total",
                       {{"target", "gateway"}, {"resource", "io"}, {"kind", "full"}})
                  .value() == 0.5);
-  BOOST_TEST(out.samples.size() == 9u + 6u);  // limit, failcnt and pids max are absent
+  BOOST_TEST(value_of(out, "cgroup_io_read_bytes_total", t).value() == 4196.0);
+  BOOST_TEST(value_of(out, "cgroup_io_written_bytes_total", t).value() == 8192.0);
+  BOOST_TEST(value_of(out, "cgroup_io_reads_total", t).value() == 2.0);
+  BOOST_TEST(value_of(out, "cgroup_io_writes_total", t).value() == 2.0);
+  BOOST_TEST(out.samples.size() == 9u + 6u + 4u);  // limit, failcnt and pids max are absent
   for (const auto& sample : out.samples) BOOST_TEST(sample.ts_ms == 77);
 }
