@@ -185,6 +185,10 @@ void Loader::validate_checks() {
 // Every container target judges its container's HEALTHCHECK: a
 // docker_health check named docker_health, unless it has one of that kind
 // (or a check of that name) already.
+namespace {
+constexpr Millis kImplicitDockerHealthInterval{30'000};
+}  // namespace
+
 void Loader::add_container_checks() {
   auto& cfg = result.config;
   const std::string name(to_string(CheckKind::kDockerHealth));
@@ -198,7 +202,12 @@ void Loader::add_container_checks() {
     static_cast<CheckSpec&>(c) = default_check(CheckKind::kDockerHealth);
     c.name = name;
     c.target = t.name;
-    c.interval = t.interval;
+    // The engine's events run it at once (health_status, die, pause, start,
+    // and whatever a re-listing finds changed): its schedule is only a
+    // safety net, every 30 s (Docker's own default HEALTHCHECK interval) or
+    // the target's interval if longer. Judged every second it cost 0.25 %
+    // of a core for 20 containers and told nothing the events had not.
+    c.interval = std::max(cfg.target_interval(t), kImplicitDockerHealthInterval);
     // Docker has already counted its own retries before it says unhealthy.
     c.fail_after = 1;
     c.recover_after = 1;

@@ -52,15 +52,28 @@ using KeyedValues = std::map<std::string, std::uint64_t>;
 // gives nullopt; content that does not parse, or a read that failed
 // otherwise, also gives nullopt and records the first such error in
 // `*error`, which read() returns once it has tried everything.
+// One read() of a cgroup: its first error, the kept fds, and whether a
+// file was not there (then the cgroup may be gone: its directories are
+// looked up again next time).
+struct Reading {
+  std::optional<Error> error;
+  KeptFiles* kept = nullptr;
+  bool missing = false;
+};
+
 class FileReader {
  public:
-  FileReader(std::string dir, std::optional<Error>* error, KeptFiles* kept)
-      : dir_(std::move(dir)), error_(error), kept_(kept) {}
+  FileReader(std::string dir, Reading* r)
+      : dir_(std::move(dir)), error_(&r->error), kept_(r->kept), missing_(&r->missing) {}
 
   std::optional<std::string> text(const char* name) const {
-    auto r = kept_->read(dir_ + "/" + name);
+    auto r = kept_->read(dir_ + "/" + name, 64 * 1024, Shown::kAtOnce);
     if (r) return std::move(*r);
-    if (r.error().kind != ErrorKind::kNotFound) record(r.error());
+    if (r.error().kind == ErrorKind::kNotFound) {
+      *missing_ = true;
+    } else {
+      record(r.error());
+    }
     return std::nullopt;
   }
 
@@ -111,9 +124,10 @@ class FileReader {
 
   std::optional<procfs::Psi> psi(const char* name) const {
     const std::string path = dir_ + "/" + name;
-    auto r = kept_->read(path);
+    auto r = kept_->read(path, 64 * 1024, Shown::kAtOnce);
     if (!r) {
       const ErrorKind kind = r.error().kind;
+      if (kind == ErrorKind::kNotFound) *missing_ = true;
       if (kind != ErrorKind::kNotFound && kind != ErrorKind::kNotAvailable) record(r.error());
       return std::nullopt;
     }
@@ -133,6 +147,7 @@ class FileReader {
   std::string dir_;
   std::optional<Error>* error_;
   KeptFiles* kept_;
+  bool* missing_;
 };
 
 std::optional<std::uint64_t> key_of(const std::optional<KeyedValues>& m, const char* key) {
@@ -212,16 +227,16 @@ std::optional<std::uint64_t> limit_value(const std::optional<std::optional<std::
 
 // Memory from the v1 memory controller's directory, else from v2.
 void read_memory(const std::optional<std::string>& memory, const std::optional<std::string>& v2, CgroupStats& out,
-                 std::optional<Error>* error, KeptFiles* kept) {
+                 Reading* r) {
   if (memory) {
-    FileReader f(*memory, error, kept);
+    FileReader f(*memory, r);
     out.memory_usage_bytes = f.u64("memory.usage_in_bytes");
     out.memory_limit_bytes = limit_value(f.limit("memory.limit_in_bytes"));
     out.memory_max_usage_bytes = f.u64("memory.max_usage_in_bytes");
     out.memory_failcnt = f.u64("memory.failcnt");
     out.oom_kill_events = key_of(f.keyed("memory.oom_control"), "oom_kill");
   } else if (v2) {
-    FileReader f(*v2, error, kept);
+    FileReader f(*v2, r);
     out.memory_usage_bytes = f.u64("memory.current");
     out.memory_limit_bytes = limit_value(f.limit("memory.max"));
     out.memory_max_usage_bytes = f.u64("memory.peak");  // Linux >= 5.19
@@ -235,16 +250,16 @@ void read_memory(const std::optional<std::string>& memory, const std::optional<s
 // cpu.stat (which always has usage_usec; nr_periods and the throttling keys
 // only where the cpu controller is enabled).
 void read_cpu(const std::optional<std::string>& cpu, const std::optional<std::string>& cpuacct,
-              const std::optional<std::string>& v2, CgroupStats& out, std::optional<Error>* error, KeptFiles* kept) {
+              const std::optional<std::string>& v2, CgroupStats& out, Reading* r) {
   std::optional<KeyedValues> v2_cpu_stat;
-  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, error, kept).keyed("cpu.stat");
+  if (v2 && (!cpuacct || !cpu)) v2_cpu_stat = FileReader(*v2, r).keyed("cpu.stat");
   if (cpuacct) {
-    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, error, kept).u64("cpuacct.usage"), 1e9);
+    out.cpu_usage_seconds = scaled(FileReader(*cpuacct, r).u64("cpuacct.usage"), 1e9);
   } else {
     out.cpu_usage_seconds = scaled(key_of(v2_cpu_stat, "usage_usec"), 1e6);
   }
   if (cpu) {
-    const auto stat = FileReader(*cpu, error, kept).keyed("cpu.stat");
+    const auto stat = FileReader(*cpu, r).keyed("cpu.stat");
     out.cpu_periods = key_of(stat, "nr_periods");
     out.cpu_throttled_periods = key_of(stat, "nr_throttled");
     out.cpu_throttled_seconds = scaled(key_of(stat, "throttled_time"), 1e9);
@@ -259,22 +274,31 @@ void read_cpu(const std::optional<std::string>& cpu, const std::optional<std::st
 
 Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   bool found = false;
+  std::vector<std::string> used;  // the directories read
+  // A directory seen before is not looked up again (a path walk per
+  // controller per target per round, the largest cost of reading a
+  // container's cgroup) until a file in it goes missing or forget_unused().
+  auto exists = [&](const std::string& dir) {
+    if (dirs_.count(dir) != 0 || is_dir(dir)) {
+      dirs_.insert(dir);
+      used.push_back(dir);
+      found = true;
+      return true;
+    }
+    return false;
+  };
   auto v1_dir = [&](const char* controller) -> std::optional<std::string> {
     auto p = paths.v1.find(controller);
     auto m = v1_mounts_.find(controller);
     if (p == paths.v1.end() || m == v1_mounts_.end()) return std::nullopt;
     std::string dir = under(m->second, p->second);
-    if (!is_dir(dir)) return std::nullopt;
-    found = true;
+    if (!exists(dir)) return std::nullopt;
     return dir;
   };
   std::optional<std::string> v2;
   if (paths.v2 && v2_mount_) {
     std::string dir = under(*v2_mount_, *paths.v2);
-    if (is_dir(dir)) {
-      v2 = dir;
-      found = true;
-    }
+    if (exists(dir)) v2 = dir;
   }
   const auto memory = v1_dir("memory");
   const auto cpu = v1_dir("cpu");
@@ -285,29 +309,33 @@ Result<CgroupStats> CgroupReader::read(const CgroupPaths& paths) const {
   // Each quantity comes from v1 when that controller holds the cgroup, else
   // from v2; a file the chosen hierarchy lacks leaves the value absent.
   CgroupStats out;
-  std::optional<Error> error;
-  read_memory(memory, v2, out, &error, &kept_);
-  read_cpu(cpu, cpuacct, v2, out, &error, &kept_);
+  Reading reading;
+  reading.kept = &kept_;
+  read_memory(memory, v2, out, &reading);
+  read_cpu(cpu, cpuacct, v2, out, &reading);
   if (pids || v2) {
-    FileReader f(pids ? *pids : *v2, &error, &kept_);
+    FileReader f(pids ? *pids : *v2, &reading);
     out.pids_current = f.u64("pids.current");
     out.pids_max = limit_value(f.limit("pids.max"));
   }
   if (const auto blkio = v1_dir("blkio")) {
-    FileReader f(*blkio, &error, &kept_);
+    FileReader f(*blkio, &reading);
     const auto bytes = f.parsed("blkio.throttle.io_service_bytes", parse_blkio_throttle);
     const auto ios = f.parsed("blkio.throttle.io_serviced", parse_blkio_throttle);
     if (bytes && ios) out.block_io = BlockIo{bytes->first, bytes->second, ios->first, ios->second};
   } else if (v2) {
-    out.block_io = FileReader(*v2, &error, &kept_).parsed("io.stat", parse_io_stat);
+    out.block_io = FileReader(*v2, &reading).parsed("io.stat", parse_io_stat);
   }
   if (v2) {
-    FileReader f(*v2, &error, &kept_);
+    FileReader f(*v2, &reading);
     out.cpu_pressure = f.psi("cpu.pressure");
     out.memory_pressure = f.psi("memory.pressure");
     out.io_pressure = f.psi("io.pressure");
   }
-  if (error) return tl::unexpected(std::move(*error));
+  if (reading.missing) {
+    for (const auto& d : used) dirs_.erase(d);
+  }
+  if (reading.error) return tl::unexpected(std::move(*reading.error));
   return out;
 }
 

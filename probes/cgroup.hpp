@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,10 +72,15 @@ class CgroupReader {
 
   // Closes the kept fds of cgroup files not read since the previous call
   // (cgroups no target uses any more). Call it now and then.
-  void forget_unused() { kept_.forget_unused(); }
+  // Directories are looked up again after it, too.
+  void forget_unused() {
+    kept_.forget_unused();
+    dirs_.clear();
+  }
 
  private:
-  mutable KeptFiles kept_;  // a read cache, not state
+  mutable KeptFiles kept_;              // a read cache, not state
+  mutable std::set<std::string> dirs_;  // directories known to exist: a cache too
   std::string root_;
   std::optional<std::string> v2_mount_;           // absolute directory
   std::map<std::string, std::string> v1_mounts_;  // controller -> absolute directory

@@ -11,7 +11,7 @@ namespace vigil {
 namespace {
 
 // Reads from offset 0 to EOF (or `limit`). Returns 0 or the errno.
-int pread_from_start(int fd, std::size_t limit, std::string* out) {
+int pread_from_start(int fd, std::size_t limit, Shown shown, std::string* out) {
   out->clear();
   char buf[8192];
   while (out->size() < limit) {
@@ -23,11 +23,9 @@ int pread_from_start(int fd, std::size_t limit, std::string* out) {
     }
     if (n == 0) break;
     out->append(buf, static_cast<std::size_t>(n));
-    // seq_file fills a read with whole records and stops short only when
-    // the next record does not fit or there is none: a read that came back
-    // with more than half the buffer free was the end (every record here is
-    // a line far shorter than that), which saves the syscall that sees EOF.
-    if (static_cast<std::size_t>(n) < want / 2) break;
+    // Shown at once (see Shown): a read that came back with more than half
+    // the buffer free was the end, which saves the syscall that sees EOF.
+    if (shown == Shown::kAtOnce && static_cast<std::size_t>(n) < want / 2) break;
   }
   return 0;
 }
@@ -38,10 +36,11 @@ bool is_gone(int err) {
 
 }  // namespace
 
-Result<std::string> read_kept(UniqueFd& slot, const std::string& path, bool keep, OnGone on_gone, std::size_t limit) {
+Result<std::string> read_kept(UniqueFd& slot, const std::string& path, bool keep, OnGone on_gone, std::size_t limit,
+                              Shown shown) {
   std::string out;
   if (slot) {
-    const int err = pread_from_start(slot.get(), limit, &out);
+    const int err = pread_from_start(slot.get(), limit, shown, &out);
     if (err == 0) {
       if (!keep) slot.reset();
       return out;
@@ -56,22 +55,22 @@ Result<std::string> read_kept(UniqueFd& slot, const std::string& path, bool keep
     const int err = errno;
     return fail(errno_kind(err), path + ": " + std::strerror(err));
   }
-  const int err = pread_from_start(fd.get(), limit, &out);
+  const int err = pread_from_start(fd.get(), limit, shown, &out);
   if (err != 0) return fail(errno_kind(err), path + ": " + std::strerror(err));
   if (keep) slot = std::move(fd);
   return out;
 }
 
-Result<std::string> KeptFiles::read(const std::string& path, std::size_t limit) {
+Result<std::string> KeptFiles::read(const std::string& path, std::size_t limit, Shown shown) {
   auto it = files_.find(path);
   if (it == files_.end()) {
     UniqueFd none;
-    auto text = read_kept(none, path, files_.size() < max_files_, OnGone::kReopen, limit);
+    auto text = read_kept(none, path, files_.size() < max_files_, OnGone::kReopen, limit, shown);
     if (text && none) files_.emplace(path, Kept{std::move(none), true});
     return text;
   }
   it->second.used = true;
-  auto text = read_kept(it->second.fd, path, true, OnGone::kReopen, limit);
+  auto text = read_kept(it->second.fd, path, true, OnGone::kReopen, limit, shown);
   if (!it->second.fd) files_.erase(it);
   return text;
 }

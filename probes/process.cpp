@@ -123,7 +123,9 @@ Result<std::string> ProcessTable::read_pid_file(int pid, PidFile which) const {
   const std::string path = proc_root_ + "/" + std::to_string(pid) + "/" + kNames[index];
   const ProcessEntry* entry = find(pid);
   if (entry == nullptr) return fail(ErrorKind::kNotFound, path + ": no such process");
-  return read_kept(entry->detail_fds[index], path, !fds_exhausted_, OnGone::kAbsent);
+  // net/dev shows an interface at a time; the others all at once.
+  const Shown shown = which == PidFile::kNetDev ? Shown::kByRecord : Shown::kAtOnce;
+  return read_kept(entry->detail_fds[index], path, !fds_exhausted_, OnGone::kAbsent, 64 * 1024, shown);
 }
 
 Result<std::uint64_t> ProcessTable::open_fds(int pid) const {

@@ -479,7 +479,12 @@ struct Daemon::Impl {
         ev->action = docker::EventAction::kDie;
         ev->exit_code = change.now->exit_code;
       }
-      if (!ev) continue;
+      if (!ev) {
+        // Changed while the stream was away (a re-listing): judged now, as
+        // after an event.
+        if (checks && change.before != nullptr && change.now != nullptr) checks->run_soon(name, Millis(0));
+        continue;
+      }
       if (auto e = docker::container_event(*ev, change.now, now)) {
         e->target = name;
         recorder->record(std::move(*e));

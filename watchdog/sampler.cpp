@@ -110,7 +110,7 @@ void Sampler::sample_target(WatchedTarget& t) {
       seen = TargetObservation{true, stats.main_pid, stats.main_start_ms};
       t.main_state = stats.main_state;
       append_tree_samples(stats, t.cfg.name, now, out);
-      sample_cgroup(t, stats.main_pid, now, out, read_failed);
+      sample_cgroup(t, stats.main_pid, stats.main_start_ms, now, out, read_failed);
       if (container != nullptr) sample_network(t, stats.main_pid, now, out, read_failed);
     }
   }
@@ -121,10 +121,17 @@ void Sampler::sample_target(WatchedTarget& t) {
   recorder_.publish(std::move(out.samples));
 }
 
-void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed) {
+void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs main_start_ms, WallMs now, Collection& out,
+                            bool& read_failed) {
+  // Where its cgroup is: the same as last round for the same main process
+  // (reading and parsing /proc/PID/cgroup every round costs as much as the
+  // counters themselves), looked up again every kPathsRounds rounds.
+  constexpr int kPathsRounds = 30;
   CgroupPaths paths;
   if (t.cfg.cgroup) {
     paths = cgroup_paths_everywhere(*t.cfg.cgroup);
+  } else if (t.paths_of == std::pair{main_pid, main_start_ms} && ++t.paths_rounds < kPathsRounds) {
+    paths = t.cgroup_paths;
   } else {
     auto text = processes_.read_pid_file(main_pid, PidFile::kCgroup);
     if (!text) return;  // the process just exited
@@ -134,6 +141,9 @@ void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collecti
     // The root cgroup's counters are the whole host's, not the target's.
     if (paths.v2 == "/") paths.v2.reset();
     std::erase_if(paths.v1, [](const auto& kv) { return kv.second == "/"; });
+    t.cgroup_paths = paths;
+    t.paths_of = {main_pid, main_start_ms};
+    t.paths_rounds = 0;
   }
   if (paths.empty()) return;
   t.last_paths = paths;

@@ -33,7 +33,14 @@ struct WatchedTarget {
   std::optional<TargetObservation> last;
   std::string last_problem;  // logged once per change
   CgroupPaths last_paths;    // where its cgroup counters were read last
-  char main_state = 0;       // the main process's state letter in the last round
+  // What the main process's /proc/PID/cgroup said (empty: the root cgroup,
+  // not the target's), whose it was (PID and start time) and how many rounds
+  // ago: read again for a new main process, or after kPathsRounds (a
+  // process moved to another cgroup).
+  CgroupPaths cgroup_paths;
+  std::pair<int, WallMs> paths_of{0, 0};
+  int paths_rounds = 0;
+  char main_state = 0;  // the main process's state letter in the last round
   std::unique_ptr<Timer> timer;
 };
 
@@ -63,7 +70,8 @@ class Sampler {
 
  private:
   void refresh_processes();
-  void sample_cgroup(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed);
+  void sample_cgroup(WatchedTarget& t, int main_pid, WallMs main_start_ms, WallMs now, Collection& out,
+                     bool& read_failed);
   void sample_network(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed);
   void note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now);
   void problem(WatchedTarget& t, std::string text);

@@ -103,7 +103,12 @@ BOOST_AUTO_TEST_CASE(container_targets_get_a_docker_health_check_and_an_implied_
   const auto& implicit = r.config.checks.back();
   BOOST_TEST(implicit.fail_after == 1);
   BOOST_TEST(implicit.recover_after == 1);
-  BOOST_TEST(implicit.interval.value_or(Millis(0)).count() == 2000);
+  // Events run it at once: its own schedule is a 30 s safety net (or the
+  // target's interval, if longer).
+  BOOST_TEST(implicit.interval.value_or(Millis(0)).count() == 30000);
+  auto slow = load("[[target]]\nname = \"web\"\ncontainer = \"web-1\"\ninterval = \"1m\"\n");
+  BOOST_REQUIRE_MESSAGE(slow.ok(), dump(slow));
+  BOOST_TEST(slow.config.checks.back().interval.value_or(Millis(0)).count() == 60000);
   const auto& web = target(r, "web");
   BOOST_TEST(web.remediate->on == (std::vector<std::string>{"http", "docker_health", "crash"}),
              boost::test_tools::per_element());
