@@ -41,6 +41,7 @@
 #include "core/sd_handles.hpp"
 #include "core/time.hpp"
 #include "core/unique_fd.hpp"
+#include "probes/docker/api.hpp"
 
 namespace vigil {
 
@@ -101,6 +102,19 @@ class ServiceController {
   virtual void restart(Millis timeout, ActionDone done) = 0;
   // For messages: the unit name, or the command.
   virtual std::string what() const = 0;
+};
+
+// A container, through its engine: every action the Docker API offers on
+// it, with the same deadline and error reporting as a restart (the
+// engine's own words when it refuses). Remediation restarts through
+// ServiceController; chaos stops, starts, pauses and signals through this.
+class ContainerController {
+ public:
+  virtual ~ContainerController() = default;
+  // `signal` for kKill ("" is the engine's default, SIGKILL). Stop and
+  // restart give the container half of `timeout` (1 to 10 s) between the
+  // stop signal and SIGKILL.
+  virtual void act(docker::ContainerAction action, Millis timeout, std::string signal, ActionDone done) = 0;
 };
 
 struct ChildSpec {

@@ -147,7 +147,7 @@ class MatchProcesses : public FoundProcesses {
 // in the engine's containers as the watcher keeps them (probes/docker/).
 // Its main process is the container's init process on the host, watched
 // through a pidfd like any found process; restarted through the engine.
-class ContainerProcesses : public FoundProcesses, public ServiceController {
+class ContainerProcesses : public FoundProcesses, public ServiceController, public ContainerController {
  public:
   ContainerProcesses(const TargetConfig& t, TargetContext& context, OnExit on_exit)
       : FoundProcesses(context.event(), std::move(on_exit)),
@@ -179,6 +179,7 @@ class ContainerProcesses : public FoundProcesses, public ServiceController {
 
   int main_pid() const override { return FoundProcesses::main_pid(); }
   ServiceController* controller() override { return this; }
+  ContainerController* container_controller() override { return this; }
 
   ContainerLookup container() const override {
     const docker::Watcher& w = context_.docker_watcher();
@@ -190,24 +191,55 @@ class ContainerProcesses : public FoundProcesses, public ServiceController {
   }
 
   void restart(Millis timeout, ActionDone done) override {
+    act(docker::ContainerAction::kRestart, timeout, {}, std::move(done));
+  }
+
+  void act(docker::ContainerAction action, Millis timeout, std::string signal, ActionDone done) override {
+    // (verb, done): "stop", "stopped"
+    const auto [verb, did] = [action]() -> std::pair<const char*, const char*> {
+      switch (action) {
+        case docker::ContainerAction::kStart:
+          return {"start", "started"};
+        case docker::ContainerAction::kStop:
+          return {"stop", "stopped"};
+        case docker::ContainerAction::kRestart:
+          return {"restart", "restarted"};
+        case docker::ContainerAction::kPause:
+          return {"pause", "paused"};
+        case docker::ContainerAction::kUnpause:
+          return {"unpause", "unpaused"};
+        case docker::ContainerAction::kKill:
+          return {"signal", "signalled"};
+      }
+      return {"act on", "acted on"};
+    }();
     // The container as the engine says now (the last round may have been
     // while the engine was away, or before it was recreated).
     if (const docker::ContainerInfo* c = container().container) {
       id_ = c->id;
       name_ = c->name;
     }
-    if (id_.empty()) return done(ActionResult{ActionStatus::kFailed, "no container " + describe() + " to restart"});
-    // The engine stops it (SIGTERM, SIGKILL after t seconds) and starts it.
+    if (id_.empty()) {
+      return done(ActionResult{ActionStatus::kFailed, "no container " + describe() + " to " + verb});
+    }
+    // Stop and restart: the engine sends the stop signal, then SIGKILL
+    // after t seconds.
     const auto t =
         std::clamp<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(timeout).count() / 2, 1, 10);
+    auto path = docker::action_path(id_, action, static_cast<int>(t), signal);
+    if (!path) return done(ActionResult{ActionStatus::kFailed, path.error().message});
     const std::string name = name_;
+    const std::string what = action == docker::ContainerAction::kKill
+                                 ? std::string("signalled container ") + name + " (" +
+                                       (signal.empty() ? std::string("SIGKILL") : signal) + ")"
+                                 : std::string(did) + " container " + name;
     context_.docker_client().post(
-        "/containers/" + id_ + "/restart?t=" + std::to_string(t),
-        [done, name](Result<std::string> r) {
-          if (r) return done(ActionResult{ActionStatus::kOk, "restarted container " + name});
+        *path,
+        [done, name, what, verb = std::string(verb)](Result<std::string> r) {
+          if (r) return done(ActionResult{ActionStatus::kOk, what});
           // With the engine's own words when it answered (409 Conflict: ...
           // is paused), else why nothing answered.
-          done(ActionResult{ActionStatus::kFailed, "Docker did not restart " + name + ": " + r.error().message});
+          done(ActionResult{ActionStatus::kFailed, "Docker did not " + verb + " " + name + ": " + r.error().message});
         },
         timeout);
   }

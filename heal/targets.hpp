@@ -96,6 +96,8 @@ class TargetProcesses {
   virtual Result<int> signal(int sig) = 0;
   // For restarts; null when vigild cannot restart this kind.
   virtual ServiceController* controller() { return nullptr; }
+  // A container's other actions (container kinds only; null otherwise).
+  virtual ContainerController* container_controller() { return nullptr; }
   // The Docker container it follows now (container kinds; the pointer is
   // valid until the loop turns), or why there is none.
   virtual ContainerLookup container() const { return {nullptr, "not a container target"}; }

@@ -454,4 +454,39 @@ std::string events_query(std::int64_t since_unix_s) {
   return q;
 }
 
+Result<std::string> action_path(std::string_view id, ContainerAction action, std::optional<int> seconds,
+                                std::string_view signal) {
+  if (!is_container_id(id)) return fail(ErrorKind::kInvalid, "container id " + bad_id(std::string(id)));
+  std::string path = "/containers/" + std::string(id) + "/";
+  switch (action) {
+    case ContainerAction::kStart:
+      return path + "start";
+    case ContainerAction::kStop:
+    case ContainerAction::kRestart:
+      path += action == ContainerAction::kStop ? "stop" : "restart";
+      if (seconds) {
+        if (*seconds < 0) return fail(ErrorKind::kInvalid, "a stop timeout cannot be negative");
+        path += "?t=" + std::to_string(*seconds);
+      }
+      return path;
+    case ContainerAction::kPause:
+      return path + "pause";
+    case ContainerAction::kUnpause:
+      return path + "unpause";
+    case ContainerAction::kKill: {
+      path += "kill";
+      if (signal.empty()) return path;  // the engine's default, SIGKILL
+      const bool name_or_number = signal.size() <= 16 && std::all_of(signal.begin(), signal.end(), [](char c) {
+                                    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                                  });
+      if (!name_or_number) {
+        return fail(ErrorKind::kInvalid,
+                    "\"" + printable_excerpt(std::string(signal), 32) + "\" is not a signal name or number");
+      }
+      return path + "?signal=" + std::string(signal);
+    }
+  }
+  return fail(ErrorKind::kInvalid, "unknown container action");
+}
+
 }  // namespace vigil::docker

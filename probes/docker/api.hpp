@@ -209,6 +209,18 @@ std::string engine_message(std::string_view body);
 // vigild acts on, from `since_unix_s` (0: from now).
 std::string events_query(std::int64_t since_unix_s);
 
+// What vigild asks the engine to do to a container: heal/ restarts with
+// it; chaos stops, starts, pauses and signals with it.
+enum class ContainerAction { kStart, kStop, kRestart, kPause, kUnpause, kKill };
+// The request path (without the version prefix) of `action` on container
+// `id`: /containers/ID/ACTION, with ?t=SECONDS for stop and restart (how
+// long the engine waits after the stop signal before SIGKILL) and
+// ?signal=NAME for kill. kInvalid for an id that is not a container id
+// (is_container_id) or a signal that is not a name or number ("SIGUSR1",
+// "HUP", "9").
+Result<std::string> action_path(std::string_view id, ContainerAction action, std::optional<int> seconds = std::nullopt,
+                                std::string_view signal = {});
+
 template <class OnLine, class OnOverlong>
 void EventSplitter::feed(std::string_view data, OnLine&& on_line, OnOverlong&& on_overlong) {
   while (!data.empty()) {

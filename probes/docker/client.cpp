@@ -182,7 +182,9 @@ void Client::finish(Call* raw, CURLcode code, const std::string& watch_error) {
   calls_.erase(it);
   const HttpResult r = c->transfer->finish(code);
   Result<std::string> out = std::string();
-  if (watch_error.empty() && r.answered && r.status >= 200 && r.status < 300) {
+  // 304 Not Modified: a start or stop of a container already started or
+  // stopped; done, as asked.
+  if (watch_error.empty() && r.answered && ((r.status >= 200 && r.status < 300) || r.status == 304)) {
     out = std::string(r.body);
   } else {
     out = tl::unexpected(transfer_error(c->method + " " + c->path, code, r, watch_error));

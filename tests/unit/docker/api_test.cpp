@@ -356,3 +356,27 @@ BOOST_AUTO_TEST_CASE(podman_answers) {
   BOOST_TEST(seen[EventAction::kKill] == 1);
   BOOST_TEST(seen[EventAction::kDie] == 1);
 }
+
+// Action paths: the id checked before it goes into a path, the stop
+// timeout and the signal only where they belong and only of their shape.
+BOOST_AUTO_TEST_CASE(container_action_paths) {
+  const std::string id = "1f6abff95f8fbd3e40604e3bd2cc1ac10dc22f878aa0fa5a7d00d802ec19f237";
+  const std::string base = "/containers/" + id + "/";
+  BOOST_TEST(action_path(id, ContainerAction::kStart).value() == base + "start");
+  BOOST_TEST(action_path(id, ContainerAction::kStop, 10).value() == base + "stop?t=10");
+  BOOST_TEST(action_path(id, ContainerAction::kStop).value() == base + "stop");
+  BOOST_TEST(action_path(id, ContainerAction::kRestart, 1).value() == base + "restart?t=1");
+  BOOST_TEST(action_path(id, ContainerAction::kPause, 5).value() == base + "pause");  // no timeout to give
+  BOOST_TEST(action_path(id, ContainerAction::kUnpause).value() == base + "unpause");
+  BOOST_TEST(action_path(id, ContainerAction::kKill).value() == base + "kill");
+  BOOST_TEST(action_path(id, ContainerAction::kKill, std::nullopt, "SIGUSR1").value() == base + "kill?signal=SIGUSR1");
+  BOOST_TEST(action_path(id, ContainerAction::kKill, std::nullopt, "9").value() == base + "kill?signal=9");
+  auto bad_signal = action_path(id, ContainerAction::kKill, std::nullopt, "TERM&x=../../x");
+  BOOST_TEST_REQUIRE(!bad_signal.has_value());
+  BOOST_TEST((bad_signal.error().kind == ErrorKind::kInvalid));
+  BOOST_TEST(bad_signal.error().message == "\"TERM&x=../../x\" is not a signal name or number");
+  auto bad_id = action_path("../../images/x", ContainerAction::kStart);
+  BOOST_TEST_REQUIRE(!bad_id.has_value());
+  BOOST_TEST(bad_id.error().message.find("is not a container id") != std::string::npos, bad_id.error().message);
+  BOOST_TEST(!action_path(id, ContainerAction::kStop, -1).has_value());
+}

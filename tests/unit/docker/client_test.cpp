@@ -300,3 +300,45 @@ BOOST_AUTO_TEST_CASE(against_a_real_dockerd, *boost::unit_test::label("dockerd")
   auto gone = loop.get("/containers/json");
   BOOST_TEST(gone.error().kind == ErrorKind::kNotAvailable, gone.error().message);
 }
+
+// Every container action the engine offers, on a real engine: pause and
+// unpause, kill with a signal, start, stop (again: 304, done as asked),
+// restart; each state checked with an inspect.
+BOOST_AUTO_TEST_CASE(container_actions_on_a_real_dockerd, *boost::unit_test::label("dockerd")) {
+  harness::DockerEngine engine;
+  Loop loop(engine.socket(), 20000ms);
+  const std::string id = engine.run_container({"--name", "acted", "--network", "none", harness::DockerEngine::kImage});
+  auto state = [&] {
+    auto body = loop.get("/containers/" + id + "/json");
+    BOOST_TEST_REQUIRE(body.has_value(), (body ? "" : body.error().message));
+    auto info = parse_container(*body);
+    BOOST_TEST_REQUIRE(info.has_value());
+    return info->state;
+  };
+  auto act = [&](ContainerAction action, std::optional<int> t = std::nullopt, std::string_view signal = {}) {
+    auto path = action_path(id, action, t, signal);
+    BOOST_TEST_REQUIRE(path.has_value(), (path ? "" : path.error().message));
+    auto r = loop.post(*path);
+    BOOST_TEST(r.has_value(), *path << ": " << (r ? "" : r.error().message));
+  };
+  BOOST_TEST((state() == ContainerState::kRunning));
+  act(ContainerAction::kPause);
+  BOOST_TEST((state() == ContainerState::kPaused));
+  // Paused again: refused, in the engine's words.
+  auto refused = loop.post(*action_path(id, ContainerAction::kPause));
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST(refused.error().message.find("409") != std::string::npos, refused.error().message);
+  BOOST_TEST(refused.error().message.find("already paused") != std::string::npos, refused.error().message);
+  act(ContainerAction::kUnpause);
+  BOOST_TEST((state() == ContainerState::kRunning));
+  act(ContainerAction::kKill, std::nullopt, "SIGKILL");
+  loop.until([&] { return state() == ContainerState::kExited; });
+  act(ContainerAction::kStop, 1);  // already stopped: 304, as asked
+  act(ContainerAction::kStart);
+  BOOST_TEST((state() == ContainerState::kRunning));
+  act(ContainerAction::kStart);  // already started: 304, as asked
+  act(ContainerAction::kRestart, 1);
+  BOOST_TEST((state() == ContainerState::kRunning));
+  act(ContainerAction::kStop, 1);  // httpd as PID 1 ignores SIGTERM: killed after 1 s
+  BOOST_TEST((state() == ContainerState::kExited));
+}

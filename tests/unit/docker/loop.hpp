@@ -62,6 +62,14 @@ struct Loop {
     return *out;
   }
 
+  Result<std::string> post(const std::string& path, Millis timeout = Millis(0)) {
+    std::optional<Result<std::string>> out;
+    client->post(
+        path, [&](Result<std::string> r) { out = std::move(r); }, timeout);
+    until([&] { return out.has_value(); });
+    return *out;
+  }
+
   SdEventPtr event;
   std::unique_ptr<CurlLoop> curl;
   std::unique_ptr<docker::Client> client;
