@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 namespace vigil::cli {
 
@@ -68,7 +69,7 @@ std::string ago(WallMs then, WallMs now) {
 }
 
 double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return NAN;
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
   std::sort(v.begin(), v.end());
   auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];  // nearest rank

@@ -115,6 +115,9 @@ class ContainerController {
   // restart give the container half of `timeout` (1 to 10 s) between the
   // stop signal and SIGKILL.
   virtual void act(docker::ContainerAction action, Millis timeout, std::string signal, ActionDone done) = 0;
+  // The engine's own reading of its cgroup (/containers/ID/stats), for
+  // where vigild cannot read the cgroup itself; `done` runs once, on the loop.
+  virtual void engine_stats(Millis timeout, std::function<void(Result<docker::EngineStats>)> done) = 0;
 };
 
 struct ChildSpec {

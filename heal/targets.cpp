@@ -194,6 +194,19 @@ class ContainerProcesses : public FoundProcesses, public ServiceController, publ
     act(docker::ContainerAction::kRestart, timeout, {}, std::move(done));
   }
 
+  void engine_stats(Millis timeout, std::function<void(Result<docker::EngineStats>)> done) override {
+    if (id_.empty()) return done(fail(ErrorKind::kNotFound, "no container " + describe()));
+    auto path = docker::stats_path(id_);
+    if (!path) return done(tl::unexpected(path.error()));
+    context_.docker_client().get(
+        *path,
+        [done](Result<std::string> body) {
+          if (!body) return done(tl::unexpected(body.error()));
+          done(docker::parse_stats(*body));
+        },
+        timeout);
+  }
+
   void act(docker::ContainerAction action, Millis timeout, std::string signal, ActionDone done) override {
     // (verb, done): "stop", "stopped"
     const auto [verb, did] = [action]() -> std::pair<const char*, const char*> {

@@ -150,6 +150,10 @@ void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs main_start_ms
   auto round = cgroup_round_.find(paths);
   if (round == cgroup_round_.end()) round = cgroup_round_.emplace(paths, cgroups_.read(paths)).first;
   const Result<CgroupStats>& stats = round->second;
+  if (!stats && t.processes->container_controller() != nullptr) {
+    sample_engine_stats(t, stats.error().message);
+    return;
+  }
   if (!stats) {
     if (stats.error().kind != ErrorKind::kNotFound) {
       read_failed = true;
@@ -171,6 +175,60 @@ void Sampler::sample_network(WatchedTarget& t, int main_pid, WallMs now, Collect
     return;
   }
   append_network_samples(*devs, "container", {{"target", t.cfg.name}}, now, out);
+}
+
+namespace {
+
+// The engine's reading as the cgroup reader's: the same series either way.
+// Its memory limit is the container's own (HostConfig.Memory): the engine
+// reports the host's memory as the limit of a container without one.
+CgroupStats from_engine(const docker::EngineStats& s, std::int64_t memory_limit) {
+  CgroupStats out;
+  out.memory_usage_bytes = s.memory_usage;
+  if (memory_limit > 0) out.memory_limit_bytes = static_cast<std::uint64_t>(memory_limit);
+  out.memory_max_usage_bytes = s.memory_max_usage;
+  out.memory_failcnt = s.memory_failcnt;
+  if (s.cpu_usage_ns) out.cpu_usage_seconds = static_cast<double>(*s.cpu_usage_ns) / 1e9;
+  out.cpu_periods = s.cpu_periods;
+  out.cpu_throttled_periods = s.cpu_throttled_periods;
+  if (s.cpu_throttled_ns) out.cpu_throttled_seconds = static_cast<double>(*s.cpu_throttled_ns) / 1e9;
+  out.pids_current = s.pids_current;
+  out.pids_max = s.pids_limit;
+  if (s.read_bytes || s.write_bytes || s.reads || s.writes) {
+    out.block_io =
+        BlockIo{s.read_bytes.value_or(0), s.write_bytes.value_or(0), s.reads.value_or(0), s.writes.value_or(0)};
+  }
+  return out;
+}
+
+}  // namespace
+
+// A container whose cgroup cannot be read here (vigild in a container
+// without the host's /sys/fs/cgroup, a cgroup_root elsewhere): the engine
+// reads it instead, one request at a time per target, and that is said once.
+void Sampler::sample_engine_stats(WatchedTarget& t, const std::string& why) {
+  ContainerController* controller = t.processes->container_controller();
+  const docker::ContainerInfo* container = t.processes->container().container;
+  if (controller == nullptr || container == nullptr || t.engine_stats_in_flight) return;
+  if (!t.engine_stats_said) {
+    t.engine_stats_said = true;
+    log_warning("target " + t.cfg.name + ": its cgroup cannot be read here (" + why +
+                    "); its cgroup_* series come from the engine's /containers/ID/stats instead",
+                {{"target", t.cfg.name}});
+  }
+  t.engine_stats_in_flight = true;
+  const std::int64_t limit = container->memory_limit;
+  WatchedTarget* tp = &t;
+  controller->engine_stats(std::max(t.interval, Millis(2000)), [this, tp, limit](Result<docker::EngineStats> s) {
+    tp->engine_stats_in_flight = false;
+    if (!s) {
+      log_debug("engine stats", {{"target", tp->cfg.name}, {"error", s.error().message}});
+      return;
+    }
+    Collection out;
+    append_cgroup_samples(from_engine(*s, limit), tp->cfg.name, wall_now_ms(), out);
+    recorder_.publish(std::move(out.samples));
+  });
 }
 
 void Sampler::note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now) {

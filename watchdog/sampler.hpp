@@ -40,6 +40,10 @@ struct WatchedTarget {
   CgroupPaths cgroup_paths;
   std::pair<int, WallMs> paths_of{0, 0};
   int paths_rounds = 0;
+  // Its cgroup cannot be read here (a container target only): the engine's
+  // /stats instead, one request at a time, said once.
+  bool engine_stats_in_flight = false;
+  bool engine_stats_said = false;
   char main_state = 0;  // the main process's state letter in the last round
   std::unique_ptr<Timer> timer;
 };
@@ -73,6 +77,7 @@ class Sampler {
   void sample_cgroup(WatchedTarget& t, int main_pid, WallMs main_start_ms, WallMs now, Collection& out,
                      bool& read_failed);
   void sample_network(WatchedTarget& t, int main_pid, WallMs now, Collection& out, bool& read_failed);
+  void sample_engine_stats(WatchedTarget& t, const std::string& why);
   void note_transition(WatchedTarget& t, const TargetObservation& seen, WallMs now);
   void problem(WatchedTarget& t, std::string text);
   void probe_result(Collection& out, std::string_view probe, const std::string& target, std::uint64_t started_usec,

@@ -489,4 +489,70 @@ Result<std::string> action_path(std::string_view id, ContainerAction action, std
   return fail(ErrorKind::kInvalid, "unknown container action");
 }
 
+Result<std::string> stats_path(std::string_view id) {
+  if (!is_container_id(id)) return fail(ErrorKind::kInvalid, "container id " + bad_id(std::string(id)));
+  return "/containers/" + std::string(id) + "/stats?stream=false&one-shot=true";
+}
+
+Result<EngineStats> parse_stats(std::string_view body) {
+  auto j = parse_object(body, "/containers/ID/stats");
+  if (!j) return tl::unexpected(j.error());
+  Fields f(*j, "");
+  EngineStats s;
+  // A count: absent, null or negative (never sent) is absent.
+  auto count = [](Fields& in, std::string_view key, std::optional<std::uint64_t>& out) {
+    std::int64_t v = -1;
+    in.integer(key, v);
+    if (v >= 0) out = static_cast<std::uint64_t>(v);
+  };
+  Fields memory = f.object("memory_stats");
+  count(memory, "usage", s.memory_usage);
+  count(memory, "max_usage", s.memory_max_usage);
+  count(memory, "failcnt", s.memory_failcnt);
+  f.absorb(memory);
+  Fields cpu = f.object("cpu_stats");
+  Fields usage = cpu.object("cpu_usage");
+  count(usage, "total_usage", s.cpu_usage_ns);
+  cpu.absorb(usage);
+  Fields throttling = cpu.object("throttling_data");
+  count(throttling, "periods", s.cpu_periods);
+  count(throttling, "throttled_periods", s.cpu_throttled_periods);
+  count(throttling, "throttled_time", s.cpu_throttled_ns);
+  cpu.absorb(throttling);
+  f.absorb(cpu);
+  Fields pids = f.object("pids_stats");
+  count(pids, "current", s.pids_current);
+  count(pids, "limit", s.pids_limit);
+  if (s.pids_limit && (*s.pids_limit == 0 || *s.pids_limit >= (std::uint64_t{1} << 62))) s.pids_limit.reset();
+  f.absorb(pids);
+  Fields blkio = f.object("blkio_stats");
+  // [{"major":8,"minor":0,"op":"Read","value":N}, ...]
+  auto sum = [&](std::string_view key, std::optional<std::uint64_t>& read, std::optional<std::uint64_t>& write) {
+    const json* list = blkio.find(key);
+    if (list == nullptr) return;
+    if (!list->is_array()) {
+      blkio.fail_with(blkio.name(key) + ": an array was expected, got " + type_word(*list));
+      return;
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      Fields e((*list)[i], blkio.name(key) + "[" + std::to_string(i) + "]");
+      if (!(*list)[i].is_object()) e.fail_with(blkio.name(key) + ": objects were expected");
+      std::string op;
+      e.string("op", op, 16);
+      std::int64_t value = 0;
+      e.integer("value", value);
+      blkio.absorb(e);
+      if (value < 0) continue;
+      const auto v = static_cast<std::uint64_t>(value);
+      if (op == "Read" || op == "read") read = read.value_or(0) + v;
+      if (op == "Write" || op == "write") write = write.value_or(0) + v;
+    }
+  };
+  sum("io_service_bytes_recursive", s.read_bytes, s.write_bytes);
+  sum("io_serviced_recursive", s.reads, s.writes);
+  f.absorb(blkio);
+  if (auto e = f.error()) return tl::unexpected(Error{e->kind, "/containers/ID/stats: " + e->message});
+  return s;
+}
+
 }  // namespace vigil::docker

@@ -209,6 +209,23 @@ std::string engine_message(std::string_view body);
 // vigild acts on, from `since_unix_s` (0: from now).
 std::string events_query(std::int64_t since_unix_s);
 
+// /containers/ID/stats?stream=false&one-shot=true: the engine's own reading
+// of the container's cgroup (one-shot, API >= 1.41, answers at once; an
+// older engine ignores it and takes about a second to sample CPU). vigild
+// reads cgroups itself; this is its fallback where it cannot (vigild in a
+// container without the host's /sys/fs/cgroup). Absent fields stay absent;
+// block I/O is summed over devices (v1 "Read"/"Write", v2 "read"/"write").
+struct EngineStats {
+  std::optional<std::uint64_t> memory_usage, memory_max_usage, memory_failcnt;
+  std::optional<std::uint64_t> cpu_usage_ns, cpu_periods, cpu_throttled_periods, cpu_throttled_ns;
+  std::optional<std::uint64_t> pids_current, pids_limit;
+  std::optional<std::uint64_t> read_bytes, write_bytes, reads, writes;
+  bool operator==(const EngineStats&) const = default;
+};
+Result<EngineStats> parse_stats(std::string_view body);
+// The request path of a container's stats (the id checked as in action_path).
+Result<std::string> stats_path(std::string_view id);
+
 // What vigild asks the engine to do to a container: heal/ restarts with
 // it; chaos stops, starts, pauses and signals with it.
 enum class ContainerAction { kStart, kStop, kRestart, kPause, kUnpause, kKill };

@@ -84,7 +84,9 @@ class Client {
   // client is gone.
   // `timeout` (0: the client's) for a request the engine takes long to
   // answer on purpose (a restart waits for the container to stop).
-  void get(std::string path, Done done) { call("GET", std::move(path), std::move(done)); }
+  void get(std::string path, Done done, Millis timeout = Millis(0)) {
+    call("GET", std::move(path), std::move(done), timeout);
+  }
   void post(std::string path, Done done, Millis timeout = Millis(0)) {
     call("POST", std::move(path), std::move(done), timeout);
   }

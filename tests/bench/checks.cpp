@@ -74,9 +74,9 @@ std::map<double, double> lag_buckets(Vigil& v) {
 
 // histogram_quantile() as Prometheus computes it: linear within the bucket.
 double quantile(double q, const std::map<double, double>& cumulative) {
-  if (cumulative.empty()) return NAN;
+  if (cumulative.empty()) return std::numeric_limits<double>::quiet_NaN();
   double total = cumulative.rbegin()->second;
-  if (total <= 0) return NAN;
+  if (total <= 0) return std::numeric_limits<double>::quiet_NaN();
   double rank = q * total, lower = 0, below = 0;
   for (const auto& [bound, count] : cumulative) {
     if (count >= rank) {

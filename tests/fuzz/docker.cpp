@@ -1,11 +1,12 @@
 // tests/fuzz/docker.cpp: the Docker Engine API's answers (probes/docker/
-// api.hpp): /version, /containers/json, /containers/ID/json, an error
-// answer's message and the /events stream, the same bytes given to each.
+// api.hpp): /version, /containers/json, /containers/ID/json,
+// /containers/ID/stats, an error answer's message and the /events stream,
+// the same bytes given to each.
 //
 // Promises checked: no parser throws or crashes; an error is a kParse with
 // a bounded message; what is kept is bounded (kMaxField, kMaxHealthOutput),
 // valid UTF-8 (the strings go into stored JSON), ids are container ids and
-// labels are sorted and unique; a container or event read back from JSON
+// labels are sorted and unique; a container, event or stats read back from JSON
 // written from what was read (written here, independently of the parser)
 // is the same; and the events splitter gives the same lines whatever the
 // pieces the stream arrives in.
@@ -178,6 +179,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   check_container(text);
+
+  // Stats: read back from JSON written (here) from what was read, the same.
+  const auto stats = parse_stats(text);
+  check_error(stats);
+  if (stats) {
+    json j = json::object();
+    auto put = [](json& at, const char* key, const std::optional<std::uint64_t>& v) {
+      if (v) at[key] = *v;
+    };
+    put(j["memory_stats"], "usage", stats->memory_usage);
+    put(j["memory_stats"], "max_usage", stats->memory_max_usage);
+    put(j["memory_stats"], "failcnt", stats->memory_failcnt);
+    put(j["cpu_stats"]["cpu_usage"], "total_usage", stats->cpu_usage_ns);
+    put(j["cpu_stats"]["throttling_data"], "periods", stats->cpu_periods);
+    put(j["cpu_stats"]["throttling_data"], "throttled_periods", stats->cpu_throttled_periods);
+    put(j["cpu_stats"]["throttling_data"], "throttled_time", stats->cpu_throttled_ns);
+    put(j["pids_stats"], "current", stats->pids_current);
+    put(j["pids_stats"], "limit", stats->pids_limit);
+    auto ops = [](const std::optional<std::uint64_t>& r, const std::optional<std::uint64_t>& w) {
+      json list = json::array();
+      if (r) list.push_back({{"major", 8}, {"minor", 0}, {"op", "Read"}, {"value", *r}});
+      if (w) list.push_back({{"major", 8}, {"minor", 0}, {"op", "Write"}, {"value", *w}});
+      return list;
+    };
+    j["blkio_stats"]["io_service_bytes_recursive"] = ops(stats->read_bytes, stats->write_bytes);
+    j["blkio_stats"]["io_serviced_recursive"] = ops(stats->reads, stats->writes);
+    const auto again = parse_stats(j.dump());
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(*again == *stats);
+  }
 
   const std::string message = engine_message(text);
   FUZZ_CHECK(!message.empty() && message.size() <= fuzz::kMaxMessage);

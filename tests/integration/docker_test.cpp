@@ -257,8 +257,9 @@ BOOST_AUTO_TEST_CASE(an_unhealthy_container_is_restarted_with_its_health_output,
   Vigil v(docker_section(engine) + "[[target]]\nname = \"web\"\ncontainer = \"sick\"\ninterval = \"1s\"\n" +
           "  [[target.check]]\n  name = \"docker_health\"\n  kind = \"docker_health\"\n  interval = \"1h\"\n" +
           "  fail_after = 1\n  [target.remediate]\n  backoff = \"1s\"\n  grace = \"2s\"\n" +
-          // httpd as PID 1 ignores SIGTERM: the engine's stop waits t = 1 s (half the timeout).
-          "  timeout = \"2s\"\n");
+          // httpd as PID 1 ignores SIGTERM: the engine's stop waits t = 2 s (half the
+          // timeout), and the other half is for the start (a loaded machine's).
+          "  timeout = \"4s\"\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return has_event(v, "container_health", "web", "is healthy"); }), v.log());
   const std::string started = engine.docker({"inspect", "-f", "{{.State.StartedAt}}", "sick"});
@@ -464,5 +465,39 @@ BOOST_AUTO_TEST_CASE(a_containers_facts_network_and_block_io_are_sampled, *boost
   engine.docker({"kill", "facts"});
   BOOST_REQUIRE_MESSAGE(
       wait_for(30s, [&] { return last("container_running") == 0.0 && last("container_exit_code") == 137.0; }), v.log());
+  BOOST_TEST(v.stop().has_value());
+}
+
+// Where vigild cannot read cgroups (here a cgroup_root with nothing in it,
+// as for vigild in a container without the host's /sys/fs/cgroup), a
+// container's cgroup_* series come from the engine's /stats instead, and
+// that is said once.
+BOOST_AUTO_TEST_CASE(without_readable_cgroups_the_engines_stats_stand_in, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  engine.run_container({"--name", "stat", "--network", "none", "--memory", "64m", DockerEngine::kImage});
+  TempDir nowhere;
+  Vigil v(docker_section(engine) + "[[target]]\nname = \"stat\"\ncontainer = \"stat\"\ninterval = \"500ms\"\n",
+          "cgroup_root = \"" + nowhere.path.string() + "\"\n");
+  v.start();
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return v.values("cgroup_memory_usage_bytes", "stat").size() >= 2; }),
+                        v.log());
+  const auto stats = engine.get_json("/containers/stat/stats?stream=false");
+  const double engine_memory = stats["memory_stats"].value("usage", 0.0);
+  const double memory = v.values("cgroup_memory_usage_bytes", "stat").back();
+  BOOST_TEST(std::abs(memory - engine_memory) <= std::max(0.10 * engine_memory, 1024.0 * 1024),
+             "memory " << memory << " vs the engine's " << engine_memory);
+  BOOST_TEST(v.values("cgroup_memory_limit_bytes", "stat").back() == 64.0 * 1024 * 1024);
+  BOOST_TEST(!v.values("cgroup_cpu_usage_seconds_total", "stat").empty());
+  BOOST_TEST(!v.values("cgroup_pids_current", "stat").empty());
+  // Said once, not per round.
+  BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return v.values("cgroup_memory_usage_bytes", "stat").size() >= 6; }),
+                        v.log());
+  const std::string log = v.log();
+  std::size_t said = 0;
+  for (auto at = log.find("its cgroup cannot be read here"); at != std::string::npos;
+       at = log.find("its cgroup cannot be read here", at + 1)) {
+    ++said;
+  }
+  BOOST_TEST(said == 1u, log);
   BOOST_TEST(v.stop().has_value());
 }

@@ -380,3 +380,50 @@ BOOST_AUTO_TEST_CASE(container_action_paths) {
   BOOST_TEST(bad_id.error().message.find("is not a container id") != std::string::npos, bad_id.error().message);
   BOOST_TEST(!action_path(id, ContainerAction::kStop, -1).has_value());
 }
+
+// /containers/ID/stats (the fallback where vigild cannot read a cgroup):
+// the shape of Debian's dockerd 20.10 on cgroup v1 (stats.json), block I/O
+// summed over devices (Sync, Async and Total count the same bytes again),
+// an unlimited pids limit absent; v2's lowercase ops; what is missing stays
+// missing; a field of another type names itself.
+BOOST_AUTO_TEST_CASE(engine_stats) {
+  auto s = parse_stats(fixture("stats.json"));
+  BOOST_TEST_REQUIRE(s.has_value(), (s ? "" : s.error().message));
+  BOOST_TEST(s->memory_usage.value() == 1048576u);
+  BOOST_TEST(s->memory_max_usage.value() == 2097152u);
+  BOOST_TEST(s->memory_failcnt.value() == 0u);
+  BOOST_TEST(s->cpu_usage_ns.value() == 2500000000u);
+  BOOST_TEST(s->cpu_periods.value() == 40u);
+  BOOST_TEST(s->cpu_throttled_periods.value() == 4u);
+  BOOST_TEST(s->cpu_throttled_ns.value() == 250000000u);
+  BOOST_TEST(s->pids_current.value() == 3u);
+  BOOST_TEST(!s->pids_limit.has_value());  // 2^64-1: none
+  BOOST_TEST(s->read_bytes.value() == 4196u);
+  BOOST_TEST(s->write_bytes.value() == 8192u);
+  BOOST_TEST(s->reads.value() == 1u);
+  BOOST_TEST(s->writes.value() == 2u);
+
+  auto v2 = parse_stats(
+      R"({"blkio_stats":{"io_service_bytes_recursive":[{"major":8,"minor":0,"op":"read","value":7},)"
+      R"({"major":8,"minor":0,"op":"write","value":9}],"io_serviced_recursive":null},"pids_stats":{"current":1,"limit":64}})");
+  BOOST_TEST_REQUIRE(v2.has_value(), (v2 ? "" : v2.error().message));
+  BOOST_TEST(v2->read_bytes.value() == 7u);
+  BOOST_TEST(v2->write_bytes.value() == 9u);
+  BOOST_TEST(!v2->reads.has_value());
+  BOOST_TEST(v2->pids_limit.value() == 64u);
+  BOOST_TEST(!v2->memory_usage.has_value());
+
+  auto bad = parse_stats(R"({"memory_stats":{"usage":"lots"}})");
+  BOOST_TEST_REQUIRE(!bad.has_value());
+  BOOST_TEST(bad.error().message ==
+             "/containers/ID/stats: memory_stats.usage: a whole number was expected, got a string");
+  auto bad_list = parse_stats(R"({"blkio_stats":{"io_service_bytes_recursive":{"op":"Read"}}})");
+  BOOST_TEST_REQUIRE(!bad_list.has_value());
+  BOOST_TEST(bad_list.error().message.find("blkio_stats.io_service_bytes_recursive: an array was expected") !=
+                 std::string::npos,
+             bad_list.error().message);
+  BOOST_TEST(!parse_stats("[]").has_value());
+  BOOST_TEST(!parse_stats("{\"memory_stats\":").has_value());
+  BOOST_TEST(stats_path("1f6abff95f8f").value() == "/containers/1f6abff95f8f/stats?stream=false&one-shot=true");
+  BOOST_TEST(!stats_path("../x").has_value());
+}
