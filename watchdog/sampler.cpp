@@ -150,7 +150,12 @@ void Sampler::sample_cgroup(WatchedTarget& t, int main_pid, WallMs main_start_ms
   auto round = cgroup_round_.find(paths);
   if (round == cgroup_round_.end()) round = cgroup_round_.emplace(paths, cgroups_.read(paths)).first;
   const Result<CgroupStats>& stats = round->second;
-  if (!stats && t.processes->container_controller() != nullptr) {
+  // No hierarchy here to read, or not ours to read: the engine's reading
+  // stands in for a container. (Not found with hierarchies there is a
+  // container that just stopped: nothing to read anywhere.)
+  const bool unreadable =
+      !stats && ((!cgroups_.has_v1() && !cgroups_.has_v2()) || stats.error().kind == ErrorKind::kPermission);
+  if (unreadable && t.processes->container_controller() != nullptr) {
     sample_engine_stats(t, stats.error().message);
     return;
   }
