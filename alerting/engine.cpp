@@ -545,6 +545,19 @@ void AlertEngine::target_started(const std::string& target, WallMs start_ms) {
   }
 }
 
+void AlertEngine::target_removed(const std::string& target, const std::string& reason, WallMs now) {
+  target_starts_.erase(target);
+  for (auto& [key, in] : instances_) {
+    if (in->target != target || in->rule == kNoRule) continue;
+    if (in->status.phase != AlertPhase::kFiring && in->status.phase != AlertPhase::kPending) continue;
+    Condition c;
+    c.reason = reason;
+    apply(*in, c, now);
+  }
+  std::erase_if(by_series_, [&](const auto& kv) { return kv.second->target == target; });
+  std::erase_if(instances_, [&](const auto& kv) { return kv.second->target == target; });
+}
+
 void AlertEngine::tick(WallMs now) {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RuleSpec& r = rules_[i];

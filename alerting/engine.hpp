@@ -133,6 +133,10 @@ class AlertEngine {
   // growth baselines of its series start again from `start_ms` (or from
   // their earliest point, when none is as old as the start).
   void target_started(const std::string& target, WallMs start_ms);
+  // A target is gone while vigild runs (a container of [docker] auto was
+  // removed): its alerts (TargetDown, its checks', its series') resolve
+  // with `reason`, and the engine forgets them.
+  void target_removed(const std::string& target, const std::string& reason, WallMs now);
   // Stored history of a series (ascending), for rules that need more than
   // vigild has seen since it started: a growth rule's baseline window of a
   // target that started before vigild. Merged by time; evaluated with the

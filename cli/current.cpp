@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cli/output.hpp"
@@ -46,6 +47,36 @@ std::string string_at(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// Targets added ([docker] auto) and removed since vigild started, in the
+// order they came, on top of what its daemon_start named.
+void apply_found_targets(StoreReader& store, WallMs started_ms, Current& c) {
+  EventQuery q;
+  q.since = started_ms;
+  q.kind = "target_added";
+  auto added = must(store.events(q));
+  q.kind = "target_removed";
+  auto removed = must(store.events(q));
+  std::vector<Event> all;
+  all.reserve(added.size() + removed.size());
+  all.insert(all.end(), added.begin(), added.end());
+  all.insert(all.end(), removed.begin(), removed.end());
+  std::stable_sort(all.begin(), all.end(), [](const Event& a, const Event& b) { return a.ts_ms < b.ts_ms; });
+  for (const Event& e : all) {
+    if (e.target.empty()) continue;
+    if (e.kind == EventKind::kTargetRemoved) {
+      c.targets->erase(e.target);
+      if (c.checks) std::erase_if(*c.checks, [&](const auto& k) { return k.first == e.target; });
+      continue;
+    }
+    c.targets->insert(e.target);
+    const json d = json::parse(e.details, nullptr, false);
+    if (!c.checks || !d.is_object() || !d.contains("checks") || !d["checks"].is_array()) continue;
+    for (const auto& check : d["checks"]) {
+      if (check.is_string()) c.checks->emplace(e.target, check.get<std::string>());
+    }
+  }
+}
+
 }  // namespace
 
 Current read_current(StoreReader& store, const std::string& db_path) {
@@ -76,6 +107,7 @@ Current read_current(StoreReader& store, const std::string& db_path) {
       }
     }
   }
+  if (c.started_ms && c.targets) apply_found_targets(store, *c.started_ms, c);
   c.pid = running_pid(state_dir.empty() ? "." : state_dir);
   c.last_sample = must(store.last_sample_ms());
   return c;

@@ -183,7 +183,7 @@ void print_text(const Status& st, WallMs now) {
       auto it = row.values.find(metric);
       cells.push_back(it == row.values.end() ? "-" : cell(metric, it->second));
     }
-    std::string note = row.removed ? "removed from the configuration" : row.problem;
+    std::string note = row.removed ? "no longer watched" : row.problem;
     cells.push_back(note.empty() ? "-" : note);
     rows.push_back(std::move(cells));
   }

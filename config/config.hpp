@@ -91,6 +91,7 @@ struct StoreConfig {
 struct DockerConfig {
   std::string socket;    // empty: DOCKER_HOST's unix:// path, else /var/run/docker.sock
   Millis timeout{5000};  // each request to the engine
+  DockerAuto auto_targets = DockerAuto::kOff;  // running containers as targets of their own
   bool operator==(const DockerConfig&) const = default;
 };
 

@@ -52,12 +52,17 @@ std::span<const Key<HostConfig>> host_keys() {
 
 std::span<const Key<DockerConfig>> docker_keys() {
   using D = DockerConfig;
-  static const std::array<Key<D>, 2> keys = {
+  static const std::array<Key<D>, 3> keys = {
       field_key<&D::socket>("socket", ValueType::kPath, 0, 0,
                             "a unix socket path; default DOCKER_HOST's unix:// path, else \"/var/run/docker.sock\" "
                             "(Podman's Docker-compatible socket works too)"),
       field_key<&D::timeout>("timeout", ValueType::kDuration, 100, 60'000,
                              "a duration from 100ms to 1m (default 5s): each request to the engine"),
+      choice_key<&D::auto_targets, DockerAuto>(
+          "auto", ValueType::kChoice,
+          "false (default); true: every running container labelled vigil.enable=true is a target of its own, "
+          "named after it, with a docker_health check, for as long as the container exists; \"all\": every "
+          "running container but those labelled vigil.enable=false"),
   };
   return keys;
 }

@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "core/keys.hpp"
 #include "core/kinds.hpp"
+#include "core/result.hpp"
 
 namespace vigil {
 
@@ -74,5 +75,15 @@ std::span<const TargetKindInfo> target_kinds();
 const TargetKindInfo& target_kind(TargetKind kind);
 // The keys every target has: name, cgroup, interval, depends_on.
 std::span<const Key<TargetConfig>> common_target_keys();
+
+// The docker_health check every container target has unless it names one
+// (config/validate.cpp): run on the engine's events, scheduled every 30 s
+// or the target's interval if longer.
+CheckConfig docker_health_check(const Config& cfg, const TargetConfig& target);
+// [docker] auto: the target watching a running container found while
+// vigild runs, named after it (`container = "<name>"`, the daemon's
+// interval); an error when its name cannot be a target's or a configured
+// target has it.
+Result<TargetConfig> discovered_container_target(const Config& cfg, const std::string& container);
 
 }  // namespace vigil

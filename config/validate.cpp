@@ -185,9 +185,58 @@ void Loader::validate_checks() {
 // Every container target judges its container's HEALTHCHECK: a
 // docker_health check named docker_health, unless it has one of that kind
 // (or a check of that name) already.
+}  // namespace vigil::config_detail
+
+namespace vigil {
+
 namespace {
 constexpr Millis kImplicitDockerHealthInterval{30'000};
 }  // namespace
+
+CheckConfig docker_health_check(const Config& cfg, const TargetConfig& t) {
+  CheckConfig c;
+  static_cast<CheckSpec&>(c) = default_check(CheckKind::kDockerHealth);
+  c.name = std::string(to_string(CheckKind::kDockerHealth));
+  c.target = t.name;
+  // The engine's events run it at once (health_status, die, pause, start,
+  // and whatever a re-listing finds changed): its schedule is only a
+  // safety net, every 30 s (Docker's own default HEALTHCHECK interval) or
+  // the target's interval if longer. Judged every second it cost 0.25 %
+  // of a core for 20 containers and told nothing the events had not.
+  c.interval = std::max(cfg.target_interval(t), kImplicitDockerHealthInterval);
+  // Docker has already counted its own retries before it says unhealthy.
+  c.fail_after = 1;
+  c.recover_after = 1;
+  c.where = t.where;
+  return c;
+}
+
+Result<TargetConfig> discovered_container_target(const Config& cfg, const std::string& container) {
+  // A target's name: 1 to 64 of [A-Za-z0-9_.-] (Docker's names are of
+  // those characters, but may be longer).
+  const auto name_char = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+  };
+  if (container.empty() || container.size() > 64 || !std::all_of(container.begin(), container.end(), name_char)) {
+    return fail(ErrorKind::kInvalid, "container " + container.substr(0, 80) +
+                                         ": its name is not a target name (1 to 64 characters of [A-Za-z0-9_.-])");
+  }
+  if (const TargetConfig* configured = cfg.target(container)) {
+    return fail(ErrorKind::kInvalid, "container " + container + " has the name of a configured target (" +
+                                         std::string(to_string(configured->kind)) +
+                                         "): the configured one is watched, not the container");
+  }
+  TargetConfig t;
+  t.name = container;
+  t.kind = TargetKind::kContainer;
+  t.finder = KindSettings::of(ContainerTarget{container});
+  t.where.file = "[docker] auto";
+  return t;
+}
+
+}  // namespace vigil
+
+namespace vigil::config_detail {
 
 void Loader::add_container_checks() {
   auto& cfg = result.config;
@@ -198,21 +247,7 @@ void Loader::add_container_checks() {
       return c.target == t.name && (c.kind == CheckKind::kDockerHealth || c.name == name);
     });
     if (has) continue;
-    CheckConfig c;
-    static_cast<CheckSpec&>(c) = default_check(CheckKind::kDockerHealth);
-    c.name = name;
-    c.target = t.name;
-    // The engine's events run it at once (health_status, die, pause, start,
-    // and whatever a re-listing finds changed): its schedule is only a
-    // safety net, every 30 s (Docker's own default HEALTHCHECK interval) or
-    // the target's interval if longer. Judged every second it cost 0.25 %
-    // of a core for 20 containers and told nothing the events had not.
-    c.interval = std::max(cfg.target_interval(t), kImplicitDockerHealthInterval);
-    // Docker has already counted its own retries before it says unhealthy.
-    c.fail_after = 1;
-    c.recover_after = 1;
-    c.where = t.where;
-    cfg.checks.push_back(std::move(c));
+    cfg.checks.push_back(docker_health_check(cfg, t));
     check_keys_at.emplace_back();
   }
 }

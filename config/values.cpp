@@ -128,6 +128,12 @@ class Converter {
       return check_number(spec, where, key, Value(d), d, spec.type == ValueType::kPercent);
     }
     if (spec.type == ValueType::kBool && node.is_boolean()) return Value(*node.value<bool>());
+    // A choice whose names include the booleans ([docker] auto = true or "all").
+    if (spec.type == ValueType::kChoice && node.is_boolean() &&
+        std::find(spec.choices.begin(), spec.choices.end(), "true") != spec.choices.end()) {
+      if (auto c = choice(spec, *node.value<bool>() ? "true" : "false", where, key)) return Value(std::move(*c));
+      return std::nullopt;
+    }
     if (spec.type == ValueType::kCount && node.is_integer()) {
       const std::int64_t n = *node.value<std::int64_t>();
       return check_range(spec, where, key, Value(n), n);

@@ -109,6 +109,18 @@ struct KindNames<TargetKind> {
       "pidfile", "match", "pid", "systemd_unit", "start", "container", "container_label", "compose_service"};
 };
 
+// [docker] auto: which running containers become targets of their own.
+// Written as a TOML boolean or the string "all".
+enum class DockerAuto : std::uint8_t {
+  kOff,       // false: only the configured targets
+  kLabelled,  // true: those with the label vigil.enable=true
+  kAll,       // "all": every one, but those labelled vigil.enable=false
+};
+template <>
+struct KindNames<DockerAuto> {
+  static constexpr std::array<std::string_view, 3> names = {"false", "true", "all"};
+};
+
 // A remediation action ([target.remediate] actions; incident_actions.action).
 enum class ActionKind : std::uint8_t { kRestart, kSignal, kExec, kHttp };
 template <>
@@ -220,7 +232,9 @@ enum class EventKind : std::uint8_t {
   kTargetCrashed,
   kTargetStartFailed,
   kTargetProblem,  // why it has no process: a missing or bad pidfile, no system bus (once per change)
-  kTargetRemoved,  // a `start` target gone from the config: what became of the process vigild had started
+  kTargetRemoved,  // a target gone: from the config (a `start` one: what became of its process), or a
+                   // container found by [docker] auto that was removed
+  kTargetAdded,    // a target found while vigild runs: a container of [docker] auto
   // a check's state (check_<state>, one per CheckState) and flapping
   kCheckUnknown,
   kCheckOk,
@@ -253,7 +267,7 @@ enum class EventKind : std::uint8_t {
 };
 template <>
 struct KindNames<EventKind> {
-  static constexpr std::array<std::string_view, 37> names = {
+  static constexpr std::array<std::string_view, 38> names = {
       "unknown",
       "daemon_start",
       "daemon_stop",
@@ -266,6 +280,7 @@ struct KindNames<EventKind> {
       "target_start_failed",
       "target_problem",
       "target_removed",
+      "target_added",
       "check_unknown",
       "check_ok",
       "check_failing",

@@ -184,8 +184,11 @@ class ContainerProcesses : public FoundProcesses, public ServiceController, publ
   ContainerLookup container() const override {
     const docker::Watcher& w = context_.docker_watcher();
     if (!w.up()) return {nullptr, "Docker is not available: " + w.why()};
-    if (!w.synced()) return {nullptr, "Docker answers; its containers are being listed"};
     const docker::ContainerInfo* c = pick(w);
+    // By name or id, the one found is the one; by label or service, a
+    // better one may be still to come while the list is read.
+    if (c != nullptr && kind_ == TargetKind::kContainer) return {c, {}};
+    if (!w.synced()) return {nullptr, "Docker answers; its containers are being listed"};
     if (c == nullptr) return {nullptr, "no container " + describe()};
     return {c, {}};
   }

@@ -17,6 +17,16 @@ void CheckScheduler::add(const CheckConfig& check, Millis interval) {
   checks_[check.display_name()] = std::make_unique<ScheduledCheck>(*this, check, interval);
 }
 
+bool CheckScheduler::add_scheduled(const CheckConfig& check, Millis interval) {
+  auto& slot = checks_[check.display_name()];
+  slot = std::make_unique<ScheduledCheck>(*this, check, interval);
+  return slot->schedule(loop_);
+}
+
+void CheckScheduler::remove_target(const std::string& target) {
+  std::erase_if(checks_, [&](const auto& kv) { return kv.second->spec_.target == target; });
+}
+
 bool CheckScheduler::schedule() {
   for (auto& [name, c] : checks_) {
     if (!c->schedule(loop_)) return false;

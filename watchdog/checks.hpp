@@ -36,6 +36,12 @@ class CheckScheduler {
 
   // Before the loop turns; keyed by check.display_name().
   void add(const CheckConfig& check, Millis interval);
+  // While the loop turns (a target found by [docker] auto): added and its
+  // timer started; false when the timer could not be made.
+  bool add_scheduled(const CheckConfig& check, Millis interval);
+  // A target is gone: its checks stop (a run in flight is cancelled by its
+  // runner's destructor) and are forgotten.
+  void remove_target(const std::string& target);
   // Starts every check's timer: the first run waits for the check's offset
   // (within 2 s), so that start-up is not a burst of every check at once.
   bool schedule();

@@ -148,6 +148,8 @@ struct Daemon::Impl {
   std::map<std::string, std::unique_ptr<WatchedTarget>> targets;
   std::set<std::string> trigger_rules;                     // rule names some [target.remediate] `on` lists
   std::map<std::string, std::string> followed_containers;  // container targets: the id followed last
+  std::set<std::string> discovered;                        // targets of [docker] auto (now)
+  std::set<std::string> not_discovered;                    // containers [docker] auto cannot watch (said once)
   std::unique_ptr<SelfMetrics> self;
   std::unique_ptr<Timer> host_timer, self_timer, tick_timer;
 
@@ -221,18 +223,20 @@ struct Daemon::Impl {
     return s;
   }
 
+  std::unique_ptr<WatchedTarget> make_watched(const TargetConfig& tc) {
+    auto t = std::make_unique<WatchedTarget>();
+    t->cfg = tc;
+    t->interval = cfg.target_interval(tc);
+    WatchedTarget* tp = t.get();
+    t->processes = make_target_processes(
+        tc, *target_context, [this, tp](const ExitInfo& info) { main_exited(*tp, info); },
+        [this, tp](const UnitState& before, const UnitState& now) { unit_changed(*tp, before, now); });
+    sampler->set_table_max_age(std::min(t->interval / 10, kMaxSplay) + Millis(20), t->interval);
+    return t;
+  }
+
   void prepare_targets() {
-    for (const auto& tc : cfg.targets) {
-      auto t = std::make_unique<WatchedTarget>();
-      t->cfg = tc;
-      t->interval = cfg.target_interval(tc);
-      WatchedTarget* tp = t.get();
-      t->processes = make_target_processes(
-          tc, *target_context, [this, tp](const ExitInfo& info) { main_exited(*tp, info); },
-          [this, tp](const UnitState& before, const UnitState& now) { unit_changed(*tp, before, now); });
-      sampler->set_table_max_age(std::min(t->interval / 10, kMaxSplay) + Millis(20), t->interval);
-      targets[tc.name] = std::move(t);
-    }
+    for (const auto& tc : cfg.targets) targets[tc.name] = make_watched(tc);
     for (const auto& c : cfg.checks) checks->add(c, cfg.check_interval(c));
   }
 
@@ -510,6 +514,75 @@ struct Daemon::Impl {
           break;
       }
     }
+    discover(change);
+  }
+
+  // ---- [docker] auto: containers as targets while vigild runs ----------------
+
+  // A running container with the label (or any, with "all") becomes a
+  // target of its own; it goes when the container is removed (or renamed:
+  // the target follows a name).
+  void discover(const docker::ContainerChange& change) {
+    if (cfg.docker.auto_targets == DockerAuto::kOff) return;
+    const WallMs now = wall_now_ms();
+    if (change.before != nullptr && discovered.count(change.before->name) != 0) {
+      if (change.now == nullptr) {
+        // Gone, unless another container has its name by now (recreated).
+        if (target_context->docker_watcher().find(change.before->name) == nullptr) {
+          remove_discovered(change.before->name, "container " + change.before->name + " was removed", now);
+        }
+      } else if (change.now->name != change.before->name) {
+        remove_discovered(change.before->name,
+                          "container " + change.before->name + " was renamed " + change.now->name, now);
+      }
+    }
+    if (change.now == nullptr || !docker::auto_discovered(*change.now, cfg.docker.auto_targets)) return;
+    const std::string& name = change.now->name;
+    if (discovered.count(name) != 0) return;
+    add_discovered(*change.now, now);
+  }
+
+  void add_discovered(const docker::ContainerInfo& c, WallMs now) {
+    auto tc = discovered_container_target(cfg, c.name);
+    if (!tc) {
+      if (not_discovered.insert(c.name).second) {
+        log_warning("[docker] auto does not watch a container (said once)", {{"error", tc.error().message}});
+      }
+      return;
+    }
+    const CheckConfig health = docker_health_check(cfg, *tc);
+    auto made = make_watched(*tc);
+    WatchedTarget& t = *made;
+    targets[tc->name] = std::move(made);
+    discovered.insert(tc->name);
+    recorder->record(Event{now,
+                           EventKind::kTargetAdded,
+                           tc->name,
+                           {},
+                           Severity::kInfo,
+                           "target " + tc->name + " added: container " + c.name + " (" + c.id.substr(0, 12) +
+                               ") found by [docker] auto",
+                           "{\"container\":" + json_string(c.id) + ",\"checks\":[" + json_string(health.name) + "]}"});
+    if (alerts && tc->alert) alerts->target_watched(tc->name, now);
+    if (alerts && health.alert) alerts->check_state(tc->name, health.name, CheckAlertState::kUnknown, {}, now);
+    t.processes->start();  // the watcher runs already: this finds nothing to start
+    if (!schedule_target(t) || !checks->add_scheduled(health, cfg.check_interval(health))) {
+      log_error("cannot schedule a target found by [docker] auto", {{"target", tc->name}});
+    }
+    checks->run_soon(tc->name, Millis(0));  // its HEALTHCHECK judged now, not in 30 s
+  }
+
+  void remove_discovered(const std::string& name, const std::string& why, WallMs now) {
+    auto it = targets.find(name);
+    if (it == targets.end()) return;
+    checks->remove_target(name);
+    targets.erase(it);  // its timer, its process watch and what is in flight for it go
+    discovered.erase(name);
+    followed_containers.erase(name);
+    const std::string message = "target " + name + " is no longer watched: " + why;
+    if (alerts) alerts->target_removed(name, message, now);
+    recorder->record(Event{now, EventKind::kTargetRemoved, name, {}, Severity::kInfo, message,
+                           "{\"reason\":" + json_string(why) + "}"});
   }
 
   // Every second: alert rules' time-based conditions, remediation triggers.
@@ -589,6 +662,16 @@ struct Daemon::Impl {
                                ",\"targets\":" + names + ",\"checks\":" + check_names + "}"});
   }
 
+  // The target's first round now, then every interval.
+  bool schedule_target(WatchedTarget& t) {
+    sampler->sample_target(t);
+    WatchedTarget* tp = &t;
+    // Targets' samples line up into rounds: a small offset each, as a name's hash.
+    const Millis first = t.interval + splay_for(t.cfg.name, std::min(t.interval / 10, kMaxSplay));
+    t.timer = std::make_unique<Timer>(*loop, t.interval, first, [this, tp] { sampler->sample_target(*tp); });
+    return !t.timer->failed();
+  }
+
   // The first round runs now, so READY=1 means samples are on their way.
   bool schedule() {
     if (cfg.host.enabled) {
@@ -598,12 +681,7 @@ struct Daemon::Impl {
       if (host_timer->failed()) return false;
     }
     for (auto& [name, t] : targets) {
-      sampler->sample_target(*t);
-      WatchedTarget* tp = t.get();
-      // Targets' samples line up into rounds: a small offset each, as a name's hash.
-      const Millis first = t->interval + splay_for(name, std::min(t->interval / 10, kMaxSplay));
-      t->timer = std::make_unique<Timer>(*loop, t->interval, first, [this, tp] { sampler->sample_target(*tp); });
-      if (t->timer->failed()) return false;
+      if (!schedule_target(*t)) return false;
     }
     if (!checks->schedule()) return false;
     self_timer = std::make_unique<Timer>(*loop, cfg.daemon.status_interval, Millis(1000), [this] { sample_self(); });
@@ -637,6 +715,9 @@ struct Daemon::Impl {
     // Before the targets start: what starting them records (a program that
     // cannot run, a leftover process stopped) belongs to this run.
     record_start();
+    // [docker] auto: the engine's containers are listed now (without a
+    // container target of the config, nothing else would connect).
+    if (cfg.docker.auto_targets != DockerAuto::kOff) target_context->docker_watcher();
     start_targets();
     stop_leftovers();
     // The start-up reads of the store left freed heap behind (SQLite's page

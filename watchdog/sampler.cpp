@@ -224,7 +224,9 @@ void Sampler::sample_engine_stats(WatchedTarget& t, const std::string& why) {
   t.engine_stats_in_flight = true;
   const std::int64_t limit = container->memory_limit;
   WatchedTarget* tp = &t;
-  controller->engine_stats(std::max(t.interval, Millis(2000)), [this, tp, limit](Result<docker::EngineStats> s) {
+  controller->engine_stats(std::max(t.interval, Millis(2000)), [this, tp, limit, alive = t.alive](
+                                                                   Result<docker::EngineStats> s) {
+    if (!*alive) return;
     tp->engine_stats_in_flight = false;
     if (!s) {
       log_debug("engine stats", {{"target", tp->cfg.name}, {"error", s.error().message}});

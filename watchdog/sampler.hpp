@@ -46,6 +46,14 @@ struct WatchedTarget {
   bool engine_stats_said = false;
   char main_state = 0;  // the main process's state letter in the last round
   std::unique_ptr<Timer> timer;
+  // False once it is gone (a target of [docker] auto removed while vigild
+  // runs): what is still in flight for it (the engine's /stats) drops its answer.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  WatchedTarget() = default;
+  WatchedTarget(const WatchedTarget&) = delete;
+  WatchedTarget& operator=(const WatchedTarget&) = delete;
+  ~WatchedTarget() { *alive = false; }
 };
 
 class Sampler {

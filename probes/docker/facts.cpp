@@ -197,4 +197,14 @@ void append_container_samples(const ContainerInfo& c, const std::string& target,
   }
 }
 
+bool auto_discovered(const ContainerInfo& c, DockerAuto mode) {
+  if (mode == DockerAuto::kOff || c.state != ContainerState::kRunning) return false;
+  std::optional<std::string_view> label;
+  for (const auto& [k, v] : c.labels) {
+    if (k == kAutoLabel) label = v;
+  }
+  if (mode == DockerAuto::kAll) return label != "false";
+  return label == "true";
+}
+
 }  // namespace vigil::docker

@@ -72,4 +72,11 @@ std::optional<Event> container_event(const ContainerEvent& e, const ContainerInf
 // container_health_failing_streak.
 void append_container_samples(const ContainerInfo& c, const std::string& target, WallMs now, Collection& out);
 
+// [docker] auto: whether a container is a target of its own. Only a running
+// one becomes one (it then stays while the container exists); with
+// kLabelled it needs the label vigil.enable=true, with kAll any but
+// vigil.enable=false.
+inline constexpr std::string_view kAutoLabel = "vigil.enable";
+bool auto_discovered(const ContainerInfo& c, DockerAuto mode);
+
 }  // namespace vigil::docker

@@ -501,3 +501,71 @@ BOOST_AUTO_TEST_CASE(without_readable_cgroups_the_engines_stats_stand_in, *boost
   BOOST_TEST(said == 1u, log);
   BOOST_TEST(v.stop().has_value());
 }
+
+// [docker] auto: running containers labelled vigil.enable=true become
+// targets of their own (named after them, with a docker_health check),
+// found at start-up and at once when one starts later; a removed one's
+// target goes (an event, and `vigil status` no longer lists it). With
+// "all", every running container but those labelled vigil.enable=false.
+BOOST_AUTO_TEST_CASE(auto_discovery_with_labels, *boost::unit_test::label("dockerd")) {
+  DockerEngine engine;
+  web_container(engine, "labelled-1", free_port(), {"vigil.enable=true"});
+  web_container(engine, "plain-1", free_port());
+  web_container(engine, "optout-1", free_port(), {"vigil.enable=false"});
+  {
+    Vigil v(docker_section(engine) + "auto = true\n", "status_interval = \"1s\"\n");
+    v.start();
+    BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return !target_events(v, "target_added", "labelled-1").empty(); }),
+                          v.log());
+    BOOST_REQUIRE_MESSAGE(
+        wait_for(20s, [&] { return !target_events(v, "target_appeared", "labelled-1").empty(); }), v.log());
+    // Judged at once (its schedule is 30 s): the container runs, without a HEALTHCHECK.
+    BOOST_REQUIRE_MESSAGE(wait_for(20s,
+                                   [&] {
+                                     for (const auto& e : v.events("check_ok")) {
+                                       if (e.value("target", "") == "labelled-1" &&
+                                           e.value("check", "") == "docker_health")
+                                         return true;
+                                     }
+                                     return false;
+                                   }),
+                          v.log());
+    // Sampled like any target.
+    BOOST_REQUIRE_MESSAGE(
+        wait_for(20s, [&] { return !v.values("process_resident_memory_bytes", "labelled-1").empty(); }), v.log());
+    // One started later is found from the engine's events.
+    web_container(engine, "labelled-2", free_port(), {"vigil.enable=true"});
+    BOOST_REQUIRE_MESSAGE(wait_for(20s, [&] { return !target_events(v, "target_added", "labelled-2").empty(); }),
+                          v.log());
+    const nlohmann::json st = v.cli_json({"status"});
+    BOOST_TEST(st["targets"].contains("labelled-1"), st.dump(2));
+    BOOST_TEST(st["targets"].contains("labelled-2"), st.dump(2));
+    const nlohmann::json checks = v.cli_json({"checks"});
+    BOOST_TEST(checks.dump().find("labelled-2") != std::string::npos, checks.dump(2));
+
+    // Removed: its target goes.
+    engine.docker({"rm", "-f", "labelled-1"});
+    BOOST_REQUIRE_MESSAGE(
+        wait_for(20s, [&] { return has_event(v, "target_removed", "labelled-1", "container labelled-1 was removed"); }),
+        v.log());
+    const nlohmann::json after = v.cli_json({"status"});
+    BOOST_TEST(!after["targets"].contains("labelled-1"), after.dump(2));
+    BOOST_TEST(after["targets"].contains("labelled-2"), after.dump(2));
+    // Never the unlabelled or opted-out ones.
+    BOOST_TEST(target_events(v, "target_added", "plain-1").empty());
+    BOOST_TEST(target_events(v, "target_added", "optout-1").empty());
+    BOOST_TEST(v.stop().has_value());
+  }
+  {
+    Vigil v(docker_section(engine) + "auto = \"all\"\n");
+    v.start();
+    BOOST_REQUIRE_MESSAGE(wait_for(20s,
+                                   [&] {
+                                     return !target_events(v, "target_added", "plain-1").empty() &&
+                                            !target_events(v, "target_added", "labelled-2").empty();
+                                   }),
+                          v.log());
+    BOOST_TEST(target_events(v, "target_added", "optout-1").empty());
+    BOOST_TEST(v.stop().has_value());
+  }
+}

@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(removed_targets_and_checks_are_history_and_their_process_is
   BOOST_TEST(!st["targets"].contains("gone"), st.dump(2));
   const json st_all = v.cli_json({"status", "--all"});
   BOOST_TEST(st_all["targets"]["gone"]["removed"] == true, st_all.dump(2));
-  BOOST_TEST(v.cli({"status", "--all"}).out.find("removed from the configuration") != std::string::npos);
+  BOOST_TEST(v.cli({"status", "--all"}).out.find("no longer watched") != std::string::npos);
   BOOST_TEST(v.cli({"status"}).out.find("removed") == std::string::npos);
 
   const json checks = v.cli_json({"checks"});

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -570,6 +571,41 @@ BOOST_AUTO_TEST_CASE(target_down_can_be_switched_off_and_its_name_is_its_own) {
   Harness on({});
   on.engine.check_state("gw", "http", CheckAlertState::kFailing, "refused", kT0);
   for (const auto& row : on.outbox()) BOOST_TEST(label(parse(row), "alertname") == "CheckFailed");
+}
+
+// A target gone while vigild runs ([docker] auto, its container removed):
+// its firing alerts resolve at once with the reason, and are forgotten;
+// another target's stay.
+BOOST_AUTO_TEST_CASE(a_removed_target_resolves_and_forgets_its_alerts) {
+  Harness h({});
+  h.engine.target_state("web", false, "container web is exited (code 137)", kT0);
+  h.engine.check_state("web", "docker_health", CheckAlertState::kFailing, "container web is not running", kT0);
+  h.engine.target_state("gw", false, "gone", kT0);
+  BOOST_REQUIRE(h.outbox().size() == 6u);  // three alerts, two receivers
+  h.clear();
+  h.engine.target_removed("web", "target web is no longer watched: container web was removed", kT0 + kSec);
+  const auto rows = h.outbox();
+  BOOST_REQUIRE(rows.size() == 4u);
+  std::set<std::string> resolved;
+  for (const auto& row : rows) {
+    const AlertMessage a = parse(row);
+    BOOST_TEST(label(a, "target") == "web");
+    BOOST_TEST(a.ends_ms.value_or(0) == kT0 + kSec);
+    BOOST_TEST(contains(annotation(a, "summary"), "container web was removed"), annotation(a, "summary"));
+    resolved.insert(label(a, "alertname"));
+  }
+  BOOST_TEST(resolved == (std::set<std::string>{"CheckFailed", "TargetDown"}), boost::test_tools::per_element());
+  std::set<std::string> left;
+  for (const auto& a : h.engine.alerts()) {
+    for (const auto& [k, v] : a.labels) {
+      if (k == "target") left.insert(v);
+    }
+  }
+  BOOST_TEST(left == (std::set<std::string>{"gw"}), boost::test_tools::per_element());
+  // Nothing of it is re-sent later.
+  h.clear();
+  h.engine.tick(kT0 + kMin);
+  for (const auto& row : h.outbox()) BOOST_TEST(label(parse(row), "target") != "web");
 }
 
 BOOST_AUTO_TEST_CASE(a_restored_target_down_waits_for_its_target_or_resolves_when_unconfigured) {

@@ -124,6 +124,40 @@ BOOST_AUTO_TEST_CASE(container_targets_get_a_docker_health_check_and_an_implied_
   BOOST_TEST(has_error(bad, ConfigErrorKind::kMissingKey, 7, "check[lone].target"), dump(bad));
 }
 
+// [docker] auto: a boolean or "all"; anything else is refused with the key
+// named. A container it finds becomes a container target by name, with the
+// same implicit docker_health check, unless its name cannot be a target's
+// or is a configured target's.
+BOOST_AUTO_TEST_CASE(docker_auto_and_the_targets_it_makes) {
+  BOOST_TEST((load("").config.docker.auto_targets == DockerAuto::kOff));
+  BOOST_TEST((load("[docker]\nauto = true\n").config.docker.auto_targets == DockerAuto::kLabelled));
+  BOOST_TEST((load("[docker]\nauto = false\n").config.docker.auto_targets == DockerAuto::kOff));
+  BOOST_TEST((load("[docker]\nauto = \"all\"\n").config.docker.auto_targets == DockerAuto::kAll));
+  BOOST_TEST((load_toml("", {"VIGIL_DOCKER_AUTO=true"}).config.docker.auto_targets == DockerAuto::kLabelled));
+  auto bad = load("[docker]\nauto = \"everything\"\n");
+  BOOST_TEST(has_error(bad, ConfigErrorKind::kBadValue, 2, "docker.auto"), dump(bad));
+  auto number = load("[docker]\nauto = 1\n");
+  BOOST_TEST(has_error(number, ConfigErrorKind::kWrongType, 2, "docker.auto"), dump(number));
+
+  auto r = load("[daemon]\ninterval = \"2s\"\n[[target]]\nname = \"db\"\nmatch = \"postgres\"\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), dump(r));
+  auto web = discovered_container_target(r.config, "shop-web-1");
+  BOOST_REQUIRE(web.has_value());
+  BOOST_TEST(web->name == "shop-web-1");
+  BOOST_TEST((web->kind == TargetKind::kContainer));
+  BOOST_TEST(web->finder.as<ContainerTarget>().selector == "shop-web-1");
+  BOOST_TEST(r.config.target_interval(*web).count() == 2000);
+  const CheckConfig health = docker_health_check(r.config, *web);
+  BOOST_TEST(health.display_name() == "shop-web-1/docker_health");
+  BOOST_TEST((health.kind == CheckKind::kDockerHealth));
+  BOOST_TEST(health.interval.value_or(Millis(0)).count() == 30000);
+  auto taken = discovered_container_target(r.config, "db");
+  BOOST_REQUIRE(!taken.has_value());
+  BOOST_TEST(taken.error().message.find("configured target") != std::string::npos, taken.error().message);
+  BOOST_TEST(!discovered_container_target(r.config, std::string(65, 'a')).has_value());
+  BOOST_TEST(!discovered_container_target(r.config, "a b").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(signal_names_and_numbers) {
   BOOST_TEST(signal_number("SIGTERM") == SIGTERM);
   BOOST_TEST(signal_number("term") == SIGTERM);

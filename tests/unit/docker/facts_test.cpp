@@ -125,6 +125,33 @@ BOOST_AUTO_TEST_CASE(docker_restarts_what_its_policy_says) {
   BOOST_TEST(!restarted_by_docker(c).has_value());
 }
 
+// [docker] auto: running containers only; the label says yes (true) or no ("all").
+BOOST_AUTO_TEST_CASE(auto_discovery_follows_the_label_and_the_state) {
+  ContainerInfo c = fixture("inspect_restarting.json");
+  c.state = ContainerState::kRunning;
+  c.labels.clear();
+  BOOST_TEST(!auto_discovered(c, DockerAuto::kOff));
+  BOOST_TEST(!auto_discovered(c, DockerAuto::kLabelled));
+  BOOST_TEST(auto_discovered(c, DockerAuto::kAll));
+  c.labels = {{"com.docker.compose.service", "web"}, {"vigil.enable", "true"}};
+  BOOST_TEST(!auto_discovered(c, DockerAuto::kOff));
+  BOOST_TEST(auto_discovered(c, DockerAuto::kLabelled));
+  BOOST_TEST(auto_discovered(c, DockerAuto::kAll));
+  c.labels = {{"vigil.enable", "false"}};
+  BOOST_TEST(!auto_discovered(c, DockerAuto::kLabelled));
+  BOOST_TEST(!auto_discovered(c, DockerAuto::kAll));
+  c.labels = {{"vigil.enable", "yes"}};  // only "true" enables
+  BOOST_TEST(!auto_discovered(c, DockerAuto::kLabelled));
+  BOOST_TEST(auto_discovered(c, DockerAuto::kAll));
+  c.labels = {{"vigil.enable", "true"}};
+  for (auto state : {ContainerState::kCreated, ContainerState::kExited, ContainerState::kPaused,
+                     ContainerState::kRestarting}) {
+    c.state = state;
+    BOOST_TEST(!auto_discovered(c, DockerAuto::kLabelled));
+    BOOST_TEST(!auto_discovered(c, DockerAuto::kAll));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(exit_codes_above_128_are_signals) {
   const ExitFacts oom = exit_facts(fixture("inspect_oomkilled.json"));
   BOOST_TEST(oom.oom_killed);
