@@ -60,9 +60,8 @@ std::span<const Key<DockerConfig>> docker_keys() {
                              "a duration from 100ms to 1m (default 5s): each request to the engine"),
       choice_key<&D::auto_targets, DockerAuto>(
           "auto", ValueType::kChoice,
-          "false (default); true: every running container labelled vigil.enable=true is a target of its own, "
-          "named after it, with a docker_health check, for as long as the container exists; \"all\": every "
-          "running container but those labelled vigil.enable=false"),
+          "false (default); true: running containers labelled vigil.enable=true become targets of their own; "
+          "\"all\": every running container but those labelled vigil.enable=false"),
   };
   return keys;
 }

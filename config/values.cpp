@@ -80,7 +80,12 @@ class Converter {
   std::optional<Value> wrong_type(const KeyInfo& spec, const ConfigLocation& where, const std::string& key,
                                   const char* got) {
     error(ConfigErrorKind::kWrongType, where, key,
-          std::string("expected ") + expected_type(spec.type) + ", got " + got + "; valid: " + spec.valid);
+          std::string("expected ") +
+              (spec.type == ValueType::kChoice &&
+                       std::find(spec.choices.begin(), spec.choices.end(), "true") != spec.choices.end()
+                   ? "true, false or a string"
+                   : expected_type(spec.type)) +
+              ", got " + got + "; valid: " + spec.valid);
     return std::nullopt;
   }
 
