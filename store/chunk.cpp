@@ -1,0 +1,242 @@
+#include "store/chunk.hpp"
+
+#include <bit>
+#include <optional>
+#include <string>
+
+namespace vigil::chunk {
+
+namespace {
+
+std::uint64_t bits_of(double v) {
+  return std::bit_cast<std::uint64_t>(v);
+}
+
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+// Appends bits, most significant first.
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+  // The low `n` bits of `v` (1 <= n <= 64).
+  void put(std::uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) {
+      if (used_ == 0) out_.push_back(0);
+      if ((v >> i) & 1) out_.back() = static_cast<std::uint8_t>(out_.back() | (0x80 >> used_));
+      used_ = (used_ + 1) % 8;
+    }
+  }
+
+ private:
+  std::vector<std::uint8_t>& out_;
+  int used_ = 0;  // bits of the last byte written
+};
+
+class BitReader {
+ public:
+  BitReader(std::span<const std::uint8_t> bytes, std::size_t from) : bytes_(bytes), pos_(from * 8) {}
+  std::optional<std::uint64_t> get(int n) {
+    if (n > 0 && left() < static_cast<std::size_t>(n)) return std::nullopt;
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i, ++pos_) v = (v << 1) | ((bytes_[pos_ / 8] >> (7 - pos_ % 8)) & 1);
+    return v;
+  }
+  std::size_t left() const { return bytes_.size() * 8 - pos_; }
+  std::size_t byte() const { return pos_ / 8; }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  std::size_t pos_;
+};
+
+bool fits(std::int64_t v, int bits) {
+  const std::int64_t lim = std::int64_t{1} << (bits - 1);
+  return v >= -lim && v < lim;
+}
+
+std::int64_t sign_extend(std::uint64_t v, int bits) {
+  if (bits == 64) return static_cast<std::int64_t>(v);
+  const std::uint64_t sign = std::uint64_t{1} << (bits - 1);
+  return static_cast<std::int64_t>((v ^ sign) - sign);
+}
+
+Error bad(const std::string& what, std::size_t byte) {
+  return Error{ErrorKind::kParse, "chunk: " + what + " (byte " + std::to_string(byte) + ")"};
+}
+
+struct DodBucket {
+  int prefix_bits;
+  std::uint64_t prefix;
+  int value_bits;
+};
+constexpr DodBucket kBuckets[] = {{2, 0b10, 14}, {3, 0b110, 17}, {4, 0b1110, 20}, {4, 0b1111, 64}};
+
+}  // namespace
+
+std::vector<std::uint8_t> encode(std::span<const Point> points) {
+  std::vector<std::uint8_t> out;
+  out.reserve(16 + points.size() * 2);
+  out.push_back(kVersion);
+  put_varint(out, points.size());
+  if (points.empty()) return out;
+  put_varint(out, zigzag(points[0].ts_ms));
+  const std::uint64_t first = bits_of(points[0].value);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(first >> (8 * i)));
+  BitWriter w(out);
+  std::uint64_t prev_ts = static_cast<std::uint64_t>(points[0].ts_ms), prev_delta = 0, prev_bits = first;
+  int lead = -1, trail = 0;  // the window of the last '11'; -1: none yet
+  for (std::size_t i = 1; i < points.size(); ++i) {
+    const std::uint64_t ts = static_cast<std::uint64_t>(points[i].ts_ms);
+    const std::uint64_t delta = ts - prev_ts;
+    const auto dod = static_cast<std::int64_t>(delta - prev_delta);
+    if (dod == 0) {
+      w.put(0, 1);
+    } else {
+      for (const auto& b : kBuckets) {
+        if (b.value_bits == 64 || fits(dod, b.value_bits)) {
+          w.put(b.prefix, b.prefix_bits);
+          w.put(static_cast<std::uint64_t>(dod), b.value_bits);
+          break;
+        }
+      }
+    }
+    prev_ts = ts;
+    prev_delta = delta;
+
+    const std::uint64_t bits = bits_of(points[i].value);
+    const std::uint64_t x = bits ^ prev_bits;
+    prev_bits = bits;
+    if (x == 0) {
+      w.put(0, 1);
+      continue;
+    }
+    const int l = std::countl_zero(x), t = std::countr_zero(x);
+    if (lead >= 0 && l >= lead && t >= trail) {
+      w.put(0b10, 2);
+      w.put(x >> trail, 64 - lead - trail);
+      continue;
+    }
+    lead = l;
+    trail = t;
+    const int len = 64 - l - t;
+    w.put(0b11, 2);
+    w.put(static_cast<std::uint64_t>(l), 6);
+    w.put(static_cast<std::uint64_t>(len - 1), 6);
+    w.put(x >> t, len);
+  }
+  return out;
+}
+
+Result<std::vector<Point>> decode(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return tl::unexpected(bad("empty", 0));
+  if (bytes[0] != kVersion) return tl::unexpected(bad("unknown version " + std::to_string(bytes[0]), 0));
+  std::size_t pos = 1;
+  auto varint = [&](const char* what) -> Result<std::uint64_t> {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos >= bytes.size()) return tl::unexpected(bad(std::string(what) + " is cut short", pos));
+      const std::uint8_t b = bytes[pos++];
+      if (shift == 63 && b > 1) return tl::unexpected(bad(std::string(what) + " is over 64 bits", pos - 1));
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return tl::unexpected(bad(std::string(what) + " is over 64 bits", pos - 1));
+  };
+  auto count = varint("the count");
+  if (!count) return tl::unexpected(count.error());
+  std::vector<Point> out;
+  if (*count == 0) {
+    if (pos != bytes.size()) return tl::unexpected(bad("bytes after an empty chunk", pos));
+    return out;
+  }
+  auto first_ts = varint("the first timestamp");
+  if (!first_ts) return tl::unexpected(first_ts.error());
+  if (bytes.size() - pos < 8) return tl::unexpected(bad("the first value is cut short", pos));
+  std::uint64_t prev_bits = 0;
+  for (int i = 0; i < 8; ++i) prev_bits |= static_cast<std::uint64_t>(bytes[pos + static_cast<std::size_t>(i)]) << (8 * i);
+  pos += 8;
+  // Each further sample takes at least 2 bits: a count beyond that is a
+  // lie, refused before anything is allocated for it.
+  const std::uint64_t room = (bytes.size() - pos) * 4;
+  if (*count - 1 > room) {
+    return tl::unexpected(bad("declares " + std::to_string(*count) + " samples, which " +
+                                  std::to_string(bytes.size()) + " bytes cannot hold",
+                              1));
+  }
+  out.reserve(static_cast<std::size_t>(*count));
+  std::uint64_t prev_ts = static_cast<std::uint64_t>(unzigzag(*first_ts)), prev_delta = 0;
+  out.push_back(Point{static_cast<std::int64_t>(prev_ts), std::bit_cast<double>(prev_bits)});
+  BitReader r(bytes, pos);
+  int lead = -1, trail = 0;
+  const auto cut = [&] { return tl::unexpected(bad("cut short in sample " + std::to_string(out.size()), r.byte())); };
+  for (std::uint64_t i = 1; i < *count; ++i) {
+    // Timestamp: the prefix's ones say the bucket.
+    int ones = 0;
+    while (ones < 4) {
+      auto b = r.get(1);
+      if (!b) return cut();
+      if (*b == 0) break;
+      ++ones;
+    }
+    std::int64_t dod = 0;
+    if (ones > 0) {
+      const int n = kBuckets[ones - 1].value_bits;
+      auto v = r.get(n);
+      if (!v) return cut();
+      dod = sign_extend(*v, n);
+    }
+    const std::uint64_t delta = prev_delta + static_cast<std::uint64_t>(dod);
+    prev_ts += delta;
+    prev_delta = delta;
+
+    auto control = r.get(1);
+    if (!control) return cut();
+    if (*control == 1) {
+      auto kind = r.get(1);
+      if (!kind) return cut();
+      std::uint64_t x = 0;
+      if (*kind == 0) {
+        if (lead < 0) return tl::unexpected(bad("a value in a window before any window was set", r.byte()));
+        auto v = r.get(64 - lead - trail);
+        if (!v) return cut();
+        x = *v << trail;
+      } else {
+        auto l = r.get(6), len = r.get(6);
+        if (!l || !len) return cut();
+        const int meaningful = static_cast<int>(*len) + 1;
+        if (static_cast<int>(*l) + meaningful > 64) {
+          return tl::unexpected(bad("a window of " + std::to_string(*l) + " leading zeros and " +
+                                        std::to_string(meaningful) + " bits is wider than 64 bits",
+                                    r.byte()));
+        }
+        auto v = r.get(meaningful);
+        if (!v) return cut();
+        lead = static_cast<int>(*l);
+        trail = 64 - lead - meaningful;
+        x = *v << trail;
+      }
+      prev_bits ^= x;
+    }
+    out.push_back(Point{static_cast<std::int64_t>(prev_ts), std::bit_cast<double>(prev_bits)});
+  }
+  if (r.left() >= 8) return tl::unexpected(bad(std::to_string(r.left() / 8) + " bytes after the last sample", r.byte()));
+  auto padding = r.get(static_cast<int>(r.left()));
+  if (padding && *padding != 0) return tl::unexpected(bad("padding bits are not zero", bytes.size() - 1));
+  return out;
+}
+
+}  // namespace vigil::chunk

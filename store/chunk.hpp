@@ -1,0 +1,64 @@
+// store/chunk.hpp: one series' samples packed into a chunk (issue 15), the
+// Gorilla scheme: timestamps as delta-of-delta, values as XOR against the
+// previous value. Pure functions; the store keeps chunks as BLOBs.
+//
+// Format, version 1 (a change of any bit below is a new version byte):
+//
+//   byte 0        version, 1
+//   varint        count: the number of samples (LEB128, unsigned, at most
+//                 10 bytes)
+//   if count >= 1:
+//     varint      the first timestamp in ms, zigzag-encoded (LEB128)
+//     8 bytes     the first value's IEEE-754 bits, little-endian
+//   if count >= 2: a bit stream, most significant bit of each byte first,
+//   for each further sample i (1 .. count-1):
+//     timestamp   dod = (t[i] - t[i-1]) - (t[i-1] - t[i-2]), with
+//                 t[-1] = t[0] (so the first dod is the first delta);
+//                 differences wrap as unsigned 64-bit, dod read as signed:
+//                   '0'                      dod = 0
+//                   '10'   + 14 bits         -8192 <= dod <= 8191
+//                   '110'  + 17 bits         -65536 <= dod <= 65535
+//                   '1110' + 20 bits         -524288 <= dod <= 524287
+//                   '1111' + 64 bits         any other
+//                 (the n bits are dod in two's complement)
+//     value       x = bits(v[i]) XOR bits(v[i-1]):
+//                   '0'                      x = 0 (the same value)
+//                   '10'   + m bits          x's meaningful bits fit the
+//                                            window of the last '11': m = 64 -
+//                                            lead - trail of that window, the
+//                                            bits are x >> trail
+//                   '11'   + 6 bits lead     leading zeros of x (0..63)
+//                          + 6 bits len - 1  meaningful bits (1..64)
+//                          + len bits        x >> (64 - lead - len)
+//                                            (and this is the new window)
+//   then zero bits up to the end of the last byte.
+//
+// Timestamps may go backwards (out-of-order arrivals) and repeat; values
+// round-trip bit for bit (NaN payloads, -0.0, infinities). The decoder
+// refuses what the encoder never writes: an unknown version, a count the
+// bytes cannot hold, a '10' before any '11', a window wider than 64 bits,
+// bytes or non-zero bits after the last sample.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace vigil::chunk {
+
+inline constexpr std::uint8_t kVersion = 1;
+
+struct Point {
+  std::int64_t ts_ms = 0;
+  double value = 0;
+};
+
+// The chunk of `points`, in their order.
+std::vector<std::uint8_t> encode(std::span<const Point> points);
+
+// The points of a chunk; a kParse error naming the byte where it went wrong.
+Result<std::vector<Point>> decode(std::span<const std::uint8_t> bytes);
+
+}  // namespace vigil::chunk
