@@ -83,7 +83,10 @@ struct DodBucket {
   std::uint64_t prefix;
   int value_bits;
 };
-constexpr DodBucket kBuckets[] = {{2, 0b10, 14}, {3, 0b110, 17}, {4, 0b1110, 20}, {4, 0b1111, 64}};
+// Timestamps are in ms and taken by timers a few ms late or early: most
+// delta-of-deltas are small, hence a 7-bit first bucket (Gorilla's
+// seconds needed none that small).
+constexpr DodBucket kBuckets[] = {{2, 0b10, 7}, {3, 0b110, 14}, {4, 0b1110, 20}, {4, 0b1111, 64}};
 
 }  // namespace
 

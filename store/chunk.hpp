@@ -16,8 +16,8 @@
 //                 t[-1] = t[0] (so the first dod is the first delta);
 //                 differences wrap as unsigned 64-bit, dod read as signed:
 //                   '0'                      dod = 0
-//                   '10'   + 14 bits         -8192 <= dod <= 8191
-//                   '110'  + 17 bits         -65536 <= dod <= 65535
+//                   '10'   + 7 bits          -64 <= dod <= 63 (a timer's jitter)
+//                   '110'  + 14 bits         -8192 <= dod <= 8191
 //                   '1110' + 20 bits         -524288 <= dod <= 524287
 //                   '1111' + 64 bits         any other
 //                 (the n bits are dod in two's complement)

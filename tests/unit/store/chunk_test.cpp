@@ -57,15 +57,15 @@ constexpr std::int64_t kT0 = 1'796'000'000'000;  // a timestamp of 2026, in ms
 //   D0 0F                    zigzag(1000) = 2000, LEB128
 //   00 00 00 00 00 00 F0 3F  1.0, little-endian
 //   then the bits:
-//   sample 1: dod 1000 '10' 00001111101000, value the same '0'
+//   sample 1: dod 1000 '110' 00001111101000, value the same '0'
 //   sample 2: dod 0 '0'; 1.0 ^ 2.0 = 0x7FF0000000000000: '11', lead 1
 //             000001, 11 meaningful bits so len-1 = 10 001010, 11111111111
-//   10000011 11101000 00110000 01001010 11111111 111 + 00000 padding
-//   83       E8       30       4A       FF       E0
+//   11000001 11110100 00011000 00100101 01111111 1111 + 0000 padding
+//   C1       F4       18       25       7F       F0
 BOOST_AUTO_TEST_CASE(a_fixed_vector_reads_and_writes_the_same) {
   const std::vector<Point> points = {{1000, 1.0}, {2000, 1.0}, {3000, 2.0}};
   const Bytes want = {0x01, 0x03, 0xD0, 0x0F, 0x00, 0x00, 0x00, 0x00, 0x00,
-                      0x00, 0xF0, 0x3F, 0x83, 0xE8, 0x30, 0x4A, 0xFF, 0xE0};
+                      0x00, 0xF0, 0x3F, 0xC1, 0xF4, 0x18, 0x25, 0x7F, 0xF0};
   BOOST_TEST(chunk::encode(points) == want, boost::test_tools::per_element());
   auto back = chunk::decode(want);
   BOOST_TEST_REQUIRE(back.has_value(), (back ? "" : back.error().message));
@@ -77,20 +77,20 @@ BOOST_AUTO_TEST_CASE(a_fixed_vector_reads_and_writes_the_same) {
 BOOST_AUTO_TEST_CASE(every_bucket_and_the_window_are_frozen) {
   const std::vector<Point> points = {
       {0, 0.0},
-      {1, 1.5},            // dod 1: '10' bucket; 0 ^ 1.5: a new window
-      {2, 1.75},           // dod 0; fits the window: '10'
-      {10'000, 1.75},      // dod 9997: the 17-bit bucket
-      {400'000, -1.75},    // dod 380002: the 20-bit bucket
+      {1, 1.5},            // dod 1: the 7-bit bucket; 0 ^ 1.5: a new window
+      {2, 1.75},           // dod 0; 1.75 needs a new window too
+      {2'000, 1.5},        // dod 1997: the 14-bit bucket; 1.75 ^ 1.5 fits the window: '10'
+      {400'000, -1.75},    // dod 396002: the 20-bit bucket
       {-5'000'000, 0.0},   // back in time: the 64-bit bucket
   };
   const Bytes frozen = round_trip(points);
-  // Written once by this encoder, its first 16 bytes checked by hand
-  // against the format (sample 1: 80 01 = '10' and dod 1, C2 2B FF = a new
-  // window of lead 2 and 11 bits; B3 = its last bit, dod 0, '11' and lead
-  // 13 begins); kept so that any change shows.
-  const Bytes want = {0x01, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x01,
-                      0xC2, 0x2B, 0xFF, 0xB3, 0x40, 0xE1, 0x38, 0x6B, 0x97, 0x31, 0x8B, 0x00, 0x0F,
-                      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xD3, 0xD3, 0x68, 0x60, 0x1B, 0x7F, 0xF8};
+  // Written once by this encoder, its first 17 bytes checked by hand
+  // against the format (sample 1: 80 E1 = '10' and dod 1 in 7 bits, then
+  // '11' and lead 2; 15 FF = len-1 10 and the 11 bits; D9 A0 = sample 2:
+  // dod 0, '11', lead 13, len 1); kept so that any change shows.
+  const Bytes want = {0x01, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0xE1,
+                      0x15, 0xFF, 0xD9, 0xA0, 0x70, 0xF9, 0xB7, 0x98, 0x2B, 0x8B, 0x00, 0xD8, 0x00,
+                      0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0x9E, 0x1E, 0x42, 0xBF, 0xFC};
   BOOST_TEST(frozen == want, boost::test_tools::per_element());
 }
 
