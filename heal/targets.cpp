@@ -279,19 +279,8 @@ class ContainerProcesses : public FoundProcesses, public ServiceController, publ
   const docker::ContainerInfo* pick(const docker::Watcher& w) const {
     if (kind_ == TargetKind::kContainer) return w.find(selector_);
     std::vector<const docker::ContainerInfo*> found;
-    if (kind_ == TargetKind::kContainerLabel) {
-      const auto eq = selector_.find('=');
-      const std::string key = selector_.substr(0, eq);
-      found = eq == std::string::npos ? w.with_label(key, std::nullopt)
-                                      : w.with_label(key, std::string_view(selector_).substr(eq + 1));
-    } else {
-      const auto slash = selector_.find('/');
-      for (const auto* c : w.with_label("com.docker.compose.project", std::string_view(selector_).substr(0, slash))) {
-        for (const auto& [k, v] : c->labels) {
-          if (k == "com.docker.compose.service" && v == std::string_view(selector_).substr(slash + 1))
-            found.push_back(c);
-        }
-      }
+    for (const auto& [id, c] : w.containers()) {
+      if (docker::selected_by(c, kind_, selector_)) found.push_back(&c);
     }
     const docker::ContainerInfo* best = nullptr;
     for (const auto* c : found) {

@@ -538,8 +538,18 @@ struct Daemon::Impl {
     }
     if (change.now == nullptr || !docker::auto_discovered(*change.now, cfg.docker.auto_targets)) return;
     const std::string& name = change.now->name;
-    if (discovered.count(name) != 0) return;
+    if (discovered.count(name) != 0 || followed_by_configured(*change.now)) return;
     add_discovered(*change.now, now);
+  }
+
+  // A configured container target may follow it (under another name, by
+  // its name, id, label or Compose service): it is not watched twice.
+  bool followed_by_configured(const docker::ContainerInfo& c) const {
+    for (const auto& t : cfg.targets) {
+      if (t.finder.empty() || !target_kind(t.kind).container) continue;
+      if (docker::selected_by(c, t.kind, t.finder.as<ContainerTarget>().selector)) return true;
+    }
+    return false;
   }
 
   void add_discovered(const docker::ContainerInfo& c, WallMs now) {

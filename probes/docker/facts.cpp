@@ -197,6 +197,37 @@ void append_container_samples(const ContainerInfo& c, const std::string& target,
   }
 }
 
+namespace {
+
+std::optional<std::string_view> label_of(const ContainerInfo& c, std::string_view key) {
+  for (const auto& [k, v] : c.labels) {
+    if (k == key) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool selected_by(const ContainerInfo& c, TargetKind kind, std::string_view selector) {
+  switch (kind) {
+    case TargetKind::kContainer:
+      return c.name == selector || c.id == selector || (selector.size() >= 12 && c.id.rfind(selector, 0) == 0);
+    case TargetKind::kContainerLabel: {
+      const auto eq = selector.find('=');
+      const auto value = label_of(c, selector.substr(0, eq));
+      return value && (eq == std::string_view::npos || *value == selector.substr(eq + 1));
+    }
+    case TargetKind::kComposeService: {
+      const auto slash = selector.find('/');
+      if (slash == std::string_view::npos) return false;
+      return label_of(c, "com.docker.compose.project") == selector.substr(0, slash) &&
+             label_of(c, "com.docker.compose.service") == selector.substr(slash + 1);
+    }
+    default:
+      return false;
+  }
+}
+
 bool auto_discovered(const ContainerInfo& c, DockerAuto mode) {
   if (mode == DockerAuto::kOff || c.state != ContainerState::kRunning) return false;
   std::optional<std::string_view> label;

@@ -77,6 +77,11 @@ void append_container_samples(const ContainerInfo& c, const std::string& target,
 // kLabelled it needs the label vigil.enable=true, with kAll any but
 // vigil.enable=false.
 inline constexpr std::string_view kAutoLabel = "vigil.enable";
+// Whether a target of a container kind may follow `c`: kContainer by name,
+// id or a unique-length id prefix (12 characters or more); kContainerLabel
+// by "key=value" or "key"; kComposeService by "project/service" (Compose's
+// labels). Other kinds follow no container.
+bool selected_by(const ContainerInfo& c, TargetKind kind, std::string_view selector);
 bool auto_discovered(const ContainerInfo& c, DockerAuto mode);
 
 }  // namespace vigil::docker

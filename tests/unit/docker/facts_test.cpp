@@ -152,6 +152,29 @@ BOOST_AUTO_TEST_CASE(auto_discovery_follows_the_label_and_the_state) {
   }
 }
 
+// Which containers a target of each container kind may follow (the
+// target's own pick, and [docker] auto's "already followed" test).
+BOOST_AUTO_TEST_CASE(selectors_by_name_id_label_and_compose_service) {
+  ContainerInfo c = fixture("inspect_restarting.json");
+  c.name = "shop-web-1";
+  c.id = std::string(64, 'a');
+  c.labels = {{"app", "gateway"}, {"com.docker.compose.project", "shop"}, {"com.docker.compose.service", "web"}};
+  BOOST_TEST(selected_by(c, TargetKind::kContainer, "shop-web-1"));
+  BOOST_TEST(selected_by(c, TargetKind::kContainer, c.id));
+  BOOST_TEST(selected_by(c, TargetKind::kContainer, std::string(12, 'a')));
+  BOOST_TEST(!selected_by(c, TargetKind::kContainer, std::string(11, 'a')));  // too short a prefix
+  BOOST_TEST(!selected_by(c, TargetKind::kContainer, "shop-web"));
+  BOOST_TEST(selected_by(c, TargetKind::kContainerLabel, "app=gateway"));
+  BOOST_TEST(selected_by(c, TargetKind::kContainerLabel, "app"));
+  BOOST_TEST(!selected_by(c, TargetKind::kContainerLabel, "app=db"));
+  BOOST_TEST(!selected_by(c, TargetKind::kContainerLabel, "tier"));
+  BOOST_TEST(selected_by(c, TargetKind::kComposeService, "shop/web"));
+  BOOST_TEST(!selected_by(c, TargetKind::kComposeService, "shop/db"));
+  BOOST_TEST(!selected_by(c, TargetKind::kComposeService, "other/web"));
+  BOOST_TEST(!selected_by(c, TargetKind::kComposeService, "shop"));
+  BOOST_TEST(!selected_by(c, TargetKind::kPid, "shop-web-1"));
+}
+
 BOOST_AUTO_TEST_CASE(exit_codes_above_128_are_signals) {
   const ExitFacts oom = exit_facts(fixture("inspect_oomkilled.json"));
   BOOST_TEST(oom.oom_killed);
