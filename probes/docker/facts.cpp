@@ -230,10 +230,7 @@ bool selected_by(const ContainerInfo& c, TargetKind kind, std::string_view selec
 
 bool auto_discovered(const ContainerInfo& c, DockerAuto mode) {
   if (mode == DockerAuto::kOff || c.state != ContainerState::kRunning) return false;
-  std::optional<std::string_view> label;
-  for (const auto& [k, v] : c.labels) {
-    if (k == kAutoLabel) label = v;
-  }
+  const auto label = label_of(c, kAutoLabel);
   if (mode == DockerAuto::kAll) return label != "false";
   return label == "true";
 }
