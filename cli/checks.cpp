@@ -33,7 +33,7 @@ std::vector<SeriesPoints> newest(StoreReader& store, const std::string& metric, 
     if (info.key.metric != metric) continue;
     if (!target.empty() && label_of(info.key.labels, "target") != target) continue;
     auto p = must(store.latest(info.id));
-    if (p) out.push_back(SeriesPoints{std::move(info), {*p}});
+    if (p) out.push_back(SeriesPoints{std::move(info), {*p}, {}});
   }
   return out;
 }

@@ -25,5 +25,6 @@ Command add_checks(CLI::App& app, const Options& options);
 std::vector<Command> add_alerts(CLI::App& app, const Options& options);     // alerts queue, alerts
 std::vector<Command> add_incidents(CLI::App& app, const Options& options);  // incidents, incident
 Command add_check_test(CLI::App& app, const Options& options);
+std::vector<Command> add_db(CLI::App& app, const Options& options);  // db stats, db check
 
 }  // namespace vigil::cli

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   for (auto& c : add_alerts(app, options)) commands.push_back(std::move(c));
   for (auto& c : add_incidents(app, options)) commands.push_back(std::move(c));
   commands.push_back(add_check_test(app, options));
+  for (auto& c : add_db(app, options)) commands.push_back(std::move(c));
 
   try {
     app.parse(argc, argv);

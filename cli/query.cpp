@@ -32,6 +32,13 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
     throw UsageError{msg};
   }
   auto result = must(store.query(metric, filter, since, until));
+  // A damaged chunk's samples are left out, said on stderr (vigil db check
+  // lists every such chunk).
+  for (const auto& sp : result) {
+    for (const auto& what : sp.damaged) {
+      std::cerr << "warning: " << sp.series.key.canonical() << ": " << what << "; its samples are left out\n";
+    }
+  }
   std::erase_if(result, [](const SeriesPoints& sp) { return sp.points.empty(); });
   if (f == Format::kJson) {
     json out = json::array();

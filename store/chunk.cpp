@@ -1,5 +1,6 @@
 #include "store/chunk.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <optional>
 #include <string>
@@ -31,7 +32,9 @@ void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
 // Appends bits, most significant first.
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+  // `used`: bits of out's last byte already written (0 when it is full or
+  // there is none), kept by the caller between writers.
+  BitWriter(std::vector<std::uint8_t>& out, int& used) : out_(out), used_(used) {}
   // The low `n` bits of `v` (1 <= n <= 64).
   void put(std::uint64_t v, int n) {
     for (int i = n - 1; i >= 0; --i) {
@@ -43,7 +46,7 @@ class BitWriter {
 
  private:
   std::vector<std::uint8_t>& out_;
-  int used_ = 0;  // bits of the last byte written
+  int& used_;
 };
 
 class BitReader {
@@ -90,58 +93,79 @@ constexpr DodBucket kBuckets[] = {{2, 0b10, 7}, {3, 0b110, 14}, {4, 0b1110, 20},
 
 }  // namespace
 
-std::vector<std::uint8_t> encode(std::span<const Point> points) {
-  std::vector<std::uint8_t> out;
-  out.reserve(16 + points.size() * 2);
-  out.push_back(kVersion);
-  put_varint(out, points.size());
-  if (points.empty()) return out;
-  put_varint(out, zigzag(points[0].ts_ms));
-  const std::uint64_t first = bits_of(points[0].value);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(first >> (8 * i)));
-  BitWriter w(out);
-  std::uint64_t prev_ts = static_cast<std::uint64_t>(points[0].ts_ms), prev_delta = 0, prev_bits = first;
-  int lead = -1, trail = 0;  // the window of the last '11'; -1: none yet
-  for (std::size_t i = 1; i < points.size(); ++i) {
-    const std::uint64_t ts = static_cast<std::uint64_t>(points[i].ts_ms);
-    const std::uint64_t delta = ts - prev_ts;
-    const auto dod = static_cast<std::int64_t>(delta - prev_delta);
-    if (dod == 0) {
-      w.put(0, 1);
-    } else {
-      for (const auto& b : kBuckets) {
-        if (b.value_bits == 64 || fits(dod, b.value_bits)) {
-          w.put(b.prefix, b.prefix_bits);
-          w.put(static_cast<std::uint64_t>(dod), b.value_bits);
-          break;
-        }
+void Encoder::add(Point p) {
+  const std::uint64_t ts = static_cast<std::uint64_t>(p.ts_ms);
+  const std::uint64_t bits = bits_of(p.value);
+  if (count_ == 0) {
+    first_ts_ = p.ts_ms;
+    first_bits_ = bits;
+    min_ts_ = max_ts_ = p.ts_ms;
+    prev_ts_ = ts;
+    prev_delta_ = 0;
+    prev_bits_ = bits;
+    last_ts_ = p.ts_ms;
+    ++count_;
+    return;
+  }
+  if (p.ts_ms < last_ts_) sorted_ = false;
+  last_ts_ = p.ts_ms;
+  min_ts_ = std::min(min_ts_, p.ts_ms);
+  max_ts_ = std::max(max_ts_, p.ts_ms);
+  BitWriter w(stream_, used_);
+  const std::uint64_t delta = ts - prev_ts_;
+  const auto dod = static_cast<std::int64_t>(delta - prev_delta_);
+  if (dod == 0) {
+    w.put(0, 1);
+  } else {
+    for (const auto& b : kBuckets) {
+      if (b.value_bits == 64 || fits(dod, b.value_bits)) {
+        w.put(b.prefix, b.prefix_bits);
+        w.put(static_cast<std::uint64_t>(dod), b.value_bits);
+        break;
       }
     }
-    prev_ts = ts;
-    prev_delta = delta;
-
-    const std::uint64_t bits = bits_of(points[i].value);
-    const std::uint64_t x = bits ^ prev_bits;
-    prev_bits = bits;
-    if (x == 0) {
-      w.put(0, 1);
-      continue;
-    }
-    const int l = std::countl_zero(x), t = std::countr_zero(x);
-    if (lead >= 0 && l >= lead && t >= trail) {
-      w.put(0b10, 2);
-      w.put(x >> trail, 64 - lead - trail);
-      continue;
-    }
-    lead = l;
-    trail = t;
-    const int len = 64 - l - t;
-    w.put(0b11, 2);
-    w.put(static_cast<std::uint64_t>(l), 6);
-    w.put(static_cast<std::uint64_t>(len - 1), 6);
-    w.put(x >> t, len);
   }
+  prev_ts_ = ts;
+  prev_delta_ = delta;
+
+  const std::uint64_t x = bits ^ prev_bits_;
+  prev_bits_ = bits;
+  ++count_;
+  if (x == 0) {
+    w.put(0, 1);
+    return;
+  }
+  const int l = std::countl_zero(x), t = std::countr_zero(x);
+  if (lead_ >= 0 && l >= lead_ && t >= trail_) {
+    w.put(0b10, 2);
+    w.put(x >> trail_, 64 - lead_ - trail_);
+    return;
+  }
+  lead_ = l;
+  trail_ = t;
+  const int len = 64 - l - t;
+  w.put(0b11, 2);
+  w.put(static_cast<std::uint64_t>(l), 6);
+  w.put(static_cast<std::uint64_t>(len - 1), 6);
+  w.put(x >> t, len);
+}
+
+std::vector<std::uint8_t> Encoder::finish() const {
+  std::vector<std::uint8_t> out;
+  out.reserve(20 + stream_.size());
+  out.push_back(kVersion);
+  put_varint(out, count_);
+  if (count_ == 0) return out;
+  put_varint(out, zigzag(first_ts_));
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(first_bits_ >> (8 * i)));
+  out.insert(out.end(), stream_.begin(), stream_.end());
   return out;
+}
+
+std::vector<std::uint8_t> encode(std::span<const Point> points) {
+  Encoder e;
+  for (const Point& p : points) e.add(p);
+  return e.finish();
 }
 
 Result<std::vector<Point>> decode(std::span<const std::uint8_t> bytes) {

@@ -55,6 +55,32 @@ struct Point {
   double value = 0;
 };
 
+// Builds a chunk one point at a time (compaction reads the head in commit
+// order): finish() gives exactly what encode() gives for the same points.
+class Encoder {
+ public:
+  void add(Point p);
+  std::vector<std::uint8_t> finish() const;
+
+  std::uint64_t count() const { return count_; }
+  std::int64_t min_ts() const { return min_ts_; }  // of the points added; 0 when none
+  std::int64_t max_ts() const { return max_ts_; }
+  bool sorted() const { return sorted_; }  // no point older than the one before it
+  std::size_t stream_bytes() const { return stream_.size(); }
+
+ private:
+  std::vector<std::uint8_t> stream_;  // the bit stream after the first sample
+  int used_ = 0;                      // bits of stream_'s last byte written
+  std::uint64_t count_ = 0;
+  std::int64_t first_ts_ = 0;
+  std::uint64_t first_bits_ = 0;
+  std::int64_t min_ts_ = 0, max_ts_ = 0;
+  std::int64_t last_ts_ = 0;
+  bool sorted_ = true;
+  std::uint64_t prev_ts_ = 0, prev_delta_ = 0, prev_bits_ = 0;
+  int lead_ = -1, trail_ = 0;  // the window of the last '11'; -1: none yet
+};
+
 // The chunk of `points`, in their order.
 std::vector<std::uint8_t> encode(std::span<const Point> points);
 

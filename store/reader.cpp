@@ -9,6 +9,9 @@
 #include <utility>
 
 #include "core/text.hpp"
+#include "core/time.hpp"
+#include "store/chunk.hpp"
+#include "store/compaction.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_util.hpp"
 #include "store/store.hpp"
@@ -156,13 +159,15 @@ Result<void> load_actions(sqlite3* db, std::vector<IncidentRow>& incidents) {
 
 }  // namespace
 
-StoreReader::StoreReader(sqlite3* db) : db_(db) {}
+StoreReader::StoreReader(sqlite3* db, std::int64_t chunk_span_ms) : db_(db), chunk_span_ms_(chunk_span_ms) {}
 
-StoreReader::StoreReader(StoreReader&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+StoreReader::StoreReader(StoreReader&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), chunk_span_ms_(other.chunk_span_ms_) {}
 
 StoreReader& StoreReader::operator=(StoreReader&& other) noexcept {
   if (this != &other) {
     UniqueDb old(std::exchange(db_, std::exchange(other.db_, nullptr)));
+    chunk_span_ms_ = other.chunk_span_ms_;
   }
   return *this;
 }
@@ -230,7 +235,17 @@ Result<StoreReader> StoreReader::open(const std::string& path) {
                     "; this build reads version " + std::to_string(kSchemaVersion) +
                     (*version < kSchemaVersion ? " (start vigild once to migrate it)" : " (use a newer vigil)"));
   }
-  return StoreReader(db->release());
+  auto span = prepare(db->get(), "SELECT value FROM meta WHERE key = 'chunk_span_ms'", path);
+  if (!span) return tl::unexpected(span.error());
+  const int rc = sqlite3_step(span->get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return tl::unexpected(read_error(db->get(), rc, "cannot read meta"));
+  if (rc != SQLITE_ROW || sqlite3_column_type(span->get(), 0) != SQLITE_INTEGER ||
+      sqlite3_column_int64(span->get(), 0) < 1000) {
+    return fail(ErrorKind::kCorrupt, "meta.chunk_span_ms in " + path + " is missing or not a span of 1000 ms or more");
+  }
+  const std::int64_t span_ms = sqlite3_column_int64(span->get(), 0);
+  span->reset();
+  return StoreReader(db->release(), span_ms);
 }
 
 int StoreReader::schema_version() const {
@@ -290,7 +305,7 @@ Result<std::vector<SeriesPoints>> matching_series(sqlite3* db, const std::string
     if (!labels) return fail(ErrorKind::kCorrupt, "series in " + path + ": " + labels.error().message);
     if (!has_labels(*labels, label_filter)) continue;
     const std::int64_t id = sqlite3_column_int64(stmt->get(), 0);
-    out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}});
+    out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}, {}});
   }
   return out;
 }
@@ -321,22 +336,71 @@ Result<std::vector<std::pair<std::int64_t, std::int64_t>>> flush_ranges(sqlite3*
   return ranges;
 }
 
+// A chunk's window and the head rows it holds (through_rowid).
+struct ChunkCover {
+  std::int64_t window = 0;
+  std::int64_t through = 0;
+};
+
+// Whether a head row (its rowid, its window) is in one of the series'
+// chunks already; `covers` is ascending by window.
+bool covered(const std::vector<ChunkCover>& covers, std::int64_t rowid, std::int64_t window) {
+  auto it = std::lower_bound(covers.begin(), covers.end(), window,
+                             [](const ChunkCover& c, std::int64_t w) { return c.window < w; });
+  return it != covers.end() && it->window == window && rowid <= it->through;
+}
+
 }  // namespace
 
 Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, const Labels& label_filter,
                                                      WallMs since, WallMs until) const {
-  // One read transaction, so that series, flushes and samples agree.
+  // One read transaction, so that series, chunks, flushes and samples agree.
   ReadTransaction txn(db_);
   if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
   auto out = matching_series(db_, metric, label_filter);
   if (!out || out->empty() || since > until) return out;
   std::unordered_map<std::int64_t, std::size_t> index;  // series id -> (*out)[i]
   for (std::size_t i = 0; i < out->size(); ++i) index.emplace((*out)[i].series.id, i);
+
+  // The chunks whose window [start, start + span) overlaps the range; what
+  // each covers of the head (see store/compaction.hpp).
+  std::vector<std::vector<ChunkCover>> covers(out->size());
+  auto chunks = prepare(db_,
+                        "SELECT window_start, through_rowid, data FROM chunks "
+                        "WHERE series_id = ?1 AND window_start > ?2 AND window_start <= ?3 ORDER BY window_start",
+                        db_path(db_));
+  if (!chunks) return tl::unexpected(chunks.error());
+  sqlite3_stmt* c = chunks->get();
+  const WallMs after = since > std::numeric_limits<WallMs>::min() + chunk_span_ms_ ? since - chunk_span_ms_
+                                                                                    : std::numeric_limits<WallMs>::min();
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    SeriesPoints& series = (*out)[i];
+    StmtReset reset(c);
+    sqlite3_bind_int64(c, 1, series.series.id);
+    sqlite3_bind_int64(c, 2, after);
+    sqlite3_bind_int64(c, 3, until);
+    int rc;
+    while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
+      const std::int64_t window = sqlite3_column_int64(c, 0);
+      covers[i].push_back(ChunkCover{window, sqlite3_column_int64(c, 1)});
+      const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(c, 2));
+      const auto size = static_cast<std::size_t>(sqlite3_column_bytes(c, 2));
+      auto points = chunk::decode(std::span<const std::uint8_t>(blob, size));
+      if (!points) {
+        series.damaged.push_back("the chunk of " + format_rfc3339_ms(window) + ": " + points.error().message);
+        continue;
+      }
+      for (const chunk::Point& p : *points) {
+        if (p.ts_ms >= since && p.ts_ms <= until) series.points.push_back(Point{p.ts_ms, p.value});
+      }
+    }
+    if (rc != SQLITE_DONE) return tl::unexpected(read_error(db_, rc, "cannot read chunks"));
+  }
+
   auto ranges = flush_ranges(db_, since, until);
   if (!ranges) return tl::unexpected(ranges.error());
-
   auto stmt = prepare(db_,
-                      "SELECT series_id, ts, value FROM samples_head "
+                      "SELECT rowid, series_id, ts, value FROM samples_head "
                       "WHERE rowid BETWEEN ?1 AND ?2 AND ts BETWEEN ?3 AND ?4",
                       db_path(db_));
   if (!stmt) return tl::unexpected(stmt.error());
@@ -350,14 +414,16 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, 
       const int rc = sqlite3_step(rows);
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read samples"));
-      auto it = index.find(sqlite3_column_int64(rows, 0));
+      auto it = index.find(sqlite3_column_int64(rows, 1));
       if (it == index.end()) continue;
-      (*out)[it->second].points.push_back(Point{sqlite3_column_int64(rows, 1), sqlite3_column_double(rows, 2)});
+      const WallMs ts = sqlite3_column_int64(rows, 2);
+      if (covered(covers[it->second], sqlite3_column_int64(rows, 0), window_of(ts, chunk_span_ms_))) continue;
+      (*out)[it->second].points.push_back(Point{ts, sqlite3_column_double(rows, 3)});
     }
     sqlite3_reset(rows);
   }
-  // Rowid order is commit order; a late sample can be older than its
-  // predecessor.
+  // Chunks come first, and rowid order is commit order: a late sample can
+  // be older than its predecessor.
   for (auto& series : *out) {
     std::stable_sort(series.points.begin(), series.points.end(),
                      [](const Point& a, const Point& b) { return a.ts_ms < b.ts_ms; });
@@ -366,30 +432,66 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, 
 }
 
 Result<std::optional<Point>> StoreReader::latest(std::int64_t series_id) const {
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
+  std::optional<Point> newest;
+  // The newest chunk's last point (a chunk is in time order)...
+  auto chunk_stmt = prepare(db_, "SELECT data FROM chunks WHERE series_id = ?1 ORDER BY window_start DESC LIMIT 1",
+                            db_path(db_));
+  if (!chunk_stmt) return tl::unexpected(chunk_stmt.error());
+  sqlite3_bind_int64(chunk_stmt->get(), 1, series_id);
+  int rc = sqlite3_step(chunk_stmt->get());
+  if (rc == SQLITE_ROW) {
+    const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(chunk_stmt->get(), 0));
+    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(chunk_stmt->get(), 0));
+    // A damaged chunk is left out here as in query().
+    if (auto points = chunk::decode(std::span<const std::uint8_t>(blob, size)); points && !points->empty()) {
+      newest = Point{points->back().ts_ms, points->back().value};
+    }
+  } else if (rc != SQLITE_DONE) {
+    return tl::unexpected(read_error(db_, rc, "cannot read the latest chunk"));
+  }
+  // ...or the head's newest row, when it is newer.
   auto stmt = prepare(db_,
                       "SELECT ts, value FROM samples_head WHERE series_id = ?1 "
                       "ORDER BY rowid DESC LIMIT 1",
                       db_path(db_));
   if (!stmt) return tl::unexpected(stmt.error());
   sqlite3_bind_int64(stmt->get(), 1, series_id);
-  const int rc = sqlite3_step(stmt->get());
-  if (rc == SQLITE_DONE) return std::optional<Point>();
-  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the latest sample"));
-  return std::optional<Point>(Point{sqlite3_column_int64(stmt->get(), 0), sqlite3_column_double(stmt->get(), 1)});
+  rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_ROW) {
+    const Point head{sqlite3_column_int64(stmt->get(), 0), sqlite3_column_double(stmt->get(), 1)};
+    if (!newest || head.ts_ms >= newest->ts_ms) newest = head;
+  } else if (rc != SQLITE_DONE) {
+    return tl::unexpected(read_error(db_, rc, "cannot read the latest sample"));
+  }
+  return newest;
 }
 
 Result<std::optional<WallMs>> StoreReader::last_sample_ms() const {
-  auto stmt = prepare(db_, "SELECT max(max_ts) FROM head_flushes", db_path(db_));
+  auto stmt = prepare(db_,
+                      "SELECT max(t) FROM (SELECT max(max_ts) AS t FROM head_flushes UNION ALL "
+                      "SELECT max(last_ts) FROM chunks WHERE window_start = (SELECT max(window_start) FROM chunks))",
+                      db_path(db_));
   if (!stmt) return tl::unexpected(stmt.error());
   const int rc = sqlite3_step(stmt->get());
-  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read head_flushes"));
+  if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read the newest sample time"));
   if (sqlite3_column_type(stmt->get(), 0) == SQLITE_NULL) return std::optional<WallMs>();
   return std::optional<WallMs>(sqlite3_column_int64(stmt->get(), 0));
 }
 
 Result<std::uint64_t> StoreReader::sample_count() const {
-  auto stmt = prepare(db_, "SELECT count(*) FROM samples_head", db_path(db_));
+  // Head rows a chunk holds already (compaction wrote the chunk and has not
+  // deleted them yet) count once. Only rows of a window that has a chunk
+  // can be such rows: the join looks up those alone.
+  auto stmt = prepare(db_,
+                      "SELECT (SELECT count(*) FROM samples_head) + (SELECT coalesce(sum(count), 0) FROM chunks) - "
+                      "(SELECT count(*) FROM samples_head h JOIN chunks c ON c.series_id = h.series_id AND "
+                      "c.window_start = h.ts - ((h.ts % ?1) + ?1) % ?1 AND h.rowid <= c.through_rowid "
+                      "WHERE h.ts < (SELECT coalesce(max(window_start), -9223372036854775807) FROM chunks) + ?1)",
+                      db_path(db_));
   if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_bind_int64(stmt->get(), 1, chunk_span_ms_);
   const int rc = sqlite3_step(stmt->get());
   if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot count samples"));
   return static_cast<std::uint64_t>(sqlite3_column_int64(stmt->get(), 0));

@@ -114,6 +114,26 @@ CREATE TABLE incident_actions(
     R"sql(
 ALTER TABLE incidents ADD COLUMN check_name TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4 -> 5: compressed chunks (issue 15). Each row holds one series'
+    // samples of one window [window_start, window_start + chunk span) as a
+    // store/chunk.hpp BLOB; through_rowid: the head rows of that series and
+    // window up to this rowid are in it (a reader skips them until
+    // compaction deletes them). The span is fixed per store (meta), so a
+    // sample's window never changes.
+    R"sql(
+CREATE TABLE chunks(
+  series_id INTEGER NOT NULL,
+  window_start INTEGER NOT NULL,
+  first_ts INTEGER NOT NULL,
+  last_ts INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  through_rowid INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(series_id, window_start));
+CREATE INDEX chunks_window ON chunks(window_start);
+INSERT OR IGNORE INTO meta(key, value) VALUES('chunk_span_ms', 3600000);
+INSERT OR IGNORE INTO meta(key, value) VALUES('head_rowid_floor', 0);
+)sql",
 };
 
 constexpr const char* kCreateMeta = "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)";

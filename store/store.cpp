@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "core/log.hpp"
+#include "store/compaction.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_util.hpp"
 
@@ -78,6 +79,8 @@ struct StoreWriter::Impl {
   Statements stmts;
   std::unordered_map<std::string, std::int64_t> series_ids;             // canonical -> id
   std::unordered_map<SeriesKey, std::int64_t, SeriesKeyHash> id_cache;  // fast path
+  std::int64_t next_rowid = 1;  // of samples_head: assigned here, so it only grows
+  std::optional<Compactor> compactor;
   std::vector<std::string> series_added;                                // in the open transaction
   std::deque<Batch> retained;                                           // a batch whose commit failed, then newer ones
   std::size_t retained_samples = 0;
@@ -97,6 +100,9 @@ struct StoreWriter::Impl {
   std::size_t in_writer = 0;  // samples the writer holds (being written or retained)
   std::uint64_t flush_requested = 0;
   std::uint64_t flush_done = 0;
+  std::uint64_t compact_requested = 0;  // compact(): run compaction until nothing is due
+  std::uint64_t compact_done = 0;
+  std::optional<Error> compact_error;  // the first failure while compact() waited
   std::optional<Error> cycle_error;  // of the last finished cycle
   bool stopping = false;
   bool drop_warned = false;
@@ -113,6 +119,8 @@ struct StoreWriter::Impl {
 
   Result<void> prepare_statements();
   Result<void> load_series();
+  Result<void> load_head();
+  void compaction_step();
   Result<std::int64_t> resolve(const SeriesKey& key);
   Result<void> commit(std::size_t* samples_written, std::size_t* events_written);
   Result<void> apply(const AlertOp& op);
@@ -158,7 +166,7 @@ Result<void> StoreWriter::Impl::prepare_statements() {
                         "RETURNING id",
                         path);
   if (!series) return tl::unexpected(series.error());
-  auto sample = prepare(h, "INSERT INTO samples_head(series_id, ts, value) VALUES(?1, ?2, ?3)", path);
+  auto sample = prepare(h, "INSERT INTO samples_head(rowid, series_id, ts, value) VALUES(?1, ?2, ?3, ?4)", path);
   if (!sample) return tl::unexpected(sample.error());
   auto event = prepare(h,
                        "INSERT INTO events(ts, kind, target, check_name, severity, message, "
@@ -241,6 +249,58 @@ Result<void> StoreWriter::Impl::load_series() {
   return {};
 }
 
+namespace {
+
+Result<std::int64_t> meta_int(sqlite3* db, const std::string& path, const char* key) {
+  auto stmt = prepare(db, "SELECT value FROM meta WHERE key = ?1", path);
+  if (!stmt) return tl::unexpected(stmt.error());
+  bind_text(stmt->get(), 1, key);
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW || sqlite3_column_type(stmt->get(), 0) != SQLITE_INTEGER) {
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(db, rc, std::string("cannot read meta.") + key, path));
+    }
+    return fail(ErrorKind::kCorrupt, "meta." + std::string(key) + " in " + path + " is missing or not an integer");
+  }
+  return sqlite3_column_int64(stmt->get(), 0);
+}
+
+}  // namespace
+
+// The chunk span, where head rowids continue, and the compactor.
+Result<void> StoreWriter::Impl::load_head() {
+  sqlite3* h = db.get();
+  const std::string& path = options.path;
+  auto span = meta_int(h, path, "chunk_span_ms");
+  if (!span) return tl::unexpected(span.error());
+  const std::int64_t wanted = options.chunk_span.count();
+  if (wanted > 0 && wanted != *span) {
+    auto stmt = prepare(h, "UPDATE meta SET value = ?1 WHERE key = 'chunk_span_ms' AND NOT EXISTS "
+                           "(SELECT 1 FROM chunks)", path);
+    if (!stmt) return tl::unexpected(stmt.error());
+    sqlite3_bind_int64(stmt->get(), 1, wanted);
+    if (const int rc = sqlite3_step(stmt->get()); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(h, rc, "cannot set meta.chunk_span_ms", path));
+    }
+    if (sqlite3_changes(h) == 1) *span = wanted;
+  }
+  if (*span < 1000) {
+    return fail(ErrorKind::kCorrupt, "meta.chunk_span_ms in " + path + " is " + std::to_string(*span) +
+                                         ", under the 1000 ms a store can have");
+  }
+  auto floor = meta_int(h, path, "head_rowid_floor");
+  if (!floor) return tl::unexpected(floor.error());
+  auto top = prepare(h, "SELECT coalesce(max(rowid), 0) FROM samples_head", path);
+  if (!top) return tl::unexpected(top.error());
+  if (const int rc = sqlite3_step(top->get()); rc != SQLITE_ROW) {
+    return tl::unexpected(sqlite_error(h, rc, "cannot read the head", path));
+  }
+  next_rowid = std::max<std::int64_t>(*floor, sqlite3_column_int64(top->get(), 0)) + 1;
+  if (!options.compact) return {};
+  compactor.emplace(h, path, *span, options.compaction_grace.count());
+  return compactor->load();
+}
+
 Result<std::int64_t> StoreWriter::Impl::resolve(const SeriesKey& key) {
   if (auto hit = id_cache.find(key); hit != id_cache.end()) return hit->second;
   std::string canonical = key.canonical();
@@ -293,15 +353,16 @@ Result<void> StoreWriter::Impl::commit(std::size_t* samples_written, std::size_t
       const Sample& sample = batch.samples[i];
       auto id = resolve(sample.key);
       if (!id) return tl::unexpected(id.error());
-      sqlite3_bind_int64(insert, 1, *id);
-      sqlite3_bind_int64(insert, 2, sample.ts_ms);
-      sqlite3_bind_double(insert, 3, sample.value);
+      last_rowid = next_rowid++;
+      sqlite3_bind_int64(insert, 1, last_rowid);
+      sqlite3_bind_int64(insert, 2, *id);
+      sqlite3_bind_int64(insert, 3, sample.ts_ms);
+      sqlite3_bind_double(insert, 4, sample.value);
       sqlite3_step(insert);
       // reset() returns the step's error, if any.
       if (const int rc = sqlite3_reset(insert); rc != SQLITE_OK) {
         return tl::unexpected(sqlite_error(h, rc, "cannot insert a sample", path));
       }
-      last_rowid = sqlite3_last_insert_rowid(h);
       if (n == 0) first_rowid = last_rowid;
       ++n;
       min_ts = std::min(min_ts, sample.ts_ms);
@@ -347,6 +408,7 @@ Result<void> StoreWriter::Impl::commit(std::size_t* samples_written, std::size_t
   }
   if (auto r = txn.commit(); !r) return r;
   series_added.clear();
+  if (n > 0 && compactor) compactor->note_flush(min_ts);
   *samples_written = n;
   *events_written = retained_events.size();
   return {};
@@ -603,11 +665,43 @@ void StoreWriter::Impl::publish(Cycle&& c, std::uint64_t serving) {  // under mu
   flushed.notify_all();
 }
 
+// One bounded step of compaction, between flushes (never while commits
+// fail: the next flush comes first).
+void StoreWriter::Impl::compaction_step() {
+  auto r = compactor->step(wall_now_ms());  // a failure is logged and retried by the compactor
+  const CompactionStats& c = compactor->stats();
+  std::lock_guard lock(mu);
+  if (!r && compact_requested > compact_done && !compact_error) compact_error = r.error();
+  stats.compacted_windows = c.windows;
+  stats.chunks_written = c.chunks_written;
+  stats.samples_compacted = c.samples_moved;
+  stats.damaged_chunks_replaced = c.damaged_replaced;
+  stats.compaction_failures = c.failures;
+  stats.compaction_step_max_seconds = c.step_max_seconds;
+}
+
 void StoreWriter::Impl::run() {
   std::unique_lock lock(mu);
   auto next_wake = std::chrono::steady_clock::now() + options.flush_interval;
   for (;;) {
-    wake.wait_until(lock, next_wake, [&] { return stopping || flush_requested > flush_done; });
+    const auto flush_due = [&] { return stopping || flush_requested > flush_done; };
+    // Compaction (owned by this thread, like `failing`) fills the time
+    // between flushes, one bounded step at a time.
+    const bool compacting = !failing && compactor && compactor->due(wall_now_ms());
+    const bool compact_wanted = compact_requested > compact_done;
+    if (compact_wanted && !compacting) {
+      if (failing && !compact_error) compact_error = Error{ErrorKind::kStore, "store commits are failing"};
+      compact_done = compact_requested;
+      flushed.notify_all();
+    }
+    if (!flush_due() && compacting && (compact_wanted || std::chrono::steady_clock::now() < next_wake)) {
+      lock.unlock();
+      compaction_step();
+      lock.lock();
+      continue;
+    }
+    wake.wait_until(lock, next_wake, [&] { return flush_due() || compact_requested > compact_done; });
+    if (!flush_due() && std::chrono::steady_clock::now() < next_wake) continue;  // woken by compact()
     const bool last_cycle = stopping;
     const std::uint64_t serving = flush_requested;
     Taken taken = take_queue();
@@ -660,6 +754,7 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::open(const StoreOptions& optio
   impl->db = std::move(*db);
   if (auto r = impl->prepare_statements(); !r) return tl::unexpected(r.error());
   if (auto r = impl->load_series(); !r) return tl::unexpected(r.error());
+  if (auto r = impl->load_head(); !r) return tl::unexpected(r.error());
   impl->stats.series = impl->series_ids.size();
   try {
     impl->thread = std::thread([raw = impl.get()] { raw->run(); });
@@ -747,6 +842,18 @@ Result<void> StoreWriter::flush() {
   return {};
 }
 
+Result<void> StoreWriter::compact() {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  if (s.stopping) return fail(ErrorKind::kInvalid, "the store writer of " + s.options.path + " is closed");
+  const std::uint64_t ticket = ++s.compact_requested;
+  s.compact_error.reset();
+  s.wake.notify_one();
+  s.flushed.wait(lock, [&] { return s.compact_done >= ticket || s.stopping; });
+  if (s.compact_error) return tl::unexpected(*s.compact_error);
+  return {};
+}
+
 void StoreWriter::close() {
   Impl& s = *impl_;
   std::lock_guard close_lock(s.close_mu);
@@ -760,6 +867,7 @@ void StoreWriter::close() {
   if (s.thread.joinable()) s.thread.join();
   // Statements first: a connection with live statements stays open.
   s.stmts = Statements{};
+  s.compactor.reset();
   s.db.reset();
 }
 

@@ -1,6 +1,6 @@
 // store/store.hpp: the only code that touches SQLite.
 //
-// On-disk rules (schema version 4):
+// On-disk rules (schema version 5):
 // - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
 //   of vigild (not necessarily a power loss of the host). The writer keeps
 //   -wal (emptied) and -shm when it closes, so that a reader that may not
@@ -9,7 +9,17 @@
 //   text of SeriesKey, "" without labels; (metric, labels) is unique.
 // - samples_head(series_id, ts, value): an append log in rowid order with no
 //   index, so that ingest is one b-tree append per sample. Time-range queries
-//   find their rows through head_flushes.
+//   find their rows through head_flushes. The writer assigns the rowids,
+//   above meta.head_rowid_floor, so that one is never used twice.
+// - chunks(series_id, window_start, first_ts, last_ts, count, through_rowid,
+//   data): the head's closed windows, one row per series and window of
+//   meta.chunk_span_ms (1 h; fixed per store), data a store/chunk.hpp BLOB
+//   in time order. Compaction (store/compaction.hpp) writes them on the
+//   writer thread and deletes the head rows they hold; through_rowid says
+//   which head rows a chunk holds, so that a reader counts each sample once
+//   at every commit point. The head keeps the open windows (the newest hour
+//   or so). Nothing may renumber the head's rowids (a plain VACUUM would:
+//   samples_head has no INTEGER PRIMARY KEY).
 // - head_flushes(first_rowid, last_rowid, min_ts, max_ts): one row per
 //   committed flush, so a query for [since, until] scans only the rowid
 //   ranges of the flushes whose time range overlaps it.
@@ -36,7 +46,8 @@
 //   order taken; finished is 0 while the action runs. An incident and its
 //   actions are rewritten together (upsert, then delete and insert the
 //   actions) in one commit each time it changes.
-// - meta(key, value): schema_version. Migrations run in order at open, each
+// - meta(key, value): schema_version, chunk_span_ms, head_rowid_floor.
+//   Migrations run in order at open, each
 //   in its own transaction. Only the writer migrates: StoreReader opens
 //   nothing but kSchemaVersion, so its queries never meet a missing table
 //   (an older store is refused with "start vigild once to migrate it").
@@ -60,6 +71,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,7 +88,7 @@ struct sqlite3;
 
 namespace vigil {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // One alert's stored state (alerting/alert_state.hpp's AlertStatus, plus
 // what identifies and describes it).
@@ -159,6 +171,15 @@ struct StoreOptions {
   // memory up to this many each, the oldest dropped and counted beyond it;
   // incidents keep only their newest row each (a row is the whole incident).
   std::size_t record_capacity = 100000;
+  // The head's samples move into chunks of this span once their window
+  // ended more than compaction_grace ago. The span is the store's own,
+  // fixed when the first chunk is written: 0 keeps the store's (1 h for a
+  // new one); another value applies only to a store without chunks (tests).
+  Millis chunk_span{0};
+  Millis compaction_grace{60'000};
+  // false: everything stays in the head, the layout of schema version 4
+  // (tests that build an older store; the benchmark's baseline).
+  bool compact = true;
 };
 
 struct WriterStats {
@@ -175,6 +196,13 @@ struct WriterStats {
   WallMs last_commit_ms = 0;
   double last_commit_seconds = 0;
   std::string last_error;
+  // Compaction (head -> chunks), since start.
+  std::uint64_t compacted_windows = 0;
+  std::uint64_t chunks_written = 0;
+  std::uint64_t samples_compacted = 0;
+  std::uint64_t damaged_chunks_replaced = 0;
+  std::uint64_t compaction_failures = 0;
+  double compaction_step_max_seconds = 0;  // the longest a flush waited for one step
 };
 
 class StoreWriter {
@@ -200,6 +228,10 @@ class StoreWriter {
 
   // Commits what is queued now and waits for that commit (tests, shutdown).
   Result<void> flush();
+  // Runs compaction until nothing is due (the head holds only windows that
+  // have not closed) and waits for it; flushes go on meanwhile. Tests and
+  // benchmarks; vigild compacts between flushes by itself.
+  Result<void> compact();
   // Flushes and stops the thread. Idempotent.
   void close();
 
@@ -224,6 +256,10 @@ struct Point {
 struct SeriesPoints {
   SeriesInfo series;
   std::vector<Point> points;  // ascending ts
+  // Chunks of this series in the range that could not be decoded: each
+  // "the chunk of WINDOW: WHAT", its samples left out (vigil db check
+  // reports them too).
+  std::vector<std::string> damaged;
 };
 
 struct EventQuery {
@@ -239,6 +275,28 @@ struct IncidentQuery {
   bool open_only = false;              // recovered_ms == 0
   std::size_t limit = 0;               // 0 = no limit
 };
+
+// What the store holds, by tier (vigil db stats).
+struct StoreStats {
+  std::string path;
+  std::uint64_t file_bytes = 0, wal_bytes = 0;
+  std::uint64_t page_size = 0, pages = 0, free_pages = 0;
+  std::int64_t chunk_span_ms = 0;
+  std::uint64_t series = 0;
+  bool bytes_known = false;  // SQLite's dbstat table gave the bytes of each table
+  // The head: samples not yet compacted.
+  std::uint64_t head_samples = 0, head_series = 0, head_bytes = 0;
+  std::optional<WallMs> head_oldest, head_newest;
+  // Raw chunks.
+  std::uint64_t chunks = 0, chunk_samples = 0, chunk_series = 0, chunk_bytes = 0;
+  std::uint64_t chunk_payload_bytes = 0;  // the BLOBs alone
+  std::optional<WallMs> chunk_oldest, chunk_newest;
+  std::uint64_t events = 0, incidents = 0, outbox = 0;
+  std::uint64_t other_bytes = 0;  // events, incidents, series, indexes, ...
+};
+
+// Progress of a long read: `done` of `total` units (chunks).
+using Progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 // Read-only access for the CLI and (later) the HTTP API. Works while vigild
 // runs (WAL readers do not block the writer) and after it died.
@@ -275,9 +333,19 @@ class StoreReader {
   // The highest id used (0 when none): vigild numbers new incidents after it.
   Result<std::int64_t> max_incident_id() const;
 
+  // Sizes and counts by tier (store/inspect.cpp).
+  Result<StoreStats> stats() const;
+  // SQLite's integrity_check and the store's own invariants: every chunk
+  // decodes, holds `count` samples of its window in time order between
+  // first_ts and last_ts, of a series that exists, below head_rowid_floor;
+  // every head row lies in a flush's rowid range and time range. Each
+  // finding is "where: what"; none means the store is sound.
+  Result<std::vector<std::string>> check(const Progress& progress = {}) const;
+
  private:
-  explicit StoreReader(sqlite3* db);
+  StoreReader(sqlite3* db, std::int64_t chunk_span_ms);
   sqlite3* db_ = nullptr;  // owned
+  std::int64_t chunk_span_ms_ = 0;
 };
 
 }  // namespace vigil

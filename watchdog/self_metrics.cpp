@@ -42,6 +42,10 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_store_events_dropped_total", {}, static_cast<double>(s.events_dropped), now);
   out.add("vigil_store_alert_ops_dropped_total", {}, static_cast<double>(s.alert_ops_dropped), now);
   out.add("vigil_store_last_commit_duration_seconds", {}, s.last_commit_seconds, now);
+  out.add("vigil_store_samples_compacted_total", {}, static_cast<double>(s.samples_compacted), now);
+  out.add("vigil_store_chunks_written_total", {}, static_cast<double>(s.chunks_written), now);
+  out.add("vigil_store_compaction_failures_total", {}, static_cast<double>(s.compaction_failures), now);
+  out.add("vigil_store_compaction_step_max_seconds", {}, s.compaction_step_max_seconds, now);
   out.add("vigil_proc_reads_stalled", {}, static_cast<double>(stalled_reads), now);
   out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
   out.add("vigil_loop_turn_max_seconds", {}, static_cast<double>(loop.max_turn_usec) / 1e6, now);

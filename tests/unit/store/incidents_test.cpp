@@ -276,7 +276,9 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_is_migrated_and_keeps_its_data) {
   TempDir dir;
   const std::string path = dir.file("vigil.db");
   {
-    auto writer = StoreWriter::open(options_for(path), nullptr);
+    StoreOptions old_layout = options_for(path);
+    old_layout.compact = false;  // version 2 had no chunks
+    auto writer = StoreWriter::open(old_layout, nullptr);
     BOOST_REQUIRE(writer);
     (*writer)->enqueue({vigil::test::sample("m", {{"k", "v"}}, 100, 1)});
     (*writer)->enqueue(event(500, EventKind::kDaemonStart, ""));
@@ -290,7 +292,8 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_is_migrated_and_keeps_its_data) {
   }
   // Take it back to version 2: drop what migration 3 added.
   vigil::test::run_sql(path,
-                       "DROP TABLE incident_actions; DROP TABLE incidents; "
+                       "DROP TABLE incident_actions; DROP TABLE incidents; DROP TABLE chunks; "
+                       "DELETE FROM meta WHERE key IN ('chunk_span_ms', 'head_rowid_floor'); "
                        "UPDATE meta SET value = 2 WHERE key = 'schema_version';");
 
   // A reader does not migrate: it says what to do.

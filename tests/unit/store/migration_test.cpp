@@ -99,7 +99,10 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
                                        "table incidents",
                                        "index incidents_target_started",
                                        "index incidents_open",
-                                       "table incident_actions"};
+                                       "table incident_actions",
+                                       "table chunks",
+                                       "index sqlite_autoindex_chunks_1",
+                                       "index chunks_window"};
   BOOST_TEST((schema_objects(path) == expected));
   BOOST_TEST(
       (columns(path, "series") == std::vector<std::string>{"id INTEGER 0 1", "metric TEXT 1 0", "labels TEXT 1 0"}));
@@ -122,6 +125,11 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
               std::vector<std::string>{"incident_id INTEGER 1 1", "seq INTEGER 1 2", "started INTEGER 1 0",
                                        "finished INTEGER 1 0", "action TEXT 1 0", "detail TEXT 1 0", "result TEXT 1 0",
                                        "message TEXT 1 0"}));
+
+  BOOST_TEST((columns(path, "chunks") ==
+              std::vector<std::string>{"series_id INTEGER 1 1", "window_start INTEGER 1 2", "first_ts INTEGER 1 0",
+                                       "last_ts INTEGER 1 0", "count INTEGER 1 0", "through_rowid INTEGER 1 0",
+                                       "data BLOB 1 0"}));
 
   OpenReport again;
   auto reopened = StoreWriter::open(options_for(path), &again);

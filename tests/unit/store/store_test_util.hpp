@@ -107,4 +107,39 @@ inline void run_sql(const std::string& path, const std::string& sql) {
   if (rc != SQLITE_OK) throw std::runtime_error("sql failed: " + message);
 }
 
+// Each row's columns as text, over a plain read-only connection.
+inline std::vector<std::vector<std::string>> sql_rows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    const std::string message = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    throw std::runtime_error("sql failed: " + message);
+  }
+  std::vector<std::vector<std::string>> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const unsigned char* t = sqlite3_column_text(stmt, i);
+      row.emplace_back(t != nullptr ? reinterpret_cast<const char*>(t) : "");
+    }
+    out.push_back(std::move(row));
+  }
+  const std::string message = sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  if (rc != SQLITE_DONE) throw std::runtime_error("sql failed: " + message);
+  return out;
+}
+
+inline long sql_count(const std::string& path, const std::string& sql) {
+  auto rows = sql_rows(path, sql);
+  return rows.empty() || rows.front().empty() ? -1 : std::atol(rows.front().front().c_str());
+}
+
 }  // namespace vigil::test

@@ -1,0 +1,128 @@
+// store/compaction.hpp: moving the head's older samples into chunks (issue
+// 15). Private to store/; runs on the writer thread, between flushes.
+//
+// The head (samples_head) is the crash-safe landing zone: every flush
+// appends to it. Time is cut into windows of the store's chunk span
+// (meta.chunk_span_ms, aligned to the epoch). Once a window has closed (its
+// end is more than `grace` in the past), one pass moves the head's rows of
+// that window into one chunk per series, then deletes them from the head.
+// The oldest window with rows in the head goes first, so a late sample (its
+// window already compacted) is merged into that window's chunk by the next
+// pass.
+//
+// A pass is a series of steps, each bounded (rows read, chunks written, rows
+// deleted) so that a flush waits for at most one step:
+//   1. read: the head rows of the window with rowid <= R (the newest rowid
+//      when the pass began), from the flushes whose time range overlaps
+//      the window, into one chunk::Encoder per series (no transaction
+//      needed: only this thread writes);
+//   2. write: the chunks, some series per transaction, each row saying
+//      through_rowid = R: "the head rows of this series and window up to R
+//      are in me". A chunk already there (an earlier pass, or one cut short
+//      by a crash) is decoded and merged with the rows after its own
+//      through_rowid, never with the ones it holds;
+//   3. delete: the window's head rows up to R, some flushes per transaction,
+//      each flush's row in head_flushes updated (its remaining time range)
+//      or deleted (nothing left) in the same transaction.
+// A reader skips a head row that a chunk's through_rowid covers, so at
+// every commit point each sample is read exactly once; a crash between
+// steps leaves rows the next pass deletes (or merges) by the same rule.
+// Head rowids only grow (the writer assigns them, above
+// meta.head_rowid_floor), so a rowid a chunk covers is never reused.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/time.hpp"
+#include "store/chunk.hpp"
+#include "store/sqlite_util.hpp"
+
+namespace vigil::store_detail {
+
+// The start of the window holding `ts` (floor division: also before 1970).
+inline std::int64_t window_of(std::int64_t ts, std::int64_t span) {
+  const std::int64_t q = ts / span;
+  return (ts % span != 0 && ts < 0 ? q - 1 : q) * span;
+}
+
+struct CompactionLimits {
+  std::size_t rows_per_step = 50'000;    // read or deleted per step
+  std::size_t chunks_per_step = 256;     // written per transaction
+};
+
+struct CompactionStats {
+  std::uint64_t windows = 0;          // passes finished
+  std::uint64_t chunks_written = 0;   // rows inserted or replaced
+  std::uint64_t samples_moved = 0;    // head rows now in chunks
+  std::uint64_t damaged_replaced = 0; // chunks that could not be decoded to merge with
+  double step_max_seconds = 0;        // the longest step (a flush waits at most this)
+  std::uint64_t failures = 0;
+};
+
+class Compactor {
+ public:
+  Compactor(sqlite3* db, std::string path, std::int64_t span_ms, std::int64_t grace_ms,
+            CompactionLimits limits = {});
+
+  // Reads where the head starts (its oldest sample time).
+  Result<void> load();
+  // A flush committed head rows, the oldest at `min_ts`.
+  void note_flush(WallMs min_ts);
+  // A pass is under way, or the head's oldest window has closed.
+  bool due(WallMs now) const;
+  // One bounded step. An error abandons the pass (the next one starts over,
+  // safely: see above) and waits `retry` before trying again.
+  Result<void> step(WallMs now);
+
+  const CompactionStats& stats() const { return stats_; }
+  std::int64_t span_ms() const { return span_ms_; }
+
+ private:
+  struct FlushRange {
+    std::int64_t flush_rowid = 0;  // its row in head_flushes
+    std::int64_t first = 0, last = 0;
+  };
+  struct SeriesWork {
+    chunk::Encoder encoder;
+    bool looked_up = false;                    // for a chunk already stored
+    std::optional<std::int64_t> stored_through;  // its through_rowid
+  };
+  enum class Phase { kIdle, kRead, kWrite, kDelete };
+  struct Pass {
+    std::int64_t window = 0;  // start
+    std::int64_t through = 0; // R
+    std::vector<FlushRange> ranges;
+    std::size_t range = 0;    // read or delete position
+    std::int64_t cursor = 0;  // next rowid to read in ranges[range]
+    std::map<std::int64_t, SeriesWork> series;
+    std::uint64_t samples = 0;
+  };
+
+  Result<void> begin_pass();
+  Result<void> read_step();
+  Result<void> write_step();
+  Result<void> delete_step();
+  Result<void> finish_pass();
+  Result<std::optional<std::int64_t>> stored_through(std::int64_t series_id);
+  void fail_pass(const Error& e, WallMs now);
+
+  sqlite3* db_;
+  std::string path_;
+  UniqueStmt lookup_;  // a stored chunk's through_rowid
+  std::int64_t span_ms_;
+  std::int64_t grace_ms_;
+  CompactionLimits limits_;
+  std::optional<WallMs> oldest_;  // the head's oldest sample time; nullopt: empty
+  Phase phase_ = Phase::kIdle;
+  Pass pass_;
+  WallMs retry_at_ = 0;
+  bool failing_ = false;
+  CompactionStats stats_;
+};
+
+}  // namespace vigil::store_detail
