@@ -35,12 +35,16 @@ class BitWriter {
   // `used`: bits of out's last byte already written (0 when it is full or
   // there is none), kept by the caller between writers.
   BitWriter(std::vector<std::uint8_t>& out, int& used) : out_(out), used_(used) {}
-  // The low `n` bits of `v` (1 <= n <= 64).
+  // The low `n` bits of `v` (1 <= n <= 64), a byte's worth at a time.
   void put(std::uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) {
+    while (n > 0) {
       if (used_ == 0) out_.push_back(0);
-      if ((v >> i) & 1) out_.back() = static_cast<std::uint8_t>(out_.back() | (0x80 >> used_));
-      used_ = (used_ + 1) % 8;
+      const int room = 8 - used_;
+      const int take = std::min(room, n);
+      const auto bits = static_cast<unsigned>((v >> (n - take)) & ((1u << take) - 1));
+      out_.back() = static_cast<std::uint8_t>(out_.back() | (bits << (room - take)));
+      used_ = (used_ + take) % 8;
+      n -= take;
     }
   }
 
@@ -52,10 +56,18 @@ class BitWriter {
 class BitReader {
  public:
   BitReader(std::span<const std::uint8_t> bytes, std::size_t from) : bytes_(bytes), pos_(from * 8) {}
+  // The next `n` bits (0 <= n <= 64), a byte's worth at a time.
   std::optional<std::uint64_t> get(int n) {
     if (n > 0 && left() < static_cast<std::size_t>(n)) return std::nullopt;
     std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i, ++pos_) v = (v << 1) | ((bytes_[pos_ / 8] >> (7 - pos_ % 8)) & 1);
+    while (n > 0) {
+      const int room = 8 - static_cast<int>(pos_ % 8);
+      const int take = std::min(room, n);
+      const unsigned byte = bytes_[pos_ / 8];
+      v = (v << take) | ((byte >> (room - take)) & ((1u << take) - 1));
+      pos_ += static_cast<std::size_t>(take);
+      n -= take;
+    }
     return v;
   }
   std::size_t left() const { return bytes_.size() * 8 - pos_; }

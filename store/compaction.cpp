@@ -63,6 +63,7 @@ Result<void> Compactor::step(WallMs now) {
   }
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   stats_.step_max_seconds = std::max(stats_.step_max_seconds, took);
+  stats_.seconds += took;
   if (!r) fail_pass(r.error(), now);
   return r;
 }
@@ -180,10 +181,11 @@ Result<void> Compactor::write_step() {
   if (!put) return tl::unexpected(put.error());
   std::size_t written = 0;
   std::uint64_t moved = 0, damaged = 0;
-  auto it = pass_.series.begin();
-  for (; it != pass_.series.end() && written < limits_.chunks_per_step; ++it) {
+  std::vector<std::int64_t> done;  // erased once committed
+  for (auto it = pass_.series.begin(); it != pass_.series.end() && written < limits_.chunks_per_step; ++it) {
     const std::int64_t series_id = it->first;
     SeriesWork& work = it->second;
+    done.push_back(series_id);
     if (work.encoder.count() == 0) continue;  // every row of it is in its chunk already
     std::vector<std::uint8_t> bytes = work.encoder.finish();
     std::int64_t first = work.encoder.min_ts(), last = work.encoder.max_ts();
@@ -245,7 +247,7 @@ Result<void> Compactor::write_step() {
     return tl::unexpected(sqlite_error(db_, rc, "cannot record head_rowid_floor", path_));
   }
   if (auto r = txn.commit(); !r) return r;
-  pass_.series.erase(pass_.series.begin(), it);
+  for (const std::int64_t id : done) pass_.series.erase(id);
   stats_.chunks_written += written;
   stats_.samples_moved += moved;
   stats_.damaged_replaced += damaged;

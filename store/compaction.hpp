@@ -32,7 +32,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +61,7 @@ struct CompactionStats {
   std::uint64_t samples_moved = 0;    // head rows now in chunks
   std::uint64_t damaged_replaced = 0; // chunks that could not be decoded to merge with
   double step_max_seconds = 0;        // the longest step (a flush waits at most this)
+  double seconds = 0;                 // all steps
   std::uint64_t failures = 0;
 };
 
@@ -99,7 +100,7 @@ class Compactor {
     std::vector<FlushRange> ranges;
     std::size_t range = 0;    // read or delete position
     std::int64_t cursor = 0;  // next rowid to read in ranges[range]
-    std::map<std::int64_t, SeriesWork> series;
+    std::unordered_map<std::int64_t, SeriesWork> series;
     std::uint64_t samples = 0;
   };
 

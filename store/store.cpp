@@ -121,6 +121,8 @@ struct StoreWriter::Impl {
   Result<void> load_series();
   Result<void> load_head();
   void compaction_step();
+  // The time that closes windows: the wall clock, or the options' clock.
+  WallMs now() const { return options.clock ? options.clock() : wall_now_ms(); }
   Result<std::int64_t> resolve(const SeriesKey& key);
   Result<void> commit(std::size_t* samples_written, std::size_t* events_written);
   Result<void> apply(const AlertOp& op);
@@ -657,6 +659,7 @@ void StoreWriter::Impl::publish(Cycle&& c, std::uint64_t serving) {  // under mu
       stats.alert_ops_committed += c.alert_ops_written;
       stats.last_commit_ms = wall_now_ms();
       stats.last_commit_seconds = c.commit_seconds;
+      stats.commit_seconds += c.commit_seconds;
       drop_warned = false;
     }
   }
@@ -668,7 +671,7 @@ void StoreWriter::Impl::publish(Cycle&& c, std::uint64_t serving) {  // under mu
 // One bounded step of compaction, between flushes (never while commits
 // fail: the next flush comes first).
 void StoreWriter::Impl::compaction_step() {
-  auto r = compactor->step(wall_now_ms());  // a failure is logged and retried by the compactor
+  auto r = compactor->step(now());  // a failure is logged and retried by the compactor
   const CompactionStats& c = compactor->stats();
   std::lock_guard lock(mu);
   if (!r && compact_requested > compact_done && !compact_error) compact_error = r.error();
@@ -678,6 +681,7 @@ void StoreWriter::Impl::compaction_step() {
   stats.damaged_chunks_replaced = c.damaged_replaced;
   stats.compaction_failures = c.failures;
   stats.compaction_step_max_seconds = c.step_max_seconds;
+  stats.compaction_seconds = c.seconds;
 }
 
 void StoreWriter::Impl::run() {
@@ -687,7 +691,7 @@ void StoreWriter::Impl::run() {
     const auto flush_due = [&] { return stopping || flush_requested > flush_done; };
     // Compaction (owned by this thread, like `failing`) fills the time
     // between flushes, one bounded step at a time.
-    const bool compacting = !failing && compactor && compactor->due(wall_now_ms());
+    const bool compacting = !failing && compactor && compactor->due(now());
     const bool compact_wanted = compact_requested > compact_done;
     if (compact_wanted && !compacting) {
       if (failing && !compact_error) compact_error = Error{ErrorKind::kStore, "store commits are failing"};

@@ -159,7 +159,10 @@ struct Daemon::Impl {
 
   bool open_store() {
     OpenReport report;
-    const StoreOptions options{cfg.store_path(), cfg.daemon.flush_interval, cfg.store.queue_capacity};
+    StoreOptions options;
+    options.path = cfg.store_path();
+    options.flush_interval = cfg.daemon.flush_interval;
+    options.queue_capacity = cfg.store.queue_capacity;
     auto opened = StoreWriter::open(options, &report);
     if (!opened) {
       log_error("cannot open the store", {{"path", options.path}, {"error", opened.error().message}});

@@ -4,10 +4,25 @@
 // what vigild records (most values integers: bytes, counts; some constant;
 // counters; a few floats), one sample a second with a timer's jitter.
 // Prints medians over several runs:
-//   store_ingest_samples_per_second       2,000 series, 1 h: first enqueue ->
-//                                         compaction done (one writer thread)
-//   store_bytes_per_sample_synthetic      database file / samples, compacted
-//   store_head_layout_bytes_per_sample    the same data left in the head
+//   store_ingest_samples_per_second       2,000 series, 1.5 h, over the
+//                                         writer thread's busy time (its
+//                                         commits and compaction: one core);
+//                                         compaction closes windows by the
+//                                         replay's time
+//   store_ingest_end_to_end_samples_per_second  first enqueue -> compaction
+//                                         done, the producer on the other core
+//   store_compaction_us_per_sample        the writer's time in compaction per
+//                                         sample compacted; and what that is
+//                                         of one core at the spine
+//                                         benchmark's 464 samples/s
+//   store_head_ingest_only_samples_per_second  the writer into the head alone
+//                                         (schema 4's layout)
+//   store_bytes_per_sample_synthetic      48 h of 20 series: the chunks
+//                                         table's bytes / samples
+//   store_file_bytes_48h_synthetic        that database file (the head's
+//                                         last hour of pages included), and
+//                                         beside it the head layout's file
+//                                         and the ratio of the two
 //   store_query_48h_raw_ms                one series, 48 h at 1 s (172,800
 //                                         points), warm: median of 20
 //   store_query_48h_raw_cold_ms           the same on a new connection after
@@ -18,6 +33,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -90,16 +106,23 @@ double next_value(Series& s, std::mt19937& rng) {
   return s.value;
 }
 
+std::vector<double> compaction_us;  // the writer's compaction time per sample compacted, per run
+double writer_busy_seconds = 0;     // of the last write(): commits and compaction
+
 // Writes `seconds` of every series through a writer (compacting or not),
 // one batch per second, flushing every 10 s of data as the daemon's writer
 // would take them; returns the writer's seconds from first enqueue to
 // everything committed (and compacted).
 double write(const std::string& path, std::vector<Series> series, int seconds, bool compact) {
+  // The replay's own time: each hour closes once, as in vigild, and not
+  // while its samples are still being written.
+  std::atomic<std::int64_t> replay_now{kT0};
   vigil::StoreOptions o;
   o.path = path;
   o.flush_interval = std::chrono::hours(1);
   o.queue_capacity = series.size() * 20;
   o.compact = compact;
+  o.clock = [&replay_now] { return replay_now.load(); };
   auto writer = vigil::StoreWriter::open(o, nullptr);
   if (!writer) {
     std::fprintf(stderr, "open: %s\n", writer.error().message.c_str());
@@ -115,9 +138,13 @@ double write(const std::string& path, std::vector<Series> series, int seconds, b
       batch.push_back(vigil::Sample{s.key, ts, next_value(s, rng)});
     }
     (*writer)->enqueue(std::move(batch));
-    if (t % 10 == 9) (void)(*writer)->flush();
+    if (t % 10 == 9) {
+      replay_now = kT0 + t * 1000LL;
+      (void)(*writer)->flush();
+    }
   }
   if (auto r = (*writer)->flush(); !r) std::fprintf(stderr, "flush: %s\n", r.error().message.c_str());
+  replay_now = kT0 + seconds * 1000LL + 2 * kHour;  // every window closed
   if (compact) {
     if (auto r = (*writer)->compact(); !r) std::fprintf(stderr, "compact: %s\n", r.error().message.c_str());
   }
@@ -125,11 +152,16 @@ double write(const std::string& path, std::vector<Series> series, int seconds, b
   const vigil::WriterStats stats = (*writer)->stats();
   if (stats.samples_dropped > 0) std::fprintf(stderr, "%llu samples dropped\n",
                                               static_cast<unsigned long long>(stats.samples_dropped));
+  writer_busy_seconds = stats.commit_seconds + stats.compaction_seconds;
+  if (compact && stats.samples_compacted > 0) {
+    compaction_us.push_back(stats.compaction_seconds * 1e6 / static_cast<double>(stats.samples_compacted));
+  }
   if (compact) {
-    std::printf("  compaction: %llu windows, %llu chunks, %llu samples, longest step %.1f ms\n",
+    std::printf("  compaction: %llu windows, %llu chunks, %llu samples, %.2f s, longest step %.1f ms\n",
                 static_cast<unsigned long long>(stats.compacted_windows),
                 static_cast<unsigned long long>(stats.chunks_written),
-                static_cast<unsigned long long>(stats.samples_compacted), stats.compaction_step_max_seconds * 1e3);
+                static_cast<unsigned long long>(stats.samples_compacted), stats.compaction_seconds,
+                stats.compaction_step_max_seconds * 1e3);
   }
   (*writer)->close();
   return took;
@@ -166,33 +198,57 @@ double query_ms(const std::string& path, const vigil::SeriesKey& key, std::size_
 int main() {
   vigil::set_log_level(vigil::LogLevel::kWarning);
 
-  // Ingest through the head and compaction, and the bytes it leaves.
-  std::vector<double> rates, bytes, head_bytes;
+  // Ingest through the head and compaction.
+  std::vector<double> rates, end_to_end, head_rates;
   for (int run = 0; run < 3; ++run) {
     const auto series = make_series(2000);
-    const int seconds = 3600;
+    const int seconds = 5400;
     const std::string dir = temp_dir();
-    const double took = write(dir + "/vigil.db", series, seconds, true);
     const double samples = 2000.0 * seconds;
-    rates.push_back(samples / took);
-    bytes.push_back(static_cast<double>(file_bytes(dir + "/vigil.db")) / samples);
-    const double head_took = write(dir + "/head.db", series, seconds, false);
-    head_bytes.push_back(static_cast<double>(file_bytes(dir + "/head.db")) / samples);
-    std::printf("run %d: %.0f samples/s through head and compaction (head alone %.0f/s), %.3f B/sample "
-                "compacted, %.1f B/sample in the head\n",
-                run + 1, rates.back(), samples / head_took, bytes.back(), head_bytes.back());
+    end_to_end.push_back(samples / write(dir + "/vigil.db", series, seconds, true));
+    rates.push_back(samples / writer_busy_seconds);
+    write(dir + "/head.db", series, seconds, false);
+    head_rates.push_back(samples / writer_busy_seconds);
+    std::printf("run %d: %.0f samples/s of the writer thread through head and compaction (%.0f/s end to end, "
+                "with the producer on the other core); into the head alone %.0f/s\n",
+                run + 1, rates.back(), end_to_end.back(), head_rates.back());
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
   std::printf("figure store_ingest_samples_per_second %.0f samples/s\n", median(rates));
-  std::printf("figure store_bytes_per_sample_synthetic %.3f B\n", median(bytes));
-  std::printf("figure store_head_layout_bytes_per_sample %.2f B\n", median(head_bytes));
+  std::printf("figure store_ingest_end_to_end_samples_per_second %.0f samples/s\n", median(end_to_end));
+  std::printf("figure store_head_ingest_only_samples_per_second %.0f samples/s\n", median(head_rates));
+  const double us = median(compaction_us);
+  std::printf("figure store_compaction_us_per_sample %.3f us\n", us);
+  // vigild's spine workload (464 samples/s, the overhead benchmark's):
+  // compaction's share of one core, from the cost per sample measured here.
+  std::printf("figure store_compaction_cpu_percent_at_464_samples_per_second %.4f %%\n", 464.0 * us / 1e6 * 100);
 
-  // 48 hours of 20 series: one series' raw range.
+  // 48 hours of 20 series: bytes, and one series' raw range.
   const auto series = make_series(20);
   const std::string dir = temp_dir();
   write(dir + "/vigil.db", series, 48 * 3600, true);
   write(dir + "/head.db", series, 48 * 3600, false);
+  {
+    auto reader = vigil::StoreReader::open(dir + "/vigil.db");
+    auto st = reader ? reader->stats() : tl::unexpected(reader.error());
+    if (!st) {
+      std::fprintf(stderr, "stats: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    const double samples = static_cast<double>(st->chunk_samples);
+    std::printf("48 h, 20 series: %llu chunks, %.0f samples; chunks table %llu B (BLOBs %llu B); file %llu B\n",
+                static_cast<unsigned long long>(st->chunks), samples,
+                static_cast<unsigned long long>(st->chunk_bytes),
+                static_cast<unsigned long long>(st->chunk_payload_bytes),
+                static_cast<unsigned long long>(st->file_bytes));
+    std::printf("figure store_bytes_per_sample_synthetic %.3f B\n", static_cast<double>(st->chunk_bytes) / samples);
+    std::printf("figure store_file_bytes_48h_synthetic %llu B\n", static_cast<unsigned long long>(file_bytes(dir + "/vigil.db")));
+    std::printf("figure store_head_layout_file_bytes_48h_synthetic %llu B\n",
+                static_cast<unsigned long long>(file_bytes(dir + "/head.db")));
+    std::printf("figure store_file_bytes_48h_ratio_synthetic %.4f\n",
+                static_cast<double>(file_bytes(dir + "/vigil.db")) / static_cast<double>(file_bytes(dir + "/head.db")));
+  }
   std::size_t points = 0;
   std::vector<double> warm;
   for (int i = 0; i < 21; ++i) warm.push_back(query_ms(dir + "/vigil.db", series[1].key, &points));

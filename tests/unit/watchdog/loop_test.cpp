@@ -50,7 +50,10 @@ class SchedulerBench {
         dir_(std::filesystem::temp_directory_path() / ("vigil-loop-test-" + name + "-" + std::to_string(::getpid()))) {
     std::filesystem::create_directories(dir_);
     OpenReport report;
-    auto store = StoreWriter::open(StoreOptions{(dir_ / "vigil.db").string(), Millis(1000), 1000}, &report);
+    StoreOptions options;
+    options.path = (dir_ / "vigil.db").string();
+    options.queue_capacity = 1000;
+    auto store = StoreWriter::open(options, &report);
     BOOST_TEST_REQUIRE(store.has_value());
     store_ = std::move(*store);
     recorder_ = std::make_unique<Recorder>(*store_);
