@@ -304,6 +304,14 @@ bool Remediator::restarting(const std::string& target) const {
 void Remediator::crashed(const std::string& target, const ExitInfo& exit, WallMs now) {
   Subject* s = find(target);
   if (s == nullptr) return;
+  // One exit told twice (a container's: Docker's die event and its init
+  // process's pidfd, in either order): the second only adds what it knows
+  // (the exit code, OOMKilled), as exit_known() does.
+  if (s->down && s->last_exit && exit.start_error.empty() && s->last_exit->start_error.empty() &&
+      (exit.pid == 0 || s->last_exit->pid == 0 || exit.pid == s->last_exit->pid)) {
+    if (exit.code || exit.signal || exit.oom_killed) exit_known(target, exit, now);
+    return;
+  }
   const bool ours = restarting(target);
   s->down = true;
   s->last_exit = exit;

@@ -114,7 +114,9 @@ class Remediator {
                     const CheckReport& report, WallMs now);
   // Failures of the target's checks are not judged in its start-up grace.
   bool in_grace(const std::string& target, WallMs now) const;
-  // The main process exited.
+  // The main process exited. Told twice for the same exit (a container's
+  // die event and its pidfd, in either order), the second call only adds
+  // what it knows.
   void crashed(const std::string& target, const ExitInfo& exit, WallMs now);
   // What ended the main process became known after crashed() (Docker's
   // die event: the exit code, OOMKilled): the crash incident's evidence and

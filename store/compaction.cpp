@@ -45,14 +45,21 @@ void Compactor::note_flush(WallMs min_ts) {
   oldest_ = oldest_ ? std::min(*oldest_, min_ts) : min_ts;
 }
 
-bool Compactor::due(WallMs now) const {
+bool Compactor::due(WallMs now, bool force) const {
   if (now < retry_at_) return false;
   if (phase_ != Phase::kIdle) return true;
-  return oldest_.has_value() && window_of(*oldest_, span_ms_) + span_ms_ <= now - grace_ms_;
+  if (!oldest_.has_value()) return false;
+  const std::int64_t window = window_of(*oldest_, span_ms_);
+  if (window + span_ms_ > now - grace_ms_) return false;
+  if (!force && last_window_ == window &&
+      std::chrono::steady_clock::now() - last_finished_ < std::chrono::milliseconds(grace_ms_)) {
+    return false;
+  }
+  return true;
 }
 
-Result<void> Compactor::step(WallMs now) {
-  if (!due(now)) return {};
+Result<void> Compactor::step(WallMs now, bool force) {
+  if (!due(now, force)) return {};
   const auto started = std::chrono::steady_clock::now();
   Result<void> r;
   switch (phase_) {
@@ -315,6 +322,8 @@ Result<void> Compactor::delete_step() {
 
 Result<void> Compactor::finish_pass() {
   ++stats_.windows;
+  last_window_ = pass_.window;
+  last_finished_ = std::chrono::steady_clock::now();
   phase_ = Phase::kIdle;
   pass_ = Pass{};
   auto oldest = single_int(db_, "SELECT min(min_ts) FROM head_flushes", path_, "cannot read head_flushes");

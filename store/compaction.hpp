@@ -7,8 +7,10 @@
 // end is more than `grace` in the past), one pass moves the head's rows of
 // that window into one chunk per series, then deletes them from the head.
 // The oldest window with rows in the head goes first, so a late sample (its
-// window already compacted) is merged into that window's chunk by the next
-// pass.
+// window already compacted) is merged into that window's chunk by a later
+// pass: at most once per grace period for the same window, so that a
+// stream of late samples (a clock set back) does not re-encode its chunks
+// at every flush.
 //
 // A pass is a series of steps, each bounded (rows read, chunks written, rows
 // deleted) so that a flush waits for at most one step:
@@ -31,6 +33,7 @@
 // meta.head_rowid_floor), so a rowid a chunk covers is never reused.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <unordered_map>
 #include <optional>
@@ -74,11 +77,14 @@ class Compactor {
   Result<void> load();
   // A flush committed head rows, the oldest at `min_ts`.
   void note_flush(WallMs min_ts);
-  // A pass is under way, or the head's oldest window has closed.
-  bool due(WallMs now) const;
+  // A pass is under way, or the head's oldest window has closed. The window
+  // a pass has just finished is due again only `grace` later (late samples
+  // that keep coming for it, as after the clock was set back, are merged
+  // once a grace period, not at every flush), unless `force` (compact()).
+  bool due(WallMs now, bool force = false) const;
   // One bounded step. An error abandons the pass (the next one starts over,
-  // safely: see above) and waits `retry` before trying again.
-  Result<void> step(WallMs now);
+  // safely: see above) and waits 10 s before trying again.
+  Result<void> step(WallMs now, bool force = false);
 
   const CompactionStats& stats() const { return stats_; }
   std::int64_t span_ms() const { return span_ms_; }
@@ -122,6 +128,8 @@ class Compactor {
   Phase phase_ = Phase::kIdle;
   Pass pass_;
   WallMs retry_at_ = 0;
+  std::optional<std::int64_t> last_window_;  // of the last pass finished, and when
+  std::chrono::steady_clock::time_point last_finished_{};
   bool failing_ = false;
   CompactionStats stats_;
 };

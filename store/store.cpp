@@ -671,7 +671,12 @@ void StoreWriter::Impl::publish(Cycle&& c, std::uint64_t serving) {  // under mu
 // One bounded step of compaction, between flushes (never while commits
 // fail: the next flush comes first).
 void StoreWriter::Impl::compaction_step() {
-  auto r = compactor->step(now());  // a failure is logged and retried by the compactor
+  bool force = false;
+  {
+    std::lock_guard lock(mu);
+    force = compact_requested > compact_done;
+  }
+  auto r = compactor->step(now(), force);  // a failure is logged and retried by the compactor
   const CompactionStats& c = compactor->stats();
   std::lock_guard lock(mu);
   if (!r && compact_requested > compact_done && !compact_error) compact_error = r.error();
@@ -691,8 +696,8 @@ void StoreWriter::Impl::run() {
     const auto flush_due = [&] { return stopping || flush_requested > flush_done; };
     // Compaction (owned by this thread, like `failing`) fills the time
     // between flushes, one bounded step at a time.
-    const bool compacting = !failing && compactor && compactor->due(now());
     const bool compact_wanted = compact_requested > compact_done;
+    const bool compacting = !failing && compactor && compactor->due(now(), compact_wanted);
     if (compact_wanted && !compacting) {
       if (failing && !compact_error) compact_error = Error{ErrorKind::kStore, "store commits are failing"};
       compact_done = compact_requested;

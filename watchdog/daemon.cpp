@@ -502,7 +502,9 @@ struct Daemon::Impl {
             ExitInfo info;
             info.pid = change.before != nullptr ? change.before->pid : 0;
             fill_exit(info, *change.now);
-            remediator->exit_known(name, info, now);
+            // Before or after the init process's pidfd says it exited:
+            // either way one crash, with the engine's exit code and OOMKilled.
+            remediator->crashed(name, info, now);
           }
           [[fallthrough]];
         case docker::EventAction::kOom:

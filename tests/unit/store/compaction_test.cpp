@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "store/chunk.hpp"
+#include "store/compaction.hpp"
 #include "store/store.hpp"
 #include "tests/unit/store/store_test_util.hpp"
 
@@ -325,4 +326,42 @@ BOOST_AUTO_TEST_CASE(a_version_4_store_from_the_fixture_is_migrated_and_compacte
   auto incidents = reader->incidents({});
   BOOST_REQUIRE(incidents);
   BOOST_TEST(incidents->size() == 1u);
+}
+
+// The decision alone, on a store's own connection: a closed window is due;
+// the window a pass has just finished is not due again within the grace
+// period (late samples that keep coming, as after the clock was set back,
+// are merged once a grace period), unless forced (compact()).
+BOOST_AUTO_TEST_CASE(a_window_just_compacted_waits_a_grace_period_before_the_next_merge) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  {
+    StoreOptions o = compacting(path);
+    o.compact = false;
+    auto writer = StoreWriter::open(o, nullptr);
+    BOOST_REQUIRE(writer);
+    (*writer)->enqueue({sample("m", {{"s", "0"}}, kT0 + 5, 1)});
+    BOOST_REQUIRE((*writer)->flush());
+  }
+  sqlite3* db = nullptr;
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  {
+    store_detail::Compactor c(db, path, kSpan, 3'600'000);  // an hour's grace
+    BOOST_REQUIRE(c.load());
+    BOOST_TEST(!c.due(kT0 + kSpan + 3'599'999));  // the window has not closed yet
+    const WallMs now = kT0 + kSpan + 3'600'000;
+    BOOST_TEST(c.due(now));
+    int steps = 0;
+    while (c.due(now) && ++steps < 100) BOOST_REQUIRE(c.step(now));
+    BOOST_TEST(c.stats().windows == 1u);
+    BOOST_TEST(c.stats().samples_moved == 1u);
+    // A late sample for the same window: due only when forced.
+    c.note_flush(kT0 + 7);
+    BOOST_TEST(!c.due(now));
+    BOOST_TEST(c.due(now, true));
+    // Another window is not held back.
+    c.note_flush(kT0 - kSpan + 1);
+    BOOST_TEST(c.due(now));
+  }
+  sqlite3_close(db);
 }
