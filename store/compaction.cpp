@@ -208,9 +208,7 @@ Result<void> Compactor::write_step() {
         sqlite3_bind_int64(s, 2, pass_.window);
         const int rc = sqlite3_step(s);
         if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db_, rc, "cannot read a chunk to merge", path_));
-        const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 0));
-        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 0));
-        auto stored = chunk::decode(std::span<const std::uint8_t>(blob, size));
+        auto stored = chunk_column(s, 0);
         if (stored) {
           points->insert(points->begin(), stored->begin(), stored->end());
         } else {

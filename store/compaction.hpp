@@ -53,6 +53,14 @@ inline std::int64_t window_of(std::int64_t ts, std::int64_t span) {
   return (ts % span != 0 && ts < 0 ? q - 1 : q) * span;
 }
 
+// The points of the chunk BLOB in a result column (a kParse error when it
+// does not decode).
+inline Result<std::vector<chunk::Point>> chunk_column(sqlite3_stmt* s, int column) {
+  const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, column));
+  const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, column));
+  return chunk::decode(std::span<const std::uint8_t>(blob, size));
+}
+
 struct CompactionLimits {
   std::size_t rows_per_step = 50'000;    // read or deleted per step
   std::size_t chunks_per_step = 256;     // written per transaction

@@ -19,11 +19,6 @@ using namespace store_detail;
 
 namespace {
 
-std::string path_of(sqlite3* db) {
-  const char* name = sqlite3_db_filename(db, "main");
-  return name != nullptr ? name : "";
-}
-
 std::uint64_t size_of(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
@@ -32,12 +27,12 @@ std::uint64_t size_of(const std::string& path) {
 // Runs a query and hands each row to `row`.
 template <typename F>
 Result<void> each_row(sqlite3* db, std::string_view sql, std::string_view what, F&& row) {
-  auto stmt = prepare(db, sql, path_of(db));
+  auto stmt = prepare(db, sql, db_path(db));
   if (!stmt) return tl::unexpected(stmt.error());
   for (;;) {
     const int rc = sqlite3_step(stmt->get());
     if (rc == SQLITE_DONE) return {};
-    if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db, rc, what, path_of(db)));
+    if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db, rc, what, db_path(db)));
     row(stmt->get());
   }
 }
@@ -47,22 +42,13 @@ std::optional<WallMs> optional_int(sqlite3_stmt* s, int column) {
   return sqlite3_column_int64(s, column);
 }
 
-// One read transaction over several statements (as in reader.cpp).
-struct Snapshot {
-  sqlite3* db;
-  bool open = false;
-  explicit Snapshot(sqlite3* d) : db(d) { open = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK; }
-  ~Snapshot() {
-    if (open) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-  }
-};
-
 }  // namespace
 
 Result<StoreStats> StoreReader::stats() const {
-  Snapshot snapshot(db_);
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
   StoreStats st;
-  st.path = path_of(db_);
+  st.path = db_path(db_);
   st.file_bytes = size_of(st.path);
   st.wal_bytes = size_of(st.path + "-wal");
   st.chunk_span_ms = chunk_span_ms_;
@@ -143,7 +129,8 @@ Result<StoreStats> StoreReader::stats() const {
 }
 
 Result<std::vector<std::string>> StoreReader::check(const Progress& progress) const {
-  Snapshot snapshot(db_);
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
   std::vector<std::string> findings;
   constexpr std::size_t kMaxFindings = 1000;
   auto found = [&](std::string what) {
@@ -208,9 +195,7 @@ Result<std::vector<std::string>> StoreReader::check(const Progress& progress) co
           found(where + ": through_rowid " + std::to_string(through) + " is above head_rowid_floor " +
                 std::to_string(floor));
         }
-        const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 6));
-        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 6));
-        auto points = chunk::decode(std::span<const std::uint8_t>(blob, size));
+        auto points = chunk_column(s, 6);
         if (!points) {
           found(where + ": " + points.error().message);
         } else if (static_cast<std::int64_t>(points->size()) != count) {

@@ -48,12 +48,6 @@ bool has_labels(const Labels& labels, const Labels& wanted) {
                      [&](const Label& w) { return std::find(labels.begin(), labels.end(), w) != labels.end(); });
 }
 
-// The path is not kept by StoreReader; messages use the connection's.
-std::string db_path(sqlite3* db) {
-  const char* name = sqlite3_db_filename(db, "main");
-  return name != nullptr ? name : "";
-}
-
 Error read_error(sqlite3* db, int rc, std::string_view what) {
   return sqlite_error(db, rc, what, db_path(db));
 }
@@ -80,28 +74,6 @@ Result<UniqueDb> connect_read_only(const std::string& path, bool immutable) {
                           sql_glob, nullptr, nullptr);
   return db;
 }
-
-// One read transaction over several statements, so that they all see the
-// same commits (an incident and its actions are rewritten together).
-class ReadTransaction {
- public:
-  explicit ReadTransaction(sqlite3* db) : db_(db) {}
-  ~ReadTransaction() {
-    if (open_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-  }
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-
-  Result<void> begin() {
-    auto began = exec(db_, "BEGIN", db_path(db_));
-    open_ = began.has_value();
-    return began;
-  }
-
- private:
-  sqlite3* db_;
-  bool open_ = false;
-};
 
 constexpr const char* kIncidentColumns =
     "SELECT id, target, \"trigger\", started, detected, recovered, root_cause, summary, evidence, given_up, "
@@ -383,9 +355,7 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, 
     while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
       const std::int64_t window = sqlite3_column_int64(c, 0);
       covers[i].push_back(ChunkCover{window, sqlite3_column_int64(c, 1)});
-      const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(c, 2));
-      const auto size = static_cast<std::size_t>(sqlite3_column_bytes(c, 2));
-      auto points = chunk::decode(std::span<const std::uint8_t>(blob, size));
+      auto points = chunk_column(c, 2);
       if (!points) {
         series.damaged.push_back("the chunk of " + format_rfc3339_ms(window) + ": " + points.error().message);
         continue;
@@ -442,10 +412,8 @@ Result<std::optional<Point>> StoreReader::latest(std::int64_t series_id) const {
   sqlite3_bind_int64(chunk_stmt->get(), 1, series_id);
   int rc = sqlite3_step(chunk_stmt->get());
   if (rc == SQLITE_ROW) {
-    const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(chunk_stmt->get(), 0));
-    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(chunk_stmt->get(), 0));
     // A damaged chunk is left out here as in query().
-    if (auto points = chunk::decode(std::span<const std::uint8_t>(blob, size)); points && !points->empty()) {
+    if (auto points = chunk_column(chunk_stmt->get(), 0); points && !points->empty()) {
       newest = Point{points->back().ts_ms, points->back().value};
     }
   } else if (rc != SQLITE_DONE) {

@@ -79,6 +79,34 @@ class Transaction {
   bool open_ = false;
 };
 
+// The file of a connection (the path is not kept beside it; messages use this).
+inline std::string db_path(sqlite3* db) {
+  const char* name = sqlite3_db_filename(db, "main");
+  return name != nullptr ? name : "";
+}
+
+// One read transaction over several statements, so that they all see the
+// same commits; ended (COMMIT) with the scope.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(sqlite3* db) : db_(db) {}
+  ~ReadTransaction() {
+    if (open_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+  Result<void> begin() {
+    auto began = exec(db_, "BEGIN", db_path(db_));
+    open_ = began.has_value();
+    return began;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
 inline int bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
   return sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), transient());
 }
