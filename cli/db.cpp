@@ -42,6 +42,15 @@ int cmd_db_stats(const Options& c) {
     json raw = tier(st.chunk_series, st.chunk_samples, st.chunk_bytes, st.chunk_oldest, st.chunk_newest);
     raw["chunks"] = st.chunks;
     raw["payload_bytes"] = st.chunk_payload_bytes;
+    json tiers = {{"head", head}, {"raw", raw}};
+    for (const auto& r : st.rollups) {
+      tiers["rollup_" + format_duration(Millis(r.step_ms))] = {{"step_ms", r.step_ms},
+                                                               {"rows", r.rows},
+                                                               {"series", r.series},
+                                                               {"payload_bytes", r.payload_bytes},
+                                                               {"oldest_row_ms", optional_time(r.oldest)},
+                                                               {"newest_row_ms", optional_time(r.newest)}};
+    }
     std::cout << json{{"path", st.path},
                       {"file_bytes", st.file_bytes},
                       {"wal_bytes", st.wal_bytes},
@@ -51,7 +60,8 @@ int cmd_db_stats(const Options& c) {
                       {"chunk_span_ms", st.chunk_span_ms},
                       {"series", st.series},
                       {"samples", st.head_samples + st.chunk_samples},
-                      {"tiers", {{"head", head}, {"raw", raw}}},
+                      {"tiers", tiers},
+                      {"rollup_bytes", st.bytes_known ? json(st.rollup_bytes) : json(nullptr)},
                       {"other_bytes", st.bytes_known ? json(st.other_bytes) : json(nullptr)},
                       {"events", st.events},
                       {"incidents", st.incidents},
@@ -72,14 +82,18 @@ int cmd_db_stats(const Options& c) {
             << "samples   " << samples << ", "
             << per_sample(st.file_bytes, samples, true) << " B/sample over the whole file\n\n";
   auto bytes = [&](std::uint64_t n) { return st.bytes_known ? human_bytes(static_cast<double>(n)) : "-"; };
-  print_table({"TIER", "SERIES", "SAMPLES", "BYTES", "B/SAMPLE", "OLDEST", "NEWEST"},
-              {{"head", std::to_string(st.head_series), std::to_string(st.head_samples), bytes(st.head_bytes),
-                per_sample(st.head_bytes, st.head_samples, st.bytes_known), when(st.head_oldest),
-                when(st.head_newest)},
-               {"raw (" + std::to_string(st.chunks) + " chunks of " + human_ms(st.chunk_span_ms) + ")",
-                std::to_string(st.chunk_series), std::to_string(st.chunk_samples), bytes(st.chunk_bytes),
-                per_sample(st.chunk_bytes, st.chunk_samples, st.bytes_known), when(st.chunk_oldest),
-                when(st.chunk_newest)}});
+  std::vector<std::vector<std::string>> rows = {
+      {"head", std::to_string(st.head_series), std::to_string(st.head_samples), bytes(st.head_bytes),
+       per_sample(st.head_bytes, st.head_samples, st.bytes_known), when(st.head_oldest), when(st.head_newest)},
+      {"raw (" + std::to_string(st.chunks) + " chunks of " + human_ms(st.chunk_span_ms) + ")",
+       std::to_string(st.chunk_series), std::to_string(st.chunk_samples), bytes(st.chunk_bytes),
+       per_sample(st.chunk_bytes, st.chunk_samples, st.bytes_known), when(st.chunk_oldest), when(st.chunk_newest)}};
+  // A rollup tier's bytes are its BLOBs'; OLDEST and NEWEST its rows' starts.
+  for (const auto& r : st.rollups) {
+    rows.push_back({human_ms(r.step_ms) + " rollup (" + std::to_string(r.rows) + " rows)", std::to_string(r.series),
+                    "-", human_bytes(static_cast<double>(r.payload_bytes)), "-", when(r.oldest), when(r.newest)});
+  }
+  print_table({"TIER", "SERIES", "SAMPLES", "BYTES", "B/SAMPLE", "OLDEST", "NEWEST"}, rows);
   std::cout << "\nevents " << st.events << ", incidents " << st.incidents << ", outbox " << st.outbox
             << (st.bytes_known ? ", " + human_bytes(static_cast<double>(st.other_bytes)) + " with series and indexes"
                                : std::string())
@@ -101,7 +115,7 @@ int cmd_db_check(const Options& c) {
   if (f == Format::kJson) {
     std::cout << json{{"ok", findings.empty()}, {"findings", findings}}.dump(2) << "\n";
   } else if (findings.empty()) {
-    std::cout << "ok: integrity_check passed and every chunk and head row is as the store's rules say\n";
+    std::cout << "ok: integrity_check passed and every chunk, rollup row and head row is as the store's rules say\n";
   } else {
     for (const auto& line : findings) std::cout << line << "\n";
     std::cout << findings.size() << (findings.size() == 1 ? " finding" : " findings")

@@ -1,4 +1,6 @@
-// vigil query: the samples of one metric over a time range.
+// vigil query: the samples of one metric over a time range, or one point per
+// step (--step, --agg) through the store's one query path.
+#include <cctype>
 #include <cmath>
 #include <iostream>
 
@@ -9,15 +11,40 @@ namespace vigil::cli {
 
 namespace {
 
-int cmd_query(const Options& c, const std::string& metric, const std::string& target,
-              const std::vector<std::string>& label_args, const std::string& since_text,
-              const std::string& until_text) {
+struct QueryArgs {
+  std::string metric, target, since = "1h", until, step, agg;
+  std::vector<std::string> labels;
+};
+
+// --step and --agg: a step of 1s or more, an aggregation by name (avg by
+// default); --agg alone is an error.
+void parse_step(const QueryArgs& a, RangeQuery& q) {
+  if (a.step.empty()) {
+    if (!a.agg.empty()) throw UsageError{"--agg needs --step (e.g. --step 1m --agg " + a.agg + ")"};
+    return;
+  }
+  auto step = parse_duration(a.step);
+  if (!step) throw UsageError{"--step: " + step.error().message};
+  if (step->count() < 1000) throw UsageError{"--step: \"" + a.step + "\" is under 1s"};
+  q.step_ms = step->count();
+  if (a.agg.empty()) return;
+  auto agg = parse_kind<Aggregation>(a.agg);
+  if (!agg) throw UsageError{"--agg: \"" + a.agg + "\" is not one of " + kind_list<Aggregation>()};
+  q.agg = *agg;
+}
+
+int cmd_query(const Options& c, const QueryArgs& a) {
   Format f = c.parsed_format();
   WallMs now = wall_now_ms();
-  WallMs since = time_arg("--since", since_text, now);
-  WallMs until = until_text.empty() ? now : time_arg("--until", until_text, now);
-  if (since > until) throw UsageError{"--since is after --until"};
-  Labels filter = parse_label_args(label_args, target);
+  RangeQuery q;
+  q.metric = a.metric;
+  q.since = time_arg("--since", a.since, now);
+  q.until = a.until.empty() ? now : time_arg("--until", a.until, now);
+  if (q.since > q.until) throw UsageError{"--since is after --until"};
+  q.labels = parse_label_args(a.labels, a.target);
+  parse_step(a, q);
+  const std::string& metric = q.metric;
+  const WallMs since = q.since, until = q.until;
   StoreReader store = c.open();
   auto metrics = must(store.metrics());
   if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
@@ -31,7 +58,7 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
     }
     throw UsageError{msg};
   }
-  auto result = must(store.query(metric, filter, since, until));
+  auto result = must(store.query(q));
   // A damaged chunk's samples are left out, said on stderr (vigil db check
   // lists every such chunk).
   for (const auto& sp : result) {
@@ -46,8 +73,16 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
       json points = json::array();
       for (const auto& p : sp.points)
         points.push_back({{"ts", p.ts_ms}, {"time", format_rfc3339_ms(p.ts_ms)}, {"value", p.value}});
-      out.push_back(
-          {{"metric", sp.series.key.metric}, {"labels", labels_json(sp.series.key.labels)}, {"points", points}});
+      json series = {{"metric", sp.series.key.metric}, {"labels", labels_json(sp.series.key.labels)}};
+      if (q.step_ms > 0) {
+        // Each point is its step's start; tier_ms: the rollup tier the
+        // inside steps came from (0: the samples).
+        series["step_ms"] = q.step_ms;
+        series["agg"] = to_string(q.agg);
+        series["tier_ms"] = sp.tier_ms;
+      }
+      series["points"] = points;
+      out.push_back(std::move(series));
     }
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -72,6 +107,13 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
               << format_rfc3339_ms(until) << "\n";
     return 0;
   }
+  if (q.step_ms > 0) {
+    // The step's start, and what was made of its samples.
+    std::string agg(to_string(q.agg));
+    for (char& ch : agg) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    print_table({"STEP", "SERIES", agg + " (" + format_duration(Millis(q.step_ms)) + ")"}, rows);
+    return 0;
+  }
   print_table({"TIME", "SERIES", "VALUE"}, rows);
   return 0;
 }
@@ -79,18 +121,20 @@ int cmd_query(const Options& c, const std::string& metric, const std::string& ta
 }  // namespace
 
 Command add_query(CLI::App& app, const Options& options) {
-  struct Args {
-    std::string metric, target, since = "1h", until;
-    std::vector<std::string> labels;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<QueryArgs>();
   auto* sub = app.add_subcommand("query", "Print the samples of one metric");
   sub->add_option("metric", a->metric, "Metric name, e.g. process_resident_memory_bytes")->required();
   sub->add_option("--target", a->target, "Only the series of this target");
   sub->add_option("--label", a->labels, "Only series with this label, NAME=VALUE (repeatable)");
   sub->add_option("--since", a->since, "Start of the range (default 1h)");
   sub->add_option("--until", a->until, "End of the range (default now)");
-  return {sub, [&options, a] { return cmd_query(options, a->metric, a->target, a->labels, a->since, a->until); }};
+  sub->add_option("--step", a->step,
+                  "One point per step (1m, 5m, 1h, ...; aligned to the epoch, each at its step's start) instead of "
+                  "every sample");
+  sub->add_option("--agg", a->agg,
+                  "What a step's samples make with --step: " + kind_list<Aggregation>() +
+                      " (default avg; rate: a counter's increase per second)");
+  return {sub, [&options, a] { return cmd_query(options, *a); }};
 }
 
 }  // namespace vigil::cli

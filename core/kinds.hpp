@@ -207,6 +207,19 @@ struct KindNames<Comparison> {
   static constexpr std::array<std::string_view, 6> names = {">", ">=", "<", "<=", "==", "!="};
 };
 
+// ---- samples --------------------------------------------------------------------
+
+// What a query with a step makes of each step's samples (vigil query --agg):
+// the mean, the smallest, the largest, the sum, the newest, how many; a
+// percentile (nearest rank); or a counter's increase per second, resets
+// counted as a restart from 0.
+enum class Aggregation : std::uint8_t { kAvg, kMin, kMax, kSum, kLast, kCount, kP50, kP95, kP99, kRate };
+template <>
+struct KindNames<Aggregation> {
+  static constexpr std::array<std::string_view, 10> names = {"avg", "min", "max", "sum", "last",
+                                                             "count", "p50", "p95", "p99", "rate"};
+};
+
 // ---- events ---------------------------------------------------------------------
 
 // Stored as text in events.severity; the order is meaningful for filtering.

@@ -21,14 +21,6 @@ std::int64_t unzigzag(std::uint64_t v) {
   return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
 }
 
-void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-
 // Appends bits, most significant first.
 class BitWriter {
  public:
@@ -104,6 +96,30 @@ struct DodBucket {
 constexpr DodBucket kBuckets[] = {{2, 0b10, 7}, {3, 0b110, 14}, {4, 0b1110, 20}, {4, 0b1111, 64}};
 
 }  // namespace
+
+void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+Result<std::uint64_t> read_varint(std::span<const std::uint8_t> bytes, std::size_t& pos, std::string_view what) {
+  auto fault = [&](const char* how, std::size_t at) {
+    return tl::unexpected(
+        Error{ErrorKind::kParse, std::string(what) + how + " (byte " + std::to_string(at) + ")"});
+  };
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos >= bytes.size()) return fault(" is cut short", pos);
+    const std::uint8_t b = bytes[pos++];
+    if (shift == 63 && b > 1) return fault(" is over 64 bits", pos - 1);
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  return fault(" is over 64 bits", pos - 1);
+}
 
 void Encoder::add(Point p) {
   const std::uint64_t ts = static_cast<std::uint64_t>(p.ts_ms);
@@ -185,15 +201,9 @@ Result<std::vector<Point>> decode(std::span<const std::uint8_t> bytes) {
   if (bytes[0] != kVersion) return tl::unexpected(bad("unknown version " + std::to_string(bytes[0]), 0));
   std::size_t pos = 1;
   auto varint = [&](const char* what) -> Result<std::uint64_t> {
-    std::uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= bytes.size()) return tl::unexpected(bad(std::string(what) + " is cut short", pos));
-      const std::uint8_t b = bytes[pos++];
-      if (shift == 63 && b > 1) return tl::unexpected(bad(std::string(what) + " is over 64 bits", pos - 1));
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    return tl::unexpected(bad(std::string(what) + " is over 64 bits", pos - 1));
+    auto v = read_varint(bytes, pos, what);
+    if (!v) return tl::unexpected(Error{ErrorKind::kParse, "chunk: " + v.error().message});
+    return v;
   };
   auto count = varint("the count");
   if (!count) return tl::unexpected(count.error());

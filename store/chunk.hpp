@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -54,6 +55,13 @@ struct Point {
   std::int64_t ts_ms = 0;
   double value = 0;
 };
+
+// The start of the window of `span` ms (aligned to the epoch) holding `ts`
+// (floor division: also before 1970).
+inline std::int64_t window_of(std::int64_t ts, std::int64_t span) {
+  const std::int64_t q = ts / span;
+  return (ts % span != 0 && ts < 0 ? q - 1 : q) * span;
+}
 
 // Builds a chunk one point at a time (compaction reads the head in commit
 // order): finish() gives exactly what encode() gives for the same points.
@@ -86,5 +94,11 @@ std::vector<std::uint8_t> encode(std::span<const Point> points);
 
 // The points of a chunk; a kParse error naming the byte where it went wrong.
 Result<std::vector<Point>> decode(std::span<const std::uint8_t> bytes);
+
+// The formats' varints (LEB128, unsigned, at most 10 bytes), also used by
+// store/rollup.hpp. read_varint reads at `pos` and moves it past the varint;
+// a kParse error "WHAT is cut short (byte N)" or "... is over 64 bits".
+void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v);
+Result<std::uint64_t> read_varint(std::span<const std::uint8_t> bytes, std::size_t& pos, std::string_view what);
 
 }  // namespace vigil::chunk

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/log.hpp"
+#include "store/rollup.hpp"
 
 namespace vigil::store_detail {
 
@@ -29,12 +30,24 @@ Result<std::optional<std::int64_t>> single_int(sqlite3* db, const char* sql, con
 
 Compactor::Compactor(sqlite3* db, std::string path, std::int64_t span_ms, std::int64_t grace_ms,
                      CompactionLimits limits)
-    : db_(db), path_(std::move(path)), span_ms_(span_ms), grace_ms_(grace_ms), limits_(limits) {}
+    : db_(db), path_(std::move(path)), span_ms_(span_ms), grace_ms_(grace_ms), limits_(limits) {
+  for (const std::int64_t step : rollup::kTierSteps) {
+    if (const std::int64_t row = rollup::row_span(step, span_ms_); row > 0) tiers_.push_back(Tier{step, row});
+  }
+}
 
 Result<void> Compactor::load() {
   auto lookup = prepare(db_, "SELECT through_rowid FROM chunks WHERE series_id = ?1 AND window_start = ?2", path_);
   if (!lookup) return tl::unexpected(lookup.error());
   lookup_ = std::move(*lookup);
+  auto get = prepare(db_, "SELECT data FROM rollups WHERE series_id = ?1 AND step_ms = ?2 AND row_start = ?3", path_);
+  if (!get) return tl::unexpected(get.error());
+  rollup_get_ = std::move(*get);
+  auto put = prepare(db_,
+                     "INSERT OR REPLACE INTO rollups(series_id, step_ms, row_start, data) VALUES(?1, ?2, ?3, ?4)",
+                     path_);
+  if (!put) return tl::unexpected(put.error());
+  rollup_put_ = std::move(*put);
   auto oldest = single_int(db_, "SELECT min(min_ts) FROM head_flushes", path_, "cannot read head_flushes");
   if (!oldest) return tl::unexpected(oldest.error());
   oldest_ = *oldest;
@@ -176,6 +189,54 @@ Result<void> Compactor::read_step() {
   return {};
 }
 
+Result<std::uint64_t> Compactor::write_rollups(std::int64_t series_id, const std::vector<chunk::Point>& points) {
+  std::uint64_t damaged = 0;
+  for (const Tier& tier : tiers_) {
+    std::vector<rollup::Bucket> buckets = rollup::summarise(points, tier.step);
+    const std::int64_t row = window_of(pass_.window, tier.row_span);
+    if (tier.row_span != span_ms_) {
+      // The row holds other windows' buckets too: keep theirs.
+      sqlite3_stmt* s = rollup_get_.get();
+      StmtReset reset(s);
+      sqlite3_bind_int64(s, 1, series_id);
+      sqlite3_bind_int64(s, 2, tier.step);
+      sqlite3_bind_int64(s, 3, row);
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) {
+        const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 0));
+        auto stored = rollup::decode(
+            std::span<const std::uint8_t>(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, 0))));
+        if (stored) {
+          const std::int64_t end = pass_.window + span_ms_;
+          for (const rollup::Bucket& b : *stored) {
+            if (b.start < pass_.window || b.start >= end) buckets.push_back(b);
+          }
+          std::sort(buckets.begin(), buckets.end(),
+                    [](const rollup::Bucket& a, const rollup::Bucket& b) { return a.start < b.start; });
+        } else {
+          ++damaged;
+          log_error("store compaction replaced a damaged rollup row it could not merge with",
+                    {{"path", path_}, {"series_id", series_id}, {"step_ms", tier.step}, {"row_start", row},
+                     {"error", stored.error().message}});
+        }
+      } else if (rc != SQLITE_DONE) {
+        return tl::unexpected(sqlite_error(db_, rc, "cannot read a rollup row", path_));
+      }
+    }
+    const std::vector<std::uint8_t> bytes = rollup::encode(buckets);
+    sqlite3_stmt* s = rollup_put_.get();
+    StmtReset reset(s);
+    sqlite3_bind_int64(s, 1, series_id);
+    sqlite3_bind_int64(s, 2, tier.step);
+    sqlite3_bind_int64(s, 3, row);
+    sqlite3_bind_blob(s, 4, bytes.data(), static_cast<int>(bytes.size()), transient());
+    if (const int rc = sqlite3_step(s); rc != SQLITE_DONE) {
+      return tl::unexpected(sqlite_error(db_, rc, "cannot write a rollup row", path_));
+    }
+  }
+  return damaged;
+}
+
 Result<void> Compactor::write_step() {
   Transaction txn(db_, path_);
   if (auto r = txn.begin_immediate(); !r) return r;
@@ -197,10 +258,15 @@ Result<void> Compactor::write_step() {
     std::vector<std::uint8_t> bytes = work.encoder.finish();
     std::int64_t first = work.encoder.min_ts(), last = work.encoder.max_ts();
     std::uint64_t count = work.encoder.count();
+    // The window's points, for a merge and for the rollups.
+    std::optional<std::vector<chunk::Point>> points;
+    if (work.stored_through || !work.encoder.sorted() || !tiers_.empty()) {
+      auto decoded = chunk::decode(bytes);
+      if (!decoded) return tl::unexpected(decoded.error());
+      points = std::move(*decoded);
+    }
     if (work.stored_through || !work.encoder.sorted()) {
       // Merged and sorted: a chunk holds its window in time order.
-      auto points = chunk::decode(bytes);
-      if (!points) return tl::unexpected(points.error());
       if (work.stored_through) {
         sqlite3_stmt* s = old->get();
         StmtReset reset(s);
@@ -238,6 +304,11 @@ Result<void> Compactor::write_step() {
     sqlite3_bind_blob(s, 7, bytes.data(), static_cast<int>(bytes.size()), transient());
     if (const int rc = sqlite3_step(s); rc != SQLITE_DONE) {
       return tl::unexpected(sqlite_error(db_, rc, "cannot write a chunk", path_));
+    }
+    if (points) {
+      auto damaged_rows = write_rollups(series_id, *points);
+      if (!damaged_rows) return tl::unexpected(damaged_rows.error());
+      damaged += *damaged_rows;
     }
     moved += work.encoder.count();
     ++written;

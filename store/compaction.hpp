@@ -18,7 +18,8 @@
 //      when the pass began), from the flushes whose time range overlaps
 //      the window, into one chunk::Encoder per series (no transaction
 //      needed: only this thread writes);
-//   2. write: the chunks, some series per transaction, each row saying
+//   2. write: the chunks and their rollup rows (store/rollup.hpp), some
+//      series per transaction, each chunk saying
 //      through_rowid = R: "the head rows of this series and window up to R
 //      are in me". A chunk already there (an earlier pass, or one cut short
 //      by a crash) is decoded and merged with the rows after its own
@@ -47,11 +48,7 @@
 
 namespace vigil::store_detail {
 
-// The start of the window holding `ts` (floor division: also before 1970).
-inline std::int64_t window_of(std::int64_t ts, std::int64_t span) {
-  const std::int64_t q = ts / span;
-  return (ts % span != 0 && ts < 0 ? q - 1 : q) * span;
-}
+using chunk::window_of;
 
 // The points of the chunk BLOB in a result column (a kParse error when it
 // does not decode).
@@ -124,11 +121,19 @@ class Compactor {
   Result<void> delete_step();
   Result<void> finish_pass();
   Result<std::optional<std::int64_t>> stored_through(std::int64_t series_id);
+  // The window's rollup rows of every tier kept, from its points (in time
+  // order); the number of damaged rows replaced.
+  Result<std::uint64_t> write_rollups(std::int64_t series_id, const std::vector<chunk::Point>& points);
   void fail_pass(const Error& e, WallMs now);
 
   sqlite3* db_;
   std::string path_;
   UniqueStmt lookup_;  // a stored chunk's through_rowid
+  UniqueStmt rollup_get_, rollup_put_;
+  struct Tier {
+    std::int64_t step = 0, row_span = 0;
+  };
+  std::vector<Tier> tiers_;  // the rollup tiers this store keeps (store/rollup.hpp)
   std::int64_t span_ms_;
   std::int64_t grace_ms_;
   CompactionLimits limits_;

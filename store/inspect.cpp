@@ -9,6 +9,7 @@
 #include "core/time.hpp"
 #include "store/chunk.hpp"
 #include "store/compaction.hpp"
+#include "store/rollup.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_util.hpp"
 #include "store/store.hpp"
@@ -35,6 +36,11 @@ Result<void> each_row(sqlite3* db, std::string_view sql, std::string_view what, 
     if (rc != SQLITE_ROW) return tl::unexpected(sqlite_error(db, rc, what, db_path(db)));
     row(stmt->get());
   }
+}
+
+// "1m", "1h": a tier's step for findings.
+std::string human_step(std::int64_t step) {
+  return format_duration(Millis(step));
 }
 
 std::optional<WallMs> optional_int(sqlite3_stmt* s, int column) {
@@ -103,6 +109,17 @@ Result<StoreStats> StoreReader::stats() const {
       !r) {
     return tl::unexpected(r.error());
   }
+  if (auto r = each_row(db_,
+                        "SELECT step_ms, count(*), count(DISTINCT series_id), coalesce(sum(length(data)), 0), "
+                        "min(row_start), max(row_start) FROM rollups GROUP BY step_ms ORDER BY step_ms",
+                        "cannot read the rollups",
+                        [&](sqlite3_stmt* s) {
+                          st.rollups.push_back(StoreStats::Rollups{sqlite3_column_int64(s, 0), u(s, 1), u(s, 2),
+                                                                   u(s, 3), optional_int(s, 4), optional_int(s, 5)});
+                        });
+      !r) {
+    return tl::unexpected(r.error());
+  }
   // Bytes per table and index, where SQLite was built with dbstat (Debian's
   // is): the pages each b-tree takes, its indexes with it.
   std::map<std::string, std::uint64_t> bytes;
@@ -120,6 +137,8 @@ Result<StoreStats> StoreReader::stats() const {
         st.head_bytes += n;
       } else if (table == "chunks") {
         st.chunk_bytes += n;
+      } else if (table == "rollups") {
+        st.rollup_bytes += n;
       } else {
         st.other_bytes += n;
       }
@@ -173,6 +192,7 @@ Result<std::vector<std::string>> StoreReader::check(const Progress& progress) co
   }
   std::uint64_t done = 0;
   const std::int64_t span = chunk_span_ms_;
+  std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> chunk_counts;  // (series, window) -> count
   auto chunks = each_row(
       db_,
       "SELECT c.series_id, c.window_start, c.first_ts, c.last_ts, c.count, c.through_rowid, c.data, "
@@ -183,6 +203,7 @@ Result<std::vector<std::string>> StoreReader::check(const Progress& progress) co
         const std::int64_t window = sqlite3_column_int64(s, 1);
         const std::int64_t first = sqlite3_column_int64(s, 2), last = sqlite3_column_int64(s, 3);
         const std::int64_t count = sqlite3_column_int64(s, 4), through = sqlite3_column_int64(s, 5);
+        chunk_counts[{id, window}] = count;
         const auto* name = sqlite3_column_text(s, 7);
         const std::string where = "chunk of series " + std::to_string(id) + " " +
                                   (name != nullptr ? reinterpret_cast<const char*>(name) : std::string()) +
@@ -218,6 +239,53 @@ Result<std::vector<std::string>> StoreReader::check(const Progress& progress) co
         if (progress && (done % 1000 == 0 || done == total)) progress(done, total);
       });
   if (!chunks) return tl::unexpected(chunks.error());
+
+  // Every rollup row: of a tier this store keeps, decodes, its buckets
+  // aligned and inside the row, and its samples those of the chunks it
+  // summarises (until retention removes the chunks).
+  auto rollups = each_row(
+      db_,
+      "SELECT r.series_id, r.step_ms, r.row_start, r.data, coalesce(s.metric || s.labels, '') FROM rollups r "
+      "LEFT JOIN series s ON s.id = r.series_id ORDER BY r.series_id, r.step_ms, r.row_start",
+      "cannot read the rollups", [&](sqlite3_stmt* s) {
+        const std::int64_t id = sqlite3_column_int64(s, 0);
+        const std::int64_t step = sqlite3_column_int64(s, 1);
+        const std::int64_t row = sqlite3_column_int64(s, 2);
+        const auto* name = sqlite3_column_text(s, 4);
+        const std::string where = "rollup row (" + human_step(step) + ") of series " + std::to_string(id) + " " +
+                                  (name != nullptr ? reinterpret_cast<const char*>(name) : std::string()) + " at " +
+                                  format_rfc3339_ms(row);
+        if (series.count(id) == 0) found(where + ": its series does not exist");
+        const std::int64_t row_span = rollup::row_span(step, span);
+        if (row_span == 0) {
+          found(where + ": this store keeps no tier of that step");
+          return;
+        }
+        if (window_of(row, row_span) != row) found(where + ": row_start is not a multiple of its row's span");
+        const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 3));
+        auto buckets = rollup::decode(
+            std::span<const std::uint8_t>(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, 3))));
+        if (!buckets) {
+          found(where + ": " + buckets.error().message);
+          return;
+        }
+        std::map<std::int64_t, std::int64_t> per_window;
+        for (const rollup::Bucket& b : *buckets) {
+          if (window_of(b.start, step) != b.start || b.start < row || b.start >= row + row_span) {
+            found(where + ": a bucket at " + std::to_string(b.start) + " is not a step of the row");
+            return;
+          }
+          per_window[window_of(b.start, span)] += static_cast<std::int64_t>(b.count);
+        }
+        for (const auto& [window, n] : per_window) {
+          auto it = chunk_counts.find({id, window});
+          if (it != chunk_counts.end() && it->second != n) {
+            found(where + ": summarises " + std::to_string(n) + " samples of the window at " +
+                  format_rfc3339_ms(window) + ", whose chunk holds " + std::to_string(it->second));
+          }
+        }
+      });
+  if (!rollups) return tl::unexpected(rollups.error());
 
   // Every head row inside a flush's rowid range and time range (what the
   // range queries rely on), of a series that exists.

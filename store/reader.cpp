@@ -10,8 +10,10 @@
 
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "store/aggregate.hpp"
 #include "store/chunk.hpp"
 #include "store/compaction.hpp"
+#include "store/rollup.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_util.hpp"
 #include "store/store.hpp"
@@ -277,7 +279,7 @@ Result<std::vector<SeriesPoints>> matching_series(sqlite3* db, const std::string
     if (!labels) return fail(ErrorKind::kCorrupt, "series in " + path + ": " + labels.error().message);
     if (!has_labels(*labels, label_filter)) continue;
     const std::int64_t id = sqlite3_column_int64(stmt->get(), 0);
-    out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}, {}});
+    out.push_back(SeriesPoints{SeriesInfo{id, SeriesKey(metric, std::move(*labels))}, {}, {}, 0});
   }
   return out;
 }
@@ -322,6 +324,49 @@ bool covered(const std::vector<ChunkCover>& covers, std::int64_t rowid, std::int
   return it != covers.end() && it->window == window && rowid <= it->through;
 }
 
+// Appends the head's rows of the series in `index` within [since, until]
+// that no chunk holds yet (`covers`, by the same index) to out[i].points,
+// in commit order.
+Result<void> read_head(sqlite3* db, std::int64_t span, const std::unordered_map<std::int64_t, std::size_t>& index,
+                       const std::vector<std::vector<ChunkCover>>& covers, WallMs since, WallMs until,
+                       std::vector<SeriesPoints>& out) {
+  auto ranges = flush_ranges(db, since, until);
+  if (!ranges) return tl::unexpected(ranges.error());
+  auto stmt = prepare(db,
+                      "SELECT rowid, series_id, ts, value FROM samples_head "
+                      "WHERE rowid BETWEEN ?1 AND ?2 AND ts BETWEEN ?3 AND ?4",
+                      db_path(db));
+  if (!stmt) return tl::unexpected(stmt.error());
+  sqlite3_stmt* rows = stmt->get();
+  sqlite3_bind_int64(rows, 3, since);
+  sqlite3_bind_int64(rows, 4, until);
+  for (const auto& [first, last] : *ranges) {
+    sqlite3_bind_int64(rows, 1, first);
+    sqlite3_bind_int64(rows, 2, last);
+    for (;;) {
+      const int rc = sqlite3_step(rows);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db, rc, "cannot read samples"));
+      auto it = index.find(sqlite3_column_int64(rows, 1));
+      if (it == index.end()) continue;
+      const WallMs ts = sqlite3_column_int64(rows, 2);
+      if (covered(covers[it->second], sqlite3_column_int64(rows, 0), window_of(ts, span))) continue;
+      out[it->second].points.push_back(Point{ts, sqlite3_column_double(rows, 3)});
+    }
+    sqlite3_reset(rows);
+  }
+  return {};
+}
+
+void sort_by_time(std::vector<Point>& points) {
+  std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.ts_ms < b.ts_ms; });
+}
+
+// The first window start after which a window can overlap [since, ...].
+WallMs windows_after(WallMs since, std::int64_t span) {
+  return since > std::numeric_limits<WallMs>::min() + span ? since - span : std::numeric_limits<WallMs>::min();
+}
+
 }  // namespace
 
 Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, const Labels& label_filter,
@@ -343,8 +388,7 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, 
                         db_path(db_));
   if (!chunks) return tl::unexpected(chunks.error());
   sqlite3_stmt* c = chunks->get();
-  const WallMs after = since > std::numeric_limits<WallMs>::min() + chunk_span_ms_ ? since - chunk_span_ms_
-                                                                                    : std::numeric_limits<WallMs>::min();
+  const WallMs after = windows_after(since, chunk_span_ms_);
   for (std::size_t i = 0; i < out->size(); ++i) {
     SeriesPoints& series = (*out)[i];
     StmtReset reset(c);
@@ -367,36 +411,188 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const std::string& metric, 
     if (rc != SQLITE_DONE) return tl::unexpected(read_error(db_, rc, "cannot read chunks"));
   }
 
-  auto ranges = flush_ranges(db_, since, until);
-  if (!ranges) return tl::unexpected(ranges.error());
-  auto stmt = prepare(db_,
-                      "SELECT rowid, series_id, ts, value FROM samples_head "
-                      "WHERE rowid BETWEEN ?1 AND ?2 AND ts BETWEEN ?3 AND ?4",
-                      db_path(db_));
-  if (!stmt) return tl::unexpected(stmt.error());
-  sqlite3_stmt* rows = stmt->get();
-  sqlite3_bind_int64(rows, 3, since);
-  sqlite3_bind_int64(rows, 4, until);
-  for (const auto& [first, last] : *ranges) {
-    sqlite3_bind_int64(rows, 1, first);
-    sqlite3_bind_int64(rows, 2, last);
-    for (;;) {
-      const int rc = sqlite3_step(rows);
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read samples"));
-      auto it = index.find(sqlite3_column_int64(rows, 1));
-      if (it == index.end()) continue;
-      const WallMs ts = sqlite3_column_int64(rows, 2);
-      if (covered(covers[it->second], sqlite3_column_int64(rows, 0), window_of(ts, chunk_span_ms_))) continue;
-      (*out)[it->second].points.push_back(Point{ts, sqlite3_column_double(rows, 3)});
-    }
-    sqlite3_reset(rows);
+  if (auto r = read_head(db_, chunk_span_ms_, index, covers, since, until, *out); !r) {
+    return tl::unexpected(r.error());
   }
   // Chunks come first, and rowid order is commit order: a late sample can
   // be older than its predecessor.
-  for (auto& series : *out) {
-    std::stable_sort(series.points.begin(), series.points.end(),
-                     [](const Point& a, const Point& b) { return a.ts_ms < b.ts_ms; });
+  for (auto& series : *out) sort_by_time(series.points);
+  return out;
+}
+
+namespace {
+
+// The ceiling of a / b for b > 0 (floor division's counterpart).
+std::int64_t ceil_to(std::int64_t a, std::int64_t b) {
+  const std::int64_t w = window_of(a, b);
+  return w == a ? a : w + b;
+}
+
+// The tier whose step divides `step` best (the coarsest), 0 for none.
+std::int64_t tier_for(const RangeQuery& q, std::int64_t span) {
+  if (!q.rollups || !aggregate::from_summaries(q.agg)) return 0;
+  for (auto it = rollup::kTierSteps.rbegin(); it != rollup::kTierSteps.rend(); ++it) {
+    if (q.step_ms % *it == 0 && rollup::row_span(*it, span) > 0) return *it;
+  }
+  return 0;
+}
+
+std::vector<Point> as_points(const std::vector<chunk::Point>& in) {
+  std::vector<Point> out;
+  out.reserve(in.size());
+  for (const chunk::Point& p : in) out.push_back(Point{p.ts_ms, p.value});
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<SeriesPoints>> StoreReader::query(const RangeQuery& q) const {
+  if (q.step_ms <= 0) return query(q.metric, q.labels, q.since, q.until);
+  const std::int64_t tier = tier_for(q, chunk_span_ms_);
+  if (tier == 0) {
+    auto raw = query(q.metric, q.labels, q.since, q.until);
+    if (!raw) return raw;
+    for (SeriesPoints& series : *raw) {
+      std::vector<chunk::Point> points;
+      points.reserve(series.points.size());
+      for (const Point& p : series.points) points.push_back(chunk::Point{p.ts_ms, p.value});
+      series.points = as_points(aggregate::steps(points, q.step_ms, q.agg));
+    }
+    return raw;
+  }
+
+  ReadTransaction txn(db_);
+  if (auto r = txn.begin(); !r) return tl::unexpected(r.error());
+  auto out = matching_series(db_, q.metric, q.labels);
+  if (!out || out->empty() || q.since > q.until) return out;
+  const std::int64_t span = chunk_span_ms_;
+  const std::int64_t row_span = rollup::row_span(tier, span);
+  // The steps wholly inside the range: [inside_from, inside_to).
+  const WallMs inside_from = ceil_to(q.since, q.step_ms);
+  const WallMs inside_to = q.until < std::numeric_limits<WallMs>::max() ? window_of(q.until + 1, q.step_ms) : q.until;
+  const WallMs after = windows_after(q.since, span);
+  std::unordered_map<std::int64_t, std::size_t> index;
+  for (std::size_t i = 0; i < out->size(); ++i) index.emplace((*out)[i].series.id, i);
+
+  auto cover_stmt = prepare(db_,
+                            "SELECT window_start, through_rowid FROM chunks "
+                            "WHERE series_id = ?1 AND window_start > ?2 AND window_start <= ?3 ORDER BY window_start",
+                            db_path(db_));
+  if (!cover_stmt) return tl::unexpected(cover_stmt.error());
+  std::vector<std::vector<ChunkCover>> covers(out->size());
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    sqlite3_stmt* c = cover_stmt->get();
+    StmtReset reset(c);
+    sqlite3_bind_int64(c, 1, (*out)[i].series.id);
+    sqlite3_bind_int64(c, 2, after);
+    sqlite3_bind_int64(c, 3, q.until);
+    int rc;
+    while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
+      covers[i].push_back(ChunkCover{sqlite3_column_int64(c, 0), sqlite3_column_int64(c, 1)});
+    }
+    if (rc != SQLITE_DONE) return tl::unexpected(read_error(db_, rc, "cannot read chunks"));
+  }
+  // The head's rows not in a chunk yet: their windows are read from the
+  // samples.
+  if (auto r = read_head(db_, span, index, covers, q.since, q.until, *out); !r) return tl::unexpected(r.error());
+
+  auto chunk_stmt =
+      prepare(db_, "SELECT data FROM chunks WHERE series_id = ?1 AND window_start = ?2", db_path(db_));
+  if (!chunk_stmt) return tl::unexpected(chunk_stmt.error());
+  auto rows_stmt = prepare(db_,
+                           "SELECT row_start, data FROM rollups WHERE series_id = ?1 AND step_ms = ?2 "
+                           "AND row_start > ?3 AND row_start < ?4 ORDER BY row_start",
+                           db_path(db_));
+  if (!rows_stmt) return tl::unexpected(rows_stmt.error());
+
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    SeriesPoints& series = (*out)[i];
+    std::vector<Point> head = std::move(series.points);
+    sort_by_time(head);
+    series.points.clear();
+    series.tier_ms = tier;
+
+    // The tier's buckets of the inside steps, by start.
+    std::vector<rollup::Bucket> buckets;
+    if (inside_from < inside_to) {
+      sqlite3_stmt* r = rows_stmt->get();
+      StmtReset reset(r);
+      sqlite3_bind_int64(r, 1, series.series.id);
+      sqlite3_bind_int64(r, 2, tier);
+      sqlite3_bind_int64(r, 3, windows_after(inside_from, row_span));
+      sqlite3_bind_int64(r, 4, inside_to);
+      int rc;
+      while ((rc = sqlite3_step(r)) == SQLITE_ROW) {
+        const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(r, 1));
+        auto decoded = rollup::decode(
+            std::span<const std::uint8_t>(blob, static_cast<std::size_t>(sqlite3_column_bytes(r, 1))));
+        if (!decoded) {
+          // Its windows are read from their chunks instead.
+          series.damaged.push_back("the rollup row of " + format_rfc3339_ms(sqlite3_column_int64(r, 0)) + ": " +
+                                   decoded.error().message);
+          continue;
+        }
+        for (const rollup::Bucket& b : *decoded) {
+          if (b.start >= inside_from && b.start < inside_to) buckets.push_back(b);
+        }
+      }
+      if (rc != SQLITE_DONE) return tl::unexpected(read_error(db_, rc, "cannot read the rollups"));
+    }
+
+    // Every window with samples, in time order: from the tier when it lies
+    // inside and has no head rows, else from its chunk and head rows.
+    std::vector<std::int64_t> windows;
+    for (const ChunkCover& c : covers[i]) windows.push_back(c.window);
+    for (const Point& p : head) windows.push_back(window_of(p.ts_ms, span));
+    std::sort(windows.begin(), windows.end());
+    windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
+
+    aggregate::StepFolder folder(q.step_ms);
+    auto head_at = head.begin();
+    auto bucket_at = buckets.begin();
+    std::vector<chunk::Point> samples;
+    for (const std::int64_t w : windows) {
+      const std::int64_t end = w + span;
+      auto head_from = std::lower_bound(head_at, head.end(), w, [](const Point& p, WallMs t) { return p.ts_ms < t; });
+      auto head_to = std::lower_bound(head_from, head.end(), end, [](const Point& p, WallMs t) { return p.ts_ms < t; });
+      head_at = head_to;
+      bucket_at = std::lower_bound(bucket_at, buckets.end(), w,
+                                   [](const rollup::Bucket& b, WallMs t) { return b.start < t; });
+      auto bucket_to = std::lower_bound(bucket_at, buckets.end(), end,
+                                        [](const rollup::Bucket& b, WallMs t) { return b.start < t; });
+      const bool inside = w >= inside_from && end <= inside_to;
+      if (inside && head_from == head_to && bucket_at != bucket_to) {
+        for (auto b = bucket_at; b != bucket_to; ++b) folder.add(*b);
+        bucket_at = bucket_to;
+        continue;
+      }
+      bucket_at = bucket_to;
+      samples.clear();
+      const bool has_chunk = std::binary_search(
+          covers[i].begin(), covers[i].end(), ChunkCover{w, 0},
+          [](const ChunkCover& a, const ChunkCover& b) { return a.window < b.window; });
+      if (has_chunk) {
+        sqlite3_stmt* c = chunk_stmt->get();
+        StmtReset reset(c);
+        sqlite3_bind_int64(c, 1, series.series.id);
+        sqlite3_bind_int64(c, 2, w);
+        const int rc = sqlite3_step(c);
+        if (rc != SQLITE_ROW) return tl::unexpected(read_error(db_, rc, "cannot read chunks"));
+        auto points = chunk_column(c, 0);
+        if (points) {
+          samples = std::move(*points);
+        } else {
+          series.damaged.push_back("the chunk of " + format_rfc3339_ms(w) + ": " + points.error().message);
+        }
+      }
+      for (auto p = head_from; p != head_to; ++p) samples.push_back(chunk::Point{p->ts_ms, p->value});
+      std::stable_sort(samples.begin(), samples.end(),
+                       [](const chunk::Point& a, const chunk::Point& b) { return a.ts_ms < b.ts_ms; });
+      for (const chunk::Point& p : samples) {
+        if (p.ts_ms >= q.since && p.ts_ms <= q.until) folder.add(p);
+      }
+    }
+    series.points = as_points(folder.finish(q.agg));
   }
   return out;
 }

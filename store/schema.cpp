@@ -134,6 +134,19 @@ CREATE INDEX chunks_window ON chunks(window_start);
 INSERT OR IGNORE INTO meta(key, value) VALUES('chunk_span_ms', 3600000);
 INSERT OR IGNORE INTO meta(key, value) VALUES('head_rowid_floor', 0);
 )sql",
+    // 5 -> 6: the rollup tiers (store/rollup.hpp): per series, tier (its
+    // step) and row (row_start, a window or a day), the buckets' summaries.
+    // Compaction writes them with the chunks; the chunks of a store migrated
+    // from version 5 have none, and queries read those chunks instead.
+    R"sql(
+CREATE TABLE rollups(
+  series_id INTEGER NOT NULL,
+  step_ms INTEGER NOT NULL,
+  row_start INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(series_id, step_ms, row_start));
+CREATE INDEX rollups_age ON rollups(step_ms, row_start);
+)sql",
 };
 
 constexpr const char* kCreateMeta = "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)";

@@ -1,6 +1,6 @@
 // store/store.hpp: the only code that touches SQLite.
 //
-// On-disk rules (schema version 5):
+// On-disk rules (schema version 6):
 // - WAL mode, synchronous=NORMAL: a committed transaction survives a crash
 //   of vigild (not necessarily a power loss of the host). The writer keeps
 //   -wal (emptied) and -shm when it closes, so that a reader that may not
@@ -20,6 +20,11 @@
 //   at every commit point. The head keeps the open windows (the newest hour
 //   or so). Nothing may renumber the head's rowids (a plain VACUUM would:
 //   samples_head has no INTEGER PRIMARY KEY).
+// - rollups(series_id, step_ms, row_start, data): the summaries (count, min,
+//   max, sum, last) of each series per minute and per hour, in rows of a
+//   window (1 min) or a day (1 h), written with the chunks they summarise
+//   (store/rollup.hpp). A query with a step reads them for the windows that
+//   have no head rows left.
 // - head_flushes(first_rowid, last_rowid, min_ts, max_ts): one row per
 //   committed flush, so a query for [since, until] scans only the rowid
 //   ranges of the flushes whose time range overlaps it.
@@ -88,7 +93,7 @@ struct sqlite3;
 
 namespace vigil {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // One alert's stored state (alerting/alert_state.hpp's AlertStatus, plus
 // what identifies and describes it).
@@ -266,6 +271,22 @@ struct SeriesPoints {
   // "the chunk of WINDOW: WHAT", its samples left out (vigil db check
   // reports them too).
   std::vector<std::string> damaged;
+  // With a step: the rollup tier's step the interior steps were read from
+  // (store/rollup.hpp), 0 when every step came from the samples.
+  std::int64_t tier_ms = 0;
+};
+
+// A selector (a metric and labels it must carry), a range and, optionally,
+// a step and what to make of each step's samples (store/aggregate.hpp).
+struct RangeQuery {
+  std::string metric;
+  Labels labels;
+  WallMs since = 0, until = 0;  // both included
+  std::int64_t step_ms = 0;     // 0: every sample
+  Aggregation agg = Aggregation::kAvg;
+  // false: the steps come from the samples alone, never a rollup tier
+  // (tests compare the two; benchmarks time both).
+  bool rollups = true;
 };
 
 struct EventQuery {
@@ -297,6 +318,15 @@ struct StoreStats {
   std::uint64_t chunks = 0, chunk_samples = 0, chunk_series = 0, chunk_bytes = 0;
   std::uint64_t chunk_payload_bytes = 0;  // the BLOBs alone
   std::optional<WallMs> chunk_oldest, chunk_newest;
+  // The rollup tiers (store/rollup.hpp), finest first: rows, their series,
+  // the BLOBs' bytes, the oldest and newest row's start.
+  struct Rollups {
+    std::int64_t step_ms = 0;
+    std::uint64_t rows = 0, series = 0, payload_bytes = 0;
+    std::optional<WallMs> oldest, newest;
+  };
+  std::vector<Rollups> rollups;
+  std::uint64_t rollup_bytes = 0;  // the rollups table with its indexes
   std::uint64_t events = 0, incidents = 0, outbox = 0;
   std::uint64_t other_bytes = 0;  // events, incidents, series, indexes, ...
 };
@@ -322,6 +352,14 @@ class StoreReader {
   // `label_filter`, within [since, until].
   Result<std::vector<SeriesPoints>> query(const std::string& metric, const Labels& label_filter, WallMs since,
                                           WallMs until) const;
+  // The one query path (the CLI, and later the API and reports): every
+  // sample, or one point per step. With a step and an aggregation the
+  // summaries can answer (avg, min, max, sum, last, count), the coarsest
+  // rollup tier whose step divides the query's answers the steps that lie
+  // inside the range in windows with no head rows left; the others (the
+  // range's edges, the newest windows, late samples) come from the samples,
+  // so the answer is the samples' own (up to the rounding of sums).
+  Result<std::vector<SeriesPoints>> query(const RangeQuery& q) const;
   // The newest point of a series, if any.
   Result<std::optional<Point>> latest(std::int64_t series_id) const;
   // Newest sample time over all series.

@@ -250,6 +250,26 @@ BOOST_AUTO_TEST_CASE(vigil_query_skips_a_damaged_chunk_with_a_warning) {
   RunResult table = run({env_path("VIGIL"), "db", "stats", "--db", path});
   BOOST_TEST(table.exit_code == 0, table.err);
   BOOST_TEST(table.out.find("raw (2 chunks of 1h)") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find("1m rollup (2 rows)") != std::string::npos, table.out);
+  BOOST_TEST(j["tiers"]["rollup_1m"]["rows"] == 2);
+  BOOST_TEST(j["tiers"]["rollup_1h"]["rows"] == 1);  // a day's row
+  // Steps: 10-minute maxima (from the 1 min rollups), hourly counts (1 h).
+  auto stepped = [&](const std::string& step, const std::string& agg) {
+    RunResult q = run({env_path("VIGIL"), "query", "temp_c", "--since", "2001-09-09T00:00:00Z", "--until",
+                       "2001-09-09T06:00:00Z", "--step", step, "--agg", agg, "--format", "json", "--db", path});
+    BOOST_TEST(q.exit_code == 0, q.err);
+    BOOST_TEST(q.err.empty(), q.err);
+    auto out = nlohmann::json::parse(q.out, nullptr, false);
+    BOOST_REQUIRE_MESSAGE(!out.is_discarded() && out.size() == 1u, q.out);
+    return out[0];
+  };
+  const auto maxima = stepped("10m", "max");
+  BOOST_TEST(maxima["tier_ms"] == 60'000);
+  BOOST_REQUIRE_EQUAL(maxima["points"].size(), 12u);
+  for (int i = 0; i < 12; ++i) {
+    BOOST_TEST(maxima["points"][i]["ts"] == hour + i * 600'000);
+    BOOST_TEST(maxima["points"][i]["value"] == 20.0 + 10 * i + 9);
+  }
   {
     sqlite3* db = nullptr;
     BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
@@ -264,11 +284,32 @@ BOOST_AUTO_TEST_CASE(vigil_query_skips_a_damaged_chunk_with_a_warning) {
   BOOST_TEST(r.err.find("its samples are left out") != std::string::npos, r.err);
   // The second hour's 60 samples, and the header.
   BOOST_TEST(std::count(r.out.begin(), r.out.end(), '\n') == 61, r.out);
+  // A stepped query reads the damaged hour's rollups: all 120 samples
+  // counted, no warning.
+  const auto counts = stepped("1h", "count");
+  BOOST_TEST(counts["tier_ms"] == 3'600'000);
+  BOOST_REQUIRE_EQUAL(counts["points"].size(), 2u);
+  BOOST_TEST(counts["points"][0]["value"] == 60.0);
+  BOOST_TEST(counts["points"][1]["value"] == 60.0);
   // db check names the chunk and what is wrong with it, and exits 1.
   RunResult bad = run({env_path("VIGIL"), "db", "check", "--db", path});
   BOOST_TEST(bad.exit_code == 1, bad.out << bad.err);
   BOOST_TEST(bad.out.find("temp_c{room=\"a\"} at 2001-09-09T01:00:00.000Z: chunk: ") != std::string::npos, bad.out);
   BOOST_TEST(bad.out.find("1 finding") != std::string::npos, bad.out);
+  // A damaged rollup row is a finding too.
+  {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_exec(db, "UPDATE rollups SET data = x'07' WHERE step_ms = 3600000", nullptr, nullptr,
+                               nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  RunResult worse = run({env_path("VIGIL"), "db", "check", "--db", path});
+  BOOST_TEST(worse.exit_code == 1, worse.out << worse.err);
+  BOOST_TEST(worse.out.find("rollup row (1h) of series 1 temp_c{room=\"a\"} at 2001-09-09T00:00:00.000Z: rollup: "
+                            "unknown version 7") != std::string::npos,
+             worse.out);
+  BOOST_TEST(worse.out.find("2 findings") != std::string::npos, worse.out);
   RunResult csv = run({env_path("VIGIL"), "db", "stats", "--format", "csv", "--db", path});
   BOOST_TEST(csv.exit_code == 2, csv.err);
   BOOST_TEST(csv.err.find("not csv") != std::string::npos, csv.err);

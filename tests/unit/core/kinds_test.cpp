@@ -34,6 +34,7 @@ BOOST_AUTO_TEST_CASE(every_kind_round_trips_through_its_name) {
   round_trips<Comparison>();
   round_trips<Severity>();
   round_trips<EventKind>();
+  round_trips<Aggregation>();
 }
 
 // Stored names and numbers never change: these are what old stores hold.

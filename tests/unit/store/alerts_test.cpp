@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_migrated_and_keeps_its_events) {
   // Take it back to version 1: drop what migrations 2 and 3 added.
   vigil::test::run_sql(path,
                        "DROP TABLE alerts; DROP TABLE outbox; DROP TABLE incident_actions; "
-                       "DROP TABLE incidents; DROP TABLE chunks; DELETE FROM meta WHERE key IN "
+                       "DROP TABLE incidents; DROP TABLE chunks; DROP TABLE rollups; DELETE FROM meta WHERE key IN "
                        "('chunk_span_ms', 'head_rowid_floor'); UPDATE meta SET value = 1 WHERE key = "
                        "'schema_version';");
   OpenReport report;

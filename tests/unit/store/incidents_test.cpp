@@ -292,7 +292,7 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_is_migrated_and_keeps_its_data) {
   }
   // Take it back to version 2: drop what migration 3 added.
   vigil::test::run_sql(path,
-                       "DROP TABLE incident_actions; DROP TABLE incidents; DROP TABLE chunks; "
+                       "DROP TABLE incident_actions; DROP TABLE incidents; DROP TABLE chunks; DROP TABLE rollups; "
                        "DELETE FROM meta WHERE key IN ('chunk_span_ms', 'head_rowid_floor'); "
                        "UPDATE meta SET value = 2 WHERE key = 'schema_version';");
 

@@ -102,7 +102,10 @@ BOOST_AUTO_TEST_CASE(new_database_has_the_documented_schema) {
                                        "table incident_actions",
                                        "table chunks",
                                        "index sqlite_autoindex_chunks_1",
-                                       "index chunks_window"};
+                                       "index chunks_window",
+                                       "table rollups",
+                                       "index sqlite_autoindex_rollups_1",
+                                       "index rollups_age"};
   BOOST_TEST((schema_objects(path) == expected));
   BOOST_TEST(
       (columns(path, "series") == std::vector<std::string>{"id INTEGER 0 1", "metric TEXT 1 0", "labels TEXT 1 0"}));
