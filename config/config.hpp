@@ -84,6 +84,12 @@ struct DaemonConfig {
 struct StoreConfig {
   std::string path;  // empty: <state_dir>/vigil.db
   std::uint64_t queue_capacity = 100000;
+  // How long each kind is kept (store/retention.hpp).
+  Millis retention_raw{7LL * 86'400'000};
+  Millis retention_1m{90LL * 86'400'000};
+  Millis retention_1h{730LL * 86'400'000};
+  Millis retention_events{90LL * 86'400'000};
+  Millis retention_incidents{365LL * 86'400'000};
   bool operator==(const StoreConfig&) const = default;
 };
 

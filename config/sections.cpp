@@ -28,12 +28,27 @@ std::span<const Key<DaemonConfig>> daemon_keys() {
 
 std::span<const Key<StoreConfig>> store_keys() {
   using S = StoreConfig;
-  static const std::array<Key<S>, 2> keys = {
+  constexpr std::int64_t kHourMs = 3'600'000, kYears100 = 36'500LL * 86'400'000;
+  static const std::array<Key<S>, 7> keys = {
       field_key<&S::path>("path", ValueType::kPath, 0, 0, "a file path; default <state_dir>/vigil.db"),
       field_key<&S::queue_capacity>(
           "queue_capacity", ValueType::kCount, 1000, 100'000'000,
           "an integer from 1000 to 100000000 (default 100000): samples waiting for the writer; beyond, the oldest "
           "are dropped and counted"),
+      field_key<&S::retention_raw>("retention_raw", ValueType::kDuration, kHourMs, kYears100,
+                                   "a duration from 1h to 36500d (default 7d): how long every sample is kept"),
+      field_key<&S::retention_1m>(
+          "retention_1m", ValueType::kDuration, kHourMs, kYears100,
+          "a duration from 1h to 36500d (default 90d): how long the per-minute rollups (count, min, max, sum, "
+          "last) are kept"),
+      field_key<&S::retention_1h>("retention_1h", ValueType::kDuration, kHourMs, kYears100,
+                                  "a duration from 1h to 36500d (default 730d): how long the hourly rollups are kept"),
+      field_key<&S::retention_events>("retention_events", ValueType::kDuration, kHourMs, kYears100,
+                                      "a duration from 1h to 36500d (default 90d): how long events are kept"),
+      field_key<&S::retention_incidents>(
+          "retention_incidents", ValueType::kDuration, kHourMs, kYears100,
+          "a duration from 1h to 36500d (default 365d): how long an incident is kept after it recovered (open "
+          "ones stay)"),
   };
   return keys;
 }

@@ -512,15 +512,15 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const RangeQuery& q) const 
     series.points.clear();
     series.tier_ms = tier;
 
-    // The tier's buckets of the inside steps, by start.
+    // The tier's buckets that overlap the range, by start.
     std::vector<rollup::Bucket> buckets;
-    if (inside_from < inside_to) {
+    {
       sqlite3_stmt* r = rows_stmt->get();
       StmtReset reset(r);
       sqlite3_bind_int64(r, 1, series.series.id);
       sqlite3_bind_int64(r, 2, tier);
-      sqlite3_bind_int64(r, 3, windows_after(inside_from, row_span));
-      sqlite3_bind_int64(r, 4, inside_to);
+      sqlite3_bind_int64(r, 3, windows_after(q.since, row_span));
+      sqlite3_bind_int64(r, 4, q.until < std::numeric_limits<WallMs>::max() ? q.until + 1 : q.until);
       int rc;
       while ((rc = sqlite3_step(r)) == SQLITE_ROW) {
         const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(r, 1));
@@ -533,17 +533,20 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const RangeQuery& q) const 
           continue;
         }
         for (const rollup::Bucket& b : *decoded) {
-          if (b.start >= inside_from && b.start < inside_to) buckets.push_back(b);
+          if (b.start + tier > q.since && b.start <= q.until) buckets.push_back(b);
         }
       }
       if (rc != SQLITE_DONE) return tl::unexpected(read_error(db_, rc, "cannot read the rollups"));
     }
 
-    // Every window with samples, in time order: from the tier when it lies
-    // inside and has no head rows, else from its chunk and head rows.
+    // Every window with samples or summaries, in time order: from the tier
+    // when it lies inside and has no head rows, else from its chunk and head
+    // rows; a window retention left only summaries of, from those (at the
+    // range's edges, the buckets that overlap it, whole).
     std::vector<std::int64_t> windows;
     for (const ChunkCover& c : covers[i]) windows.push_back(c.window);
     for (const Point& p : head) windows.push_back(window_of(p.ts_ms, span));
+    for (const rollup::Bucket& b : buckets) windows.push_back(window_of(b.start, span));
     std::sort(windows.begin(), windows.end());
     windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
 
@@ -566,11 +569,16 @@ Result<std::vector<SeriesPoints>> StoreReader::query(const RangeQuery& q) const 
         bucket_at = bucket_to;
         continue;
       }
-      bucket_at = bucket_to;
-      samples.clear();
       const bool has_chunk = std::binary_search(
           covers[i].begin(), covers[i].end(), ChunkCover{w, 0},
           [](const ChunkCover& a, const ChunkCover& b) { return a.window < b.window; });
+      if (!has_chunk && head_from == head_to) {
+        for (auto b = bucket_at; b != bucket_to; ++b) folder.add(*b);
+        bucket_at = bucket_to;
+        continue;
+      }
+      bucket_at = bucket_to;
+      samples.clear();
       if (has_chunk) {
         sqlite3_stmt* c = chunk_stmt->get();
         StmtReset reset(c);

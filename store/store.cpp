@@ -10,6 +10,7 @@
 
 #include "core/log.hpp"
 #include "store/compaction.hpp"
+#include "store/retention.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_util.hpp"
 
@@ -81,6 +82,7 @@ struct StoreWriter::Impl {
   std::unordered_map<SeriesKey, std::int64_t, SeriesKeyHash> id_cache;  // fast path
   std::int64_t next_rowid = 1;  // of samples_head: assigned here, so it only grows
   std::optional<Compactor> compactor;
+  std::optional<Retainer> retainer;
   std::vector<std::string> series_added;                                // in the open transaction
   std::deque<Batch> retained;                                           // a batch whose commit failed, then newer ones
   std::size_t retained_samples = 0;
@@ -121,6 +123,7 @@ struct StoreWriter::Impl {
   Result<void> load_series();
   Result<void> load_head();
   void compaction_step();
+  void retention_step();
   // The time that closes windows: the wall clock, or the options' clock.
   WallMs now() const { return options.clock ? options.clock() : wall_now_ms(); }
   Result<std::int64_t> resolve(const SeriesKey& key);
@@ -298,6 +301,10 @@ Result<void> StoreWriter::Impl::load_head() {
     return tl::unexpected(sqlite_error(h, rc, "cannot read the head", path));
   }
   next_rowid = std::max<std::int64_t>(*floor, sqlite3_column_int64(top->get(), 0)) + 1;
+  const RetentionPolicy policy{options.retention.raw.count(), options.retention.rollup_1m.count(),
+                               options.retention.rollup_1h.count(), options.retention.events.count(),
+                               options.retention.incidents.count()};
+  if (policy.any()) retainer.emplace(h, path, *span, policy, options.retention.every);
   if (!options.compact) return {};
   compactor.emplace(h, path, *span, options.compaction_grace.count());
   return compactor->load();
@@ -689,6 +696,19 @@ void StoreWriter::Impl::compaction_step() {
   stats.compaction_seconds = c.seconds;
 }
 
+// One bounded step of retention, when compaction has nothing to do.
+void StoreWriter::Impl::retention_step() {
+  (void)retainer->step(now());  // a failure is logged and retried by the retainer
+  const RetentionStats& r = retainer->stats();
+  std::lock_guard lock(mu);
+  stats.retention_deleted_chunks = r.chunks;
+  stats.retention_deleted_rollup_rows = r.rollup_rows;
+  stats.retention_deleted_events = r.events;
+  stats.retention_deleted_incidents = r.incidents;
+  stats.retention_sweeps = r.sweeps;
+  stats.retention_failures = r.failures;
+}
+
 void StoreWriter::Impl::run() {
   std::unique_lock lock(mu);
   auto next_wake = std::chrono::steady_clock::now() + options.flush_interval;
@@ -709,7 +729,16 @@ void StoreWriter::Impl::run() {
       lock.lock();
       continue;
     }
-    wake.wait_until(lock, next_wake, [&] { return flush_due() || compact_requested > compact_done; });
+    if (!flush_due() && !compact_wanted && !failing && retainer && retainer->due() &&
+        std::chrono::steady_clock::now() < next_wake) {
+      lock.unlock();
+      retention_step();
+      lock.lock();
+      continue;
+    }
+    // Woken early for a retention sweep that falls due before the flush.
+    const auto until = retainer && !failing ? std::min(next_wake, retainer->next_due()) : next_wake;
+    wake.wait_until(lock, until, [&] { return flush_due() || compact_requested > compact_done; });
     if (!flush_due() && std::chrono::steady_clock::now() < next_wake) continue;  // woken by compact()
     const bool last_cycle = stopping;
     const std::uint64_t serving = flush_requested;
@@ -877,6 +906,7 @@ void StoreWriter::close() {
   // Statements first: a connection with live statements stays open.
   s.stmts = Statements{};
   s.compactor.reset();
+  s.retainer.reset();
   s.db.reset();
 }
 

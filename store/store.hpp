@@ -189,6 +189,13 @@ struct StoreOptions {
   // benchmark that replays hours of samples in seconds passes the replay's
   // time, so that each window closes once, as it does in vigild.
   std::function<WallMs()> clock;
+  // How long each kind is kept (store/retention.hpp); 0: forever (the
+  // default here; vigild passes [store]'s retention_* keys).
+  struct Retention {
+    Millis raw{0}, rollup_1m{0}, rollup_1h{0}, events{0}, incidents{0};
+    Millis every{60'000};  // from the end of one sweep to the next (tests: less)
+  };
+  Retention retention;
 };
 
 struct WriterStats {
@@ -214,6 +221,13 @@ struct WriterStats {
   std::uint64_t compaction_failures = 0;
   double compaction_step_max_seconds = 0;  // the longest a flush waited for one step
   double compaction_seconds = 0;           // the writer thread's time in compaction
+  // Retention (store/retention.hpp), since start: what it deleted.
+  std::uint64_t retention_deleted_chunks = 0;
+  std::uint64_t retention_deleted_rollup_rows = 0;
+  std::uint64_t retention_deleted_events = 0;
+  std::uint64_t retention_deleted_incidents = 0;
+  std::uint64_t retention_sweeps = 0;
+  std::uint64_t retention_failures = 0;
 };
 
 class StoreWriter {

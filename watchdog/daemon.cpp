@@ -163,6 +163,11 @@ struct Daemon::Impl {
     options.path = cfg.store_path();
     options.flush_interval = cfg.daemon.flush_interval;
     options.queue_capacity = cfg.store.queue_capacity;
+    options.retention.raw = cfg.store.retention_raw;
+    options.retention.rollup_1m = cfg.store.retention_1m;
+    options.retention.rollup_1h = cfg.store.retention_1h;
+    options.retention.events = cfg.store.retention_events;
+    options.retention.incidents = cfg.store.retention_incidents;
     auto opened = StoreWriter::open(options, &report);
     if (!opened) {
       log_error("cannot open the store", {{"path", options.path}, {"error", opened.error().message}});

@@ -46,6 +46,15 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_store_chunks_written_total", {}, static_cast<double>(s.chunks_written), now);
   out.add("vigil_store_compaction_failures_total", {}, static_cast<double>(s.compaction_failures), now);
   out.add("vigil_store_compaction_step_max_seconds", {}, s.compaction_step_max_seconds, now);
+  out.add("vigil_store_retention_deleted_total", {{"kind", "chunks"}},
+          static_cast<double>(s.retention_deleted_chunks), now);
+  out.add("vigil_store_retention_deleted_total", {{"kind", "rollup_rows"}},
+          static_cast<double>(s.retention_deleted_rollup_rows), now);
+  out.add("vigil_store_retention_deleted_total", {{"kind", "events"}},
+          static_cast<double>(s.retention_deleted_events), now);
+  out.add("vigil_store_retention_deleted_total", {{"kind", "incidents"}},
+          static_cast<double>(s.retention_deleted_incidents), now);
+  out.add("vigil_store_retention_failures_total", {}, static_cast<double>(s.retention_failures), now);
   out.add("vigil_proc_reads_stalled", {}, static_cast<double>(stalled_reads), now);
   out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
   out.add("vigil_loop_turn_max_seconds", {}, static_cast<double>(loop.max_turn_usec) / 1e6, now);

@@ -1,6 +1,7 @@
-// The store at burn-in scale (issue 15), part one: ingest through the head
-// and compaction, bytes per sample in chunks against the head's layout, and
-// a 48-hour raw range query of one series. Synthetic series shaped like
+// The store at burn-in scale (issue 15): ingest through the head and
+// compaction, bytes per sample in chunks against the head's layout, a
+// 48-hour raw range query of one series, and a 48-hour query with a step
+// of 200 series. Synthetic series shaped like
 // what vigild records (most values integers: bytes, counts; some constant;
 // counters; a few floats), one sample a second with a timer's jitter.
 // Prints medians over several runs:
@@ -29,6 +30,15 @@
 //                                         the page cache was dropped (when
 //                                         /proc/sys/vm/drop_caches is writable)
 //   store_head_layout_query_48h_raw_ms    the same query on the head layout
+//   store_bytes_per_sample_with_rollups_synthetic  chunks and rollups tables'
+//                                         bytes / samples
+//   store_query_48h_step_200_series_ms    200 series of one metric, 48 h at
+//                                         1 s, the newest hour in the head:
+//                                         one query, step 1 m, avg (from the
+//                                         1 min rollups; also max), warm,
+//                                         median of 11; beside it the same
+//                                         from the samples alone, and p95
+//                                         (always from the samples)
 // Timings are read, never asserted.
 #include <unistd.h>
 
@@ -82,14 +92,17 @@ struct Series {
   double value = 0;
 };
 
-std::vector<Series> make_series(int n) {
+// `metric`: every series of that one metric (a query's selector), else
+// one metric per kind.
+std::vector<Series> make_series(int n, const char* metric = nullptr) {
   std::vector<Series> out;
   const char* metrics[] = {"process_open_fds", "process_cpu_seconds_total", "process_resident_memory_bytes",
                            "check_duration_seconds"};
   for (int i = 0; i < n; ++i) {
     const int kind = i % 10 < 4 ? 0 : i % 10 < 7 ? 1 : i % 10 < 9 ? 2 : 3;
-    out.push_back(Series{vigil::SeriesKey(metrics[kind], {{"target", "svc" + std::to_string(i)}}), kind,
-                         kind == 2 ? 50e6 : 10});
+    out.push_back(Series{vigil::SeriesKey(metric != nullptr ? metric : metrics[kind],
+                                          {{"target", "svc" + std::to_string(i)}}),
+                         kind, kind == 2 ? 50e6 : 10});
   }
   return out;
 }
@@ -113,7 +126,9 @@ double writer_busy_seconds = 0;     // of the last write(): commits and compacti
 // one batch per second, flushing every 10 s of data as the daemon's writer
 // would take them; returns the writer's seconds from first enqueue to
 // everything committed (and compacted).
-double write(const std::string& path, std::vector<Series> series, int seconds, bool compact) {
+// `open_hour`: the last hour stays open (in the head), as in a running
+// vigild, instead of every window closing at the end.
+double write(const std::string& path, std::vector<Series> series, int seconds, bool compact, bool open_hour = false) {
   // The replay's own time: each hour closes once, as in vigild, and not
   // while its samples are still being written.
   std::atomic<std::int64_t> replay_now{kT0};
@@ -144,7 +159,7 @@ double write(const std::string& path, std::vector<Series> series, int seconds, b
     }
   }
   if (auto r = (*writer)->flush(); !r) std::fprintf(stderr, "flush: %s\n", r.error().message.c_str());
-  replay_now = kT0 + seconds * 1000LL + 2 * kHour;  // every window closed
+  replay_now = open_hour ? kT0 + seconds * 1000LL - 1 : kT0 + seconds * 1000LL + 2 * kHour;
   if (compact) {
     if (auto r = (*writer)->compact(); !r) std::fprintf(stderr, "compact: %s\n", r.error().message.c_str());
   }
@@ -243,6 +258,10 @@ int main() {
                 static_cast<unsigned long long>(st->chunk_payload_bytes),
                 static_cast<unsigned long long>(st->file_bytes));
     std::printf("figure store_bytes_per_sample_synthetic %.3f B\n", static_cast<double>(st->chunk_bytes) / samples);
+    std::printf("rollups: %llu B (1 min and 1 h tiers, with their index)\n",
+                static_cast<unsigned long long>(st->rollup_bytes));
+    std::printf("figure store_bytes_per_sample_with_rollups_synthetic %.3f B\n",
+                static_cast<double>(st->chunk_bytes + st->rollup_bytes) / samples);
     std::printf("figure store_file_bytes_48h_synthetic %llu B\n", static_cast<unsigned long long>(file_bytes(dir + "/vigil.db")));
     std::printf("figure store_head_layout_file_bytes_48h_synthetic %llu B\n",
                 static_cast<unsigned long long>(file_bytes(dir + "/head.db")));
@@ -266,5 +285,48 @@ int main() {
   std::printf("figure store_head_layout_query_48h_raw_ms %.2f ms\n", median(head_warm));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+
+  // 200 series of one metric over 48 h, the newest hour still in the head;
+  // one query for all of them with a step of 1 m (2,880 steps each).
+  const auto many = make_series(200, "process_resident_memory_bytes");
+  const std::string dir2 = temp_dir();
+  write(dir2 + "/vigil.db", many, 48 * 3600, true, true);
+  auto step_query_ms = [&](vigil::Aggregation agg, bool rollups, std::size_t* steps) {
+    auto reader = vigil::StoreReader::open(dir2 + "/vigil.db");
+    if (!reader) {
+      std::fprintf(stderr, "reader: %s\n", reader.error().message.c_str());
+      std::exit(1);
+    }
+    vigil::RangeQuery q;
+    q.metric = "process_resident_memory_bytes";
+    q.since = kT0;
+    q.until = kT0 + 48 * kHour - 1;
+    q.step_ms = 60'000;
+    q.agg = agg;
+    q.rollups = rollups;
+    const auto start = Clock::now();
+    auto r = reader->query(q);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (!r || r->size() != 200) {
+      std::fprintf(stderr, "step query failed\n");
+      std::exit(1);
+    }
+    *steps = 0;
+    for (const auto& sp : *r) *steps += sp.points.size();
+    return ms;
+  };
+  std::size_t steps = 0;
+  std::vector<double> step_warm, step_max, step_raw;
+  for (int i = 0; i < 12; ++i) step_warm.push_back(step_query_ms(vigil::Aggregation::kAvg, true, &steps));
+  step_warm.erase(step_warm.begin());
+  for (int i = 0; i < 11; ++i) step_max.push_back(step_query_ms(vigil::Aggregation::kMax, true, &steps));
+  std::printf("step query of 200 series over 48 h at 1 m: %zu steps\n", steps);
+  std::printf("figure store_query_48h_step_200_series_ms %.2f ms\n", median(step_warm));
+  std::printf("figure store_query_48h_step_200_series_max_ms %.2f ms\n", median(step_max));
+  for (int i = 0; i < 3; ++i) step_raw.push_back(step_query_ms(vigil::Aggregation::kAvg, false, &steps));
+  std::printf("figure store_query_48h_step_200_series_from_samples_ms %.2f ms\n", median(step_raw));
+  std::printf("figure store_query_48h_step_200_series_p95_ms %.2f ms\n",
+              step_query_ms(vigil::Aggregation::kP95, true, &steps));
+  std::filesystem::remove_all(dir2, ec);
   return 0;
 }

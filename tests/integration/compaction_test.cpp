@@ -79,7 +79,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_compaction_loses_and_duplicates_no_sample) {
   const unsigned seed = std::random_device{}();
   BOOST_TEST_MESSAGE("seed " << seed);
   std::mt19937 rng(seed);
-  Vigil v("");
+  // The test's samples are ten days old: kept past the default 7 days.
+  Vigil v("[store]\nretention_raw = \"30d\"\n");
   v.start();
   BOOST_REQUIRE_MESSAGE(wait_for(30s, [&] { return fs::exists(v.db()); }), v.log());
   BOOST_REQUIRE(v.stop().value_or(-1) == 0);

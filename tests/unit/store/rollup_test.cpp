@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "store/aggregate.hpp"
@@ -79,7 +80,10 @@ BOOST_AUTO_TEST_CASE(the_format_round_trips) {
       std::uniform_real_distribution<double> v(-1e6, 1e6);
       buckets.push_back(rollup::Bucket{start, 1 + rng() % 5000, v(rng), v(rng), v(rng), v(rng)});
     }
-    if (round == 1 && !buckets.empty()) buckets[0].min = -0.0, buckets[0].max = INFINITY;
+    if (round == 1 && !buckets.empty()) {
+      buckets[0].min = -0.0;
+      buckets[0].max = std::numeric_limits<double>::infinity();
+    }
     const Bytes bytes = rollup::encode(buckets);
     auto back = rollup::decode(bytes);
     BOOST_REQUIRE_MESSAGE(back, vigil::test::why(back));
