@@ -35,6 +35,18 @@ bool from_summaries(Aggregation agg) {
   return false;
 }
 
+unsigned fields_of(Aggregation agg) {
+  switch (agg) {
+    case Aggregation::kAvg:
+    case Aggregation::kSum: return rollup::kSum;
+    case Aggregation::kMin: return rollup::kMin;
+    case Aggregation::kMax: return rollup::kMax;
+    case Aggregation::kLast: return rollup::kLast;
+    case Aggregation::kCount: return 0;
+    default: return rollup::kAllFields;
+  }
+}
+
 double value_of(const rollup::Bucket& b, Aggregation agg) {
   switch (agg) {
     case Aggregation::kAvg: return b.sum / static_cast<double>(b.count);
@@ -48,6 +60,7 @@ double value_of(const rollup::Bucket& b, Aggregation agg) {
 }
 
 rollup::Bucket& StepFolder::step_of(std::int64_t ts) {
+  if (!steps_.empty() && ts >= steps_.back().start && ts - steps_.back().start < step_) return steps_.back();
   const std::int64_t start = chunk::window_of(ts, step_);
   if (steps_.empty() || steps_.back().start != start) steps_.push_back(rollup::Bucket{start, 0, 0, 0, 0, 0});
   return steps_.back();
@@ -63,9 +76,14 @@ void StepFolder::add(const rollup::Bucket& b) {
 
 std::vector<chunk::Point> StepFolder::finish(Aggregation agg) const {
   std::vector<chunk::Point> out;
+  finish(agg, out);
+  return out;
+}
+
+void StepFolder::finish(Aggregation agg, std::vector<chunk::Point>& out) const {
+  out.clear();
   out.reserve(steps_.size());
   for (const rollup::Bucket& b : steps_) out.push_back(chunk::Point{b.start, value_of(b, agg)});
-  return out;
 }
 
 std::vector<chunk::Point> steps(std::span<const chunk::Point> points, std::int64_t step, Aggregation agg) {

@@ -27,6 +27,9 @@ namespace vigil::aggregate {
 // answer it).
 bool from_summaries(Aggregation agg);
 
+// The rollup fields (rollup::Field) that one of those reads.
+unsigned fields_of(Aggregation agg);
+
 // The value of a summary for one of those.
 double value_of(const rollup::Bucket& b, Aggregation agg);
 
@@ -40,6 +43,9 @@ class StepFolder {
   void add(const rollup::Bucket& b);
   // One point per step with samples, for a from_summaries() aggregation.
   std::vector<chunk::Point> finish(Aggregation agg) const;
+  void finish(Aggregation agg, std::vector<chunk::Point>& out) const;
+  // Empty again, keeping its memory (the next series).
+  void clear() { steps_.clear(); }
 
  private:
   rollup::Bucket& step_of(std::int64_t ts);

@@ -79,7 +79,7 @@ std::vector<std::uint8_t> encode(std::span<const Bucket> buckets) {
   return out;
 }
 
-Result<std::vector<Bucket>> decode(std::span<const std::uint8_t> bytes) {
+Result<std::vector<Bucket>> decode(std::span<const std::uint8_t> bytes, unsigned fields) {
   if (bytes.empty()) return tl::unexpected(bad("empty", 0));
   if (bytes[0] != kVersion) return tl::unexpected(bad("unknown version " + std::to_string(bytes[0]), 0));
   std::size_t pos = 1;
@@ -92,8 +92,9 @@ Result<std::vector<Bucket>> decode(std::span<const std::uint8_t> bytes) {
       return tl::unexpected(bad(std::string("the ") + kFields[f] + " are cut short", bytes.size()));
     }
     const std::size_t at = pos;
-    auto points = chunk::decode(bytes.subspan(pos, static_cast<std::size_t>(*length)));
     pos += static_cast<std::size_t>(*length);
+    if (f > 0 && (fields & (1u << (f - 1))) == 0) continue;
+    auto points = chunk::decode(bytes.subspan(at, static_cast<std::size_t>(*length)));
     if (!points) {
       return tl::unexpected(bad(std::string("the ") + kFields[f] + ": " + points.error().message, at));
     }

@@ -65,7 +65,14 @@ std::int64_t row_span(std::int64_t step, std::int64_t span);
 std::vector<Bucket> summarise(std::span<const chunk::Point> points, std::int64_t step);
 
 std::vector<std::uint8_t> encode(std::span<const Bucket> buckets);
+
+// The fields of a row, for decode(): the counts (and the buckets' starts)
+// are always read.
+enum Field : unsigned { kMin = 1, kMax = 2, kSum = 4, kLast = 8, kAllFields = 15 };
+
 // A kParse error "rollup: WHAT (byte N)" for what encode() never writes.
-Result<std::vector<Bucket>> decode(std::span<const std::uint8_t> bytes);
+// Fields left out of `fields` are skipped unread (their chunks' lengths
+// only), and 0 in the buckets: a query reads the one or two it needs.
+Result<std::vector<Bucket>> decode(std::span<const std::uint8_t> bytes, unsigned fields = kAllFields);
 
 }  // namespace vigil::rollup

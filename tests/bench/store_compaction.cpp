@@ -36,7 +36,8 @@
 //                                         1 s, the newest hour in the head:
 //                                         one query, step 1 m, avg (from the
 //                                         1 min rollups; also max), warm,
-//                                         median of 11; beside it the same
+//                                         median of 11; beside it the 47
+//                                         compacted hours alone, the same
 //                                         from the samples alone, and p95
 //                                         (always from the samples)
 // Timings are read, never asserted.
@@ -212,6 +213,11 @@ double query_ms(const std::string& path, const vigil::SeriesKey& key, std::size_
 
 int main() {
   vigil::set_log_level(vigil::LogLevel::kWarning);
+  // STORE_BENCH_PART=step: only the step query's part (profiling it).
+  const char* part = std::getenv("STORE_BENCH_PART");
+  const bool only_step = part != nullptr && std::string(part) == "step";
+  std::error_code ec;
+  if (!only_step) {
 
   // Ingest through the head and compaction.
   std::vector<double> rates, end_to_end, head_rates;
@@ -227,7 +233,6 @@ int main() {
     std::printf("run %d: %.0f samples/s of the writer thread through head and compaction (%.0f/s end to end, "
                 "with the producer on the other core); into the head alone %.0f/s\n",
                 run + 1, rates.back(), end_to_end.back(), head_rates.back());
-    std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
   std::printf("figure store_ingest_samples_per_second %.0f samples/s\n", median(rates));
@@ -283,16 +288,18 @@ int main() {
   for (int i = 0; i < 6; ++i) head_warm.push_back(query_ms(dir + "/head.db", series[1].key, &points));
   head_warm.erase(head_warm.begin());
   std::printf("figure store_head_layout_query_48h_raw_ms %.2f ms\n", median(head_warm));
-  std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+  }
 
   // 200 series of one metric over 48 h, the newest hour still in the head;
   // one query for all of them with a step of 1 m (2,880 steps each).
+  // STORE_BENCH_DB=PATH: that store, written once and kept (profiling).
   const auto many = make_series(200, "process_resident_memory_bytes");
-  const std::string dir2 = temp_dir();
-  write(dir2 + "/vigil.db", many, 48 * 3600, true, true);
-  auto step_query_ms = [&](vigil::Aggregation agg, bool rollups, std::size_t* steps) {
-    auto reader = vigil::StoreReader::open(dir2 + "/vigil.db");
+  const char* kept = std::getenv("STORE_BENCH_DB");
+  const std::string db2 = kept != nullptr ? std::string(kept) : temp_dir() + "/vigil.db";
+  if (kept == nullptr || !std::filesystem::exists(db2)) write(db2, many, 48 * 3600, true, true);
+  auto step_query_ms = [&](vigil::Aggregation agg, bool rollups, std::size_t* steps, int hours = 48) {
+    auto reader = vigil::StoreReader::open(db2);
     if (!reader) {
       std::fprintf(stderr, "reader: %s\n", reader.error().message.c_str());
       std::exit(1);
@@ -300,7 +307,7 @@ int main() {
     vigil::RangeQuery q;
     q.metric = "process_resident_memory_bytes";
     q.since = kT0;
-    q.until = kT0 + 48 * kHour - 1;
+    q.until = kT0 + hours * kHour - 1;
     q.step_ms = 60'000;
     q.agg = agg;
     q.rollups = rollups;
@@ -323,10 +330,15 @@ int main() {
   std::printf("step query of 200 series over 48 h at 1 m: %zu steps\n", steps);
   std::printf("figure store_query_48h_step_200_series_ms %.2f ms\n", median(step_warm));
   std::printf("figure store_query_48h_step_200_series_max_ms %.2f ms\n", median(step_max));
+  // Its two parts: the 47 compacted hours (rollups), and the open hour
+  // (the head's 720,000 rows, read row by row).
+  std::vector<double> compacted;
+  for (int i = 0; i < 11; ++i) compacted.push_back(step_query_ms(vigil::Aggregation::kAvg, true, &steps, 47));
+  std::printf("figure store_query_47h_compacted_step_200_series_ms %.2f ms\n", median(compacted));
   for (int i = 0; i < 3; ++i) step_raw.push_back(step_query_ms(vigil::Aggregation::kAvg, false, &steps));
   std::printf("figure store_query_48h_step_200_series_from_samples_ms %.2f ms\n", median(step_raw));
   std::printf("figure store_query_48h_step_200_series_p95_ms %.2f ms\n",
               step_query_ms(vigil::Aggregation::kP95, true, &steps));
-  std::filesystem::remove_all(dir2, ec);
+  if (kept == nullptr) std::filesystem::remove_all(std::filesystem::path(db2).parent_path(), ec);
   return 0;
 }

@@ -116,6 +116,18 @@ BOOST_AUTO_TEST_CASE(a_fixed_vector_reads_and_writes_the_same) {
   BOOST_TEST(same((*back)[1], buckets[1]));
 }
 
+// A query reads only the fields it needs; the counts and starts always.
+BOOST_AUTO_TEST_CASE(a_row_decodes_only_the_fields_asked_for) {
+  const Bytes bytes = rollup::encode(std::vector<rollup::Bucket>{{0, 2, 1, 2, 3, 2}, {60'000, 1, 5, 6, 7, 8}});
+  auto max_only = rollup::decode(bytes, rollup::kMax);
+  BOOST_REQUIRE_MESSAGE(max_only, vigil::test::why(max_only));
+  BOOST_REQUIRE_EQUAL(max_only->size(), 2u);
+  BOOST_TEST(same((*max_only)[1], rollup::Bucket{60'000, 1, 0, 6, 0, 0}));
+  auto sum_last = rollup::decode(bytes, rollup::kSum | rollup::kLast);
+  BOOST_REQUIRE(sum_last);
+  BOOST_TEST(same((*sum_last)[0], rollup::Bucket{0, 2, 0, 0, 3, 2}));
+}
+
 BOOST_AUTO_TEST_CASE(bad_bytes_are_refused_with_where) {
   const Bytes good = rollup::encode(std::vector<rollup::Bucket>{{0, 2, 1, 2, 3, 2}, {60'000, 1, 5, 5, 5, 5}});
   auto refused = [](const Bytes& b, const std::string& what) {
