@@ -90,6 +90,8 @@ struct StoreConfig {
   Millis retention_1h{730LL * 86'400'000};
   Millis retention_events{90LL * 86'400'000};
   Millis retention_incidents{365LL * 86'400'000};
+  std::uint64_t max_size = 0;  // bytes of live pages; 0: no cap
+  double min_free_disk = 5;    // percent of the file system
   bool operator==(const StoreConfig&) const = default;
 };
 

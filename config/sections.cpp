@@ -29,7 +29,7 @@ std::span<const Key<DaemonConfig>> daemon_keys() {
 std::span<const Key<StoreConfig>> store_keys() {
   using S = StoreConfig;
   constexpr std::int64_t kHourMs = 3'600'000, kYears100 = 36'500LL * 86'400'000;
-  static const std::array<Key<S>, 7> keys = {
+  static const std::array<Key<S>, 9> keys = {
       field_key<&S::path>("path", ValueType::kPath, 0, 0, "a file path; default <state_dir>/vigil.db"),
       field_key<&S::queue_capacity>(
           "queue_capacity", ValueType::kCount, 1000, 100'000'000,
@@ -49,6 +49,13 @@ std::span<const Key<StoreConfig>> store_keys() {
           "retention_incidents", ValueType::kDuration, kHourMs, kYears100,
           "a duration from 1h to 36500d (default 365d): how long an incident is kept after it recovered (open "
           "ones stay)"),
+      field_key<&S::max_size>("max_size", ValueType::kSize, 0, std::int64_t{1} << 50,
+                              "a size, e.g. \"2GiB\" (default 0: no cap): over it, the oldest raw samples go "
+                              "first (event store_trimmed)"),
+      field_key<&S::min_free_disk>("min_free_disk", ValueType::kPercent, 0, 100,
+                                   "a percentage from 0 to 100 (default 5%): under this much free space on its file "
+                                   "system the store stops growing, the oldest raw samples making room (event "
+                                   "store_trimmed); 0: no floor"),
   };
   return keys;
 }

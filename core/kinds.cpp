@@ -15,7 +15,7 @@ static_assert(KindNames<RuleKind>::names.size() == static_cast<std::size_t>(Rule
 static_assert(KindNames<ReceiverKind>::names.size() == static_cast<std::size_t>(ReceiverKind::kWebhook) + 1);
 static_assert(KindNames<Comparison>::names.size() == static_cast<std::size_t>(Comparison::kNe) + 1);
 static_assert(KindNames<Severity>::names.size() == static_cast<std::size_t>(Severity::kCritical) + 1);
-static_assert(KindNames<EventKind>::names.size() == static_cast<std::size_t>(EventKind::kContainerReplaced) + 1);
+static_assert(KindNames<EventKind>::names.size() == static_cast<std::size_t>(EventKind::kStoreTrimmed) + 1);
 static_assert(check_event_kind(CheckState::kRecovering) == EventKind::kCheckRecovering);
 static_assert(check_event_kind(CheckState::kUnknown) == EventKind::kCheckUnknown);
 

@@ -277,10 +277,11 @@ enum class EventKind : std::uint8_t {
   kContainerUnpaused,
   kContainerDestroyed,
   kContainerReplaced,  // the target follows another container (recreated with a new id)
+  kStoreTrimmed,       // the oldest raw samples went early: [store] max_size or min_free_disk
 };
 template <>
 struct KindNames<EventKind> {
-  static constexpr std::array<std::string_view, 38> names = {
+  static constexpr std::array<std::string_view, 39> names = {
       "unknown",
       "daemon_start",
       "daemon_stop",
@@ -319,6 +320,7 @@ struct KindNames<EventKind> {
       "container_unpaused",
       "container_destroyed",
       "container_replaced",
+      "store_trimmed",
   };
 };
 

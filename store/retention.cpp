@@ -1,6 +1,9 @@
 #include "store/retention.hpp"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "core/log.hpp"
@@ -65,6 +68,7 @@ Result<std::size_t> Retainer::delete_some(Kind kind, WallMs now) {
       sql = "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE recovered > 0 AND recovered < ?1 "
             "AND id < (SELECT max(id) FROM incidents) ORDER BY id LIMIT ?2)";
       break;
+    case Kind::kCap:
     case Kind::kDone: return std::size_t{0};
   }
   if (keep <= 0) return std::size_t{0};
@@ -96,6 +100,61 @@ Result<std::size_t> Retainer::delete_some(Kind kind, WallMs now) {
   return n;
 }
 
+Result<TrimReason> Retainer::pressure() {
+  if (policy_.max_bytes == 0 && policy_.min_free_fraction <= 0) return TrimReason::kNone;
+  auto pragma = [&](const char* sql) -> Result<std::int64_t> {
+    auto stmt = prepare(db_, sql, path_);
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (const int rc = sqlite3_step(stmt->get()); rc != SQLITE_ROW) {
+      return tl::unexpected(sqlite_error(db_, rc, "cannot read the store's page counts", path_));
+    }
+    return sqlite3_column_int64(stmt->get(), 0);
+  };
+  auto pages = pragma("PRAGMA page_count");
+  if (!pages) return tl::unexpected(pages.error());
+  auto free_pages = pragma("PRAGMA freelist_count");
+  if (!free_pages) return tl::unexpected(free_pages.error());
+  auto page_size = pragma("PRAGMA page_size");
+  if (!page_size) return tl::unexpected(page_size.error());
+  const auto live = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *pages - *free_pages) * *page_size);
+  if (policy_.max_bytes > 0 && live > policy_.max_bytes) return TrimReason::kMaxSize;
+  if (policy_.min_free_fraction > 0) {
+    struct statvfs fs {};
+    const std::string dir = std::filesystem::path(path_).parent_path().string();
+    if (::statvfs(dir.empty() ? "." : dir.c_str(), &fs) == 0 && fs.f_blocks > 0) {
+      const double free = static_cast<double>(fs.f_bavail) / static_cast<double>(fs.f_blocks);
+      const auto reusable = static_cast<std::uint64_t>(*free_pages * *page_size);
+      if (free < policy_.min_free_fraction && reusable < policy_.headroom) return TrimReason::kMinFreeDisk;
+    }
+  }
+  return TrimReason::kNone;
+}
+
+Result<std::size_t> Retainer::trim_oldest() {
+  Transaction txn(db_, path_);
+  if (auto r = txn.begin_immediate(); !r) return tl::unexpected(r.error());
+  auto oldest = prepare(db_, "SELECT min(window_start) FROM chunks", path_);
+  if (!oldest) return tl::unexpected(oldest.error());
+  if (const int rc = sqlite3_step(oldest->get()); rc != SQLITE_ROW) {
+    return tl::unexpected(sqlite_error(db_, rc, "cannot read the oldest chunk", path_));
+  }
+  if (sqlite3_column_type(oldest->get(), 0) == SQLITE_NULL) return std::size_t{0};
+  const std::int64_t window = sqlite3_column_int64(oldest->get(), 0);
+  auto del = prepare(db_,
+                     "DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks WHERE window_start = ?1 LIMIT ?2)",
+                     path_);
+  if (!del) return tl::unexpected(del.error());
+  sqlite3_bind_int64(del->get(), 1, window);
+  sqlite3_bind_int64(del->get(), 2, static_cast<std::int64_t>(rows_per_step_));
+  if (const int rc = sqlite3_step(del->get()); rc != SQLITE_DONE) {
+    return tl::unexpected(sqlite_error(db_, rc, "cannot delete the oldest chunks", path_));
+  }
+  const auto n = static_cast<std::size_t>(sqlite3_changes(db_));
+  if (auto r = txn.commit(); !r) return tl::unexpected(r.error());
+  stats_.trimmed_through = std::max(stats_.trimmed_through, window);
+  return n;
+}
+
 Result<void> Retainer::step(WallMs now) {
   if (!due()) return {};
   const auto started = std::chrono::steady_clock::now();
@@ -103,7 +162,31 @@ Result<void> Retainer::step(WallMs now) {
     kind_ = Kind::kChunks;
     at_sweep_start_ = stats_;
   }
-  auto n = delete_some(kind_, now);
+  Result<std::size_t> n = std::size_t{0};
+  bool again = false;  // the cap: another window next step
+  if (kind_ == Kind::kCap) {
+    // Over the cap or under the floor: the oldest raw chunks, a window at
+    // a time, until neither holds or no raw chunk is left.
+    auto why = pressure();
+    if (!why) {
+      n = tl::unexpected(why.error());
+    } else if (*why != TrimReason::kNone) {
+      n = trim_oldest();
+      if (n && *n > 0) {
+        if (stats_.last_trim != *why || stats_.trimmed_chunks == at_sweep_start_.trimmed_chunks) {
+          log_warning(*why == TrimReason::kMaxSize
+                          ? "store over [store] max_size: deleting the oldest raw samples"
+                          : "free disk space under [store] min_free_disk: deleting the oldest raw samples",
+                      {{"path", path_}, {"window_start", stats_.trimmed_through}});
+        }
+        stats_.trimmed_chunks += *n;
+        stats_.last_trim = *why;
+        again = true;
+      }
+    }
+  } else {
+    n = delete_some(kind_, now);
+  }
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   stats_.seconds += took;
   stats_.step_max_seconds = std::max(stats_.step_max_seconds, took);
@@ -120,9 +203,10 @@ Result<void> Retainer::step(WallMs now) {
     case Kind::kRollups1h: stats_.rollup_rows += *n; break;
     case Kind::kEvents: stats_.events += *n; break;
     case Kind::kIncidents: stats_.incidents += *n; break;
+    case Kind::kCap:
     case Kind::kDone: break;
   }
-  if (*n >= rows_per_step_) return {};  // more of this kind next step
+  if (again || (kind_ != Kind::kCap && *n >= rows_per_step_)) return {};  // more of this kind next step
   kind_ = static_cast<Kind>(static_cast<int>(kind_) + 1);
   if (kind_ == Kind::kDone) {
     ++stats_.sweeps;

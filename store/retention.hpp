@@ -9,7 +9,12 @@
 // goes as fast as new data comes.
 //
 // What goes:
-//   raw chunks       whose window ended before now - raw
+//   raw chunks       whose window ended before now - raw; and, oldest
+//                    first, while the store's live pages exceed max_bytes,
+//                    or while the file system's free space is under its
+//                    floor and the file holds fewer than `headroom` bytes
+//                    of free pages (the file then stops growing: new data
+//                    fills the pages the old left)
 //   rollup rows      whose row (a window or a day) ended before now - that
 //                    tier's retention: the tiers outlive the chunks they
 //                    summarise, so that a query with a step still answers
@@ -34,11 +39,27 @@ namespace vigil::store_detail {
 
 struct RetentionPolicy {  // ms; 0: kept forever
   std::int64_t raw = 0, rollup_1m = 0, rollup_1h = 0, events = 0, incidents = 0;
-  bool any() const { return raw > 0 || rollup_1m > 0 || rollup_1h > 0 || events > 0 || incidents > 0; }
+  // The size cap: the store's live pages (its file less the free pages
+  // SQLite reuses), 0 for none; and the free-disk floor, a fraction of the
+  // file system (0 for none), under which the oldest raw chunks go until
+  // the file has `headroom` bytes of free pages, so that it stops growing.
+  std::uint64_t max_bytes = 0;
+  double min_free_fraction = 0;
+  std::uint64_t headroom = 8u << 20;
+  bool any() const {
+    return raw > 0 || rollup_1m > 0 || rollup_1h > 0 || events > 0 || incidents > 0 || max_bytes > 0 ||
+           min_free_fraction > 0;
+  }
 };
+
+// Why the oldest raw data went before its time.
+enum class TrimReason { kNone, kMaxSize, kMinFreeDisk };
 
 struct RetentionStats {
   std::uint64_t chunks = 0, rollup_rows = 0, events = 0, incidents = 0;  // deleted, since start
+  std::uint64_t trimmed_chunks = 0;  // raw chunks deleted for the size cap or the disk floor
+  TrimReason last_trim = TrimReason::kNone;
+  std::int64_t trimmed_through = 0;  // the newest window start trimmed
   std::uint64_t sweeps = 0, failures = 0;
   double seconds = 0, step_max_seconds = 0;
 };
@@ -59,8 +80,12 @@ class Retainer {
   const RetentionStats& stats() const { return stats_; }
 
  private:
-  enum class Kind { kChunks, kRollups1m, kRollups1h, kEvents, kIncidents, kDone };
+  enum class Kind { kChunks, kRollups1m, kRollups1h, kEvents, kIncidents, kCap, kDone };
   Result<std::size_t> delete_some(Kind kind, WallMs now);
+  // Over the cap or under the floor: why; kNone when neither.
+  Result<TrimReason> pressure();
+  // The oldest window's raw chunks, at most rows_per_step of them.
+  Result<std::size_t> trim_oldest();
 
   sqlite3* db_;
   std::string path_;

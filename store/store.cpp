@@ -301,9 +301,11 @@ Result<void> StoreWriter::Impl::load_head() {
     return tl::unexpected(sqlite_error(h, rc, "cannot read the head", path));
   }
   next_rowid = std::max<std::int64_t>(*floor, sqlite3_column_int64(top->get(), 0)) + 1;
-  const RetentionPolicy policy{options.retention.raw.count(), options.retention.rollup_1m.count(),
-                               options.retention.rollup_1h.count(), options.retention.events.count(),
-                               options.retention.incidents.count()};
+  RetentionPolicy policy{options.retention.raw.count(), options.retention.rollup_1m.count(),
+                         options.retention.rollup_1h.count(), options.retention.events.count(),
+                         options.retention.incidents.count()};
+  policy.max_bytes = options.retention.max_bytes;
+  policy.min_free_fraction = options.retention.min_free_fraction;
   if (policy.any()) retainer.emplace(h, path, *span, policy, options.retention.every);
   if (!options.compact) return {};
   compactor.emplace(h, path, *span, options.compaction_grace.count());
@@ -707,6 +709,9 @@ void StoreWriter::Impl::retention_step() {
   stats.retention_deleted_incidents = r.incidents;
   stats.retention_sweeps = r.sweeps;
   stats.retention_failures = r.failures;
+  stats.trimmed_chunks = r.trimmed_chunks;
+  stats.trimmed_through_ms = r.trimmed_through;
+  stats.trimmed_for_disk = r.last_trim == TrimReason::kMinFreeDisk;
 }
 
 void StoreWriter::Impl::run() {

@@ -194,6 +194,12 @@ struct StoreOptions {
   struct Retention {
     Millis raw{0}, rollup_1m{0}, rollup_1h{0}, events{0}, incidents{0};
     Millis every{60'000};  // from the end of one sweep to the next (tests: less)
+    // The oldest raw chunks go first while the store's live pages exceed
+    // max_bytes (0: no cap), or while the file system's free space is under
+    // min_free_fraction (0: no floor) and the file has under 8 MiB of free
+    // pages to reuse.
+    std::uint64_t max_bytes = 0;
+    double min_free_fraction = 0;
   };
   Retention retention;
 };
@@ -228,6 +234,11 @@ struct WriterStats {
   std::uint64_t retention_deleted_incidents = 0;
   std::uint64_t retention_sweeps = 0;
   std::uint64_t retention_failures = 0;
+  // Raw chunks deleted before their time for the size cap or the disk floor,
+  // the newest window start so deleted, and why (the last time).
+  std::uint64_t trimmed_chunks = 0;
+  WallMs trimmed_through_ms = 0;
+  bool trimmed_for_disk = false;  // else for max_size
 };
 
 class StoreWriter {

@@ -168,6 +168,8 @@ struct Daemon::Impl {
     options.retention.rollup_1h = cfg.store.retention_1h;
     options.retention.events = cfg.store.retention_events;
     options.retention.incidents = cfg.store.retention_incidents;
+    options.retention.max_bytes = cfg.store.max_size;
+    options.retention.min_free_fraction = cfg.store.min_free_disk / 100.0;
     auto opened = StoreWriter::open(options, &report);
     if (!opened) {
       log_error("cannot open the store", {{"path", options.path}, {"error", opened.error().message}});

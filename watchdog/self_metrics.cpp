@@ -55,6 +55,7 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
   out.add("vigil_store_retention_deleted_total", {{"kind", "incidents"}},
           static_cast<double>(s.retention_deleted_incidents), now);
   out.add("vigil_store_retention_failures_total", {}, static_cast<double>(s.retention_failures), now);
+  out.add("vigil_store_trimmed_chunks_total", {}, static_cast<double>(s.trimmed_chunks), now);
   out.add("vigil_proc_reads_stalled", {}, static_cast<double>(stalled_reads), now);
   out.add("vigil_loop_lag_max_seconds", {}, static_cast<double>(loop.max_lag_usec) / 1e6, now);
   out.add("vigil_loop_turn_max_seconds", {}, static_cast<double>(loop.max_turn_usec) / 1e6, now);
@@ -113,6 +114,23 @@ void SelfMetrics::sample(const AlertEngine* alerts, const Remediator* remediator
                            std::to_string(lost) + " samples dropped: the store writer is not keeping up (" +
                                (s.last_error.empty() ? std::string("queue full") : s.last_error) + ")",
                            "{\"dropped\":" + std::to_string(lost) + "}"});
+  }
+  if (s.trimmed_chunks > trimmed_reported_) {
+    const std::uint64_t n = s.trimmed_chunks - trimmed_reported_;
+    trimmed_reported_ = s.trimmed_chunks;
+    recorder_.record(Event{now,
+                           EventKind::kStoreTrimmed,
+                           {},
+                           {},
+                           Severity::kWarning,
+                           std::to_string(n) + " chunks of the oldest raw samples deleted, through the hour of " +
+                               format_rfc3339_ms(s.trimmed_through_ms) + ": " +
+                               (s.trimmed_for_disk ? "free disk space is under [store] min_free_disk"
+                                                   : "the store is over [store] max_size") +
+                               " (the rollups keep their summaries)",
+                           "{\"chunks\":" + std::to_string(n) + ",\"through_ms\":" +
+                               std::to_string(s.trimmed_through_ms) + ",\"reason\":\"" +
+                               (s.trimmed_for_disk ? "min_free_disk" : "max_size") + "\"}"});
   }
   notify_status(targets, running);
 }

@@ -32,6 +32,7 @@ class SelfMetrics {
   Recorder& recorder_;
   std::uint64_t dropped_reported_ = 0;
   std::size_t stalled_reported_ = 0;
+  std::uint64_t trimmed_reported_ = 0;  // WriterStats::trimmed_chunks already told as store_trimmed
 };
 
 }  // namespace vigil

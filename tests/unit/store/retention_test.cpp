@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "store/store.hpp"
@@ -146,4 +147,77 @@ BOOST_AUTO_TEST_CASE(nothing_goes_without_a_retention) {
   BOOST_TEST((*writer)->stats().retention_sweeps == 0u);
   BOOST_TEST(sql_count(path, "SELECT count(*) FROM events") == 1);
   BOOST_TEST(sql_count(path, "SELECT count(*) FROM chunks") == 1);
+}
+
+namespace {
+
+// A store of 20 closed hours of 50 noisy series (a few MB of chunks), the
+// 21st hour open, with the cap or floor of `retention`.
+std::unique_ptr<StoreWriter> noisy_store(const std::string& path, StoreOptions::Retention retention) {
+  auto clock = std::make_shared<std::atomic<WallMs>>(kT0);
+  StoreOptions o = options_for(path);
+  o.chunk_span = Millis(kHour);
+  o.clock = [clock] { return clock->load(); };
+  o.retention = retention;
+  o.retention.every = Millis(10);
+  auto writer = StoreWriter::open(o, nullptr);
+  BOOST_REQUIRE_MESSAGE(writer, vigil::test::why(writer));
+  std::mt19937_64 rng(21);
+  for (WallMs t = kT0; t < kT0 + 21 * kHour; t += 10'000) {
+    std::vector<Sample> batch;
+    for (int s = 0; s < 50; ++s) {
+      batch.push_back(sample("m", {{"s", std::to_string(s)}}, t + s,
+                             std::uniform_real_distribution<double>(0, 1)(rng)));
+    }
+    (*writer)->enqueue(std::move(batch));
+    if ((t - kT0) % kHour == kHour - 10'000) BOOST_REQUIRE((*writer)->flush());
+  }
+  BOOST_REQUIRE((*writer)->flush());
+  clock->store(kT0 + 21 * kHour - 1);
+  BOOST_REQUIRE((*writer)->compact());
+  return std::move(*writer);
+}
+
+std::int64_t live_bytes(const std::string& path) {
+  return sql_count(path, "SELECT (SELECT page_count FROM pragma_page_count()) - "
+                         "(SELECT freelist_count FROM pragma_freelist_count())") *
+         sql_count(path, "SELECT page_size FROM pragma_page_size()");
+}
+
+}  // namespace
+
+// [store] max_size: the oldest raw chunks go, a window at a time, until the
+// store's live pages fit; the newest hours and every rollup stay.
+BOOST_AUTO_TEST_CASE(over_max_size_the_oldest_raw_chunks_go_first) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  StoreOptions::Retention r;
+  // White noise: the rollups and the open hour take about 4 MiB of the
+  // 7.5 MiB, the chunks the rest.
+  r.max_bytes = 6u << 20;
+  r.every = Millis(10);
+  auto writer = noisy_store(path, r);
+  BOOST_TEST(eventually([&] { return (*writer).stats().trimmed_chunks > 0 && live_bytes(path) <= (6 << 20); }),
+             "live " << live_bytes(path) << " B, trimmed " << writer->stats().trimmed_chunks);
+  const WriterStats st = writer->stats();
+  BOOST_TEST(!st.trimmed_for_disk);
+  BOOST_TEST(st.trimmed_chunks % 50 == 0u);  // whole windows
+  BOOST_TEST(st.trimmed_chunks < 20u * 50);  // not everything
+  BOOST_TEST(sql_count(path, "SELECT min(window_start) FROM chunks") == st.trimmed_through_ms + kHour);
+  BOOST_TEST(sql_count(path, "SELECT max(window_start) FROM chunks") == kT0 + 19 * kHour);
+  BOOST_TEST(sql_count(path, "SELECT count(*) FROM rollups WHERE step_ms = 60000") == 20 * 50);
+}
+
+// [store] min_free_disk: under the floor (here 100 %: always), the oldest
+// raw chunks go until the file has 8 MiB of free pages to reuse; this
+// store's chunks are fewer, so all go.
+BOOST_AUTO_TEST_CASE(under_the_free_disk_floor_the_file_makes_room_in_itself) {
+  TempDir dir;
+  const std::string path = dir.file("vigil.db");
+  StoreOptions::Retention r;
+  r.min_free_fraction = 1.0;
+  auto writer = noisy_store(path, r);
+  BOOST_TEST(eventually([&] { return sql_count(path, "SELECT count(*) FROM chunks") == 0; }));
+  BOOST_TEST(writer->stats().trimmed_for_disk);
+  BOOST_TEST(writer->stats().trimmed_chunks == 20u * 50);
 }
