@@ -1,5 +1,6 @@
 // vigil query: the samples of one metric over a time range, or one point per
 // step (--step, --agg) through the store's one query path.
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <iostream>
@@ -105,6 +106,22 @@ int cmd_query(const Options& c, const QueryArgs& a) {
   if (rows.empty()) {
     std::cerr << "no samples of " << metric << " match between " << format_rfc3339_ms(since) << " and "
               << format_rfc3339_ms(until) << "\n";
+    // Retention may have left only the rollups of the range: say which
+    // step reads them.
+    for (const auto& [step, name] : {std::pair{std::int64_t{60'000}, "1m"}, std::pair{std::int64_t{3'600'000}, "1h"}}) {
+      if (q.step_ms >= step) continue;
+      RangeQuery coarser = q;
+      coarser.step_ms = step;
+      coarser.agg = Aggregation::kCount;
+      auto summaries = store.query(coarser);
+      if (summaries && std::any_of(summaries->begin(), summaries->end(),
+                                   [](const SeriesPoints& sp) { return !sp.points.empty(); })) {
+        std::cerr << "its samples are older than the store keeps them ([store] retention_raw"
+                  << (step > 60'000 ? ", retention_1m" : "") << "); its rollups remain: add --step " << name
+                  << " (or a multiple)\n";
+        break;
+      }
+    }
     return 0;
   }
   if (q.step_ms > 0) {

@@ -315,3 +315,50 @@ BOOST_AUTO_TEST_CASE(vigil_query_skips_a_damaged_chunk_with_a_warning) {
   BOOST_TEST(csv.exit_code == 2, csv.err);
   BOOST_TEST(csv.err.find("not csv") != std::string::npos, csv.err);
 }
+
+// Retention took a range's samples and left its rollups: vigil query says
+// so and which step reads them; with that step it answers.
+BOOST_AUTO_TEST_CASE(vigil_query_points_to_the_rollups_retention_left) {
+  TempDir dir;
+  const std::string path = dir / "vigil.db";
+  const std::int64_t hour = 1'000'000'000'000 / kHour * kHour;  // 2001
+  {
+    vigil::StoreOptions o;
+    o.path = path;
+    o.flush_interval = std::chrono::hours(1);
+    auto writer = vigil::StoreWriter::open(o, nullptr);
+    BOOST_REQUIRE(writer.has_value());
+    std::vector<vigil::Sample> samples;
+    for (int k = 0; k < 120; ++k) {
+      samples.push_back(vigil::Sample{vigil::SeriesKey("temp_c", {{"room", "a"}}), hour + k * 60'000, 20.0 + k});
+    }
+    (*writer)->enqueue(std::move(samples));
+    BOOST_REQUIRE((*writer)->flush());
+    BOOST_REQUIRE((*writer)->compact());
+  }
+  {
+    // What retention_raw does to hours this old, as the writer would.
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_exec(db, "DELETE FROM chunks", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const std::vector<std::string> range = {"--since", "2001-09-09T00:00:00Z", "--until", "2001-09-09T06:00:00Z",
+                                          "--db", path};
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), env_path("VIGIL"));
+    args.insert(args.end(), range.begin(), range.end());
+    return run(args);
+  };
+  RunResult raw = cli({"query", "temp_c"});
+  BOOST_TEST(raw.exit_code == 0, raw.err);
+  BOOST_TEST(raw.out.empty(), raw.out);
+  BOOST_TEST(raw.err.find("no samples of temp_c") == 0, raw.err);
+  BOOST_TEST(raw.err.find("its rollups remain: add --step 1m (or a multiple)") != std::string::npos, raw.err);
+  RunResult stepped = cli({"query", "temp_c", "--step", "30m", "--agg", "max", "--format", "csv"});
+  BOOST_TEST(stepped.exit_code == 0, stepped.err);
+  // The header and four half hours, their maxima 49, 79, 109, 139.
+  BOOST_TEST(stepped.out.find(",49\n") != std::string::npos, stepped.out);
+  BOOST_TEST(stepped.out.find(",139\n") != std::string::npos, stepped.out);
+  BOOST_TEST(std::count(stepped.out.begin(), stepped.out.end(), '\n') == 5, stepped.out);
+}
