@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "store/rollup.hpp"
 
 namespace vigil::cli {
 
@@ -108,7 +109,7 @@ int cmd_query(const Options& c, const QueryArgs& a) {
               << format_rfc3339_ms(until) << "\n";
     // Retention may have left only the rollups of the range: say which
     // step reads them.
-    for (const auto& [step, name] : {std::pair{std::int64_t{60'000}, "1m"}, std::pair{std::int64_t{3'600'000}, "1h"}}) {
+    for (const std::int64_t step : rollup::kTierSteps) {
       if (q.step_ms >= step) continue;
       RangeQuery coarser = q;
       coarser.step_ms = step;
@@ -117,7 +118,8 @@ int cmd_query(const Options& c, const QueryArgs& a) {
       if (summaries && std::any_of(summaries->begin(), summaries->end(),
                                    [](const SeriesPoints& sp) { return !sp.points.empty(); })) {
         std::cerr << "its samples are older than the store keeps them ([store] retention_raw"
-                  << (step > 60'000 ? ", retention_1m" : "") << "); its rollups remain: add --step " << name
+                  << (step > rollup::kTierSteps.front() ? ", retention_1m" : "")
+                  << "); its rollups remain: add --step " << format_duration(Millis(step))
                   << " (or a multiple)\n";
         break;
       }

@@ -73,6 +73,33 @@ StoreState state_of(const std::string& path, std::int64_t cut) {
                     count(db.db, "SELECT count(*) FROM chunks")};
 }
 
+// Two hours of temp_c{room="a"} a minute apart (20, 21, ...) from `hour`,
+// compacted into two chunks (and their rollups).
+void write_two_hours(const std::string& path, std::int64_t hour) {
+  vigil::StoreOptions o;
+  o.path = path;
+  o.flush_interval = std::chrono::hours(1);
+  auto writer = vigil::StoreWriter::open(o, nullptr);
+  BOOST_REQUIRE(writer.has_value());
+  std::vector<vigil::Sample> samples;
+  for (int k = 0; k < 120; ++k) {
+    samples.push_back(vigil::Sample{vigil::SeriesKey("temp_c", {{"room", "a"}}), hour + k * 60'000, 20.0 + k});
+  }
+  (*writer)->enqueue(std::move(samples));
+  BOOST_REQUIRE((*writer)->flush());
+  BOOST_REQUIRE((*writer)->compact());
+  BOOST_TEST((*writer)->stats().chunks_written == 2u);
+}
+
+// A change made behind the store's back (damage, what retention does).
+void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  BOOST_REQUIRE(rc == SQLITE_OK);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(kill_9_during_compaction_loses_and_duplicates_no_sample) {
@@ -219,21 +246,7 @@ BOOST_AUTO_TEST_CASE(vigil_query_skips_a_damaged_chunk_with_a_warning) {
   TempDir dir;
   const std::string path = dir / "vigil.db";
   const std::int64_t hour = 1'000'000'000'000 / kHour * kHour;  // 2001: long closed
-  {
-    vigil::StoreOptions o;
-    o.path = path;
-    o.flush_interval = std::chrono::hours(1);
-    auto writer = vigil::StoreWriter::open(o, nullptr);
-    BOOST_REQUIRE(writer.has_value());
-    std::vector<vigil::Sample> samples;
-    for (int k = 0; k < 120; ++k) {
-      samples.push_back(vigil::Sample{vigil::SeriesKey("temp_c", {{"room", "a"}}), hour + k * 60'000, 20.0 + k});
-    }
-    (*writer)->enqueue(std::move(samples));
-    BOOST_REQUIRE((*writer)->flush());
-    BOOST_REQUIRE((*writer)->compact());
-    BOOST_TEST((*writer)->stats().chunks_written == 2u);
-  }
+  write_two_hours(path, hour);
   // Sound: db check says ok; db stats counts the chunks and samples.
   RunResult ok = run({env_path("VIGIL"), "db", "check", "--db", path});
   BOOST_TEST(ok.exit_code == 0, ok.out << ok.err);
@@ -271,13 +284,7 @@ BOOST_AUTO_TEST_CASE(vigil_query_skips_a_damaged_chunk_with_a_warning) {
     BOOST_TEST(maxima["points"][i]["ts"] == hour + i * 600'000);
     BOOST_TEST(maxima["points"][i]["value"] == 20.0 + 10 * i + 9);
   }
-  {
-    sqlite3* db = nullptr;
-    BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    BOOST_REQUIRE(sqlite3_exec(db, ("UPDATE chunks SET data = x'01FFFF' WHERE window_start = " + std::to_string(hour)).c_str(),
-                               nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  exec_sql(path, "UPDATE chunks SET data = x'01FFFF' WHERE window_start = " + std::to_string(hour));
   RunResult r = run({env_path("VIGIL"), "query", "temp_c", "--since", "2001-09-09T00:00:00Z", "--until",
                      "2001-09-09T06:00:00Z", "--format", "csv", "--db", path});
   BOOST_TEST(r.exit_code == 0, r.err);
@@ -298,13 +305,7 @@ BOOST_AUTO_TEST_CASE(vigil_query_skips_a_damaged_chunk_with_a_warning) {
   BOOST_TEST(bad.out.find("temp_c{room=\"a\"} at 2001-09-09T01:00:00.000Z: chunk: ") != std::string::npos, bad.out);
   BOOST_TEST(bad.out.find("1 finding") != std::string::npos, bad.out);
   // A damaged rollup row is a finding too.
-  {
-    sqlite3* db = nullptr;
-    BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    BOOST_REQUIRE(sqlite3_exec(db, "UPDATE rollups SET data = x'07' WHERE step_ms = 3600000", nullptr, nullptr,
-                               nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  exec_sql(path, "UPDATE rollups SET data = x'07' WHERE step_ms = 3600000");
   RunResult worse = run({env_path("VIGIL"), "db", "check", "--db", path});
   BOOST_TEST(worse.exit_code == 1, worse.out << worse.err);
   BOOST_TEST(worse.out.find("rollup row (1h) of series 1 temp_c{room=\"a\"} at 2001-09-09T00:00:00.000Z: rollup: "
@@ -322,27 +323,8 @@ BOOST_AUTO_TEST_CASE(vigil_query_points_to_the_rollups_retention_left) {
   TempDir dir;
   const std::string path = dir / "vigil.db";
   const std::int64_t hour = 1'000'000'000'000 / kHour * kHour;  // 2001
-  {
-    vigil::StoreOptions o;
-    o.path = path;
-    o.flush_interval = std::chrono::hours(1);
-    auto writer = vigil::StoreWriter::open(o, nullptr);
-    BOOST_REQUIRE(writer.has_value());
-    std::vector<vigil::Sample> samples;
-    for (int k = 0; k < 120; ++k) {
-      samples.push_back(vigil::Sample{vigil::SeriesKey("temp_c", {{"room", "a"}}), hour + k * 60'000, 20.0 + k});
-    }
-    (*writer)->enqueue(std::move(samples));
-    BOOST_REQUIRE((*writer)->flush());
-    BOOST_REQUIRE((*writer)->compact());
-  }
-  {
-    // What retention_raw does to hours this old, as the writer would.
-    sqlite3* db = nullptr;
-    BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    BOOST_REQUIRE(sqlite3_exec(db, "DELETE FROM chunks", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  write_two_hours(path, hour);
+  exec_sql(path, "DELETE FROM chunks");  // what retention_raw does to hours this old
   const std::vector<std::string> range = {"--since", "2001-09-09T00:00:00Z", "--until", "2001-09-09T06:00:00Z",
                                           "--db", path};
   auto cli = [&](std::vector<std::string> args) {

@@ -144,37 +144,20 @@ BOOST_AUTO_TEST_CASE(bad_bytes_are_refused_with_where) {
   v.push_back(0);
   refused(v, "1 bytes after the last values");
   refused(Bytes(good.begin(), good.end() - 3), "cut short");
-  // Counts that are not whole numbers, and chunks that disagree.
-  auto counts = rollup::encode(std::vector<rollup::Bucket>{{0, 2, 1, 2, 3, 2}});
-  const Bytes half_count = [] {
+  // Rows made by hand, field f's chunk from points(f): counts that are
+  // not whole numbers, fields that disagree, starts that go back.
+  auto row = [](auto points) {
     Bytes out{rollup::kVersion};
     for (int f = 0; f < 5; ++f) {
-      const Bytes c = chunk::encode(pts({{0, f == 0 ? 1.5 : 1.0}}));
+      const Bytes c = chunk::encode(points(f));
       chunk::put_varint(out, c.size());
       out.insert(out.end(), c.begin(), c.end());
     }
     return out;
-  }();
-  refused(half_count, "not a whole number");
-  const Bytes disagree = [] {
-    Bytes out{rollup::kVersion};
-    for (int f = 0; f < 5; ++f) {
-      const Bytes c = chunk::encode(pts({{f == 3 ? 60'000 : 0, 1.0}}));
-      chunk::put_varint(out, c.size());
-      out.insert(out.end(), c.begin(), c.end());
-    }
-    return out;
-  }();
-  refused(disagree, "the sums disagree with the counts");
-  const Bytes backwards = [] {
-    Bytes out{rollup::kVersion};
-    for (int f = 0; f < 5; ++f) {
-      const Bytes c = chunk::encode(pts({{60'000, 1.0}, {0, 1.0}}));
-      chunk::put_varint(out, c.size());
-      out.insert(out.end(), c.begin(), c.end());
-    }
-    return out;
-  }();
+  };
+  refused(row([](int f) { return pts({{0, f == 0 ? 1.5 : 1.0}}); }), "not a whole number");
+  refused(row([](int f) { return pts({{f == 3 ? 60'000 : 0, 1.0}}); }), "the sums disagree with the counts");
+  const Bytes backwards = row([](int) { return pts({{60'000, 1.0}, {0, 1.0}}); });
   refused(backwards, "does not start after the one before");
 }
 
